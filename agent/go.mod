@@ -1,0 +1,3 @@
+module kuaifan/agent
+
+go 1.26

@@ -1,0 +1,3 @@
+module kuaifan/dashboard
+
+go 1.26

@@ -1,0 +1,3 @@
+module kuaifan/protocol
+
+go 1.26

@@ -1,0 +1,3 @@
+// Package simulator runs a city's fleet of patrol units against a hub, for
+// demonstrations, end-to-end tests and load.
+package simulator

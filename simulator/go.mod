@@ -1,0 +1,3 @@
+module kuaifan/simulator
+
+go 1.26
