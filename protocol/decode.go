@@ -114,11 +114,17 @@ func DecodeEvent(data []byte) (Event, error) {
 func DecodeCommand(data []byte) (Command, error) {
 	const m = "command"
 	var w struct {
-		V *int `json:"v"`
-		Command
-		ID   *string      `json:"id"`
-		TS   *int64       `json:"ts"`
-		Type *CommandType `json:"type"`
+		V        *int               `json:"v"`
+		ID       *string            `json:"id"`
+		TS       *int64             `json:"ts"`
+		Type     *CommandType       `json:"type"`
+		Incident string             `json:"incident"`
+		Lat      *float64           `json:"lat"`
+		Lon      *float64           `json:"lon"`
+		Priority int                `json:"priority"`
+		Kind     string             `json:"kind"`
+		Summary  string             `json:"summary"`
+		Config   map[string]float64 `json:"config"`
 	}
 	if err := unmarshal(m, data, &w, &w.V); err != nil {
 		return Command{}, err
@@ -131,8 +137,8 @@ func DecodeCommand(data []byte) (Command, error) {
 	case w.Type == nil:
 		return Command{}, missing(m, "type")
 	}
-	c := w.Command
-	c.ID, c.TS, c.Type = *w.ID, *w.TS, *w.Type
+	c := Command{ID: *w.ID, TS: *w.TS, Type: *w.Type, Incident: w.Incident, Lat: w.Lat, Lon: w.Lon,
+		Priority: w.Priority, Kind: w.Kind, Summary: w.Summary, Config: w.Config}
 	if err := c.Validate(); err != nil {
 		return Command{}, err
 	}

@@ -179,13 +179,11 @@ func (c Command) Validate() error {
 	if !c.Type.Valid() {
 		return invalid(m, "type", "%q is not dispatch, cancel, update_location or config", c.Type)
 	}
-	if c.Type != CmdConfig {
-		if c.Incident == "" {
-			return missing(m, "incident")
-		}
-		if !ValidIncidentID(c.Incident) {
-			return invalid(m, "incident", "%q is not [A-Za-z0-9_-]{1,64}", c.Incident)
-		}
+	if c.Type != CmdConfig && c.Incident == "" {
+		return missing(m, "incident")
+	}
+	if c.Incident != "" && !ValidIncidentID(c.Incident) {
+		return invalid(m, "incident", "%q is not [A-Za-z0-9_-]{1,64}", c.Incident)
 	}
 	if c.Type == CmdDispatch || c.Type == CmdUpdateLocation {
 		if c.Lat == nil {

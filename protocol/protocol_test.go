@@ -191,6 +191,9 @@ func TestDecodeCommandRejects(t *testing.T) {
 		{"cancel without incident", `{"v":1,"id":"c1","ts":5,"type":"cancel"}`, "incident", ReasonMissing},
 		{"move to lat 91", `{"v":1,"id":"c1","ts":5,"type":"update_location","incident":"i1","lat":91,"lon":2}`, "lat", ReasonInvalid},
 		{"config empty", `{"v":1,"id":"c1","ts":5,"type":"config"}`, "config", ReasonMissing},
+		{"lat a string", `{"v":1,"id":"c1","ts":5,"type":"update_location","incident":"i1","lat":"north","lon":2}`, "lat", ReasonInvalid},
+		{"priority a string", `{"v":1,"id":"c1","ts":5,"type":"dispatch","incident":"i1","lat":1,"lon":2,"priority":"high"}`, "priority", ReasonInvalid},
+		{"config with bad incident", `{"v":1,"id":"c1","ts":5,"type":"config","incident":"a b","config":{"moving_s":1}}`, "incident", ReasonInvalid},
 		{"config negative", `{"v":1,"id":"c1","ts":5,"type":"config","config":{"moving_s":-1}}`, "config", ReasonInvalid},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,265 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tidwall/buntdb"
+
+	"kuaifan/protocol"
+)
+
+// Unit is an enrolled device. SecretHash is the SHA-256 of its MQTT password:
+// the secret itself is shown once at enrolment and never stored.
+type Unit struct {
+	ID           string            `json:"id"`
+	Type         protocol.UnitType `json:"type"`
+	Callsign     string            `json:"callsign,omitempty"`
+	Capabilities []string          `json:"capabilities,omitempty"`
+	SecretHash   string            `json:"secret_hash"`
+	Enrolled     int64             `json:"enrolled"`          // Unix ms
+	Revoked      int64             `json:"revoked,omitempty"` // Unix ms; 0 while active
+}
+
+// Position is one fix as stored in a unit's history and as its latest.
+type Position struct {
+	Seq        uint64          `json:"seq"`
+	TS         int64           `json:"ts"`
+	Lat        float64         `json:"lat"`
+	Lon        float64         `json:"lon"`
+	Status     protocol.Status `json:"status"`
+	AccM       *float64        `json:"acc_m,omitempty"`
+	SpeedMPS   *float64        `json:"speed_mps,omitempty"`
+	HeadingDeg *float64        `json:"heading_deg,omitempty"`
+	Battery    *float64        `json:"battery,omitempty"`
+}
+
+// PositionOf is the stored form of a telemetry message.
+func PositionOf(t protocol.Telemetry) Position {
+	return Position{Seq: t.Seq, TS: t.TS, Lat: t.Lat, Lon: t.Lon, Status: t.Status,
+		AccM: t.AccM, SpeedMPS: t.SpeedMPS, HeadingDeg: t.HeadingDeg, Battery: t.Battery}
+}
+
+// Newer reports whether p is a later fix than q: by time, then by sequence.
+func (p Position) Newer(q Position) bool {
+	return p.TS > q.TS || p.TS == q.TS && p.Seq > q.Seq
+}
+
+// Live is what the hub keeps of a unit between restarts: its latest fix, its
+// status and when that was set, and the sequence numbers it has committed
+// (so a message resent after a restart is still recognised as a duplicate).
+type Live struct {
+	Fix      *Position        `json:"fix,omitempty"`
+	Status   protocol.Status  `json:"status,omitempty"`
+	StatusTS int64            `json:"status_ts,omitempty"`
+	Seqs     []protocol.Range `json:"seqs,omitempty"`
+}
+
+// Batch is one group commit: history to append and live records to replace.
+type Batch struct {
+	Points []UnitPosition
+	Events []protocol.Event
+	Lives  map[string]Live
+}
+
+// UnitPosition is a history point of one unit.
+type UnitPosition struct {
+	Unit string
+	Position
+}
+
+// Key schema. Ids never contain ':' so a unit's keys form one contiguous range.
+func unitKey(id string) string { return "unit:" + id }
+func liveKey(id string) string { return "live:" + id }
+func historyKey(kind, id string, ts int64, seq uint64) string {
+	return fmt.Sprintf("%s:%s:%013d:%020d", kind, id, ts, seq)
+}
+
+// CreateUnit enrols u. An active unit with the same id is ErrExists; a revoked
+// one is enrolled again (a replaced device keeps its history).
+func (s *Store) CreateUnit(u Unit) error {
+	return s.db.Update(func(tx *buntdb.Tx) error {
+		if v, err := tx.Get(unitKey(u.ID)); err == nil {
+			var old Unit
+			if json.Unmarshal([]byte(v), &old) == nil && old.Revoked == 0 {
+				return fmt.Errorf("unit %s: %w", u.ID, ErrExists)
+			}
+		}
+		return setJSON(tx, unitKey(u.ID), u, nil)
+	})
+}
+
+// RevokeUnit marks a unit revoked at the given time.
+func (s *Store) RevokeUnit(id string, at time.Time) (Unit, error) {
+	var u Unit
+	err := s.db.Update(func(tx *buntdb.Tx) error {
+		v, err := tx.Get(unitKey(id))
+		if errors.Is(err, buntdb.ErrNotFound) {
+			return fmt.Errorf("unit %s: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal([]byte(v), &u); err != nil {
+			return fmt.Errorf("unit %s: %w", id, err)
+		}
+		if u.Revoked != 0 {
+			return fmt.Errorf("unit %s: %w", id, ErrNotFound)
+		}
+		u.Revoked = at.UnixMilli()
+		return setJSON(tx, unitKey(id), u, nil)
+	})
+	return u, err
+}
+
+// Units returns every unit ever enrolled, revoked ones included.
+func (s *Store) Units() ([]Unit, error) {
+	var units []Unit
+	err := s.db.View(func(tx *buntdb.Tx) error {
+		return ascendPrefix(tx, "unit:", func(key, val string) error {
+			var u Unit
+			if err := json.Unmarshal([]byte(val), &u); err != nil {
+				return fmt.Errorf("%s: %w", key, err)
+			}
+			units = append(units, u)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: units: %w", err)
+	}
+	return units, nil
+}
+
+// Lives returns every unit's live record by unit id.
+func (s *Store) Lives() (map[string]Live, error) {
+	lives := make(map[string]Live)
+	err := s.db.View(func(tx *buntdb.Tx) error {
+		return ascendPrefix(tx, "live:", func(key, val string) error {
+			var l Live
+			if err := json.Unmarshal([]byte(val), &l); err != nil {
+				return fmt.Errorf("%s: %w", key, err)
+			}
+			lives[key[len("live:"):]] = l
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: live state: %w", err)
+	}
+	return lives, nil
+}
+
+// Commit writes a batch in one transaction, fsynced before it returns.
+// History points older than the retention are not written (they would expire
+// at once); Commit returns how many it skipped that way.
+func (s *Store) Commit(b *Batch, now time.Time) (expired int, err error) {
+	err = s.db.Update(func(tx *buntdb.Tx) error {
+		expired = 0
+		for _, p := range b.Points {
+			ttl := time.UnixMilli(p.TS).Add(s.cfg.Retention).Sub(now)
+			if ttl <= 0 {
+				expired++
+				continue
+			}
+			if err := setJSON(tx, historyKey("trk", p.Unit, p.TS, p.Seq), p.Position, &buntdb.SetOptions{Expires: true, TTL: ttl}); err != nil {
+				return err
+			}
+		}
+		for _, e := range b.Events {
+			ttl := time.UnixMilli(e.TS).Add(s.cfg.EventRetention).Sub(now)
+			if ttl <= 0 {
+				expired++
+				continue
+			}
+			if err := setJSON(tx, historyKey("evt", e.Unit, e.TS, e.Seq), e, &buntdb.SetOptions{Expires: true, TTL: ttl}); err != nil {
+				return err
+			}
+		}
+		for id, l := range b.Lives {
+			if err := setJSON(tx, liveKey(id), l, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: commit: %w", err)
+	}
+	return expired, nil
+}
+
+// Track returns a unit's stored positions with since <= ts <= until (Unix ms),
+// oldest first, at most limit of them.
+func (s *Store) Track(id string, since, until int64, limit int) ([]Position, error) {
+	track, err := scanHistory[Position](s, "trk", id, since, until, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: track of %s: %w", id, err)
+	}
+	return track, nil
+}
+
+// Events returns a unit's stored events with since <= ts <= until, oldest first.
+func (s *Store) Events(id string, since, until int64, limit int) ([]protocol.Event, error) {
+	events, err := scanHistory[protocol.Event](s, "evt", id, since, until, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: events of %s: %w", id, err)
+	}
+	return events, nil
+}
+
+// scanHistory decodes the history records {kind}:{id}:{ts}:{seq} with ts in
+// [since, until], in key order, which is time order.
+func scanHistory[T any](s *Store, kind, id string, since, until int64, limit int) ([]T, error) {
+	out := []T{}
+	since = max(since, 0)
+	if until < since || limit <= 0 {
+		return out, nil
+	}
+	lo := fmt.Sprintf("%s:%s:%013d:", kind, id, since)
+	hi := fmt.Sprintf("%s:%s:%013d;", kind, id, until) // ';' sorts after every seq digit
+	err := s.db.View(func(tx *buntdb.Tx) error {
+		var derr error
+		err := tx.AscendRange("", lo, hi, func(key, val string) bool {
+			var v T
+			if derr = json.Unmarshal([]byte(val), &v); derr != nil {
+				derr = fmt.Errorf("%s: %w", key, derr)
+				return false
+			}
+			out = append(out, v)
+			return len(out) < limit
+		})
+		if err != nil {
+			return err
+		}
+		return derr
+	})
+	return out, err
+}
+
+func setJSON(tx *buntdb.Tx, key string, v any, opts *buntdb.SetOptions) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	_, _, err = tx.Set(key, string(b), opts)
+	return err
+}
+
+// ascendPrefix visits every key starting with prefix, in key order.
+func ascendPrefix(tx *buntdb.Tx, prefix string, fn func(key, val string) error) error {
+	var ferr error
+	err := tx.AscendGreaterOrEqual("", prefix, func(key, val string) bool {
+		if len(key) < len(prefix) || key[:len(prefix)] != prefix {
+			return false
+		}
+		ferr = fn(key, val)
+		return ferr == nil
+	})
+	if err != nil {
+		return err
+	}
+	return ferr
+}

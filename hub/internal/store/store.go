@@ -1,0 +1,196 @@
+// Package store is the hub's durable state in one buntdb file: enrolled units,
+// each unit's latest position and committed sequence numbers, and the history
+// of positions and events with a retention TTL.
+//
+// Every commit is fsynced before it returns (buntdb SyncPolicy Always), and
+// commits are grouped by the caller, so "committed" means "on disk": the hub
+// confirms a message to its agent only after Commit returns. A crash loses
+// only what was not yet confirmed, which agents still hold and resend.
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tidwall/buntdb"
+)
+
+// Errors returned by Store.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+)
+
+// FileName is the database file inside the data directory.
+const FileName = "hub.db"
+
+// Config says where the store lives and how long history is kept.
+type Config struct {
+	Dir              string        // data directory; created if missing
+	Retention        time.Duration // positions; default 24 h
+	EventRetention   time.Duration // unit events; default 30 days
+	SnapshotInterval time.Duration // copy of the file for recovery; default 1 h, negative disables
+	Logger           *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Retention == 0 {
+		c.Retention = 24 * time.Hour
+	}
+	if c.EventRetention == 0 {
+		c.EventRetention = 30 * 24 * time.Hour
+	}
+	if c.SnapshotInterval == 0 {
+		c.SnapshotInterval = time.Hour
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Store is the hub's database. It is safe for concurrent use.
+type Store struct {
+	cfg       Config
+	path      string
+	db        *buntdb.DB
+	recovered string // non-empty when Open had to set a corrupt file aside
+}
+
+// Open opens (or creates) the store under cfg.Dir. A file that buntdb refuses
+// (garbage in the middle: buntdb issue 72) is set aside as hub.db.corrupt-<time>
+// and the store starts again from the latest snapshot, or empty: loudly, never
+// silently — Recovered reports it.
+func Open(cfg Config) (*Store, error) {
+	cfg.setDefaults()
+	if cfg.Retention < 0 || cfg.EventRetention < 0 {
+		return nil, fmt.Errorf("store: retention must be positive")
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	s := &Store{cfg: cfg, path: filepath.Join(cfg.Dir, FileName)}
+	db, err := buntdb.Open(s.path)
+	if errors.Is(err, buntdb.ErrInvalid) {
+		db, err = s.recover()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", s.path, err)
+	}
+	// Always: a commit is on disk before the hub confirms it to an agent.
+	// buntdb ignores the result of fsync, so a failing disk shows up only
+	// on the next write error.
+	if err := db.SetConfig(buntdb.Config{
+		SyncPolicy:           buntdb.Always,
+		AutoShrinkPercentage: 100,
+		AutoShrinkMinSize:    32 << 20,
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: configure: %w", err)
+	}
+	s.db = db
+	return s, nil
+}
+
+// recover sets the unreadable file aside and opens the latest snapshot in its place.
+func (s *Store) recover() (*buntdb.DB, error) {
+	aside := fmt.Sprintf("%s.corrupt-%s", s.path, time.Now().UTC().Format("20060102T150405Z"))
+	if err := os.Rename(s.path, aside); err != nil {
+		return nil, fmt.Errorf("set corrupt file aside: %w", err)
+	}
+	snap := s.snapshotPath()
+	from := "empty"
+	if err := copyFile(snap, s.path); err == nil {
+		from = "snapshot " + snap
+	} else if !errors.Is(err, os.ErrNotExist) {
+		s.cfg.Logger.Error("store: snapshot unusable", "snapshot", snap, "err", err)
+	}
+	db, err := buntdb.Open(s.path)
+	if errors.Is(err, buntdb.ErrInvalid) && from != "empty" {
+		// The snapshot is damaged too: keep it aside as well and start empty.
+		_ = os.Rename(s.path, aside+".snapshot")
+		from = "empty (snapshot also unreadable)"
+		db, err = buntdb.Open(s.path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.recovered = fmt.Sprintf("%s was unreadable; set aside as %s; started from %s", s.path, aside, from)
+	s.cfg.Logger.Error("store: DATABASE RECOVERED — data since the snapshot is missing",
+		"file", s.path, "set_aside", aside, "started_from", from)
+	return db, nil
+}
+
+// Recovered describes the recovery Open performed, or is empty.
+func (s *Store) Recovered() string { return s.recovered }
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+func (s *Store) snapshotPath() string { return s.path + ".snapshot" }
+
+// Snapshot copies the database file to hub.db.snapshot. buntdb's file is an
+// append-only log, so a copy taken while it grows is a valid prefix; the copy
+// is written beside and renamed into place so a crash never leaves half a snapshot.
+func (s *Store) Snapshot() error {
+	if err := copyFile(s.path, s.snapshotPath()); err != nil {
+		return fmt.Errorf("store: snapshot: %w", err)
+	}
+	return nil
+}
+
+func copyFile(from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	tmp := to + ".tmp"
+	dst, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(dst, src)
+	if err == nil {
+		err = dst.Sync()
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, to)
+}
+
+// RunSnapshots takes a snapshot every SnapshotInterval until done is closed.
+func (s *Store) RunSnapshots(done <-chan struct{}) {
+	if s.cfg.SnapshotInterval < 0 {
+		return
+	}
+	t := time.NewTicker(s.cfg.SnapshotInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			if err := s.Snapshot(); err != nil {
+				s.cfg.Logger.Error("store: snapshot failed", "err", err)
+			}
+		}
+	}
+}
+
+// Close flushes and closes the database.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,233 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"kuaifan/hub/leakcheck"
+
+	"kuaifan/protocol"
+)
+
+func TestMain(m *testing.M) { leakcheck.Main(m) }
+
+func open(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(Config{Dir: dir, SnapshotInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+var now = time.UnixMilli(1764403200000)
+
+func point(unit string, seq uint64, ts int64) UnitPosition {
+	return UnitPosition{Unit: unit, Position: Position{Seq: seq, TS: ts, Lat: 28.2, Lon: 112.9, Status: protocol.StatusAvailable}}
+}
+
+func TestUnits(t *testing.T) {
+	s := open(t, t.TempDir())
+	u := Unit{ID: "car-1", Type: protocol.TypeCar, SecretHash: "h1", Enrolled: 1}
+	if err := s.CreateUnit(u); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateUnit(u); !errors.Is(err, ErrExists) {
+		t.Fatalf("second enrolment: %v, want ErrExists", err)
+	}
+	if _, err := s.RevokeUnit("car-2", now); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("revoking an unknown unit: %v", err)
+	}
+	if _, err := s.RevokeUnit("car-1", now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RevokeUnit("car-1", now); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("revoking twice: %v", err)
+	}
+	u.SecretHash = "h2"
+	if err := s.CreateUnit(u); err != nil {
+		t.Fatalf("re-enrolling a revoked unit: %v", err)
+	}
+	units, err := s.Units()
+	if err != nil || len(units) != 1 || units[0].SecretHash != "h2" || units[0].Revoked != 0 {
+		t.Fatalf("units = %+v, %v", units, err)
+	}
+}
+
+func TestTrackRangeAndOrder(t *testing.T) {
+	s := open(t, t.TempDir())
+	base := now.UnixMilli()
+	b := &Batch{Points: []UnitPosition{
+		point("a", 3, base+3000), point("a", 1, base+1000), point("a", 2, base+2000),
+		point("a-b", 9, base+1500),                        // a unit whose id extends "a" must not leak into a's track
+		point("a", 4, now.Add(-25*time.Hour).UnixMilli()), // beyond the 24 h retention
+	}}
+	expired, err := s.Commit(b, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if expired != 1 {
+		t.Errorf("expired = %d, want 1", expired)
+	}
+	tests := []struct {
+		since, until int64
+		limit        int
+		want         []uint64
+	}{
+		{0, base + 10000, 100, []uint64{1, 2, 3}},
+		{base + 1000, base + 2000, 100, []uint64{1, 2}}, // both ends inclusive
+		{base + 1001, base + 10000, 100, []uint64{2, 3}},
+		{0, base + 10000, 2, []uint64{1, 2}},
+		{base + 5000, base, 100, nil},
+	}
+	for _, tt := range tests {
+		track, err := s.Track("a", tt.since, tt.until, tt.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []uint64
+		for _, p := range track {
+			got = append(got, p.Seq)
+		}
+		if !equal(got, tt.want) {
+			t.Errorf("Track(%d, %d, %d) seqs = %v, want %v", tt.since, tt.until, tt.limit, got, tt.want)
+		}
+	}
+}
+
+func equal(a, b []uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Config{Dir: dir, SnapshotInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateUnit(Unit{ID: "moto-7", Type: protocol.TypeMotorcycle, Capabilities: []string{"medical"}}); err != nil {
+		t.Fatal(err)
+	}
+	fix := point("moto-7", 5, now.UnixMilli()).Position
+	if _, err := s.Commit(&Batch{
+		Points: []UnitPosition{point("moto-7", 5, now.UnixMilli())},
+		Events: []protocol.Event{{Unit: "moto-7", Seq: 6, TS: now.UnixMilli() + 1, Type: protocol.EventStatus, Status: protocol.StatusBusy}},
+		Lives:  map[string]Live{"moto-7": {Fix: &fix, Status: protocol.StatusBusy, Seqs: []protocol.Range{{5, 6}}}},
+	}, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = open(t, dir)
+	units, _ := s.Units()
+	if len(units) != 1 || units[0].Capabilities[0] != "medical" {
+		t.Fatalf("units after restart: %+v", units)
+	}
+	lives, _ := s.Lives()
+	if l := lives["moto-7"]; l.Fix == nil || l.Fix.Seq != 5 || l.Status != protocol.StatusBusy || len(l.Seqs) != 1 {
+		t.Fatalf("live after restart: %+v", l)
+	}
+	track, _ := s.Track("moto-7", 0, now.UnixMilli()+10, 10)
+	events, _ := s.Events("moto-7", 0, now.UnixMilli()+10, 10)
+	if len(track) != 1 || len(events) != 1 || events[0].Status != protocol.StatusBusy {
+		t.Fatalf("history after restart: %+v %+v", track, events)
+	}
+}
+
+// buntdb refuses a file with garbage in the middle (issue 72): the store sets it
+// aside and starts from the snapshot, saying so.
+func TestRecoversFromCorruptFile(t *testing.T) {
+	for _, withSnapshot := range []bool{true, false} {
+		t.Run(map[bool]string{true: "from snapshot", false: "empty"}[withSnapshot], func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := Open(Config{Dir: dir, SnapshotInterval: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.CreateUnit(Unit{ID: "early", Type: protocol.TypeFoot}); err != nil {
+				t.Fatal(err)
+			}
+			if withSnapshot {
+				if err := s.Snapshot(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.CreateUnit(Unit{ID: "late", Type: protocol.TypeFoot}); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+
+			path := filepath.Join(dir, FileName)
+			data, _ := os.ReadFile(path)
+			mid := bytes.Index(data, []byte("late"))
+			corrupt := append(append(append([]byte{}, data[:mid-20]...), []byte("#garbage#\r\n")...), data[mid-20:]...)
+			if err := os.WriteFile(path, corrupt, 0o600); err != nil {
+				t.Fatal(err)
+			}
+
+			s = open(t, dir)
+			if s.Recovered() == "" {
+				t.Fatal("Recovered() is empty after starting from a corrupt file")
+			}
+			aside, _ := filepath.Glob(path + ".corrupt-*")
+			if len(aside) != 1 {
+				t.Fatalf("corrupt file not set aside: %v", aside)
+			}
+			if kept, _ := os.ReadFile(aside[0]); !bytes.Equal(kept, corrupt) {
+				t.Error("the set-aside file differs from the corrupt one")
+			}
+			units, _ := s.Units()
+			var ids []string
+			for _, u := range units {
+				ids = append(ids, u.ID)
+			}
+			want := ""
+			if withSnapshot {
+				want = "early"
+			}
+			if strings.Join(ids, ",") != want {
+				t.Errorf("units after recovery = %v, want %q", ids, want)
+			}
+			if err := s.CreateUnit(Unit{ID: "after", Type: protocol.TypeFoot}); err != nil {
+				t.Errorf("store not writable after recovery: %v", err)
+			}
+		})
+	}
+}
+
+// A write torn by a crash is cut off by buntdb itself: no recovery, earlier data kept.
+func TestTornLastWriteIsTruncated(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Config{Dir: dir, SnapshotInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.CreateUnit(Unit{ID: "u1", Type: protocol.TypeCar})
+	s.Close()
+	f, _ := os.OpenFile(filepath.Join(dir, FileName), os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("*3\r\n$3\r\nset\r\n$7\r\nunit:u2\r\n$40\r\n{\"id\":")
+	f.Close()
+	s = open(t, dir)
+	if s.Recovered() != "" {
+		t.Errorf("a torn tail triggered recovery: %s", s.Recovered())
+	}
+	if units, _ := s.Units(); len(units) != 1 || units[0].ID != "u1" {
+		t.Errorf("units = %+v", units)
+	}
+}
