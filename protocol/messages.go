@@ -62,7 +62,7 @@ type Range [2]uint64
 // Ack confirms, hub → agent on {root}/units/{unit}/ack, which sequence numbers
 // the hub has committed to storage. Only then may an agent forget a message.
 type Ack struct {
-	Seqs []Range `json:"seqs"`
+	Seqs Ranges `json:"seqs"`
 }
 
 // Covers reports whether seq falls inside one of the acknowledged ranges.

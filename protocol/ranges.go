@@ -1,0 +1,63 @@
+package protocol
+
+import "sort"
+
+// Ranges is a set of sequence numbers as sorted, disjoint, non-adjacent
+// inclusive ranges: the form of an Ack, and how the hub remembers what it has
+// committed per unit.
+type Ranges []Range
+
+// Contains reports whether seq is in the set.
+func (rs Ranges) Contains(seq uint64) bool {
+	i := sort.Search(len(rs), func(i int) bool { return rs[i][1] >= seq })
+	return i < len(rs) && rs[i][0] <= seq
+}
+
+// Insert adds seq, merging with neighbouring ranges, and returns the set.
+// It may modify rs in place.
+func (rs Ranges) Insert(seq uint64) Ranges {
+	i := sort.Search(len(rs), func(i int) bool { return rs[i][1] >= seq })
+	if i < len(rs) && rs[i][0] <= seq {
+		return rs // already there
+	}
+	joinsLeft := i > 0 && rs[i-1][1]+1 == seq
+	joinsRight := i < len(rs) && seq+1 == rs[i][0]
+	switch {
+	case joinsLeft && joinsRight:
+		rs[i-1][1] = rs[i][1]
+		return append(rs[:i], rs[i+1:]...)
+	case joinsLeft:
+		rs[i-1][1] = seq
+	case joinsRight:
+		rs[i][0] = seq
+	default:
+		rs = append(rs, Range{})
+		copy(rs[i+1:], rs[i:])
+		rs[i] = Range{seq, seq}
+	}
+	return rs
+}
+
+// Bound keeps at most max ranges by filling the lowest gaps: a sequence number
+// missing that long ago (thinned from a device's full queue, say) is treated as
+// seen. It may modify rs in place.
+func (rs Ranges) Bound(max int) Ranges {
+	if max < 1 {
+		max = 1
+	}
+	if len(rs) <= max {
+		return rs
+	}
+	drop := len(rs) - max
+	rs[drop][0] = rs[0][0]
+	return append(rs[:0], rs[drop:]...)
+}
+
+// Len is the number of sequence numbers in the set.
+func (rs Ranges) Len() uint64 {
+	var n uint64
+	for _, r := range rs {
+		n += r[1] - r[0] + 1
+	}
+	return n
+}

@@ -1,0 +1,54 @@
+package protocol
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// Property: after any sequence of inserts, Ranges agrees with a plain set,
+// and stays sorted, disjoint and non-adjacent.
+func TestRangesMatchASet(t *testing.T) {
+	for seed := uint64(1); seed <= 300; seed++ {
+		r := rand.New(rand.NewPCG(seed, 0))
+		span := uint64(1 + r.IntN(200))
+		set := map[uint64]bool{}
+		var rs Ranges
+		for n := r.IntN(300); n > 0; n-- {
+			seq := r.Uint64N(span)
+			if seed%5 == 0 {
+				seq += 1<<64 - 1 - span // near the top of uint64
+			}
+			set[seq] = true
+			rs = rs.Insert(seq)
+		}
+		for i, rg := range rs {
+			if rg[0] > rg[1] || i > 0 && rs[i-1][1]+1 >= rg[0] {
+				t.Fatalf("seed %d: ranges not canonical: %v", seed, rs)
+			}
+		}
+		if rs.Len() != uint64(len(set)) {
+			t.Fatalf("seed %d: Len %d, set has %d", seed, rs.Len(), len(set))
+		}
+		base := uint64(0)
+		if seed%5 == 0 {
+			base = 1<<64 - 1 - span
+		}
+		for seq := base; seq < base+span; seq++ {
+			if rs.Contains(seq) != set[seq] {
+				t.Fatalf("seed %d: Contains(%d) = %v", seed, seq, !set[seq])
+			}
+		}
+	}
+}
+
+func TestRangesBound(t *testing.T) {
+	rs := Ranges{{1, 2}, {5, 5}, {8, 9}, {20, 30}}
+	got := rs.Bound(2)
+	want := Ranges{{1, 9}, {20, 30}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("Bound(2) = %v, want %v", got, want)
+	}
+	if got := (Ranges{{1, 1}}).Bound(5); len(got) != 1 {
+		t.Errorf("Bound on a small set changed it: %v", got)
+	}
+}
