@@ -1,3 +1,17 @@
 module kuaifan/simulator
 
 go 1.26
+
+require (
+	github.com/eclipse/paho.mqtt.golang v1.5.1
+	go.uber.org/goleak v1.3.0
+	kuaifan/protocol v0.0.0
+)
+
+require (
+	github.com/gorilla/websocket v1.5.3 // indirect
+	golang.org/x/net v0.44.0 // indirect
+	golang.org/x/sync v0.17.0 // indirect
+)
+
+replace kuaifan/protocol => ../protocol
