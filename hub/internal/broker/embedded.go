@@ -1,0 +1,268 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"kuaifan/protocol"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxPacketSize  = 64 << 10
+	DefaultConnectTimeout = 10 * time.Second
+	DefaultWriteTimeout   = 5 * time.Second
+	DefaultSessionExpiry  = 24 * time.Hour
+
+	// stallAfter: a write to a device blocked this long means its socket
+	// buffer is full — it is far behind — and Publish stops waiting for it.
+	// A write that does not block takes microseconds.
+	stallAfter = 50 * time.Millisecond
+)
+
+// Config configures the embedded broker.
+type Config struct {
+	// Listener is required; the hub binds it (tests use 127.0.0.1:0). Once
+	// NewEmbedded succeeds the broker owns it and closes it on Close.
+	Listener    net.Listener
+	Topics      protocol.Topics
+	Credentials Credentials // required: there is no way to run without authentication
+	// Logger receives the broker's and mochi's logs; nil discards them.
+	Logger *slog.Logger
+	// Registerer receives the kuaifan_broker_* metrics; nil keeps them unexported.
+	Registerer prometheus.Registerer
+	// MaxPacketSize bounds every packet a device sends (a bigger one ends its
+	// connection); default 64 KiB.
+	MaxPacketSize uint32
+	// MaxClientWritesPending is the number of messages queued to one device
+	// before mochi drops further ones (see OnPublishDropped); default mochi's (8192).
+	MaxClientWritesPending int32
+	// ConnectTimeout is how long a new connection may take to send its
+	// CONNECT; default 10 s.
+	ConnectTimeout time.Duration
+	// WriteTimeout bounds one write to a device: a device that does not read
+	// for that long is disconnected; default 5 s. (Publish already drops what
+	// it would send to a device whose write has been blocked for stallAfter.)
+	WriteTimeout time.Duration
+	// SessionExpiry is how long the session of a disconnected device (its
+	// subscriptions and queued commands) is kept; default 24 h.
+	SessionExpiry time.Duration
+}
+
+// Embedded is the in-process mochi broker, with the hub on mochi's inline
+// client.
+type Embedded struct {
+	srv     *mqtt.Server
+	topics  protocol.Topics
+	ln      *connListener
+	addr    net.Addr
+	log     *slog.Logger
+	metrics *metrics
+	subID   atomic.Int64 // mochi keys inline subscriptions by (filter, id)
+
+	closed    atomic.Bool
+	started   atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ Bus = (*Embedded)(nil)
+
+// NewEmbedded builds the broker; Start serves it.
+func NewEmbedded(cfg Config) (*Embedded, error) {
+	if cfg.Listener == nil {
+		return nil, errors.New("broker: Config.Listener is required")
+	}
+	if cfg.Credentials == nil {
+		return nil, errors.New("broker: Config.Credentials is required")
+	}
+	if cfg.Topics.Root != "" && !protocol.ValidRoot(cfg.Topics.Root) {
+		return nil, fmt.Errorf("broker: invalid topic root %q", cfg.Topics.Root)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = discardLogger()
+	}
+	if cfg.MaxPacketSize == 0 {
+		cfg.MaxPacketSize = DefaultMaxPacketSize
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.SessionExpiry <= 0 {
+		cfg.SessionExpiry = DefaultSessionExpiry
+	}
+
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumPacketSize = cfg.MaxPacketSize
+	// mochi keeps a disconnected 3.1.1 session for MaximumSessionExpiryInterval
+	// (default: 136 years), so abandoned sessions would pile up forever.
+	caps.MaximumSessionExpiryInterval = uint32(min(cfg.SessionExpiry/time.Second, 1<<32-1))
+	if cfg.MaxClientWritesPending > 0 {
+		caps.MaximumClientWritesPending = cfg.MaxClientWritesPending
+	}
+	srv := mqtt.New(&mqtt.Options{
+		Capabilities: caps,
+		InlineClient: true,
+		// mochi's Debug logs print whole packets, payload and all, byte by
+		// byte: costly, and nothing the hub needs.
+		Logger: slog.New(minLevel{cfg.Logger.Handler(), slog.LevelInfo}).With("component", "mochi"),
+		// $SYS is unused; publishing it every second costs a ReadMemStats.
+		SysTopicResendInterval: 60,
+	})
+
+	e := &Embedded{srv: srv, topics: cfg.Topics, addr: cfg.Listener.Addr(), log: cfg.Logger}
+	hook := &authHook{srv: srv, creds: cfg.Credentials, policy: policy{topics: cfg.Topics}, log: cfg.Logger}
+	if err := srv.AddHook(hook, nil); err != nil {
+		return nil, fmt.Errorf("broker: adding auth hook: %w", err)
+	}
+	e.ln = newConnListener(cfg.Listener, cfg.ConnectTimeout, cfg.WriteTimeout, cfg.Logger)
+	if err := srv.AddListener(listeners.NewNet("kuaifan", e.ln)); err != nil {
+		return nil, fmt.Errorf("broker: adding listener: %w", err)
+	}
+	// Registered last: nothing above needs undoing if registration fails.
+	m, err := newMetrics(cfg.Registerer, e.connectedClients, func() float64 {
+		return float64(atomic.LoadInt64(&srv.Info.InflightDropped))
+	})
+	if err != nil {
+		return nil, err
+	}
+	hook.metrics, e.metrics = m, m
+	return e, nil
+}
+
+func (e *Embedded) connectedClients() float64 {
+	return float64(atomic.LoadInt64(&e.srv.Info.ClientsConnected))
+}
+
+// Start serves the listener in the background.
+func (e *Embedded) Start() error {
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	if !e.started.CompareAndSwap(false, true) {
+		return errors.New("broker: already started")
+	}
+	if err := e.srv.Serve(); err != nil {
+		return fmt.Errorf("broker: serving: %w", err)
+	}
+	return nil
+}
+
+// Addr is the listener's address.
+func (e *Embedded) Addr() net.Addr { return e.addr }
+
+// Disconnect drops a connected device now and discards its session (its
+// subscriptions and anything queued for it): the unit was revoked, and its
+// credentials no longer pass, so the session could never be resumed.
+// Its Last Will, if any, is published, as for any connection that ends abnormally.
+func (e *Embedded) Disconnect(unit string) {
+	cl, ok := e.srv.Clients.Get(unit)
+	if !ok || cl.Net.Inline {
+		return
+	}
+	cl.Stop(packets.ErrNotAuthorized) // closes the connection; its read loop ends
+	e.srv.UnsubscribeClient(cl)
+	cl.ClearInflights()
+	if cur, ok := e.srv.Clients.Get(unit); ok && cur == cl {
+		e.srv.Clients.Delete(unit)
+	}
+	e.log.Info("broker: unit disconnected by the hub", "unit", unit)
+}
+
+// Subscribe registers an inline subscription. mochi calls handle synchronously
+// on the publishing device's goroutine, after that device's PUBACK went out:
+// the handler is no durability point. Retained messages matching filter are
+// delivered before Subscribe returns, on the caller's goroutine.
+func (e *Embedded) Subscribe(filter string, handle Handler) error {
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	if handle == nil {
+		return errors.New("broker: nil handler")
+	}
+	id := int(e.subID.Add(1))
+	err := e.srv.Subscribe(filter, id, func(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
+		call(e.log, handle, pk.TopicName, pk.Payload)
+	})
+	if err != nil {
+		return fmt.Errorf("broker: subscribe %q: %w", filter, err)
+	}
+	return nil
+}
+
+// ErrStalled is returned by Publish for a message to a device that has not
+// been reading: the message is dropped (and counted) rather than waited for.
+var ErrStalled = errors.New("broker: device connection stalled; message dropped")
+
+// Publish sends payload at QoS 1 through the inline client. It only queues
+// the message for each subscribed device, never waiting for delivery; a device
+// whose write queue or session is full loses it (counted in
+// kuaifan_broker_publish_dropped_total).
+// Inline handlers matching topic run before it returns.
+//
+// mochi takes a device's lock to publish to it, and holds that lock while a
+// write to the device blocks; so a message for a unit (its cmd or ack topic)
+// whose connection has stopped taking data is dropped with ErrStalled. In the
+// worst case (a call within stallAfter of the write blocking) Publish waits
+// for Config.WriteTimeout, after which the stalled connection is closed.
+func (e *Embedded) Publish(topic string, payload []byte, retain bool) error {
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	// mochi's inline Publish skips all topic checks (it would even publish to $SYS).
+	if !validPublishTopic(topic) {
+		return fmt.Errorf("broker: publish: invalid topic %q", topic)
+	}
+	if unit, kind, err := e.topics.Parse(topic); err == nil && !kind.FromAgent() {
+		if d := e.stalledFor(unit); d >= stallAfter {
+			e.metrics.dropped.stalled.Add(1)
+			e.log.Error("broker: message to a stalled device dropped", "unit", unit, "topic", topic, "blocked_for", d)
+			return fmt.Errorf("publish %q: %w", topic, ErrStalled)
+		}
+	}
+	if err := e.srv.Publish(topic, payload, retain, 1); err != nil {
+		return fmt.Errorf("broker: publish %q: %w", topic, err)
+	}
+	return nil
+}
+
+// stalledFor is how long a write to the unit's connection has been blocked.
+func (e *Embedded) stalledFor(unit string) time.Duration {
+	cl, ok := e.srv.Clients.Get(unit)
+	if !ok || cl.Net.Inline {
+		return 0
+	}
+	if tc, ok := cl.Net.Conn.(*trackedConn); ok {
+		return tc.stalledFor()
+	}
+	return 0
+}
+
+// Close disconnects every device, stops the listener and waits for the
+// broker's goroutines to end.
+func (e *Embedded) Close() error {
+	e.closeOnce.Do(func() {
+		e.closed.Store(true)
+		// First our own shutdown: it also closes connections that never sent a
+		// CONNECT, which mochi's Close does not know of but waits for.
+		e.ln.shutdown()
+		if err := e.srv.Close(); err != nil {
+			e.closeErr = fmt.Errorf("broker: closing: %w", err)
+		}
+		e.metrics.unregister()
+	})
+	return e.closeErr
+}
