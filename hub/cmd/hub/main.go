@@ -1,0 +1,77 @@
+// Command hub runs kuaifan's command-centre server.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"kuaifan/hub"
+)
+
+func main() {
+	cfg := hub.DefaultConfig()
+	flag.StringVar(&cfg.HTTPAddr, "http", cfg.HTTPAddr, "`address` of the HTTP API and dashboard")
+	flag.StringVar(&cfg.MQTTAddr, "mqtt", cfg.MQTTAddr, "`address` the embedded MQTT broker listens on")
+	flag.StringVar(&cfg.BrokerURL, "broker", "", "external broker `URL` (tcp://host:1883, ssl://…) instead of the embedded one")
+	flag.StringVar(&cfg.BrokerUsername, "broker-user", "", "the hub's `username` on the external broker (password: env HUB_BROKER_PASSWORD)")
+	flag.StringVar(&cfg.BrokerClientID, "broker-client-id", cfg.BrokerClientID, "the hub's MQTT client `id` on the external broker")
+	flag.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data `directory`: store, snapshots, admin token")
+	flag.StringVar(&cfg.TopicRoot, "topic-root", cfg.TopicRoot, "first `level` of every MQTT topic")
+	flag.DurationVar(&cfg.Retention, "retention", cfg.Retention, "how long position history is kept")
+	flag.DurationVar(&cfg.EventRetention, "event-retention", cfg.EventRetention, "how long unit events are kept")
+	flag.DurationVar(&cfg.SnapshotInterval, "snapshot-interval", cfg.SnapshotInterval, "how often the store is copied for recovery (negative: never)")
+	flag.DurationVar(&cfg.MaxClockAhead, "max-clock-ahead", cfg.MaxClockAhead, "reject messages timestamped further ahead of the hub's clock")
+	flag.DurationVar(&cfg.Match.MaxFixAge, "max-fix-age", cfg.Match.MaxFixAge, "a unit whose position is older is not recommended")
+	flag.Float64Var(&cfg.Match.Detour, "detour", cfg.Match.Detour, "road distance ÷ straight-line distance, for arrival estimates")
+	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "Usage: hub [flags]\n\n"+
+			"Runs kuaifan's hub: MQTT ingest (embedded broker unless -broker), live fleet state,\n"+
+			"matching and the HTTP API. Admin token: env HUB_ADMIN_TOKEN, else <data>/admin.token\n"+
+			"(generated on first start).\n\nFlags:\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	cfg.BrokerPassword = os.Getenv("HUB_BROKER_PASSWORD")
+	cfg.AdminToken = os.Getenv("HUB_ADMIN_TOKEN")
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintln(os.Stderr, "hub: -log-level:", err)
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Logger = log
+	// paho logs through package variables; route them into slog.
+	mqtt.ERROR = slog.NewLogLogger(log.Handler(), slog.LevelError)
+	mqtt.CRITICAL = slog.NewLogLogger(log.Handler(), slog.LevelError)
+	mqtt.WARN = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	h, err := hub.New(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Printf("kuaifan hub\n  dashboard and API  http://%s/\n", h.HTTPAddr())
+	if addr := h.MQTTAddr(); addr != "" {
+		fmt.Printf("  MQTT broker        tcp://%s\n", addr)
+	} else {
+		fmt.Printf("  MQTT broker        %s (external)\n", cfg.BrokerURL)
+	}
+	if f := h.AdminTokenFile(); f != "" {
+		fmt.Printf("  admin token        in %s\n", f)
+	}
+	if err := h.Run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,328 @@
+// Package hub is kuaifan's command-centre server: it runs (or connects to) the
+// MQTT broker, ingests what patrol units report, keeps the live state of the
+// fleet and its history, ranks units for an incident, and serves the HTTP API.
+//
+// cmd/hub only turns flags into a Config; tests and the simulator call New
+// and Run directly.
+package hub
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"kuaifan/hub/internal/api"
+	"kuaifan/hub/internal/broker"
+	"kuaifan/hub/internal/fleet"
+	"kuaifan/hub/internal/ingest"
+	"kuaifan/hub/internal/match"
+	"kuaifan/hub/internal/store"
+	"kuaifan/protocol"
+)
+
+// Config is everything the hub can be told. DefaultConfig fills it in.
+type Config struct {
+	HTTPAddr string // API and dashboard; "127.0.0.1:0" picks a free port
+	MQTTAddr string // the embedded broker's listener; unused with BrokerURL
+
+	// BrokerURL, if set, connects to an external broker (Mosquitto, EMQX)
+	// instead of running the embedded one. The hub logs in with its own
+	// credentials; that broker must enforce the devices' credentials and ACL.
+	BrokerURL      string
+	BrokerClientID string
+	BrokerUsername string
+	BrokerPassword string
+
+	DataDir    string // the store, the admin token file, snapshots
+	TopicRoot  string // "rr"
+	AdminToken string // empty: read <DataDir>/admin.token, or generate it there
+
+	Retention        time.Duration // positions; 24 h
+	EventRetention   time.Duration // unit events; 30 days
+	SnapshotInterval time.Duration // copy of the store for recovery; 1 h
+	MaxClockAhead    time.Duration // reject timestamps further ahead; 2 min
+	AckInterval      time.Duration // confirmations gather this long; 250 ms
+
+	Match  match.Config
+	Logger *slog.Logger
+}
+
+// DefaultConfig is the hub as `make run` starts it.
+func DefaultConfig() Config {
+	return Config{
+		HTTPAddr:         "127.0.0.1:8080",
+		MQTTAddr:         "127.0.0.1:1883",
+		BrokerClientID:   "kuaifan-hub",
+		DataDir:          "data",
+		TopicRoot:        protocol.DefaultRoot,
+		Retention:        24 * time.Hour,
+		EventRetention:   30 * 24 * time.Hour,
+		SnapshotInterval: time.Hour,
+		MaxClockAhead:    2 * time.Minute,
+		AckInterval:      250 * time.Millisecond,
+		Match:            match.DefaultConfig(),
+	}
+}
+
+// TokenFile is the admin token's file inside the data directory.
+const TokenFile = "admin.token"
+
+// Hub is one running hub. New prepares it (store open, ports bound), Run serves.
+type Hub struct {
+	cfg       Config
+	log       *slog.Logger
+	token     string
+	tokenFile string // where the token came from, if a file
+
+	store    *store.Store
+	fleet    *fleet.Fleet
+	embedded *broker.Embedded // nil with an external broker
+	bus      broker.Bus
+	ingest   *ingest.Ingest
+	registry *prometheus.Registry
+
+	httpLn net.Listener
+	http   *http.Server
+}
+
+// New opens the store, binds the HTTP and MQTT ports and connects everything,
+// but serves nothing until Run.
+func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &Hub{cfg: cfg, log: log, registry: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			h.closeAll()
+		}
+	}()
+	h.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("hub: data directory: %w", err)
+	}
+	if h.token, h.tokenFile, err = adminToken(cfg.AdminToken, cfg.DataDir); err != nil {
+		return nil, err
+	}
+
+	h.store, err = store.Open(store.Config{Dir: cfg.DataDir, Retention: cfg.Retention,
+		EventRetention: cfg.EventRetention, SnapshotInterval: cfg.SnapshotInterval, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("hub: %w", err)
+	}
+	recovered := prometheus.NewGauge(prometheus.GaugeOpts{Name: "kuaifan_store_recovered",
+		Help: "1 if the store was unreadable at start and was recovered from a snapshot or empty."})
+	if h.store.Recovered() != "" {
+		recovered.Set(1)
+	}
+	h.registry.MustRegister(recovered)
+
+	h.fleet, err = fleet.Open(fleet.Config{Store: h.store, Match: cfg.Match, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("hub: %w", err)
+	}
+
+	topics := protocol.Topics{Root: cfg.TopicRoot}
+	if cfg.BrokerURL == "" {
+		ln, err := net.Listen("tcp", cfg.MQTTAddr)
+		if err != nil {
+			return nil, fmt.Errorf("hub: MQTT listener: %w", err)
+		}
+		h.embedded, err = broker.NewEmbedded(broker.Config{Listener: ln, Topics: topics,
+			Credentials: h.fleet, Logger: log.With("component", "broker"), Registerer: h.registry})
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("hub: %w", err)
+		}
+		h.bus = h.embedded
+	} else {
+		h.bus, err = broker.DialRemote(ctx, broker.RemoteConfig{URL: cfg.BrokerURL, ClientID: cfg.BrokerClientID,
+			Username: cfg.BrokerUsername, Password: cfg.BrokerPassword, Logger: log.With("component", "broker")})
+		if err != nil {
+			return nil, fmt.Errorf("hub: %w", err)
+		}
+	}
+
+	// Subscribe before devices can connect, so no retained state is missed.
+	h.ingest, err = ingest.New(ingest.Config{Topics: topics, MaxClockAhead: cfg.MaxClockAhead,
+		AckInterval: cfg.AckInterval, Logger: log.With("component", "ingest"),
+		Metrics: ingest.NewMetrics(h.registry)}, h.bus, h.fleet)
+	if err != nil {
+		return nil, fmt.Errorf("hub: %w", err)
+	}
+
+	var disconnect func(string)
+	if h.embedded != nil {
+		disconnect = h.embedded.Disconnect
+	}
+	h.httpLn, err = net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("hub: HTTP listener: %w", err)
+	}
+	h.http = &http.Server{
+		Handler: api.New(api.Config{Fleet: h.fleet, AdminToken: h.token, Disconnect: disconnect,
+			Metrics: promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{}), Health: h.health,
+			Logger: log.With("component", "api")}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return h, nil
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("no data directory"))
+	}
+	if !protocol.ValidRoot(c.TopicRoot) {
+		errs = append(errs, fmt.Errorf("topic root %q: one or more levels, no wildcards", c.TopicRoot))
+	}
+	if c.BrokerURL == "" && c.MQTTAddr == "" {
+		errs = append(errs, errors.New("neither an MQTT listen address nor an external broker"))
+	}
+	if err := c.Match.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("hub: config: %w", err)
+	}
+	return nil
+}
+
+// adminToken takes the configured token, else the one in <dir>/admin.token,
+// else generates one there, readable by the hub's user only.
+func adminToken(configured, dir string) (token, file string, err error) {
+	if configured != "" {
+		return configured, "", nil
+	}
+	file = filepath.Join(dir, TokenFile)
+	if b, err := os.ReadFile(file); err == nil {
+		if t := strings.TrimSpace(string(b)); t != "" {
+			return t, file, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", "", fmt.Errorf("hub: admin token: %w", err)
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", "", fmt.Errorf("hub: admin token: %w", err)
+	}
+	token = base64.RawURLEncoding.EncodeToString(raw[:])
+	if err := os.WriteFile(file, []byte(token+"\n"), 0o600); err != nil {
+		return "", "", fmt.Errorf("hub: admin token: %w", err)
+	}
+	return token, file, nil
+}
+
+func (h *Hub) health() error {
+	if r := h.store.Recovered(); r != "" {
+		return errors.New("store recovered at start: " + r)
+	}
+	return nil
+}
+
+// HTTPAddr is the address the API listens on.
+func (h *Hub) HTTPAddr() string { return h.httpLn.Addr().String() }
+
+// MQTTAddr is the embedded broker's address, or "" with an external broker.
+func (h *Hub) MQTTAddr() string {
+	if h.embedded == nil {
+		return ""
+	}
+	return h.embedded.Addr().String()
+}
+
+// AdminToken is the token the API requires.
+func (h *Hub) AdminToken() string { return h.token }
+
+// AdminTokenFile is where the token was read or written, or "" if configured.
+func (h *Hub) AdminTokenFile() string { return h.tokenFile }
+
+// Run serves until ctx is done, then shuts down in order: stop taking HTTP
+// requests and MQTT messages, commit what was received, close the store.
+func (h *Hub) Run(ctx context.Context) error {
+	if h.embedded != nil {
+		if err := h.embedded.Start(); err != nil {
+			h.closeAll()
+			return fmt.Errorf("hub: broker: %w", err)
+		}
+	}
+	h.log.Info("hub running", "http", h.HTTPAddr(), "mqtt", h.MQTTAddr(), "broker", h.cfg.BrokerURL, "data", h.cfg.DataDir)
+
+	var wg sync.WaitGroup
+	ingestCtx, stopIngest := context.WithCancel(context.Background())
+	defer stopIngest()
+	ingestDone := make(chan struct{})
+	go func() {
+		defer close(ingestDone)
+		h.ingest.Run(ingestCtx)
+	}()
+	snapDone := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		h.store.RunSnapshots(snapDone)
+	}()
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- h.http.Serve(h.httpLn) }()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-httpErr:
+		err = fmt.Errorf("hub: HTTP: %w", err)
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = h.http.Shutdown(shutdown)
+	// Ingest stops taking messages, commits what it holds and sends the last
+	// confirmations while the bus is still up; then the bus closes.
+	stopIngest()
+	<-ingestDone
+	if cerr := h.bus.Close(); cerr != nil {
+		h.log.Warn("closing the broker", "err", cerr)
+	}
+	close(snapDone)
+	wg.Wait()
+	h.fleet.Close()
+	if cerr := h.store.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	h.log.Info("hub stopped")
+	return err
+}
+
+// closeAll releases what New acquired when Run will not be called.
+func (h *Hub) closeAll() {
+	if h.httpLn != nil {
+		h.httpLn.Close()
+	}
+	if h.bus != nil {
+		h.bus.Close()
+	}
+	if h.fleet != nil {
+		h.fleet.Close()
+	}
+	if h.store != nil {
+		h.store.Close()
+	}
+}

@@ -1,0 +1,253 @@
+// Package api is the hub's HTTP API: enrolment and revocation of units, the
+// live fleet and its history, matching, health and metrics. Everything under
+// /api needs the admin token as a Bearer token; errors are JSON objects
+// {"error": "..."} with the matching status.
+package api
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"kuaifan/hub/internal/fleet"
+	"kuaifan/hub/internal/match"
+)
+
+// Config is what the API serves from.
+type Config struct {
+	Fleet      *fleet.Fleet
+	AdminToken string
+	Disconnect func(unit string) // drops a revoked unit's connection now; nil with an external broker
+	Metrics    http.Handler      // served at /metrics
+	Health     func() error      // nil error: healthy
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+// Limits of the track call.
+const (
+	DefaultTrackLimit = 10_000
+	MaxTrackLimit     = 100_000
+	maxBody           = 64 << 10
+)
+
+type server struct {
+	Config
+	token []byte
+}
+
+// New returns the API's handler.
+func New(cfg Config) http.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &server{Config: cfg, token: []byte(cfg.AdminToken)}
+	mux := http.NewServeMux()
+	mux.Handle("/healthz", methods{http.MethodGet: s.health})
+	if cfg.Metrics != nil {
+		mux.Handle("/metrics", cfg.Metrics)
+	}
+	mux.Handle("/api/units", s.auth(methods{http.MethodGet: s.listUnits, http.MethodPost: s.enrol}))
+	mux.Handle("/api/units/{id}", s.auth(methods{http.MethodGet: s.getUnit, http.MethodDelete: s.revoke}))
+	mux.Handle("/api/units/{id}/track", s.auth(methods{http.MethodGet: s.track}))
+	mux.Handle("/api/match", s.auth(methods{http.MethodGet: s.match}))
+	mux.Handle("/api/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such API call: "+r.Method+" "+r.URL.Path)
+	})))
+	return mux
+}
+
+// methods routes by HTTP method and answers any other with a JSON 405.
+type methods map[string]http.HandlerFunc
+
+func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, ok := m[r.Method]; ok {
+		h(w, r)
+		return
+	}
+	allowed := make([]string, 0, len(m))
+	for k := range m {
+		allowed = append(allowed, k)
+	}
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path)
+}
+
+// auth admits a request carrying the admin token as a Bearer token.
+func (s *server) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || len(s.token) == 0 || subtle.ConstantTimeCompare([]byte(token), s.token) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="kuaifan"`)
+			writeError(w, http.StatusUnauthorized, "missing or wrong Bearer token")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *server) health(w http.ResponseWriter, r *http.Request) {
+	if s.Health != nil {
+		if err := s.Health(); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "error": err.Error()})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *server) listUnits(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.Fleet.List())
+}
+
+func (s *server) getUnit(w http.ResponseWriter, r *http.Request) {
+	v, ok := s.Fleet.Get(r.PathValue("id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "no unit "+strconv.Quote(r.PathValue("id")))
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *server) enrol(w http.ResponseWriter, r *http.Request) {
+	var e fleet.Enrolment
+	if err := decodeBody(w, r, &e); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	secret, err := s.Fleet.Enrol(e, s.Now())
+	switch {
+	case errors.Is(err, fleet.ErrInvalid):
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	case errors.Is(err, fleet.ErrExists):
+		writeError(w, http.StatusConflict, "unit "+strconv.Quote(e.ID)+" is already enrolled")
+		return
+	case err != nil:
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/units/"+e.ID)
+	writeJSON(w, http.StatusCreated, map[string]string{"id": e.ID, "secret": secret})
+}
+
+func (s *server) revoke(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	err := s.Fleet.Revoke(id, s.Now())
+	switch {
+	case errors.Is(err, fleet.ErrNotFound):
+		writeError(w, http.StatusNotFound, "no unit "+strconv.Quote(id))
+		return
+	case err != nil:
+		s.fail(w, r, err)
+		return
+	}
+	// The fleet no longer verifies its secret, so it cannot come back in.
+	if s.Disconnect != nil {
+		s.Disconnect(id)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *server) track(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	since, err1 := intParam(q.Get("since"), 0)
+	until, err2 := intParam(q.Get("until"), math.MaxInt64)
+	limit, err3 := intParam(q.Get("limit"), DefaultTrackLimit)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		writeError(w, http.StatusBadRequest, "since, until (Unix ms) and limit must be integers: "+err.Error())
+		return
+	}
+	if since > until {
+		writeError(w, http.StatusBadRequest, "since is after until")
+		return
+	}
+	if limit < 1 || limit > MaxTrackLimit {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("limit must be 1 to %d", MaxTrackLimit))
+		return
+	}
+	track, err := s.Fleet.Track(r.PathValue("id"), since, until, int(limit))
+	switch {
+	case errors.Is(err, fleet.ErrNotFound):
+		writeError(w, http.StatusNotFound, "no unit "+strconv.Quote(r.PathValue("id")))
+	case err != nil:
+		s.fail(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, track)
+	}
+}
+
+func (s *server) match(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	lat, err1 := strconv.ParseFloat(q.Get("lat"), 64)
+	lon, err2 := strconv.ParseFloat(q.Get("lon"), 64)
+	if err1 != nil || err2 != nil {
+		writeError(w, http.StatusBadRequest, "lat and lon are required decimal degrees")
+		return
+	}
+	k, err := intParam(q.Get("k"), 5)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "k must be an integer")
+		return
+	}
+	var needs []string
+	if n := q.Get("needs"); n != "" {
+		needs = strings.Split(n, ",")
+	}
+	cands, err := s.Fleet.Match(match.Query{Lat: lat, Lon: lon, K: int(k), Needs: needs, Now: s.Now()})
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if cands == nil {
+		cands = []match.Candidate{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"candidates": cands})
+}
+
+func intParam(s string, def int64) (int64, error) {
+	if s == "" {
+		return def, nil
+	}
+	return strconv.ParseInt(s, 10, 64)
+}
+
+func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	s.Logger.Error("api: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	writeError(w, http.StatusInternalServerError, "internal error; see the hub's log")
+}
+
+// decodeBody reads one JSON object, refusing unknown fields: a misspelt
+// "capabilites" must not enrol a unit without its capabilities.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("request body: %w", err)
+	}
+	if dec.More() {
+		return errors.New("request body: more than one JSON value")
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

@@ -1,0 +1,218 @@
+package fleet
+
+import (
+	"slices"
+	"time"
+
+	"kuaifan/hub/internal/store"
+	"kuaifan/protocol"
+)
+
+// Message is one validated message from a unit, as ingest hands it over.
+// Exactly one of Telemetry, Event and State is meaningful, as Kind says.
+type Message struct {
+	Kind      protocol.Kind
+	Telemetry protocol.Telemetry
+	Event     protocol.Event
+	State     protocol.State
+}
+
+// Unit is the unit the message is from.
+func (m *Message) Unit() string {
+	switch m.Kind {
+	case protocol.KindTelemetry:
+		return m.Telemetry.Unit
+	case protocol.KindEvents:
+		return m.Event.Unit
+	}
+	return m.State.Unit
+}
+
+// Seq is the message's sequence number; state messages have none.
+func (m *Message) Seq() (uint64, bool) {
+	switch m.Kind {
+	case protocol.KindTelemetry:
+		return m.Telemetry.Seq, true
+	case protocol.KindEvents:
+		return m.Event.Seq, true
+	}
+	return 0, false
+}
+
+// Result is what Apply did with one message.
+type Result uint8
+
+const (
+	Committed Result = iota // stored; the live state moved forward
+	Older                   // stored in history only: older than the live state (replayed from a queue)
+	Duplicate               // this (unit, seq) was committed before; dropped, confirmed again
+	Expired                 // older than the retention: not stored, but confirmed
+	Unknown                 // the unit is not enrolled (or was revoked): rejected
+	Presence                // a state message that changed or confirmed presence
+	StaleWill               // an offline state from an earlier run of the agent: ignored
+)
+
+var resultNames = [...]string{"committed", "older", "duplicate", "expired", "unknown_unit", "presence", "stale_will"}
+
+func (r Result) String() string { return resultNames[r] }
+
+// Confirmed reports whether the message's seq may be acknowledged to its agent.
+func (r Result) Confirmed() bool {
+	return r == Committed || r == Older || r == Duplicate || r == Expired
+}
+
+// Outcome reports a batch: one Result per message, the events newly committed
+// and the units whose live state changed.
+type Outcome struct {
+	Results []Result
+	Events  []protocol.Event
+	Changed []string
+}
+
+// pending is a unit's state while a batch is planned: a private copy, made
+// visible only once the batch is on disk.
+type pending struct {
+	live        store.Live
+	online      bool
+	boot        string
+	liveChanged bool // the stored live record must be rewritten
+	viewChanged bool // the index and watchers must hear of it
+}
+
+// Apply commits a batch of messages: it plans the changes against a copy of
+// the units it touches, writes history and live records in one fsynced
+// transaction, and only then makes the new state visible. If the store fails,
+// nothing changes and nothing may be confirmed.
+func (f *Fleet) Apply(msgs []Message, now time.Time) (Outcome, error) {
+	out := Outcome{Results: make([]Result, len(msgs))}
+	work := make(map[string]*pending)
+	batch := &store.Batch{Lives: make(map[string]store.Live)}
+	keepPositions, keepEvents := f.store.Retention()
+	horizon := horizon{positions: now.Add(-keepPositions).UnixMilli(), events: now.Add(-keepEvents).UnixMilli()}
+	freshSince := now.Add(-f.cfg.Match.MaxFixAge).UnixMilli()
+
+	f.mu.RLock()
+	for i := range msgs {
+		m := &msgs[i]
+		id := m.Unit()
+		p := work[id]
+		if p == nil {
+			u, ok := f.units[id]
+			if !ok {
+				out.Results[i] = Unknown
+				continue
+			}
+			p = &pending{live: u.live, online: u.online, boot: u.boot}
+			p.live.Seqs = slices.Clone(u.live.Seqs)
+			work[id] = p
+		}
+		out.Results[i] = p.plan(m, batch, &out, horizon, freshSince)
+	}
+	f.mu.RUnlock()
+
+	for id, p := range work {
+		if p.liveChanged {
+			p.live.Seqs = protocol.Ranges(p.live.Seqs).Bound(f.cfg.MaxSeqRanges)
+			batch.Lives[id] = p.live
+		}
+	}
+	if len(batch.Points) > 0 || len(batch.Events) > 0 || len(batch.Lives) > 0 {
+		if _, err := f.store.Commit(batch, now); err != nil {
+			return Outcome{}, err
+		}
+	}
+
+	f.mu.Lock()
+	for id, p := range work {
+		u, ok := f.units[id]
+		if !ok {
+			continue // revoked while the batch was written
+		}
+		u.live, u.online, u.boot, u.lastSeen = p.live, p.online, p.boot, now.UnixMilli()
+		if p.viewChanged {
+			out.Changed = append(out.Changed, id)
+			if err := f.index.Upsert(u.matchUnit()); err != nil {
+				f.log.Error("fleet: index refused a unit", "unit", id, "err", err)
+			}
+		}
+	}
+	f.mu.Unlock()
+	return out, nil
+}
+
+// plan works out one message's effect on its unit and adds what must be stored to the batch.
+// horizon is the oldest time, Unix ms, that the store keeps of each kind.
+type horizon struct{ positions, events int64 }
+
+func (p *pending) plan(m *Message, batch *store.Batch, out *Outcome, h horizon, freshSince int64) Result {
+	if m.Kind == protocol.KindState {
+		return p.presence(m.State)
+	}
+	seq, _ := m.Seq()
+	seqs := protocol.Ranges(p.live.Seqs)
+	if seqs.Contains(seq) {
+		return Duplicate
+	}
+	p.live.Seqs = seqs.Insert(seq)
+	p.liveChanged = true
+
+	switch m.Kind {
+	case protocol.KindTelemetry:
+		t := m.Telemetry
+		if t.TS < h.positions {
+			return Expired
+		}
+		pos := store.PositionOf(t)
+		batch.Points = append(batch.Points, store.UnitPosition{Unit: t.Unit, Position: pos})
+		if p.live.Fix != nil && !pos.Newer(*p.live.Fix) {
+			return Older
+		}
+		p.live.Fix = &pos
+		p.setStatus(t.Status, t.TS)
+		p.viewChanged = true
+		// A fresh fix proves the unit is connected now: it heals an offline
+		// mark left by a Will that raced the agent's own reconnect.
+		if !p.online && t.TS >= freshSince {
+			p.online = true
+		}
+		return Committed
+
+	default: // events
+		e := m.Event
+		if e.TS < h.events {
+			return Expired
+		}
+		batch.Events = append(batch.Events, e)
+		out.Events = append(out.Events, e)
+		if e.Status != "" && e.TS >= p.live.StatusTS {
+			p.setStatus(e.Status, e.TS)
+			p.viewChanged = true
+			return Committed
+		}
+		if e.Status != "" {
+			return Older
+		}
+		return Committed
+	}
+}
+
+func (p *pending) setStatus(s protocol.Status, ts int64) {
+	if ts >= p.live.StatusTS {
+		p.live.Status, p.live.StatusTS = s, ts
+	}
+}
+
+// presence applies a retained state message or a Last Will.
+func (p *pending) presence(s protocol.State) Result {
+	if s.Online {
+		p.viewChanged = p.viewChanged || !p.online
+		p.online, p.boot = true, s.Boot
+		return Presence
+	}
+	if p.boot != "" && s.Boot != p.boot {
+		return StaleWill // the will of a run that has since been replaced
+	}
+	p.viewChanged = p.viewChanged || p.online
+	p.online = false
+	return Presence
+}

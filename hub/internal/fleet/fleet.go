@@ -1,0 +1,309 @@
+// Package fleet is the hub's live picture of every enrolled unit: who it is,
+// where it is, its status and whether it is online. It keeps that picture in
+// memory for fast reads, durably in the store, and spatially in the match
+// index, and it is the only writer of all three.
+package fleet
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"kuaifan/hub/internal/match"
+	"kuaifan/hub/internal/store"
+	"kuaifan/protocol"
+)
+
+// Errors returned by Fleet; ErrInvalid wraps a message meant for the caller.
+var (
+	ErrInvalid  = errors.New("invalid")
+	ErrExists   = store.ErrExists
+	ErrNotFound = store.ErrNotFound
+)
+
+// Config wires a fleet to its store.
+type Config struct {
+	Store        *store.Store
+	Match        match.Config
+	MaxSeqRanges int           // per unit; default 1024 (see protocol.Ranges.Bound)
+	Logger       *slog.Logger
+}
+
+// Fleet is safe for concurrent use. Apply must be called from one goroutine at a time.
+type Fleet struct {
+	cfg   Config
+	store *store.Store
+	index *match.Index
+	log   *slog.Logger
+
+	mu    sync.RWMutex
+	units map[string]*unit
+}
+
+// unit is the in-memory state of one enrolled unit.
+type unit struct {
+	meta     store.Unit
+	live     store.Live
+	online   bool
+	boot     string // of the agent run that last said it is online
+	lastSeen int64  // hub time of the last accepted message, Unix ms
+}
+
+// Open loads the enrolled units and their live records. Every unit starts
+// offline: presence is re-learnt from the broker (retained state or reconnects).
+func Open(cfg Config) (*Fleet, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("fleet: no store")
+	}
+	if cfg.MaxSeqRanges == 0 {
+		cfg.MaxSeqRanges = 1024
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	index, err := match.NewIndex(cfg.Match)
+	if err != nil {
+		return nil, fmt.Errorf("fleet: %w", err)
+	}
+	f := &Fleet{cfg: cfg, store: cfg.Store, index: index, log: cfg.Logger, units: make(map[string]*unit)}
+	metas, err := cfg.Store.Units()
+	if err != nil {
+		index.Close()
+		return nil, fmt.Errorf("fleet: %w", err)
+	}
+	lives, err := cfg.Store.Lives()
+	if err != nil {
+		index.Close()
+		return nil, fmt.Errorf("fleet: %w", err)
+	}
+	for _, m := range metas {
+		if m.Revoked != 0 {
+			continue
+		}
+		u := &unit{meta: m, live: lives[m.ID]}
+		f.units[m.ID] = u
+		// The spatial index is not persisted (buntdb issue 86): rebuild it.
+		if err := f.index.Upsert(u.matchUnit()); err != nil {
+			f.log.Error("fleet: stored position refused by the index", "unit", m.ID, "err", err)
+		}
+	}
+	f.log.Info("fleet loaded", "units", len(f.units))
+	return f, nil
+}
+
+// Close releases the match index.
+func (f *Fleet) Close() error { return f.index.Close() }
+
+func (u *unit) matchUnit() match.Unit {
+	m := match.Unit{ID: u.meta.ID, Type: u.meta.Type, Capabilities: u.meta.Capabilities,
+		Online: u.online, Status: u.live.Status}
+	if fix := u.live.Fix; fix != nil {
+		m.Lat, m.Lon, m.FixTS = fix.Lat, fix.Lon, fix.TS
+	}
+	return m
+}
+
+// Enrolment is what an operator supplies to enrol a device.
+type Enrolment struct {
+	ID           string            `json:"id"`
+	Type         protocol.UnitType `json:"type"`
+	Callsign     string            `json:"callsign"`
+	Capabilities []string          `json:"capabilities"`
+}
+
+const (
+	maxCallsign     = 64
+	maxCapabilities = 16
+)
+
+func (e *Enrolment) validate() error {
+	if !protocol.ValidUnitID(e.ID) {
+		return fmt.Errorf("%w: id %q is not [A-Za-z0-9_-]{1,32}", ErrInvalid, e.ID)
+	}
+	if !e.Type.Valid() {
+		return fmt.Errorf("%w: type %q is not car, motorcycle, foot or volunteer", ErrInvalid, e.Type)
+	}
+	if len(e.Callsign) > maxCallsign {
+		return fmt.Errorf("%w: callsign longer than %d bytes", ErrInvalid, maxCallsign)
+	}
+	if len(e.Capabilities) > maxCapabilities {
+		return fmt.Errorf("%w: more than %d capabilities", ErrInvalid, maxCapabilities)
+	}
+	for _, c := range e.Capabilities {
+		if !protocol.ValidCapability(c) {
+			return fmt.Errorf("%w: capability %q is not [a-z0-9_-]{1,32}", ErrInvalid, c)
+		}
+	}
+	return nil
+}
+
+// Enrol registers a unit and returns its MQTT secret, which is not kept: only
+// its hash is stored.
+func (f *Fleet) Enrol(e Enrolment, now time.Time) (secret string, err error) {
+	if err := e.validate(); err != nil {
+		return "", err
+	}
+	caps := slices.Clone(e.Capabilities)
+	slices.Sort(caps)
+	caps = slices.Compact(caps)
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("fleet: secret: %w", err)
+	}
+	secret = base64.RawURLEncoding.EncodeToString(raw[:])
+	meta := store.Unit{ID: e.ID, Type: e.Type, Callsign: e.Callsign, Capabilities: caps,
+		SecretHash: hashSecret(secret), Enrolled: now.UnixMilli()}
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.store.CreateUnit(meta); err != nil {
+		return "", fmt.Errorf("fleet: enrol: %w", err)
+	}
+	// A re-enrolled unit keeps what the store remembers of it (its history and
+	// committed sequence numbers), so its agent's resends are still recognised.
+	live, err := f.store.Live(e.ID)
+	if err != nil {
+		f.log.Error("fleet: live state of re-enrolled unit unreadable", "unit", e.ID, "err", err)
+	}
+	u := &unit{meta: meta, live: live}
+	f.units[e.ID] = u
+	if err := f.index.Upsert(u.matchUnit()); err != nil {
+		f.log.Error("fleet: index refused enrolled unit", "unit", e.ID, "err", err)
+	}
+	f.log.Info("unit enrolled", "unit", e.ID, "type", e.Type)
+	return secret, nil
+}
+
+// Secrets are 256 random bits, so a plain SHA-256 is enough to keep them from
+// being read back, and cheap enough for a city's fleet reconnecting at once.
+func hashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// Revoke removes a unit: it can no longer authenticate and its messages are
+// rejected. Its history stays in the store.
+func (f *Fleet) Revoke(id string, now time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.units[id]; !ok {
+		return fmt.Errorf("fleet: unit %s: %w", id, ErrNotFound)
+	}
+	if _, err := f.store.RevokeUnit(id, now); err != nil {
+		return fmt.Errorf("fleet: revoke: %w", err)
+	}
+	delete(f.units, id)
+	f.index.Remove(id)
+	f.log.Info("unit revoked", "unit", id)
+	return nil
+}
+
+// Verify reports whether secret is the enrolled secret of an active unit.
+// It is the embedded broker's Credentials.
+func (f *Fleet) Verify(id, secret string) bool {
+	f.mu.RLock()
+	u, ok := f.units[id]
+	f.mu.RUnlock()
+	if !ok || secret == "" {
+		return false
+	}
+	want, err := hex.DecodeString(u.meta.SecretHash)
+	if err != nil {
+		return false
+	}
+	got := sha256.Sum256([]byte(secret))
+	return subtle.ConstantTimeCompare(got[:], want) == 1
+}
+
+// Known reports whether id is an enrolled, active unit.
+func (f *Fleet) Known(id string) bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	_, ok := f.units[id]
+	return ok
+}
+
+// View is a unit as the API shows it. Position fields are absent until the
+// unit has reported a fix.
+type View struct {
+	ID           string            `json:"id"`
+	Type         protocol.UnitType `json:"type"`
+	Callsign     string            `json:"callsign,omitempty"`
+	Capabilities []string          `json:"capabilities"`
+	Status       protocol.Status   `json:"status,omitempty"`
+	Online       bool              `json:"online"`
+	Lat          *float64          `json:"lat"`
+	Lon          *float64          `json:"lon"`
+	TS           *int64            `json:"ts"`
+	Seq          *uint64           `json:"seq,omitempty"`
+	AccM         *float64          `json:"acc_m,omitempty"`
+	SpeedMPS     *float64          `json:"speed_mps,omitempty"`
+	HeadingDeg   *float64          `json:"heading_deg,omitempty"`
+	Battery      *float64          `json:"battery,omitempty"`
+	LastSeen     int64             `json:"last_seen,omitempty"` // hub time of the last message, Unix ms
+}
+
+func (u *unit) view() View {
+	v := View{ID: u.meta.ID, Type: u.meta.Type, Callsign: u.meta.Callsign, Capabilities: u.meta.Capabilities,
+		Status: u.live.Status, Online: u.online, LastSeen: u.lastSeen}
+	if v.Capabilities == nil {
+		v.Capabilities = []string{}
+	}
+	if fix := u.live.Fix; fix != nil {
+		v.Lat, v.Lon, v.TS, v.Seq = &fix.Lat, &fix.Lon, &fix.TS, &fix.Seq
+		v.AccM, v.SpeedMPS, v.HeadingDeg, v.Battery = fix.AccM, fix.SpeedMPS, fix.HeadingDeg, fix.Battery
+	}
+	return v
+}
+
+// List returns every active unit, by id.
+func (f *Fleet) List() []View {
+	f.mu.RLock()
+	views := make([]View, 0, len(f.units))
+	for _, u := range f.units {
+		views = append(views, u.view())
+	}
+	f.mu.RUnlock()
+	sort.Slice(views, func(i, j int) bool { return views[i].ID < views[j].ID })
+	return views
+}
+
+// Get returns one active unit.
+func (f *Fleet) Get(id string) (View, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	u, ok := f.units[id]
+	if !ok {
+		return View{}, false
+	}
+	return u.view(), true
+}
+
+// Track returns a unit's stored positions, oldest first. Revoked units keep
+// their history; a unit never enrolled is ErrNotFound.
+func (f *Fleet) Track(id string, since, until int64, limit int) ([]store.Position, error) {
+	if !f.Known(id) {
+		metas, err := f.store.Units()
+		if err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(metas, func(m store.Unit) bool { return m.ID == id }) {
+			return nil, fmt.Errorf("fleet: unit %s: %w", id, ErrNotFound)
+		}
+	}
+	return f.store.Track(id, since, until, limit)
+}
+
+// Match ranks the candidates for a place.
+func (f *Fleet) Match(q match.Query) ([]match.Candidate, error) {
+	return f.index.Query(q)
+}

@@ -1,0 +1,306 @@
+// Package ingest takes what units publish — telemetry, state, events — off the
+// MQTT bus, validates it, commits it through the fleet in fsynced batches, and
+// confirms each committed sequence number to its unit on {root}/units/{id}/ack.
+//
+// The broker's PUBACK only says the broker has a message (and mochi's inline
+// subscription even runs after it), so the ack topic is the only confirmation
+// an agent may delete on. Bad input is rejected and counted, never stored, and
+// never stops ingest.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"kuaifan/hub/internal/broker"
+	"kuaifan/hub/internal/fleet"
+	"kuaifan/protocol"
+)
+
+// Config tunes ingest; zero values take the defaults.
+type Config struct {
+	Topics        protocol.Topics
+	MaxClockAhead time.Duration // a ts further ahead of the hub's clock is rejected; default 2 min
+	QueueSize     int           // messages waiting for a commit; default 16384
+	MaxBatch      int           // messages per commit; default 4096
+	AckInterval   time.Duration // how long confirmations gather before they go out; default 250 ms
+	Logger        *slog.Logger
+	Metrics       *Metrics // nil: metrics are kept but not exported
+	Now           func() time.Time
+	// OnCommit, if set, sees every committed batch (after its acks are queued).
+	OnCommit func([]fleet.Message, fleet.Outcome)
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxClockAhead == 0 {
+		c.MaxClockAhead = 2 * time.Minute
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = 16384
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = 4096
+	}
+	if c.AckInterval == 0 {
+		c.AckInterval = 250 * time.Millisecond
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics(nil)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Ingest is the pipeline from the bus to the fleet and back to the agents.
+type Ingest struct {
+	cfg    Config
+	bus    broker.Bus
+	fleet  *fleet.Fleet
+	log    *slog.Logger
+	m      *Metrics
+	queue  chan fleet.Message
+	closed chan struct{} // closed when Run stops accepting messages
+	once   sync.Once
+
+	lastWarn atomic.Int64 // unix nanos of the last rejection logged at Warn
+
+	mu      sync.Mutex
+	pending map[string]protocol.Ranges // confirmations not yet published
+}
+
+// New subscribes to the units' telemetry, state and events topics. Messages
+// are queued from then on; Run commits them. Subscribe before devices can
+// connect, so no retained state is missed.
+func New(cfg Config, bus broker.Bus, f *fleet.Fleet) (*Ingest, error) {
+	cfg.setDefaults()
+	in := &Ingest{
+		cfg: cfg, bus: bus, fleet: f, log: cfg.Logger, m: cfg.Metrics,
+		queue:   make(chan fleet.Message, cfg.QueueSize),
+		closed:  make(chan struct{}),
+		pending: make(map[string]protocol.Ranges),
+	}
+	in.m.queue = func() float64 { return float64(len(in.queue)) }
+	for _, k := range []protocol.Kind{protocol.KindState, protocol.KindTelemetry, protocol.KindEvents} {
+		if err := bus.Subscribe(cfg.Topics.All(k), in.handle); err != nil {
+			return nil, fmt.Errorf("ingest: subscribe %s: %w", k, err)
+		}
+	}
+	return in, nil
+}
+
+// handle runs on the bus's delivery goroutine: validate, then queue. When the
+// queue is full it blocks, which slows that publisher down (backpressure)
+// rather than dropping what it sent.
+func (in *Ingest) handle(topic string, payload []byte) {
+	msg, err := in.decode(topic, payload)
+	if err != nil {
+		in.reject(topic, err)
+		return
+	}
+	select {
+	case in.queue <- msg:
+	case <-in.closed:
+		// Shutting down: not confirmed, so the agent sends it again later.
+	}
+}
+
+// errUnknownUnit is a message from a unit that is not enrolled or was revoked.
+var errUnknownUnit = errors.New("unit is not enrolled")
+
+func (in *Ingest) decode(topic string, payload []byte) (fleet.Message, error) {
+	unit, kind, err := in.cfg.Topics.Parse(topic)
+	if err != nil {
+		return fleet.Message{}, err
+	}
+	in.m.received.WithLabelValues(string(kind)).Inc()
+	msg := fleet.Message{Kind: kind}
+	var (
+		payloadUnit string
+		ts          int64
+	)
+	switch kind {
+	case protocol.KindTelemetry:
+		msg.Telemetry, err = protocol.DecodeTelemetry(payload)
+		payloadUnit, ts = msg.Telemetry.Unit, msg.Telemetry.TS
+	case protocol.KindEvents:
+		msg.Event, err = protocol.DecodeEvent(payload)
+		payloadUnit, ts = msg.Event.Unit, msg.Event.TS
+	case protocol.KindState:
+		msg.State, err = protocol.DecodeState(payload)
+		payloadUnit = msg.State.Unit
+	default:
+		return fleet.Message{}, &protocol.Error{Message: "topic", Reason: protocol.ReasonTopic,
+			Detail: fmt.Sprintf("units do not publish on %s", kind)}
+	}
+	if err != nil {
+		return fleet.Message{}, err
+	}
+	if payloadUnit != unit {
+		return fleet.Message{}, &protocol.Error{Message: string(kind), Field: "unit", Reason: protocol.ReasonMismatch,
+			Detail: fmt.Sprintf("%q published on the topic of %q", payloadUnit, unit)}
+	}
+	if ts != 0 {
+		if err := protocol.CheckTime(string(kind), ts, in.cfg.Now(), in.cfg.MaxClockAhead); err != nil {
+			return fleet.Message{}, err
+		}
+	}
+	if !in.fleet.Known(unit) {
+		return fleet.Message{}, fmt.Errorf("%s from %s: %w", kind, unit, errUnknownUnit)
+	}
+	return msg, nil
+}
+
+// reject counts a refused message by reason. A rogue client can send
+// thousands a second, so only one rejection a second is logged at Warn.
+func (in *Ingest) reject(topic string, err error) {
+	reason := "unknown_unit"
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		reason = string(pe.Reason)
+	}
+	in.m.rejected.WithLabelValues(reason).Inc()
+	level := slog.LevelDebug
+	now := time.Now().UnixNano()
+	if last := in.lastWarn.Load(); now-last > int64(time.Second) && in.lastWarn.CompareAndSwap(last, now) {
+		level = slog.LevelWarn
+	}
+	in.log.Log(context.Background(), level, "message rejected", "topic", topic, "reason", reason, "err", err)
+}
+
+// Run commits queued messages and publishes confirmations until ctx is done.
+// On the way out it stops taking messages, commits what is queued, and sends
+// the last confirmations.
+func (in *Ingest) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	acksDone := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		in.flushAcksEvery(acksDone)
+	}()
+
+	in.commitUntil(ctx)
+	in.once.Do(func() { close(in.closed) })
+	in.drain()
+	close(acksDone)
+	wg.Wait()
+	in.flushAcks()
+	return nil
+}
+
+func (in *Ingest) commitUntil(ctx context.Context) {
+	batch := make([]fleet.Message, 0, in.cfg.MaxBatch)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case msg := <-in.queue:
+			batch = append(batch[:0], msg)
+		}
+		batch = in.fill(batch)
+		in.commit(batch)
+	}
+}
+
+// fill takes whatever else is already queued, up to MaxBatch: the batch grows
+// with the load, so the fsync per commit is shared by more messages.
+func (in *Ingest) fill(batch []fleet.Message) []fleet.Message {
+	for len(batch) < in.cfg.MaxBatch {
+		select {
+		case msg := <-in.queue:
+			batch = append(batch, msg)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+func (in *Ingest) drain() {
+	batch := make([]fleet.Message, 0, in.cfg.MaxBatch)
+	for {
+		batch = in.fill(batch[:0])
+		if len(batch) == 0 {
+			return
+		}
+		in.commit(batch)
+	}
+}
+
+func (in *Ingest) commit(batch []fleet.Message) {
+	start := time.Now()
+	out, err := in.fleet.Apply(batch, in.cfg.Now())
+	in.m.commitSeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
+		// Nothing was confirmed: the agents still hold these and resend them.
+		in.m.commitErrors.Inc()
+		in.log.Error("commit failed; messages left to their agents' resend", "messages", len(batch), "err", err)
+		time.Sleep(100 * time.Millisecond) // don't spin on a failing disk
+		return
+	}
+	in.m.batchSize.Observe(float64(len(batch)))
+	in.mu.Lock()
+	for i := range batch {
+		m := &batch[i]
+		r := out.Results[i]
+		in.m.results.WithLabelValues(string(m.Kind), r.String()).Inc()
+		if !r.Confirmed() {
+			continue
+		}
+		seq, _ := m.Seq()
+		unit := m.Unit()
+		in.pending[unit] = in.pending[unit].Insert(seq)
+	}
+	in.mu.Unlock()
+	if in.cfg.OnCommit != nil {
+		in.cfg.OnCommit(batch, out)
+	}
+}
+
+func (in *Ingest) flushAcksEvery(done <-chan struct{}) {
+	t := time.NewTicker(in.cfg.AckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			in.flushAcks()
+		}
+	}
+}
+
+// flushAcks publishes one ack per unit with everything confirmed since the last flush.
+func (in *Ingest) flushAcks() {
+	in.mu.Lock()
+	pending := in.pending
+	in.pending = make(map[string]protocol.Ranges, len(pending))
+	in.mu.Unlock()
+	for unit, seqs := range pending {
+		for len(seqs) > 0 {
+			n := min(len(seqs), protocol.MaxAckRanges)
+			payload, err := protocol.Encode(protocol.Ack{Seqs: seqs[:n]})
+			seqs = seqs[n:]
+			if err != nil {
+				in.log.Error("encode ack", "unit", unit, "err", err)
+				continue
+			}
+			// Fire and forget: a lost ack costs a resend, which is confirmed again.
+			if err := in.bus.Publish(in.cfg.Topics.Unit(unit, protocol.KindAck), payload, false); err != nil {
+				in.m.ackErrors.Inc()
+				in.log.Warn("publish ack", "unit", unit, "err", err)
+				continue
+			}
+			in.m.acks.Inc()
+		}
+	}
+}
