@@ -152,6 +152,25 @@ func (s *Store) Lives() (map[string]Live, error) {
 	return lives, nil
 }
 
+// Live returns one unit's live record; a unit that never reported has none.
+func (s *Store) Live(id string) (Live, error) {
+	var l Live
+	err := s.db.View(func(tx *buntdb.Tx) error {
+		v, err := tx.Get(liveKey(id))
+		if errors.Is(err, buntdb.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal([]byte(v), &l)
+	})
+	if err != nil {
+		return Live{}, fmt.Errorf("store: live state of %s: %w", id, err)
+	}
+	return l, nil
+}
+
 // Commit writes a batch in one transaction, fsynced before it returns.
 // History points older than the retention are not written (they would expire
 // at once); Commit returns how many it skipped that way.

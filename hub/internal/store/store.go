@@ -125,6 +125,11 @@ func (s *Store) recover() (*buntdb.DB, error) {
 	return db, nil
 }
 
+// Retention returns how long positions and events are kept.
+func (s *Store) Retention() (positions, events time.Duration) {
+	return s.cfg.Retention, s.cfg.EventRetention
+}
+
 // Recovered describes the recovery Open performed, or is empty.
 func (s *Store) Recovered() string { return s.recovered }
 
