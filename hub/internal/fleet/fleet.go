@@ -34,7 +34,7 @@ var (
 type Config struct {
 	Store        *store.Store
 	Match        match.Config
-	MaxSeqRanges int           // per unit; default 1024 (see protocol.Ranges.Bound)
+	MaxSeqRanges int // per unit; default 1024 (see protocol.Ranges.Bound)
 	Logger       *slog.Logger
 }
 
