@@ -27,6 +27,7 @@ func TestCrashChild(t *testing.T) {
 	cfg.HTTPAddr, cfg.MQTTAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", dir
 	cfg.AdminToken = "crash-token"
 	cfg.AckInterval = 10 * time.Millisecond
+	cfg.BrokerURL = os.Getenv("KUAIFAN_CRASH_BROKER")
 	h, err := hub.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -38,12 +39,14 @@ func TestCrashChild(t *testing.T) {
 	h.Run(context.Background()) // until SIGKILL
 }
 
-// startChild runs a hub in another process on dir and returns its API URL and broker URL.
-func startChild(t *testing.T, dir string) (*exec.Cmd, string, string) {
+// startChild runs a hub in another process on dir and returns its API URL and
+// the URL of its embedded broker. With externalBroker set, the hub uses that
+// broker instead and the URL returned is externalBroker.
+func startChild(t testing.TB, dir, externalBroker string) (*exec.Cmd, string, string) {
 	t.Helper()
 	os.Remove(filepath.Join(dir, "addrs"))
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
-	cmd.Env = append(os.Environ(), "KUAIFAN_CRASH_DATA="+dir)
+	cmd.Env = append(os.Environ(), "KUAIFAN_CRASH_DATA="+dir, "KUAIFAN_CRASH_BROKER="+externalBroker)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -55,11 +58,14 @@ func startChild(t *testing.T, dir string) (*exec.Cmd, string, string) {
 			return err
 		}
 		addrs = strings.Fields(string(b))
-		if len(addrs) != 2 {
+		if len(addrs) != 2 && !(externalBroker != "" && len(addrs) == 1) {
 			return fmt.Errorf("addrs = %q", b)
 		}
 		return nil
 	})
+	if externalBroker != "" {
+		return cmd, "http://" + addrs[0], externalBroker
+	}
 	return cmd, "http://" + addrs[0], "tcp://" + addrs[1]
 }
 
@@ -71,7 +77,7 @@ func TestKillNineLosesNothingConfirmed(t *testing.T) {
 		t.Skip("starts hub processes")
 	}
 	dir := t.TempDir()
-	cmd, api, broker := startChild(t, dir)
+	cmd, api, broker := startChild(t, dir, "")
 	secret := enrol(t, api, "crash-token", "car-1")
 	d := hubtest.Connect(t, broker, "car-1", secret, hubtest.DeviceOptions{})
 
@@ -109,7 +115,7 @@ func TestKillNineLosesNothingConfirmed(t *testing.T) {
 	confirmed := d.AckedRanges()
 	d.Client.Disconnect(0)
 
-	_, api, _ = startChild(t, dir)
+	_, api, _ = startChild(t, dir, "")
 	var track []point
 	status := getJSON(t, api, "crash-token", "/api/units/car-1/track?limit=100000", &track)
 	if status != http.StatusOK {
@@ -133,7 +139,7 @@ func TestKillNineLosesNothingConfirmed(t *testing.T) {
 	}
 }
 
-func enrol(t *testing.T, api, token, id string) string {
+func enrol(t testing.TB, api, token, id string) string {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, api+"/api/units", strings.NewReader(`{"id":"`+id+`","type":"car"}`))
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -149,7 +155,7 @@ func enrol(t *testing.T, api, token, id string) string {
 	return out.Secret
 }
 
-func getJSON(t *testing.T, api, token, path string, v any) int {
+func getJSON(t testing.TB, api, token, path string, v any) int {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, api+path, nil)
 	req.Header.Set("Authorization", "Bearer "+token)

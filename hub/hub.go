@@ -57,6 +57,11 @@ type Config struct {
 	MaxClockAhead    time.Duration // reject timestamps further ahead; 2 min
 	AckInterval      time.Duration // confirmations gather this long; 250 ms
 
+	// MaxClientWritesPending bounds what the embedded broker queues for one
+	// device (acks and commands: a few a second). mochi allocates the queue
+	// up front, so its default (8192) costs 64 KiB per connected device.
+	MaxClientWritesPending int32 // 256
+
 	Match  match.Config
 	Logger *slog.Logger
 }
@@ -74,7 +79,9 @@ func DefaultConfig() Config {
 		SnapshotInterval: time.Hour,
 		MaxClockAhead:    2 * time.Minute,
 		AckInterval:      250 * time.Millisecond,
-		Match:            match.DefaultConfig(),
+
+		MaxClientWritesPending: 256,
+		Match:                  match.DefaultConfig(),
 	}
 }
 
@@ -148,7 +155,8 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 			return nil, fmt.Errorf("hub: MQTT listener: %w", err)
 		}
 		h.embedded, err = broker.NewEmbedded(broker.Config{Listener: ln, Topics: topics,
-			Credentials: h.fleet, Logger: log.With("component", "broker"), Registerer: h.registry})
+			Credentials: h.fleet, Logger: log.With("component", "broker"), Registerer: h.registry,
+			MaxClientWritesPending: cfg.MaxClientWritesPending})
 		if err != nil {
 			ln.Close()
 			return nil, fmt.Errorf("hub: %w", err)
@@ -280,7 +288,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		h.store.RunSnapshots(snapDone)
+		h.store.RunMaintenance(snapDone)
 	}()
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- h.http.Serve(h.httpLn) }()

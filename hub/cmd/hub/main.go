@@ -61,7 +61,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	fmt.Printf("kuaifan hub\n  dashboard and API  http://%s/\n", h.HTTPAddr())
+	fmt.Printf("kuaifan hub\n  HTTP API           http://%s/api/units\n", h.HTTPAddr())
 	if addr := h.MQTTAddr(); addr != "" {
 		fmt.Printf("  MQTT broker        tcp://%s\n", addr)
 	} else {

@@ -53,6 +53,11 @@ func New(cfg Config) http.Handler {
 	}
 	s := &server{Config: cfg, token: []byte(cfg.AdminToken)}
 	mux := http.NewServeMux()
+	// The dashboard will be served at /; until then / says what is here.
+	mux.Handle("/{$}", methods{http.MethodGet: func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"service": "kuaifan hub", "api": "/api/units",
+			"match": "/api/match", "health": "/healthz", "metrics": "/metrics"})
+	}})
 	mux.Handle("/healthz", methods{http.MethodGet: s.health})
 	if cfg.Metrics != nil {
 		mux.Handle("/metrics", cfg.Metrics)

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,7 @@ type Config struct {
 	Topics        protocol.Topics
 	MaxClockAhead time.Duration // a ts further ahead of the hub's clock is rejected; default 2 min
 	QueueSize     int           // messages waiting for a commit; default 16384
+	Decoders      int           // goroutines validating messages; default GOMAXPROCS
 	MaxBatch      int           // messages per commit; default 4096
 	AckInterval   time.Duration // how long confirmations gather before they go out; default 250 ms
 	Logger        *slog.Logger
@@ -58,6 +60,9 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Decoders <= 0 {
+		c.Decoders = runtime.GOMAXPROCS(0)
+	}
 }
 
 // Ingest is the pipeline from the bus to the fleet and back to the agents.
@@ -67,8 +72,9 @@ type Ingest struct {
 	fleet  *fleet.Fleet
 	log    *slog.Logger
 	m      *Metrics
-	queue  chan fleet.Message
-	closed chan struct{} // closed when Run stops accepting messages
+	shards []chan raw         // validated by one decoder each, by unit
+	queue  chan fleet.Message // validated, waiting for the committer
+	closed chan struct{}      // closed when Run stops accepting messages
 	once   sync.Once
 
 	lastWarn atomic.Int64 // unix nanos of the last rejection logged at Warn
@@ -84,9 +90,13 @@ func New(cfg Config, bus broker.Bus, f *fleet.Fleet) (*Ingest, error) {
 	cfg.setDefaults()
 	in := &Ingest{
 		cfg: cfg, bus: bus, fleet: f, log: cfg.Logger, m: cfg.Metrics,
+		shards:  make([]chan raw, cfg.Decoders),
 		queue:   make(chan fleet.Message, cfg.QueueSize),
 		closed:  make(chan struct{}),
 		pending: make(map[string]protocol.Ranges),
+	}
+	for i := range in.shards {
+		in.shards[i] = make(chan raw, cfg.QueueSize/cfg.Decoders)
 	}
 	in.m.queue = func() float64 { return float64(len(in.queue)) }
 	for _, k := range []protocol.Kind{protocol.KindState, protocol.KindTelemetry, protocol.KindEvents} {
@@ -97,31 +107,78 @@ func New(cfg Config, bus broker.Bus, f *fleet.Fleet) (*Ingest, error) {
 	return in, nil
 }
 
-// handle runs on the bus's delivery goroutine: validate, then queue. When the
-// queue is full it blocks, which slows that publisher down (backpressure)
-// rather than dropping what it sent.
+// raw is a message as it came off the bus, its topic already parsed.
+type raw struct {
+	topic   string
+	unit    string
+	kind    protocol.Kind
+	payload []byte
+}
+
+// handle runs on the bus's delivery goroutine — with the embedded broker, the
+// publishing device's own connection goroutine, one per device. It only routes
+// the message to its unit's decoder: decoding JSON there would grow every
+// connection's stack (10,000 devices × 32 KiB), and routing by unit keeps each
+// unit's messages in order. When the decoder is behind, it blocks, which slows
+// that publisher down (backpressure) rather than dropping what it sent.
 func (in *Ingest) handle(topic string, payload []byte) {
-	msg, err := in.decode(topic, payload)
+	unit, kind, err := in.cfg.Topics.Parse(topic)
 	if err != nil {
 		in.reject(topic, err)
 		return
 	}
+	in.m.received.WithLabelValues(string(kind)).Inc()
 	select {
-	case in.queue <- msg:
+	case in.shards[shardOf(unit, len(in.shards))] <- raw{topic, unit, kind, payload}:
 	case <-in.closed:
 		// Shutting down: not confirmed, so the agent sends it again later.
 	}
 }
 
+// shardOf spreads unit ids over n decoders (FNV-1a).
+func shardOf(unit string, n int) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(unit); i++ {
+		h = (h ^ uint32(unit[i])) * 16777619
+	}
+	return int(h % uint32(n))
+}
+
+// decodeLoop validates one shard's messages and hands them to the committer.
+// Once Run stops accepting, it finishes what its shard holds and returns.
+func (in *Ingest) decodeLoop(shard <-chan raw) {
+	for {
+		select {
+		case r := <-shard:
+			in.accept(r)
+		case <-in.closed:
+			for {
+				select {
+				case r := <-shard:
+					in.accept(r)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (in *Ingest) accept(r raw) {
+	msg, err := in.decode(r)
+	if err != nil {
+		in.reject(r.topic, err)
+		return
+	}
+	in.queue <- msg // the committer runs until every decoder has returned
+}
+
 // errUnknownUnit is a message from a unit that is not enrolled or was revoked.
 var errUnknownUnit = errors.New("unit is not enrolled")
 
-func (in *Ingest) decode(topic string, payload []byte) (fleet.Message, error) {
-	unit, kind, err := in.cfg.Topics.Parse(topic)
-	if err != nil {
-		return fleet.Message{}, err
-	}
-	in.m.received.WithLabelValues(string(kind)).Inc()
+func (in *Ingest) decode(r raw) (fleet.Message, error) {
+	unit, kind, payload := r.unit, r.kind, r.payload
+	var err error
 	msg := fleet.Message{Kind: kind}
 	var (
 		payloadUnit string
@@ -180,28 +237,42 @@ func (in *Ingest) reject(topic string, err error) {
 // On the way out it stops taking messages, commits what is queued, and sends
 // the last confirmations.
 func (in *Ingest) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
+	var decoders, flusher sync.WaitGroup
+	for _, shard := range in.shards {
+		decoders.Add(1)
+		go func() {
+			defer decoders.Done()
+			in.decodeLoop(shard)
+		}()
+	}
 	acksDone := make(chan struct{})
-	wg.Add(1)
+	flusher.Add(1)
 	go func() {
-		defer wg.Done()
+		defer flusher.Done()
 		in.flushAcksEvery(acksDone)
 	}()
 
-	in.commitUntil(ctx)
+	in.commitUntil(ctx.Done())
 	in.once.Do(func() { close(in.closed) })
+	decoded := make(chan struct{})
+	go func() {
+		decoders.Wait()
+		close(decoded)
+	}()
+	in.commitUntil(decoded) // what the decoders still hand over
 	in.drain()
 	close(acksDone)
-	wg.Wait()
+	flusher.Wait()
 	in.flushAcks()
 	return nil
 }
 
-func (in *Ingest) commitUntil(ctx context.Context) {
+// commitUntil commits batches until done is closed.
+func (in *Ingest) commitUntil(done <-chan struct{}) {
 	batch := make([]fleet.Message, 0, in.cfg.MaxBatch)
 	for {
 		select {
-		case <-ctx.Done():
+		case <-done:
 			return
 		case msg := <-in.queue:
 			batch = append(batch[:0], msg)

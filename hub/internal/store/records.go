@@ -73,9 +73,6 @@ type UnitPosition struct {
 // Key schema. Ids never contain ':' so a unit's keys form one contiguous range.
 func unitKey(id string) string { return "unit:" + id }
 func liveKey(id string) string { return "live:" + id }
-func historyKey(kind, id string, ts int64, seq uint64) string {
-	return fmt.Sprintf("%s:%s:%013d:%020d", kind, id, ts, seq)
-}
 
 // CreateUnit enrols u. An active unit with the same id is ErrExists; a revoked
 // one is enrolled again (a replaced device keeps its history).
@@ -172,28 +169,28 @@ func (s *Store) Live(id string) (Live, error) {
 }
 
 // Commit writes a batch in one transaction, fsynced before it returns.
-// History points older than the retention are not written (they would expire
-// at once); Commit returns how many it skipped that way.
+// History older than the retention is not written (Prune would drop it at
+// once); Commit returns how many records it skipped that way.
 func (s *Store) Commit(b *Batch, now time.Time) (expired int, err error) {
+	oldestPosition := now.Add(-s.cfg.Retention).UnixMilli()
+	oldestEvent := now.Add(-s.cfg.EventRetention).UnixMilli()
 	err = s.db.Update(func(tx *buntdb.Tx) error {
 		expired = 0
 		for _, p := range b.Points {
-			ttl := time.UnixMilli(p.TS).Add(s.cfg.Retention).Sub(now)
-			if ttl <= 0 {
+			if p.TS < oldestPosition {
 				expired++
 				continue
 			}
-			if err := setJSON(tx, historyKey("trk", p.Unit, p.TS, p.Seq), p.Position, &buntdb.SetOptions{Expires: true, TTL: ttl}); err != nil {
+			if _, _, err := tx.Set(historyKey(positionPrefix, p.Unit, p.TS, p.Seq), encodePosition(p.Position), nil); err != nil {
 				return err
 			}
 		}
 		for _, e := range b.Events {
-			ttl := time.UnixMilli(e.TS).Add(s.cfg.EventRetention).Sub(now)
-			if ttl <= 0 {
+			if e.TS < oldestEvent {
 				expired++
 				continue
 			}
-			if err := setJSON(tx, historyKey("evt", e.Unit, e.TS, e.Seq), e, &buntdb.SetOptions{Expires: true, TTL: ttl}); err != nil {
+			if err := setJSON(tx, historyKey(eventPrefix, e.Unit, e.TS, e.Seq), e, nil); err != nil {
 				return err
 			}
 		}
@@ -213,7 +210,15 @@ func (s *Store) Commit(b *Batch, now time.Time) (expired int, err error) {
 // Track returns a unit's stored positions with since <= ts <= until (Unix ms),
 // oldest first, at most limit of them.
 func (s *Store) Track(id string, since, until int64, limit int) ([]Position, error) {
-	track, err := scanHistory[Position](s, "trk", id, since, until, limit)
+	track := []Position{}
+	err := s.scanHistory(positionPrefix, id, since, until, func(ts int64, seq uint64, val string) (bool, error) {
+		p, err := decodePosition(ts, seq, val)
+		if err != nil {
+			return false, err
+		}
+		track = append(track, p)
+		return len(track) < limit, nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store: track of %s: %w", id, err)
 	}
@@ -222,40 +227,19 @@ func (s *Store) Track(id string, since, until int64, limit int) ([]Position, err
 
 // Events returns a unit's stored events with since <= ts <= until, oldest first.
 func (s *Store) Events(id string, since, until int64, limit int) ([]protocol.Event, error) {
-	events, err := scanHistory[protocol.Event](s, "evt", id, since, until, limit)
+	events := []protocol.Event{}
+	err := s.scanHistory(eventPrefix, id, since, until, func(_ int64, _ uint64, val string) (bool, error) {
+		var e protocol.Event
+		if err := json.Unmarshal([]byte(val), &e); err != nil {
+			return false, err
+		}
+		events = append(events, e)
+		return len(events) < limit, nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store: events of %s: %w", id, err)
 	}
 	return events, nil
-}
-
-// scanHistory decodes the history records {kind}:{id}:{ts}:{seq} with ts in
-// [since, until], in key order, which is time order.
-func scanHistory[T any](s *Store, kind, id string, since, until int64, limit int) ([]T, error) {
-	out := []T{}
-	since = max(since, 0)
-	if until < since || limit <= 0 {
-		return out, nil
-	}
-	lo := fmt.Sprintf("%s:%s:%013d:", kind, id, since)
-	hi := fmt.Sprintf("%s:%s:%013d;", kind, id, until) // ';' sorts after every seq digit
-	err := s.db.View(func(tx *buntdb.Tx) error {
-		var derr error
-		err := tx.AscendRange("", lo, hi, func(key, val string) bool {
-			var v T
-			if derr = json.Unmarshal([]byte(val), &v); derr != nil {
-				derr = fmt.Errorf("%s: %w", key, derr)
-				return false
-			}
-			out = append(out, v)
-			return len(out) < limit
-		})
-		if err != nil {
-			return err
-		}
-		return derr
-	})
-	return out, err
 }
 
 func setJSON(tx *buntdb.Tx, key string, v any, opts *buntdb.SetOptions) error {

@@ -173,18 +173,31 @@ func copyFile(from, to string) error {
 	return os.Rename(tmp, to)
 }
 
-// RunSnapshots takes a snapshot every SnapshotInterval until done is closed.
-func (s *Store) RunSnapshots(done <-chan struct{}) {
-	if s.cfg.SnapshotInterval < 0 {
-		return
+// PruneInterval is how often RunMaintenance drops history beyond retention.
+const PruneInterval = time.Minute
+
+// RunMaintenance prunes history every PruneInterval and takes a snapshot
+// every SnapshotInterval, until done is closed.
+func (s *Store) RunMaintenance(done <-chan struct{}) {
+	prune := time.NewTicker(PruneInterval)
+	defer prune.Stop()
+	var snapshots <-chan time.Time
+	if s.cfg.SnapshotInterval > 0 {
+		t := time.NewTicker(s.cfg.SnapshotInterval)
+		defer t.Stop()
+		snapshots = t.C
 	}
-	t := time.NewTicker(s.cfg.SnapshotInterval)
-	defer t.Stop()
 	for {
 		select {
 		case <-done:
 			return
-		case <-t.C:
+		case now := <-prune.C:
+			if n, err := s.Prune(now); err != nil {
+				s.cfg.Logger.Error("store: pruning history failed", "err", err)
+			} else if n > 0 {
+				s.cfg.Logger.Debug("store: history pruned", "records", n)
+			}
+		case <-snapshots:
 			if err := s.Snapshot(); err != nil {
 				s.cfg.Logger.Error("store: snapshot failed", "err", err)
 			}

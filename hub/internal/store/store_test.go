@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -230,4 +231,93 @@ func TestTornLastWriteIsTruncated(t *testing.T) {
 	if units, _ := s.Units(); len(units) != 1 || units[0].ID != "u1" {
 		t.Errorf("units = %+v", units)
 	}
+}
+
+func TestPrune(t *testing.T) {
+	s := open(t, t.TempDir())
+	s.CreateUnit(Unit{ID: "u1", Type: protocol.TypeCar})
+	s.CreateUnit(Unit{ID: "u1-x", Type: protocol.TypeCar})
+	base := now.UnixMilli()
+	var pts []UnitPosition
+	for i := int64(0); i < 10; i++ {
+		pts = append(pts, point("u1", uint64(i+1), base+i*3_600_000), point("u1-x", uint64(i+1), base+i*3_600_000))
+	}
+	if _, err := s.Commit(&Batch{Points: pts, Events: []protocol.Event{
+		{Unit: "u1", Seq: 100, TS: base, Type: protocol.EventStatus, Status: protocol.StatusBusy},
+	}}, now); err != nil {
+		t.Fatal(err)
+	}
+	// 30 hours later, with 24 h of retention: hours 0..5 go, 6..9 stay; the
+	// event (30 days of retention) stays.
+	deleted, err := s.Prune(now.Add(30 * time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deleted != 12 {
+		t.Errorf("deleted %d records, want 12", deleted)
+	}
+	for _, id := range []string{"u1", "u1-x"} {
+		tr, _ := s.Track(id, 0, base+100*3_600_000, 100)
+		if len(tr) != 4 || tr[0].Seq != 7 {
+			t.Errorf("%s after pruning: %+v", id, tr)
+		}
+	}
+	if ev, _ := s.Events("u1", 0, base+1, 10); len(ev) != 1 {
+		t.Errorf("events after pruning: %+v", ev)
+	}
+}
+
+func TestPositionEncoding(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	for _, p := range []Position{
+		{Seq: 1, TS: 2, Lat: 28.1941, Lon: 112.9823, Status: protocol.StatusAvailable},
+		{Seq: 1<<64 - 1, TS: 1<<53 + 1, Lat: -90, Lon: 180, Status: protocol.StatusOffDuty,
+			AccM: f(4.5), SpeedMPS: f(0), HeadingDeg: f(359.99), Battery: f(1)},
+		{Seq: 0, TS: 1, Lat: 1e-7, Lon: -1e-7, Status: protocol.StatusOnScene, Battery: f(0.5)},
+		{Seq: 3, TS: 4, Lat: 0, Lon: 0, Status: protocol.StatusEnroute, HeadingDeg: f(90)},
+		{Seq: 5, TS: 6, Lat: 0, Lon: 0, Status: protocol.StatusBusy, SpeedMPS: f(13.4)},
+	} {
+		key := historyKey(positionPrefix, "unit-1", p.TS, p.Seq)
+		ts, seq, err := parseHistoryKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodePosition(ts, seq, encodePosition(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprintf("%+v", deref(got)) != fmt.Sprintf("%+v", deref(p)) {
+			t.Errorf("round trip:\n got %+v\nwant %+v", deref(got), deref(p))
+		}
+	}
+}
+
+// deref shows optional fields by value, for comparison.
+func deref(p Position) string {
+	s := fmt.Sprintf("%d %d %v %v %s", p.Seq, p.TS, p.Lat, p.Lon, p.Status)
+	for _, v := range []*float64{p.AccM, p.SpeedMPS, p.HeadingDeg, p.Battery} {
+		if v == nil {
+			s += " -"
+		} else {
+			s += fmt.Sprintf(" %v", *v)
+		}
+	}
+	return s
+}
+
+// The stored form is read back on every track query: decoding never panics,
+// and what decodes encodes back to the same text.
+func FuzzDecodePosition(f *testing.F) {
+	f.Add("28.1941,112.9823,a,4.5,11.2,270,0.82")
+	f.Add("0,0,o,,,,")
+	f.Add(",,,,,,")
+	f.Fuzz(func(t *testing.T, val string) {
+		p, err := decodePosition(1, 1, val)
+		if err != nil {
+			return
+		}
+		if again, err := decodePosition(1, 1, encodePosition(p)); err != nil || deref(again) != deref(p) {
+			t.Fatalf("%q: decoded %s, re-decoded %s (%v)", val, deref(p), deref(again), err)
+		}
+	})
 }
