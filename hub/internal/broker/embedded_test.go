@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"kuaifan/hub/hubtest"
 	"kuaifan/hub/internal/broker"
 	"kuaifan/protocol"
 )
@@ -107,7 +108,7 @@ func TestEmbeddedTelemetryReachesInlineSubscriber(t *testing.T) {
 	env := startEmbedded(t, nil)
 	r := env.subscribe(t, tp.All(protocol.KindTelemetry))
 	c := mustConnect(t, pahoOpts(env.url, "u1", "s1"))
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	hubtest.WaitFor(t, 5*time.Second, func() error {
 		if got := env.e.ClientsGauge(); got != 1 {
 			return fmt.Errorf("kuaifan_broker_clients = %v, want 1", got)
 		}
@@ -399,7 +400,7 @@ func TestEmbeddedDisconnectUnit(t *testing.T) {
 	env.creds.revoke("u1")
 	env.e.Disconnect("u1")
 	waitLost(t, lost, "Disconnect")
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	hubtest.WaitFor(t, 5*time.Second, func() error {
 		if got := env.e.ClientsGauge(); got != 0 {
 			return fmt.Errorf("kuaifan_broker_clients = %v, want 0", got)
 		}
@@ -419,7 +420,7 @@ func TestEmbeddedRetainOnlyOnOwnState(t *testing.T) {
 	waitTok(t, c.Publish(topic("u1", protocol.KindTelemetry), 1, true, "telemetry"))
 	waitTok(t, c.Publish(topic("u1", protocol.KindEvents), 1, true, "event"))
 	waitTok(t, c.Publish(topic("u1", protocol.KindState), 1, true, "online"))
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	hubtest.WaitFor(t, 5*time.Second, func() error {
 		if n := env.e.RetainedCount(); n < 1 {
 			return errors.New("nothing retained yet")
 		}
@@ -475,7 +476,7 @@ func TestEmbeddedSlowSubscriber(t *testing.T) {
 	}()
 	defer wg.Wait()
 
-	checkFor(t, 10*time.Second, time.Millisecond, func() error {
+	hubtest.WaitFor(t, 10*time.Second, func() error {
 		if d := env.e.StalledFor("u1"); d < broker.StallAfter {
 			return fmt.Errorf("no write blocked for %v yet (%d sent)", broker.StallAfter, sent.Load())
 		}
@@ -489,7 +490,7 @@ func TestEmbeddedSlowSubscriber(t *testing.T) {
 	if d := time.Since(start); d > 100*time.Millisecond {
 		t.Errorf("Publish to a stalled unit took %v", d)
 	}
-	checkFor(t, 3*writeTimeout, 10*time.Millisecond, func() error {
+	hubtest.WaitFor(t, 3*writeTimeout, func() error {
 		if n := env.e.ClientsGauge(); n != 0 {
 			return fmt.Errorf("the unit that stopped reading is still connected (%v clients)", n)
 		}
@@ -553,7 +554,7 @@ func TestEmbeddedHandlerMayPublish(t *testing.T) {
 		want = append(want, p)
 		c.Publish(topic("u1", protocol.KindTelemetry), 1, false, p)
 	}
-	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+	hubtest.WaitFor(t, 10*time.Second, func() error {
 		if got := acks.onTopic(topic("u1", protocol.KindAck)); !slices.Equal(got, want) {
 			return fmt.Errorf("acks %d of %d (in order?)", len(got), len(want))
 		}
@@ -613,7 +614,7 @@ func TestEmbeddedNeverLogsSecrets(t *testing.T) {
 	// A second CONNECT is a protocol violation mochi logs, packet and all.
 	rc.send(t, rawConnect{version: 4, clientID: "u3", username: "u3", password: second, keepalive: 60}.bytes())
 	rc.expectClosed(t)
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	hubtest.WaitFor(t, 5*time.Second, func() error {
 		if !strings.Contains(env.logs.String(), "unit disconnected") {
 			return errors.New("disconnect not logged yet")
 		}

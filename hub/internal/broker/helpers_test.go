@@ -16,27 +16,11 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"go.uber.org/goleak"
+	"kuaifan/hub/hubtest"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-// checkFor polls f until it returns nil, failing the test with f's last error
-// after timeout (like nats-server's checkFor).
-func checkFor(t testing.TB, timeout, interval time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", timeout, err)
-		}
-		time.Sleep(interval)
-	}
 }
 
 // creds is an in-memory Credentials.
@@ -114,7 +98,7 @@ func (r *recorder) onTopic(topic string) []string {
 
 func (r *recorder) waitFor(t testing.TB, topic, payload string) {
 	t.Helper()
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	hubtest.WaitFor(t, 5*time.Second, func() error {
 		if r.has(topic, payload) {
 			return nil
 		}

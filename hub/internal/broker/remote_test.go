@@ -84,7 +84,7 @@ func TestRemoteRoundTrip(t *testing.T) {
 		want = append(want, p)
 		unit.Publish(topic("u1", protocol.KindTelemetry), 1, false, p)
 	}
-	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+	hubtest.WaitFor(t, 10*time.Second, func() error {
 		got, gotAcks := telemetry.onTopic(topic("u1", protocol.KindTelemetry)), acks.onTopic(topic("u1", protocol.KindAck))
 		if !slices.Equal(got, want) || !slices.Equal(gotAcks, want) {
 			return fmt.Errorf("hub got %d, unit got %d acks of %d, in order", len(got), len(gotAcks), len(want))
@@ -171,7 +171,7 @@ func TestRemoteSurvivesBrokerRestart(t *testing.T) {
 	subscribeGranted(t, unit, topic("u1", protocol.KindCmd), cmds.paho)
 
 	m.Stop()
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	hubtest.WaitFor(t, 5*time.Second, func() error {
 		if hub.ConnectionOpen() {
 			return errors.New("hub has not noticed the broker is gone")
 		}
@@ -194,7 +194,7 @@ func TestRemoteSurvivesBrokerRestart(t *testing.T) {
 		t.Log("the hub had reconnected before u2 published: its queue was not exercised this time")
 	}
 
-	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+	hubtest.WaitFor(t, 10*time.Second, func() error {
 		if !unit.IsConnectionOpen() {
 			return errors.New("unit not reconnected")
 		}
@@ -226,7 +226,7 @@ func TestRemoteSessionSurvivesHubRestart(t *testing.T) {
 	second := dialHub(t, cfg)
 	// The broker sends the queue right after CONNACK, before Subscribe: the
 	// bus holds those messages (paho would otherwise leave them unacknowledged).
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	hubtest.WaitFor(t, 5*time.Second, func() error {
 		if n := second.Held(); n != len(want) {
 			return fmt.Errorf("%d messages held, want %d", n, len(want))
 		}
@@ -248,7 +248,7 @@ func TestRemoteSessionSurvivesHubRestart(t *testing.T) {
 	}
 	mu.Unlock()
 	waitTok(t, unit.Publish(topic("u1", protocol.KindTelemetry), 1, false, "live"))
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	hubtest.WaitFor(t, 5*time.Second, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(got) == 0 || got[len(got)-1] != "live" {
