@@ -61,12 +61,9 @@ func (r Result) Confirmed() bool {
 	return r == Committed || r == Older || r == Duplicate || r == Expired
 }
 
-// Outcome reports a batch: one Result per message, the events newly committed
-// and the units whose live state changed.
+// Outcome reports a batch: one Result per message.
 type Outcome struct {
 	Results []Result
-	Events  []protocol.Event
-	Changed []string
 }
 
 // pending is a unit's state while a batch is planned: a private copy, made
@@ -106,7 +103,7 @@ func (f *Fleet) Apply(msgs []Message, now time.Time) (Outcome, error) {
 			p.live.Seqs = slices.Clone(u.live.Seqs)
 			work[id] = p
 		}
-		out.Results[i] = p.plan(m, batch, &out, horizon, freshSince)
+		out.Results[i] = p.plan(m, batch, horizon, freshSince)
 	}
 	f.mu.RUnlock()
 
@@ -130,7 +127,6 @@ func (f *Fleet) Apply(msgs []Message, now time.Time) (Outcome, error) {
 		}
 		u.live, u.online, u.boot, u.lastSeen = p.live, p.online, p.boot, now.UnixMilli()
 		if p.viewChanged {
-			out.Changed = append(out.Changed, id)
 			if err := f.index.Upsert(u.matchUnit()); err != nil {
 				f.log.Error("fleet: index refused a unit", "unit", id, "err", err)
 			}
@@ -144,7 +140,7 @@ func (f *Fleet) Apply(msgs []Message, now time.Time) (Outcome, error) {
 // horizon is the oldest time, Unix ms, that the store keeps of each kind.
 type horizon struct{ positions, events int64 }
 
-func (p *pending) plan(m *Message, batch *store.Batch, out *Outcome, h horizon, freshSince int64) Result {
+func (p *pending) plan(m *Message, batch *store.Batch, h horizon, freshSince int64) Result {
 	if m.Kind == protocol.KindState {
 		return p.presence(m.State)
 	}
@@ -183,7 +179,6 @@ func (p *pending) plan(m *Message, batch *store.Batch, out *Outcome, h horizon, 
 			return Expired
 		}
 		batch.Events = append(batch.Events, e)
-		out.Events = append(out.Events, e)
 		if e.Status != "" && e.TS >= p.live.StatusTS {
 			p.setStatus(e.Status, e.TS)
 			p.viewChanged = true

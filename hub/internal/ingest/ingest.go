@@ -34,8 +34,6 @@ type Config struct {
 	Logger        *slog.Logger
 	Metrics       *Metrics // nil: metrics are kept but not exported
 	Now           func() time.Time
-	// OnCommit, if set, sees every committed batch (after its acks are queued).
-	OnCommit func([]fleet.Message, fleet.Outcome)
 }
 
 func (c *Config) setDefaults() {
@@ -116,11 +114,11 @@ type raw struct {
 }
 
 // handle runs on the bus's delivery goroutine — with the embedded broker, the
-// publishing device's own connection goroutine, one per device. It only routes
-// the message to its unit's decoder: decoding JSON there would grow every
-// connection's stack (10,000 devices × 32 KiB), and routing by unit keeps each
-// unit's messages in order. When the decoder is behind, it blocks, which slows
-// that publisher down (backpressure) rather than dropping what it sent.
+// publishing device's own connection goroutine. It only routes the message to
+// its unit's decoder, one of a few that validate in parallel; routing by unit
+// keeps each unit's messages in order. When that decoder is behind, handle
+// blocks, which slows the publisher down (backpressure) rather than dropping
+// what it sent.
 func (in *Ingest) handle(topic string, payload []byte) {
 	unit, kind, err := in.cfg.Topics.Parse(topic)
 	if err != nil {
@@ -332,9 +330,6 @@ func (in *Ingest) commit(batch []fleet.Message) {
 		in.pending[unit] = in.pending[unit].Insert(seq)
 	}
 	in.mu.Unlock()
-	if in.cfg.OnCommit != nil {
-		in.cfg.OnCommit(batch, out)
-	}
 }
 
 func (in *Ingest) flushAcksEvery(done <-chan struct{}) {
