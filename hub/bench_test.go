@@ -2,7 +2,9 @@ package hub_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -60,12 +62,20 @@ func benchIngest(b *testing.B, units int) {
 	}
 	wg.Wait()
 	for _, d := range devices {
-		hubtest.WaitFor(b, 60*time.Second, func() error {
-			if n := d.AckedRanges().Len(); n != uint64(per) {
-				return fmt.Errorf("%s: %d of %d confirmed", d.ID, n, per)
+		deadline := time.Now().Add(30 * time.Second)
+		for d.AckedRanges().Len() != uint64(per) {
+			if time.Now().After(deadline) {
+				resp, _ := http.Get(h.URL + "/metrics")
+				body, _ := io.ReadAll(resp.Body)
+				for _, l := range strings.Split(string(body), "\n") {
+					if strings.HasPrefix(l, "kuaifan_") {
+						b.Log(l)
+					}
+				}
+				b.Fatalf("%s: %d of %d confirmed", d.ID, d.AckedRanges().Len(), per)
 			}
-			return nil
-		})
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()

@@ -61,3 +61,20 @@ func (rs Ranges) Len() uint64 {
 	}
 	return n
 }
+
+// Union returns the set of sequence numbers in rs or in other. Neither needs
+// to be canonical (an Ack from the wire may be unsorted); the result is.
+func (rs Ranges) Union(other Ranges) Ranges {
+	all := make(Ranges, 0, len(rs)+len(other))
+	all = append(append(all, rs...), other...)
+	sort.Slice(all, func(i, j int) bool { return all[i][0] < all[j][0] })
+	out := all[:0]
+	for _, r := range all {
+		if n := len(out); n > 0 && (r[0] <= out[n-1][1] || out[n-1][1]+1 == r[0]) {
+			out[n-1][1] = max(out[n-1][1], r[1])
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}

@@ -52,3 +52,41 @@ func TestRangesBound(t *testing.T) {
 		t.Errorf("Bound on a small set changed it: %v", got)
 	}
 }
+
+// Property: Union agrees with the union of plain sets and is canonical.
+func TestRangesUnion(t *testing.T) {
+	for seed := uint64(1); seed <= 300; seed++ {
+		r := rand.New(rand.NewPCG(seed, 1))
+		set := map[uint64]bool{}
+		random := func() Ranges {
+			var rs Ranges
+			for n := r.IntN(8); n > 0; n-- {
+				lo := r.Uint64N(100)
+				hi := lo + r.Uint64N(10)
+				for s := lo; s <= hi; s++ {
+					set[s] = true
+				}
+				rs = append(rs, Range{lo, hi}) // unsorted, overlapping
+			}
+			return rs
+		}
+		got := random().Union(random())
+		for i, rg := range got {
+			if rg[0] > rg[1] || i > 0 && got[i-1][1]+1 >= rg[0] {
+				t.Fatalf("seed %d: not canonical: %v", seed, got)
+			}
+		}
+		if got.Len() != uint64(len(set)) {
+			t.Fatalf("seed %d: %v has %d, want %d", seed, got, got.Len(), len(set))
+		}
+		for s := range set {
+			if !got.Contains(s) {
+				t.Fatalf("seed %d: %d missing from %v", seed, s, got)
+			}
+		}
+	}
+	top := Ranges{{1<<64 - 2, 1<<64 - 1}}.Union(Ranges{{0, 0}})
+	if len(top) != 2 || top.Len() != 3 {
+		t.Errorf("union at the ends of uint64: %v", top)
+	}
+}

@@ -108,14 +108,7 @@ func (d *Device) onAck(_ mqtt.Client, m mqtt.Message) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, r := range a.Seqs {
-		for s := r[0]; ; s++ {
-			d.acked = d.acked.Insert(s)
-			if s == r[1] {
-				break
-			}
-		}
-	}
+	d.acked = d.acked.Union(a.Seqs)
 }
 
 func (d *Device) onCmd(_ mqtt.Client, m mqtt.Message) {

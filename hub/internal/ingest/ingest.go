@@ -345,28 +345,39 @@ func (in *Ingest) flushAcksEvery(done <-chan struct{}) {
 	}
 }
 
-// flushAcks publishes one ack per unit with everything confirmed since the last flush.
+// flushAcks publishes one ack per unit with everything confirmed since the
+// last flush. An ack the bus refuses (a device not reading, say) goes back
+// into the pending set for the next flush: acks are cumulative, so retrying
+// costs nothing, and the agent is spared resending what the hub already has.
 func (in *Ingest) flushAcks() {
 	in.mu.Lock()
 	pending := in.pending
 	in.pending = make(map[string]protocol.Ranges, len(pending))
 	in.mu.Unlock()
 	for unit, seqs := range pending {
-		for len(seqs) > 0 {
-			n := min(len(seqs), protocol.MaxAckRanges)
-			payload, err := protocol.Encode(protocol.Ack{Seqs: seqs[:n]})
-			seqs = seqs[n:]
+		for rest := seqs; len(rest) > 0; {
+			n := min(len(rest), protocol.MaxAckRanges)
+			chunk := rest[:n]
+			rest = rest[n:]
+			payload, err := protocol.Encode(protocol.Ack{Seqs: chunk})
 			if err != nil {
 				in.log.Error("encode ack", "unit", unit, "err", err)
 				continue
 			}
-			// Fire and forget: a lost ack costs a resend, which is confirmed again.
 			if err := in.bus.Publish(in.cfg.Topics.Unit(unit, protocol.KindAck), payload, false); err != nil {
 				in.m.ackErrors.Inc()
-				in.log.Warn("publish ack", "unit", unit, "err", err)
+				in.log.Debug("ack not sent; retrying at the next flush", "unit", unit, "err", err)
+				in.requeue(unit, chunk)
 				continue
 			}
 			in.m.acks.Inc()
 		}
 	}
+}
+
+// requeue puts confirmations that could not be sent back into the pending set.
+func (in *Ingest) requeue(unit string, seqs protocol.Ranges) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.pending[unit] = in.pending[unit].Union(seqs)
 }

@@ -1,0 +1,199 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"kuaifan/hub/internal/broker"
+	"kuaifan/hub/internal/fleet"
+	"kuaifan/hub/internal/match"
+	"kuaifan/hub/internal/store"
+	"kuaifan/hub/leakcheck"
+	"kuaifan/protocol"
+)
+
+func TestMain(m *testing.M) { leakcheck.Main(m) }
+
+// bus is a Bus in memory: it hands what tests publish to the subscribed
+// handlers, and records what ingest publishes, refusing the first
+// failPublishes of them as a stalled device would.
+type bus struct {
+	mu            sync.Mutex
+	handlers      map[string]broker.Handler
+	published     map[string][]protocol.Ack
+	failPublishes int
+}
+
+var _ broker.Bus = (*bus)(nil)
+
+func (b *bus) Subscribe(filter string, h broker.Handler) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.handlers[filter] = h
+	return nil
+}
+
+func (b *bus) Publish(topic string, payload []byte, _ bool) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.failPublishes > 0 {
+		b.failPublishes--
+		return errors.New("stalled")
+	}
+	a, err := protocol.DecodeAck(payload)
+	if err != nil {
+		return err
+	}
+	b.published[topic] = append(b.published[topic], a)
+	return nil
+}
+
+func (b *bus) Close() error { return nil }
+
+// deliver publishes as a device would, through the handler of kind's filter.
+func (b *bus) deliver(topics protocol.Topics, unit string, kind protocol.Kind, payload []byte) {
+	b.mu.Lock()
+	h := b.handlers[topics.All(kind)]
+	b.mu.Unlock()
+	h(topics.Unit(unit, kind), payload)
+}
+
+func (b *bus) acked(topic string) protocol.Ranges {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var rs protocol.Ranges
+	for _, a := range b.published[topic] {
+		rs = rs.Union(a.Seqs)
+	}
+	return rs
+}
+
+func setup(t *testing.T, b *bus) (*Ingest, *fleet.Fleet) {
+	t.Helper()
+	s, err := store.Open(store.Config{Dir: t.TempDir(), SnapshotInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := fleet.Open(fleet.Config{Store: s, Match: match.DefaultConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		f.Close()
+		s.Close()
+	})
+	if _, err := f.Enrol(fleet.Enrolment{ID: "u1", Type: protocol.TypeCar}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	in, err := New(Config{AckInterval: 5 * time.Millisecond}, b, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in, f
+}
+
+func telemetry(seq uint64) []byte {
+	return []byte(fmt.Sprintf(`{"v":1,"unit":"u1","seq":%d,"ts":%d,"lat":28.2,"lon":112.9,"status":"available"}`, seq, time.Now().UnixMilli()))
+}
+
+func waitFor(t *testing.T, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for err := check(); err != nil; err = check() {
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// An ack the bus refuses is sent again at the next flush, merged with what
+// was confirmed since.
+func TestRefusedAckIsRetried(t *testing.T) {
+	b := &bus{handlers: map[string]broker.Handler{}, published: map[string][]protocol.Ack{}, failPublishes: 2}
+	in, _ := setup(t, b)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		in.Run(ctx)
+	}()
+	defer func() { cancel(); <-done }()
+
+	topics := protocol.Topics{}
+	for seq := uint64(1); seq <= 3; seq++ {
+		b.deliver(topics, "u1", protocol.KindTelemetry, telemetry(seq))
+	}
+	waitFor(t, func() error {
+		if got := b.acked("rr/units/u1/ack"); got.Len() != 3 {
+			return fmt.Errorf("acked %v, want 1-3", got)
+		}
+		return nil
+	})
+	if n := testutil.ToFloat64(in.m.ackErrors); n != 2 {
+		t.Errorf("ack errors counted: %v, want 2", n)
+	}
+}
+
+// Stopping commits and confirms everything already handed over, and a
+// handler called after the stop returns at once instead of blocking.
+func TestStopCommitsWhatWasQueued(t *testing.T) {
+	b := &bus{handlers: map[string]broker.Handler{}, published: map[string][]protocol.Ack{}}
+	in, f := setup(t, b)
+	topics := protocol.Topics{}
+	// Queued before Run starts: the decoders and the committer are not running yet.
+	for seq := uint64(1); seq <= 50; seq++ {
+		b.deliver(topics, "u1", protocol.KindTelemetry, telemetry(seq))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // stop at once
+	in.Run(ctx)
+	if got := b.acked("rr/units/u1/ack"); got.Len() != 50 {
+		t.Errorf("after stopping, acked %v, want 1-50", got)
+	}
+	track, err := f.Track("u1", 0, time.Now().Add(time.Hour).UnixMilli(), 100)
+	if err != nil || len(track) != 50 {
+		t.Errorf("stored %d positions (%v), want 50", len(track), err)
+	}
+	returned := make(chan struct{})
+	go func() {
+		b.deliver(topics, "u1", protocol.KindTelemetry, telemetry(51))
+		close(returned)
+	}()
+	select {
+	case <-returned:
+	case <-time.After(2 * time.Second):
+		t.Fatal("a handler called after the stop blocked")
+	}
+}
+
+func TestRejections(t *testing.T) {
+	b := &bus{handlers: map[string]broker.Handler{}, published: map[string][]protocol.Ack{}}
+	in, _ := setup(t, b)
+	topics := protocol.Topics{}
+	for _, tt := range []struct {
+		unit, payload, reason string
+	}{
+		{"u1", `{`, "bad_json"},
+		{"ghost", strings.Replace(string(telemetry(1)), `"u1"`, `"ghost"`, 1), "unknown_unit"},
+		{"u1", strings.Replace(string(telemetry(1)), `"u1"`, `"u2"`, 1), "unit_mismatch"},
+	} {
+		raw := raw{topic: topics.Unit(tt.unit, protocol.KindTelemetry), unit: tt.unit, kind: protocol.KindTelemetry, payload: []byte(tt.payload)}
+		_, err := in.decode(raw)
+		reason := "unknown_unit"
+		var pe *protocol.Error
+		if errors.As(err, &pe) {
+			reason = string(pe.Reason)
+		}
+		if err == nil || reason != tt.reason {
+			t.Errorf("%s: %v (%s), want %s", tt.payload, err, reason, tt.reason)
+		}
+	}
+}
