@@ -27,6 +27,7 @@ import (
 
 	"kuaifan/hub/internal/api"
 	"kuaifan/hub/internal/broker"
+	"kuaifan/hub/internal/dispatch"
 	"kuaifan/hub/internal/fleet"
 	"kuaifan/hub/internal/ingest"
 	"kuaifan/hub/internal/match"
@@ -62,8 +63,12 @@ type Config struct {
 	// up front, so its default (8192) costs 64 KiB per connected device.
 	MaxClientWritesPending int32 // 256
 
-	Match  match.Config
-	Logger *slog.Logger
+	Match match.Config
+	// Dispatch is the dispatch policy: tiers, volunteers, auto-dispatch, ack
+	// timeout (hub -dispatch-config reads it from a file). Its tiers' minutes
+	// become Match.Tiers.
+	Dispatch dispatch.Policy
+	Logger   *slog.Logger
 }
 
 // DefaultConfig is the hub as `make run` starts it.
@@ -82,6 +87,7 @@ func DefaultConfig() Config {
 
 		MaxClientWritesPending: 256,
 		Match:                  match.DefaultConfig(),
+		Dispatch:               dispatch.DefaultPolicy(),
 	}
 }
 
@@ -100,6 +106,7 @@ type Hub struct {
 	embedded *broker.Embedded // nil with an external broker
 	bus      broker.Bus
 	ingest   *ingest.Ingest
+	dispatch *dispatch.Dispatcher
 	registry *prometheus.Registry
 
 	httpLn net.Listener
@@ -109,6 +116,7 @@ type Hub struct {
 // New opens the store, binds the HTTP and MQTT ports and connects everything,
 // but serves nothing until Run.
 func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
+	cfg.Match.Tiers = cfg.Dispatch.Circles()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -170,10 +178,16 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 		}
 	}
 
+	h.dispatch, err = dispatch.New(dispatch.Config{Policy: cfg.Dispatch, Topics: topics, FreshFor: cfg.Match.MaxFixAge,
+		Logger: log.With("component", "dispatch"), Registerer: h.registry}, cfg.Match, h.store, h.fleet, h.bus)
+	if err != nil {
+		return nil, fmt.Errorf("hub: %w", err)
+	}
+
 	// Subscribe before devices can connect, so no retained state is missed.
 	h.ingest, err = ingest.New(ingest.Config{Topics: topics, MaxClockAhead: cfg.MaxClockAhead,
 		AckInterval: cfg.AckInterval, Logger: log.With("component", "ingest"),
-		Metrics: ingest.NewMetrics(h.registry)}, h.bus, h.fleet)
+		Metrics: ingest.NewMetrics(h.registry), OnEvents: h.dispatch.HandleEvents}, h.bus, h.fleet)
 	if err != nil {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
@@ -187,7 +201,7 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 		return nil, fmt.Errorf("hub: HTTP listener: %w", err)
 	}
 	h.http = &http.Server{
-		Handler: api.New(api.Config{Fleet: h.fleet, AdminToken: h.token, Disconnect: disconnect,
+		Handler: api.New(api.Config{Fleet: h.fleet, Dispatch: h.dispatch, AdminToken: h.token, Disconnect: disconnect,
 			Metrics: promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{}), Health: h.health,
 			Logger: log.With("component", "api")}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -209,6 +223,9 @@ func (c *Config) validate() error {
 	}
 	if err := c.Match.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if err := c.Dispatch.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("dispatch policy: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("hub: config: %w", err)
@@ -277,6 +294,13 @@ func (h *Hub) Run(ctx context.Context) error {
 	h.log.Info("hub running", "http", h.HTTPAddr(), "mqtt", h.MQTTAddr(), "broker", h.cfg.BrokerURL, "data", h.cfg.DataDir)
 
 	var wg sync.WaitGroup
+	dispatchCtx, stopDispatch := context.WithCancel(context.Background())
+	defer stopDispatch()
+	dispatchDone := make(chan struct{})
+	go func() {
+		defer close(dispatchDone)
+		h.dispatch.Run(dispatchCtx)
+	}()
 	ingestCtx, stopIngest := context.WithCancel(context.Background())
 	defer stopIngest()
 	ingestDone := make(chan struct{})
@@ -306,6 +330,8 @@ func (h *Hub) Run(ctx context.Context) error {
 	// confirmations while the bus is still up; then the bus closes.
 	stopIngest()
 	<-ingestDone
+	stopDispatch() // after ingest: the last events it committed reach dispatch first
+	<-dispatchDone
 	if cerr := h.bus.Close(); cerr != nil {
 		h.log.Warn("closing the broker", "err", cerr)
 	}

@@ -69,6 +69,8 @@ func Dial(t testing.TB, brokerURL, id, secret string, opts DeviceOptions) (*Devi
 		SetCleanSession(false).SetAutoReconnect(opts.AutoReconnect).
 		SetConnectRetry(false).SetConnectTimeout(5*time.Second).SetStore(newCopyingStore()).
 		SetMaxReconnectInterval(500*time.Millisecond).
+		// paho blocks a Publish whose connection just dropped for WriteTimeout (30 s by default).
+		SetWriteTimeout(time.Second).
 		SetBinaryWill(d.topics.Unit(id, protocol.KindState), will, 1, true).
 		SetCustomOpenConnectionFn(func(u *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
 			c, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
@@ -190,4 +192,38 @@ func (d *Device) Kill() {
 	if c != nil {
 		c.Close()
 	}
+}
+
+// SendEvent publishes an event (ack, decline, arrived, cleared, status) at QoS 1.
+func (d *Device) SendEvent(seq uint64, typ protocol.EventType, incident string) {
+	d.t.Helper()
+	payload, err := protocol.Encode(protocol.Event{Unit: d.ID, Seq: seq, TS: time.Now().UnixMilli(), Type: typ, Incident: incident})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.Publish(protocol.KindEvents, payload)
+}
+
+// WaitCommand waits for a command of the given type about the incident and
+// returns the first one not returned before.
+func (d *Device) WaitCommand(typ protocol.CommandType, incident string) protocol.Command {
+	d.t.Helper()
+	var found protocol.Command
+	WaitFor(d.t, 10*time.Second, func() error {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		for i, raw := range d.commands {
+			c, err := protocol.DecodeCommand(raw)
+			if err != nil {
+				return fmt.Errorf("device %s: bad command %s: %v", d.ID, raw, err)
+			}
+			if c.Type == typ && c.Incident == incident {
+				found = c
+				d.commands = append(d.commands[:i:i], d.commands[i+1:]...)
+				return nil
+			}
+		}
+		return fmt.Errorf("device %s: no %s command for %s (has %d others)", d.ID, typ, incident, len(d.commands))
+	})
+	return found
 }

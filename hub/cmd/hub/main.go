@@ -13,6 +13,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"kuaifan/hub"
+	"kuaifan/hub/internal/dispatch"
 )
 
 func main() {
@@ -30,6 +31,7 @@ func main() {
 	flag.DurationVar(&cfg.MaxClockAhead, "max-clock-ahead", cfg.MaxClockAhead, "reject messages timestamped further ahead of the hub's clock")
 	flag.DurationVar(&cfg.Match.MaxFixAge, "max-fix-age", cfg.Match.MaxFixAge, "a unit whose position is older is not recommended")
 	flag.Float64Var(&cfg.Match.Detour, "detour", cfg.Match.Detour, "road distance ÷ straight-line distance, for arrival estimates")
+	policyFile := flag.String("dispatch-config", "", "JSON `file` with the dispatch policy: tiers, volunteer kinds, auto-dispatch, ack timeout (default: built in; see hub/README.md)")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "Usage: hub [flags]\n\n"+
@@ -39,6 +41,14 @@ func main() {
 		flag.PrintDefaults()
 	}
 	flag.Parse()
+	if *policyFile != "" {
+		p, err := dispatch.LoadPolicy(*policyFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "hub:", err)
+			os.Exit(2)
+		}
+		cfg.Dispatch = p
+	}
 	cfg.BrokerPassword = os.Getenv("HUB_BROKER_PASSWORD")
 	cfg.AdminToken = os.Getenv("HUB_ADMIN_TOKEN")
 

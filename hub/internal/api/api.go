@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"kuaifan/hub/internal/dispatch"
 	"kuaifan/hub/internal/fleet"
 	"kuaifan/hub/internal/match"
 )
@@ -23,6 +24,9 @@ import (
 // Config is what the API serves from.
 type Config struct {
 	Fleet      *fleet.Fleet
+	Dispatch   *dispatch.Dispatcher
+	Stream     http.Handler               // GET /ws; authenticates itself (Bearer or ticket)
+	Ticket     func() (string, time.Time) // a single-use ticket for /ws
 	AdminToken string
 	Disconnect func(unit string) // drops a revoked unit's connection now; nil with an external broker
 	Metrics    http.Handler      // served at /metrics
@@ -66,6 +70,17 @@ func New(cfg Config) http.Handler {
 	mux.Handle("/api/units/{id}", s.auth(methods{http.MethodGet: s.getUnit, http.MethodDelete: s.revoke}))
 	mux.Handle("/api/units/{id}/track", s.auth(methods{http.MethodGet: s.track}))
 	mux.Handle("/api/match", s.auth(methods{http.MethodGet: s.match}))
+	if cfg.Dispatch != nil {
+		mux.Handle("/api/incidents", s.auth(methods{http.MethodGet: s.listIncidents, http.MethodPost: s.createIncident}))
+		mux.Handle("/api/incidents/{id}", s.auth(methods{http.MethodGet: s.getIncident}))
+		mux.Handle("/api/incidents/{id}/assign", s.auth(methods{http.MethodPost: s.assign}))
+		mux.Handle("/api/incidents/{id}/sightings", s.auth(methods{http.MethodPost: s.sighting}))
+		mux.Handle("/api/incidents/{id}/close", s.auth(methods{http.MethodPost: s.closeIncident}))
+	}
+	if cfg.Stream != nil {
+		mux.Handle("/ws", cfg.Stream)
+		mux.Handle("/api/stream/ticket", s.auth(methods{http.MethodPost: s.ticket}))
+	}
 	mux.Handle("/api/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API call: "+r.Method+" "+r.URL.Path)
 	})))

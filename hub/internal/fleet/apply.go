@@ -119,6 +119,7 @@ func (f *Fleet) Apply(msgs []Message, now time.Time) (Outcome, error) {
 		}
 	}
 
+	var changed []string
 	f.mu.Lock()
 	for id, p := range work {
 		u, ok := f.units[id]
@@ -127,12 +128,14 @@ func (f *Fleet) Apply(msgs []Message, now time.Time) (Outcome, error) {
 		}
 		u.live, u.online, u.boot, u.lastSeen = p.live, p.online, p.boot, now.UnixMilli()
 		if p.viewChanged {
+			changed = append(changed, id)
 			if err := f.index.Upsert(u.matchUnit()); err != nil {
 				f.log.Error("fleet: index refused a unit", "unit", id, "err", err)
 			}
 		}
 	}
 	f.mu.Unlock()
+	f.changed(changed...)
 	return out, nil
 }
 
@@ -179,16 +182,35 @@ func (p *pending) plan(m *Message, batch *store.Batch, h horizon, freshSince int
 			return Expired
 		}
 		batch.Events = append(batch.Events, e)
-		if e.Status != "" && e.TS >= p.live.StatusTS {
-			p.setStatus(e.Status, e.TS)
+		status := e.Status
+		if status == "" {
+			status = impliedStatus(e.Type)
+		}
+		if status != "" && e.TS >= p.live.StatusTS {
+			p.setStatus(status, e.TS)
 			p.viewChanged = true
 			return Committed
 		}
-		if e.Status != "" {
+		if status != "" {
 			return Older
 		}
 		return Committed
 	}
+}
+
+// impliedStatus is the status a dispatch event puts a unit in when the event
+// does not say: the officer's answer moves the unit even before its next
+// position report does.
+func impliedStatus(t protocol.EventType) protocol.Status {
+	switch t {
+	case protocol.EventAck:
+		return protocol.StatusEnroute
+	case protocol.EventArrived:
+		return protocol.StatusOnScene
+	case protocol.EventCleared:
+		return protocol.StatusAvailable
+	}
+	return ""
 }
 
 func (p *pending) setStatus(s protocol.Status, ts int64) {

@@ -36,6 +36,9 @@ type Config struct {
 	Match        match.Config
 	MaxSeqRanges int // per unit; default 1024 (see protocol.Ranges.Bound)
 	Logger       *slog.Logger
+	// OnChange, if set, hears which units' views changed (or were removed).
+	// It is called after the change is visible and must not block.
+	OnChange func(ids ...string)
 }
 
 // Fleet is safe for concurrent use. Apply must be called from one goroutine at a time.
@@ -56,6 +59,7 @@ type unit struct {
 	online   bool
 	boot     string // of the agent run that last said it is online
 	lastSeen int64  // hub time of the last accepted message, Unix ms
+	incident string // the incident the unit is assigned to, if any (dispatch's record)
 }
 
 // Open loads the enrolled units and their live records. Every unit starts
@@ -106,6 +110,10 @@ func (f *Fleet) Close() error { return f.index.Close() }
 func (u *unit) matchUnit() match.Unit {
 	m := match.Unit{ID: u.meta.ID, Type: u.meta.Type, Capabilities: u.meta.Capabilities,
 		Online: u.online, Status: u.live.Status}
+	if u.incident != "" {
+		// Taken from the moment it is dispatched, before its own status says so.
+		m.Status = protocol.StatusEnroute
+	}
 	if fix := u.live.Fix; fix != nil {
 		m.Lat, m.Lon, m.FixTS = fix.Lat, fix.Lon, fix.TS
 	}
@@ -180,6 +188,7 @@ func (f *Fleet) Enrol(e Enrolment, now time.Time) (secret string, err error) {
 		f.log.Error("fleet: index refused enrolled unit", "unit", e.ID, "err", err)
 	}
 	f.log.Info("unit enrolled", "unit", e.ID, "type", e.Type)
+	f.changed(e.ID)
 	return secret, nil
 }
 
@@ -204,6 +213,7 @@ func (f *Fleet) Revoke(id string, now time.Time) error {
 	delete(f.units, id)
 	f.index.Remove(id)
 	f.log.Info("unit revoked", "unit", id)
+	f.changed(id)
 	return nil
 }
 
@@ -250,11 +260,12 @@ type View struct {
 	HeadingDeg   *float64          `json:"heading_deg,omitempty"`
 	Battery      *float64          `json:"battery,omitempty"`
 	LastSeen     int64             `json:"last_seen,omitempty"` // hub time of the last message, Unix ms
+	Incident     string            `json:"incident,omitempty"`  // assigned to
 }
 
 func (u *unit) view() View {
 	v := View{ID: u.meta.ID, Type: u.meta.Type, Callsign: u.meta.Callsign, Capabilities: u.meta.Capabilities,
-		Status: u.live.Status, Online: u.online, LastSeen: u.lastSeen}
+		Status: u.live.Status, Online: u.online, LastSeen: u.lastSeen, Incident: u.incident}
 	if v.Capabilities == nil {
 		v.Capabilities = []string{}
 	}
@@ -301,6 +312,32 @@ func (f *Fleet) Track(id string, since, until int64, limit int) ([]store.Positio
 		}
 	}
 	return f.store.Track(id, since, until, limit)
+}
+
+// SetIncident records that a unit is assigned to an incident (or, with "",
+// that it is free again). Dispatch owns assignments; the fleet only shows
+// them and keeps an assigned unit out of matching.
+func (f *Fleet) SetIncident(id, incident string) error {
+	f.mu.Lock()
+	u, ok := f.units[id]
+	if ok && u.incident != incident {
+		u.incident = incident
+		if err := f.index.Upsert(u.matchUnit()); err != nil {
+			f.log.Error("fleet: index refused a unit", "unit", id, "err", err)
+		}
+	}
+	f.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("fleet: unit %s: %w", id, ErrNotFound)
+	}
+	f.changed(id)
+	return nil
+}
+
+func (f *Fleet) changed(ids ...string) {
+	if f.cfg.OnChange != nil && len(ids) > 0 {
+		f.cfg.OnChange(ids...)
+	}
 }
 
 // Match ranks the candidates for a place.

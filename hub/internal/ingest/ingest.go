@@ -34,6 +34,9 @@ type Config struct {
 	Logger        *slog.Logger
 	Metrics       *Metrics // nil: metrics are kept but not exported
 	Now           func() time.Time
+	// OnEvents, if set, receives the unit events of each committed batch
+	// (not duplicates), after they are on disk. It may block briefly.
+	OnEvents func([]protocol.Event)
 }
 
 func (c *Config) setDefaults() {
@@ -317,6 +320,7 @@ func (in *Ingest) commit(batch []fleet.Message) {
 		return
 	}
 	in.m.batchSize.Observe(float64(len(batch)))
+	var events []protocol.Event
 	in.mu.Lock()
 	for i := range batch {
 		m := &batch[i]
@@ -325,11 +329,17 @@ func (in *Ingest) commit(batch []fleet.Message) {
 		if !r.Confirmed() {
 			continue
 		}
+		if m.Kind == protocol.KindEvents && (r == fleet.Committed || r == fleet.Older) {
+			events = append(events, m.Event)
+		}
 		seq, _ := m.Seq()
 		unit := m.Unit()
 		in.pending[unit] = in.pending[unit].Insert(seq)
 	}
 	in.mu.Unlock()
+	if len(events) > 0 && in.cfg.OnEvents != nil {
+		in.cfg.OnEvents(events)
+	}
 }
 
 func (in *Ingest) flushAcksEvery(done <-chan struct{}) {

@@ -285,7 +285,7 @@ func (s *search) visit(key, _ string, d2 float64) bool {
 			}
 		}
 	}
-	if age, ok := eligible(&e.Unit, s.q, s.ix.cfg.MaxFixAge); ok {
+	if age, ok := eligible(&e.Unit, s.q, s.q.maxFixAge(&s.ix.cfg)); ok {
 		s.offer(candidate(&e.Unit, e.speed, age, s.q, &s.ix.cfg))
 	}
 	return !s.exhausted()

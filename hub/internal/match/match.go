@@ -108,6 +108,16 @@ type Query struct {
 	K        int       // 1..MaxK
 	Needs    []string  // capabilities every candidate must have
 	Now      time.Time // for fix age
+	// MaxFixAge, if set, replaces Config.MaxFixAge for this query: dispatch
+	// looks further back to show stale units ranked after fresh ones.
+	MaxFixAge time.Duration
+}
+
+func (q *Query) maxFixAge(cfg *Config) time.Duration {
+	if q.MaxFixAge > 0 {
+		return q.MaxFixAge
+	}
+	return cfg.MaxFixAge
 }
 
 // Candidate is one ranked unit.
@@ -134,7 +144,7 @@ func Rank(units []Unit, q Query, cfg Config) []Candidate {
 		if !u.Type.Valid() || !protocol.ValidLatLon(u.Lat, u.Lon) {
 			continue
 		}
-		age, ok := eligible(u, &q, cfg.MaxFixAge)
+		age, ok := eligible(u, &q, q.maxFixAge(&cfg))
 		if !ok {
 			continue
 		}

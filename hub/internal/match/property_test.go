@@ -281,6 +281,9 @@ func checkFleet(t *testing.T, seed, fleet uint64, rg region, rounds, queries int
 				p = worldPoint(r)
 			}
 			q := Query{Lat: p.lat, Lon: p.lon, K: randomK(r), Needs: randomNeeds(r), Now: now}
+			if r.IntN(4) == 0 {
+				q.MaxFixAge = time.Duration(1+r.IntN(600)) * time.Second // dispatch's longer look-back
+			}
 			got, err := ix.Query(q)
 			if err != nil {
 				t.Fatalf("%s round %d: Query(%+v): %v", where, round, q, err)

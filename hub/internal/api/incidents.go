@@ -1,0 +1,104 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"kuaifan/hub/internal/dispatch"
+)
+
+func (s *server) listIncidents(w http.ResponseWriter, r *http.Request) {
+	var withClosed bool
+	switch st := r.URL.Query().Get("status"); st {
+	case "", "open":
+	case "all":
+		withClosed = true
+	default:
+		writeError(w, http.StatusBadRequest, "status is open (the default) or all")
+		return
+	}
+	writeJSON(w, http.StatusOK, s.Dispatch.List(withClosed))
+}
+
+func (s *server) createIncident(w http.ResponseWriter, r *http.Request) {
+	var n dispatch.NewIncident
+	if err := decodeBody(w, r, &n); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	inc, err := s.Dispatch.Create(n, dispatch.ActorDispatcher)
+	if err != nil {
+		s.dispatchError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/incidents/"+inc.ID)
+	writeJSON(w, http.StatusCreated, inc)
+}
+
+func (s *server) getIncident(w http.ResponseWriter, r *http.Request) {
+	inc, err := s.Dispatch.Get(r.PathValue("id"))
+	if err != nil {
+		s.dispatchError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, inc)
+}
+
+func (s *server) assign(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Unit string `json:"unit"`
+	}
+	if err := decodeBody(w, r, &body); err != nil || body.Unit == "" {
+		writeError(w, http.StatusBadRequest, `the body is {"unit": "<unit id>"}`)
+		return
+	}
+	inc, err := s.Dispatch.Assign(r.PathValue("id"), body.Unit, dispatch.ActorDispatcher)
+	if err != nil {
+		s.dispatchError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, inc)
+}
+
+func (s *server) sighting(w http.ResponseWriter, r *http.Request) {
+	var body dispatch.Sighting
+	if err := decodeBody(w, r, &body); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	inc, err := s.Dispatch.Sighting(r.PathValue("id"), body, dispatch.ActorDispatcher)
+	if err != nil {
+		s.dispatchError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, inc)
+}
+
+func (s *server) closeIncident(w http.ResponseWriter, r *http.Request) {
+	inc, err := s.Dispatch.Close(r.PathValue("id"), dispatch.ActorDispatcher)
+	if err != nil {
+		s.dispatchError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, inc)
+}
+
+func (s *server) ticket(w http.ResponseWriter, r *http.Request) {
+	t, expires := s.Ticket()
+	writeJSON(w, http.StatusOK, map[string]any{"ticket": t, "expires": expires.UnixMilli(),
+		"expires_in_s": time.Until(expires).Seconds()})
+}
+
+func (s *server) dispatchError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, dispatch.ErrInvalid):
+		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, dispatch.ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, dispatch.ErrConflict):
+		writeError(w, http.StatusConflict, err.Error())
+	default:
+		s.fail(w, r, err)
+	}
+}

@@ -1,0 +1,56 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/tidwall/buntdb"
+)
+
+// Records are other packages' durable documents (dispatch's incidents), kept
+// under a key prefix of their own; the store only guarantees that a put is on
+// disk when it returns.
+
+// Put writes records by key in one fsynced transaction.
+func (s *Store) Put(records map[string][]byte) error {
+	err := s.db.Update(func(tx *buntdb.Tx) error {
+		for k, v := range records {
+			if _, _, err := tx.Set(k, string(v), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: put: %w", err)
+	}
+	return nil
+}
+
+// Get reads one record; a missing key is ErrNotFound.
+func (s *Store) Get(key string) ([]byte, error) {
+	var v string
+	err := s.db.View(func(tx *buntdb.Tx) error {
+		var err error
+		v, err = tx.Get(key)
+		return err
+	})
+	if errors.Is(err, buntdb.ErrNotFound) {
+		return nil, fmt.Errorf("store: %s: %w", key, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: get %s: %w", key, err)
+	}
+	return []byte(v), nil
+}
+
+// Scan visits every record whose key starts with prefix, in key order.
+func (s *Store) Scan(prefix string, fn func(key string, val []byte) error) error {
+	err := s.db.View(func(tx *buntdb.Tx) error {
+		return ascendPrefix(tx, prefix, func(key, val string) error { return fn(key, []byte(val)) })
+	})
+	if err != nil {
+		return fmt.Errorf("store: scan %s: %w", prefix, err)
+	}
+	return nil
+}
