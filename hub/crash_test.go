@@ -47,10 +47,25 @@ func startChild(t testing.TB, dir, externalBroker string) (*exec.Cmd, string, st
 	os.Remove(filepath.Join(dir, "addrs"))
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
 	cmd.Env = append(os.Environ(), "KUAIFAN_CRASH_DATA="+dir, "KUAIFAN_CRASH_BROKER="+externalBroker)
+	logPath := filepath.Join(dir, "child.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		logFile.Close()
+		if t.Failed() {
+			if b, err := os.ReadFile(logPath); err == nil {
+				t.Logf("hub process output (last 4 KiB):\n%s", b[max(0, len(b)-4096):])
+			}
+		}
+	})
 	var addrs []string
 	hubtest.WaitFor(t, 20*time.Second, func() error {
 		b, err := os.ReadFile(filepath.Join(dir, "addrs"))

@@ -55,10 +55,11 @@ func (c *Config) setDefaults() {
 
 // Store is the hub's database. It is safe for concurrent use.
 type Store struct {
-	cfg       Config
-	path      string
-	db        *buntdb.DB
-	recovered string // non-empty when Open had to set a corrupt file aside
+	cfg         Config
+	path        string
+	db          *buntdb.DB
+	recovered   string // non-empty when Open had to set a corrupt file aside
+	compactedAt int64  // file size after the last compaction (or at open)
 }
 
 // Open opens (or creates) the store under cfg.Dir. A file that buntdb refuses
@@ -84,16 +85,60 @@ func Open(cfg Config) (*Store, error) {
 	// Always: a commit is on disk before the hub confirms it to an agent.
 	// buntdb ignores the result of fsync, so a failing disk shows up only
 	// on the next write error.
-	if err := db.SetConfig(buntdb.Config{
-		SyncPolicy:           buntdb.Always,
-		AutoShrinkPercentage: 100,
-		AutoShrinkMinSize:    32 << 20,
-	}); err != nil {
+	// buntdb's own shrink renames its rewritten file into place without
+	// fsync; Compact does the same and then fsyncs.
+	if err := db.SetConfig(buntdb.Config{SyncPolicy: buntdb.Always, AutoShrinkDisabled: true}); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: configure: %w", err)
 	}
 	s.db = db
+	if fi, err := os.Stat(s.path); err == nil {
+		s.compactedAt = fi.Size()
+	}
 	return s, nil
+}
+
+// compactMin is the file size below which compaction is not worth it.
+const compactMin = 64 << 20
+
+// Compact rewrites the file without the records since overwritten or
+// deleted, once it has doubled since the last time, and fsyncs the result.
+// buntdb writes the new file beside the old one, reading the database in
+// chunks, so ingest is held up only for the final swap.
+func (s *Store) Compact() error {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return fmt.Errorf("store: compact: %w", err)
+	}
+	if fi.Size() < compactMin || fi.Size() < 2*s.compactedAt {
+		return nil
+	}
+	if err := s.db.Shrink(); err != nil {
+		return fmt.Errorf("store: compact: %w", err)
+	}
+	if err := syncPath(s.path); err != nil {
+		return fmt.Errorf("store: compact: %w", err)
+	}
+	if err := syncPath(filepath.Dir(s.path)); err != nil {
+		return fmt.Errorf("store: compact: %w", err)
+	}
+	if fi, err := os.Stat(s.path); err == nil {
+		s.compactedAt = fi.Size()
+	}
+	return nil
+}
+
+// syncPath fsyncs a file or directory by name.
+func syncPath(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // recover sets the unreadable file aside and opens the latest snapshot in its place.
@@ -173,7 +218,8 @@ func copyFile(from, to string) error {
 	return os.Rename(tmp, to)
 }
 
-// PruneInterval is how often RunMaintenance drops history beyond retention.
+// PruneInterval is how often RunMaintenance drops history beyond retention
+// and compacts the file if it has grown enough.
 const PruneInterval = time.Minute
 
 // RunMaintenance prunes history every PruneInterval and takes a snapshot
@@ -196,6 +242,9 @@ func (s *Store) RunMaintenance(done <-chan struct{}) {
 				s.cfg.Logger.Error("store: pruning history failed", "err", err)
 			} else if n > 0 {
 				s.cfg.Logger.Debug("store: history pruned", "records", n)
+			}
+			if err := s.Compact(); err != nil {
+				s.cfg.Logger.Error("store: compaction failed; the file keeps growing until the next try", "err", err)
 			}
 		case <-snapshots:
 			if err := s.Snapshot(); err != nil {

@@ -321,3 +321,42 @@ func FuzzDecodePosition(f *testing.F) {
 		}
 	})
 }
+
+func TestCompact(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	s.CreateUnit(Unit{ID: "u1", Type: protocol.TypeCar})
+	// Rewrite one unit's live record until the file is past the threshold.
+	fix := point("u1", 1, now.UnixMilli()).Position
+	live := Live{Fix: &fix, Seqs: []protocol.Range{{1, 1}}}
+	big := strings.Repeat("x", 64<<10)
+	for s.fileSize(t) < compactMin+1<<20 {
+		live.Status = protocol.Status(big[:1+len(big)%7])
+		if _, err := s.Commit(&Batch{Lives: map[string]Live{"u1": live}, Points: []UnitPosition{{Unit: "u1", Position: Position{Seq: 1, TS: now.UnixMilli(), Status: protocol.StatusAvailable}}}}, now); err != nil {
+			t.Fatal(err)
+		}
+		s.Put(map[string][]byte{"inc:x": []byte(big)})
+	}
+	before := s.fileSize(t)
+	if err := s.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	after := s.fileSize(t)
+	if after >= before/10 {
+		t.Errorf("compaction left %d of %d bytes", after, before)
+	}
+	if b, err := s.Get("inc:x"); err != nil || len(b) != len(big) {
+		t.Errorf("record lost in compaction: %v", err)
+	}
+	if err := s.Compact(); err != nil || s.fileSize(t) != after {
+		t.Errorf("a second compaction right after should do nothing: %v", err)
+	}
+}
+
+func (s *Store) fileSize(t *testing.T) int64 {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}

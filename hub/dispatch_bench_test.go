@@ -1,0 +1,111 @@
+package hub_test
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"kuaifan/hub/internal/dispatch"
+	"kuaifan/protocol"
+)
+
+// BenchmarkDispatchLatency measures, with 10,000 units reporting once a
+// second to a hub in another process, the time from posting a priority-1
+// incident to its dispatch command arriving at the nearest unit's MQTT client
+// (the hub dispatches priority 1 by itself). Each incident is closed as soon
+// as its command arrives, which frees the unit for the next. b.N incidents.
+func BenchmarkDispatchLatency(b *testing.B) {
+	_, api, broker := startChild(b, b.TempDir(), "")
+	// The fleet stays 2 km and more away, so the responder at the site is the nearest.
+	load := newFleetLoad(b, api, "crash-token", broker, benchUnits(), func(i int) (float64, float64) {
+		return lat0 + 0.02 + float64(i%100)*1e-3, lon0 + float64(i/100)*1e-3
+	})
+	defer load.disconnect()
+	load.report()
+	defer load.halt()
+
+	secret := enrol(b, api, "crash-token", "responder")
+	arrived := make(chan time.Time, 16)
+	o := mqtt.NewClientOptions().AddBroker(broker).SetClientID("responder").SetUsername("responder").
+		SetPassword(secret).SetProtocolVersion(4)
+	c := mqtt.NewClient(o)
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		b.Fatal(tok.Error())
+	}
+	defer c.Disconnect(0)
+	c.Subscribe("rr/units/responder/cmd", 1, func(_ mqtt.Client, m mqtt.Message) {
+		if cmd, err := protocol.DecodeCommand(m.Payload()); err == nil && cmd.Type == protocol.CmdDispatch {
+			arrived <- time.Now()
+		}
+	}).WaitTimeout(10 * time.Second)
+	online, _ := protocol.Encode(protocol.State{Unit: "responder", Online: true, Boot: "bench"})
+	c.Publish("rr/units/responder/state", 1, true, online).WaitTimeout(5 * time.Second)
+	fix := func() {
+		p, _ := protocol.Encode(protocol.Telemetry{Unit: "responder", Seq: uint64(time.Now().UnixMicro()), TS: time.Now().UnixMilli(),
+			Lat: lat0, Lon: lon0, Status: protocol.StatusAvailable})
+		c.Publish("rr/units/responder/telemetry", 1, false, p).WaitTimeout(5 * time.Second)
+	}
+	fix()
+	time.Sleep(3 * time.Second) // the fleet's first reports are in
+
+	post := func(path string, body any, out any) int {
+		var buf bytes.Buffer
+		if body != nil {
+			fmt.Fprintf(&buf, "%s", mustJSON(body))
+		}
+		req, _ := http.NewRequest(http.MethodPost, api+path, &buf)
+		req.Header.Set("Authorization", "Bearer crash-token")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if out != nil {
+			decodeJSON(resp, out)
+		}
+		return resp.StatusCode
+	}
+	latencies := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		if i%20 == 0 {
+			fix() // keep the responder's position fresh
+		}
+		var inc dispatch.Incident
+		start := time.Now()
+		if st := post("/api/incidents", map[string]any{"lat": lat0, "lon": lon0, "kind": "assault", "priority": 1}, &inc); st != http.StatusCreated {
+			b.Fatalf("create: %d", st)
+		}
+		select {
+		case at := <-arrived:
+			latencies = append(latencies, at.Sub(start))
+		case <-time.After(10 * time.Second):
+			b.Fatalf("incident %d: no dispatch arrived (assignments %+v)", i, inc.Assignments)
+		}
+		if len(inc.Assignments) != 1 || inc.Assignments[0].Unit != "responder" {
+			b.Fatalf("dispatched %+v, want the responder", inc.Assignments)
+		}
+		post("/api/incidents/"+inc.ID+"/close", nil, nil)
+	}
+	b.StopTimer()
+	slices.Sort(latencies)
+	ms := func(q float64) float64 {
+		return float64(latencies[min(len(latencies)-1, int(q*float64(len(latencies))))]) / float64(time.Millisecond)
+	}
+	b.ReportMetric(ms(0.50), "p50-ms")
+	b.ReportMetric(ms(0.99), "p99-ms")
+}
+
+func benchUnits() int {
+	if n, err := strconv.Atoi(os.Getenv("KUAIFAN_BENCH_UNITS")); err == nil {
+		return n
+	}
+	return 10_000
+}

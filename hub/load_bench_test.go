@@ -1,0 +1,122 @@
+package hub_test
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"kuaifan/protocol"
+)
+
+// fleetLoad is a fleet of real MQTT units (paho) reporting once a second to a
+// hub in another process (startChild), for the benchmarks. Positions carry
+// the time they were sent, so a listener can measure delivery latency.
+type fleetLoad struct {
+	b       testing.TB
+	ids     []string
+	clients []mqtt.Client
+	place   func(i int) (lat, lon float64)
+
+	sent, confirmed atomic.Int64
+	stop            chan struct{}
+	wg              sync.WaitGroup
+}
+
+// newFleetLoad enrols units through the API and connects each to broker.
+func newFleetLoad(b testing.TB, api, token, broker string, units int, place func(i int) (lat, lon float64)) *fleetLoad {
+	f := &fleetLoad{b: b, ids: make([]string, units), clients: make([]mqtt.Client, units), place: place, stop: make(chan struct{})}
+	secrets := make([]string, units)
+	parallel(units, 16, func(i int) {
+		f.ids[i] = fmt.Sprintf("u%05d", i)
+		secrets[i] = enrol(b, api, token, f.ids[i])
+	})
+	parallel(units, 32, func(i int) {
+		id := f.ids[i]
+		o := mqtt.NewClientOptions().AddBroker(broker).SetClientID(id).SetUsername(id).
+			SetPassword(secrets[i]).SetProtocolVersion(4).SetAutoReconnect(false).SetKeepAlive(60 * time.Second)
+		c := mqtt.NewClient(o)
+		if tok := c.Connect(); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+			b.Errorf("%s: connect: %v", id, tok.Error())
+			return
+		}
+		c.Subscribe("rr/units/"+id+"/ack", 1, func(_ mqtt.Client, m mqtt.Message) {
+			if a, err := protocol.DecodeAck(m.Payload()); err == nil {
+				f.confirmed.Add(int64(a.Seqs.Len()))
+			}
+		}).WaitTimeout(10 * time.Second)
+		online, _ := protocol.Encode(protocol.State{Unit: id, Online: true, Boot: "bench"})
+		c.Publish("rr/units/"+id+"/state", 1, true, online)
+		f.clients[i] = c
+	})
+	return f
+}
+
+// report starts every unit reporting once a second, spread over the second.
+func (f *fleetLoad) report() {
+	for i, c := range f.clients {
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			select {
+			case <-f.stop:
+				return
+			case <-time.After(time.Duration(i) * time.Second / time.Duration(len(f.clients))):
+			}
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			lat, lon := f.place(i)
+			for seq := uint64(1); ; seq++ {
+				p, _ := protocol.Encode(protocol.Telemetry{Unit: f.ids[i], Seq: seq, TS: time.Now().UnixMilli(),
+					Lat: lat, Lon: lon + float64(seq%100)*1e-5, Status: protocol.StatusAvailable})
+				c.Publish("rr/units/"+f.ids[i]+"/telemetry", 1, false, p)
+				f.sent.Add(1)
+				select {
+				case <-f.stop:
+					return
+				case <-t.C:
+				}
+			}
+		}()
+	}
+}
+
+// halt stops reporting and waits up to 20 s for every position to be confirmed.
+func (f *fleetLoad) halt() {
+	close(f.stop)
+	f.wg.Wait()
+	deadline := time.Now().Add(20 * time.Second)
+	for f.confirmed.Load() < f.sent.Load() && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if f.confirmed.Load() != f.sent.Load() {
+		f.b.Errorf("sent %d positions, %d confirmed", f.sent.Load(), f.confirmed.Load())
+	}
+}
+
+func (f *fleetLoad) disconnect() {
+	parallel(len(f.clients), 64, func(i int) {
+		if f.clients[i] != nil {
+			f.clients[i].Disconnect(0)
+		}
+	})
+}
+
+// parallel calls fn(0…n-1) on workers goroutines.
+func parallel(n, workers int, fn func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
