@@ -32,6 +32,7 @@ import (
 	"kuaifan/hub/internal/ingest"
 	"kuaifan/hub/internal/match"
 	"kuaifan/hub/internal/store"
+	"kuaifan/hub/internal/stream"
 	"kuaifan/protocol"
 )
 
@@ -39,6 +40,10 @@ import (
 type Config struct {
 	HTTPAddr string // API and dashboard; "127.0.0.1:0" picks a free port
 	MQTTAddr string // the embedded broker's listener; unused with BrokerURL
+
+	// AllowedOrigins are web origins besides the hub's own that may open the
+	// live stream from a browser (coder/websocket patterns, e.g. "dash.example").
+	AllowedOrigins []string
 
 	// BrokerURL, if set, connects to an external broker (Mosquitto, EMQX)
 	// instead of running the embedded one. The hub logs in with its own
@@ -107,6 +112,7 @@ type Hub struct {
 	bus      broker.Bus
 	ingest   *ingest.Ingest
 	dispatch *dispatch.Dispatcher
+	stream   *stream.Stream
 	registry *prometheus.Registry
 
 	httpLn net.Listener
@@ -151,7 +157,18 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 	}
 	h.registry.MustRegister(recovered)
 
-	h.fleet, err = fleet.Open(fleet.Config{Store: h.store, Match: cfg.Match, Logger: log})
+	// The stream is made last; until then there is nobody to tell.
+	unitsChanged := func(ids ...string) {
+		if h.stream != nil {
+			h.stream.UnitsChanged(ids...)
+		}
+	}
+	incidentsChanged := func(ids ...string) {
+		if h.stream != nil {
+			h.stream.IncidentsChanged(ids...)
+		}
+	}
+	h.fleet, err = fleet.Open(fleet.Config{Store: h.store, Match: cfg.Match, Logger: log, OnChange: unitsChanged})
 	if err != nil {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
@@ -179,7 +196,8 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 	}
 
 	h.dispatch, err = dispatch.New(dispatch.Config{Policy: cfg.Dispatch, Topics: topics, FreshFor: cfg.Match.MaxFixAge,
-		Logger: log.With("component", "dispatch"), Registerer: h.registry}, cfg.Match, h.store, h.fleet, h.bus)
+		OnChange: incidentsChanged, Logger: log.With("component", "dispatch"), Registerer: h.registry},
+		cfg.Match, h.store, h.fleet, h.bus)
 	if err != nil {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
@@ -192,6 +210,9 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
 
+	h.stream = stream.New(stream.Config{AdminToken: h.token, OriginPatterns: cfg.AllowedOrigins,
+		Logger: log.With("component", "stream"), Registerer: h.registry}, streamSource{h.fleet, h.dispatch})
+
 	var disconnect func(string)
 	if h.embedded != nil {
 		disconnect = h.embedded.Disconnect
@@ -201,7 +222,8 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 		return nil, fmt.Errorf("hub: HTTP listener: %w", err)
 	}
 	h.http = &http.Server{
-		Handler: api.New(api.Config{Fleet: h.fleet, Dispatch: h.dispatch, AdminToken: h.token, Disconnect: disconnect,
+		Handler: api.New(api.Config{Fleet: h.fleet, Dispatch: h.dispatch, Stream: h.stream, Ticket: h.stream.Ticket,
+			AdminToken: h.token, Disconnect: disconnect,
 			Metrics: promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{}), Health: h.health,
 			Logger: log.With("component", "api")}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -314,6 +336,13 @@ func (h *Hub) Run(ctx context.Context) error {
 		defer wg.Done()
 		h.store.RunMaintenance(snapDone)
 	}()
+	streamCtx, stopStream := context.WithCancel(context.Background())
+	defer stopStream()
+	streamDone := make(chan struct{})
+	go func() {
+		defer close(streamDone)
+		h.stream.Run(streamCtx)
+	}()
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- h.http.Serve(h.httpLn) }()
 
@@ -326,6 +355,8 @@ func (h *Hub) Run(ctx context.Context) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = h.http.Shutdown(shutdown)
+	stopStream() // Shutdown leaves upgraded connections to their owner
+	<-streamDone
 	// Ingest stops taking messages, commits what it holds and sends the last
 	// confirmations while the bus is still up; then the bus closes.
 	stopIngest()

@@ -728,6 +728,29 @@ func (d *Dispatcher) List(withClosed bool) []Incident {
 	return out
 }
 
+// Incidents returns the incidents with these ids that are in memory (open,
+// or closed in the last day), without recommendations; with ids nil, every
+// open one.
+func (d *Dispatcher) Incidents(ids []string) []Incident {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []Incident
+	if ids == nil {
+		for _, inc := range d.incidents {
+			if inc.Status != StatusClosed {
+				out = append(out, inc.clone())
+			}
+		}
+		return out
+	}
+	for _, id := range ids {
+		if inc, ok := d.incidents[id]; ok {
+			out = append(out, inc.clone())
+		}
+	}
+	return out
+}
+
 // newID numbers incidents by day: inc-20261129-0042.
 func (d *Dispatcher) newID(now time.Time) (string, error) {
 	day := now.Format("20060102")

@@ -288,6 +288,19 @@ func (f *Fleet) List() []View {
 	return views
 }
 
+// Views returns the views of the given active units; unknown ids are left out.
+func (f *Fleet) Views(ids []string) []View {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	views := make([]View, 0, len(ids))
+	for _, id := range ids {
+		if u, ok := f.units[id]; ok {
+			views = append(views, u.view())
+		}
+	}
+	return views
+}
+
 // Get returns one active unit.
 func (f *Fleet) Get(id string) (View, bool) {
 	f.mu.RLock()
