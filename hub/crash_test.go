@@ -27,6 +27,9 @@ func TestCrashChild(t *testing.T) {
 	cfg.HTTPAddr, cfg.MQTTAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", dir
 	cfg.AdminToken = "crash-token"
 	cfg.AckInterval = 10 * time.Millisecond
+	if d, err := time.ParseDuration(os.Getenv("KUAIFAN_CRASH_ACK_INTERVAL")); err == nil {
+		cfg.AckInterval = d
+	}
 	cfg.BrokerURL = os.Getenv("KUAIFAN_CRASH_BROKER")
 	h, err := hub.New(context.Background(), cfg)
 	if err != nil {

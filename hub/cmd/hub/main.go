@@ -28,6 +28,7 @@ func main() {
 	flag.DurationVar(&cfg.Retention, "retention", cfg.Retention, "how long position history is kept")
 	flag.DurationVar(&cfg.EventRetention, "event-retention", cfg.EventRetention, "how long unit events are kept")
 	flag.DurationVar(&cfg.SnapshotInterval, "snapshot-interval", cfg.SnapshotInterval, "how often the store is copied for recovery (negative: never)")
+	flag.DurationVar(&cfg.AckInterval, "ack-interval", cfg.AckInterval, "how long a unit's confirmations gather before its ack goes out")
 	flag.DurationVar(&cfg.MaxClockAhead, "max-clock-ahead", cfg.MaxClockAhead, "reject messages timestamped further ahead of the hub's clock")
 	flag.DurationVar(&cfg.Match.MaxFixAge, "max-fix-age", cfg.Match.MaxFixAge, "a unit whose position is older is not recommended")
 	flag.Float64Var(&cfg.Match.Detour, "detour", cfg.Match.Detour, "road distance ÷ straight-line distance, for arrival estimates")

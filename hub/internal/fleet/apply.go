@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"kuaifan/hub/internal/match"
 	"kuaifan/hub/internal/store"
 	"kuaifan/protocol"
 )
@@ -120,6 +121,7 @@ func (f *Fleet) Apply(msgs []Message, now time.Time) (Outcome, error) {
 	}
 
 	var changed []string
+	var moved []match.Unit
 	f.mu.Lock()
 	for id, p := range work {
 		u, ok := f.units[id]
@@ -129,10 +131,13 @@ func (f *Fleet) Apply(msgs []Message, now time.Time) (Outcome, error) {
 		u.live, u.online, u.boot, u.lastSeen = p.live, p.online, p.boot, now.UnixMilli()
 		if p.viewChanged {
 			changed = append(changed, id)
-			if err := f.index.Upsert(u.matchUnit()); err != nil {
-				f.log.Error("fleet: index refused a unit", "unit", id, "err", err)
-			}
+			moved = append(moved, u.matchUnit())
 		}
+	}
+	// One index transaction for the whole batch, still under the lock so the
+	// index never lags the views.
+	if err := f.index.Upsert(moved...); err != nil {
+		f.log.Error("fleet: index refused units", "err", err)
 	}
 	f.mu.Unlock()
 	f.changed(changed...)

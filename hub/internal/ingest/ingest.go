@@ -30,7 +30,7 @@ type Config struct {
 	QueueSize     int           // messages waiting for a commit; default 16384
 	Decoders      int           // goroutines validating messages; default GOMAXPROCS
 	MaxBatch      int           // messages per commit; default 4096
-	AckInterval   time.Duration // how long confirmations gather before they go out; default 250 ms
+	AckInterval   time.Duration // how long a unit's confirmations gather before its ack goes out; default 1 s
 	Logger        *slog.Logger
 	Metrics       *Metrics // nil: metrics are kept but not exported
 	Now           func() time.Time
@@ -50,7 +50,7 @@ func (c *Config) setDefaults() {
 		c.MaxBatch = 4096
 	}
 	if c.AckInterval == 0 {
-		c.AckInterval = 250 * time.Millisecond
+		c.AckInterval = time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -81,7 +81,7 @@ type Ingest struct {
 	lastWarn atomic.Int64 // unix nanos of the last rejection logged at Warn
 
 	mu      sync.Mutex
-	pending map[string]protocol.Ranges // confirmations not yet published
+	pending map[string]*pendingAck // confirmations not yet published, by unit
 }
 
 // New subscribes to the units' telemetry, state and events topics. Messages
@@ -94,7 +94,7 @@ func New(cfg Config, bus broker.Bus, f *fleet.Fleet) (*Ingest, error) {
 		shards:  make([]chan raw, cfg.Decoders),
 		queue:   make(chan fleet.Message, cfg.QueueSize),
 		closed:  make(chan struct{}),
-		pending: make(map[string]protocol.Ranges),
+		pending: make(map[string]*pendingAck),
 	}
 	for i := range in.shards {
 		in.shards[i] = make(chan raw, cfg.QueueSize/cfg.Decoders)
@@ -264,7 +264,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 	in.drain()
 	close(acksDone)
 	flusher.Wait()
-	in.flushAcks()
+	in.flushAcks(time.Time{})
 	return nil
 }
 
@@ -321,6 +321,7 @@ func (in *Ingest) commit(batch []fleet.Message) {
 	}
 	in.m.batchSize.Observe(float64(len(batch)))
 	var events []protocol.Event
+	now := time.Now()
 	in.mu.Lock()
 	for i := range batch {
 		m := &batch[i]
@@ -334,7 +335,12 @@ func (in *Ingest) commit(batch []fleet.Message) {
 		}
 		seq, _ := m.Seq()
 		unit := m.Unit()
-		in.pending[unit] = in.pending[unit].Insert(seq)
+		p := in.pending[unit]
+		if p == nil {
+			p = &pendingAck{since: now}
+			in.pending[unit] = p
+		}
+		p.seqs = p.seqs.Insert(seq)
 	}
 	in.mu.Unlock()
 	if len(events) > 0 && in.cfg.OnEvents != nil {
@@ -342,29 +348,45 @@ func (in *Ingest) commit(batch []fleet.Message) {
 	}
 }
 
+// pendingAck is what a unit has had committed since its last ack.
+type pendingAck struct {
+	seqs  protocol.Ranges
+	since time.Time // when the oldest of them was committed
+}
+
+// flushAcksEvery sends each unit its ack once its oldest confirmation is
+// AckInterval old. Looking often, but acking per unit, spreads the acks of a
+// whole fleet over the interval instead of sending them in one burst, which
+// would stall everything else the broker does for a moment every interval.
 func (in *Ingest) flushAcksEvery(done <-chan struct{}) {
-	t := time.NewTicker(in.cfg.AckInterval)
+	t := time.NewTicker(max(in.cfg.AckInterval/10, 5*time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
 		case <-done:
 			return
-		case <-t.C:
-			in.flushAcks()
+		case now := <-t.C:
+			in.flushAcks(now.Add(-in.cfg.AckInterval))
 		}
 	}
 }
 
-// flushAcks publishes one ack per unit with everything confirmed since the
-// last flush. An ack the bus refuses (a device not reading, say) goes back
-// into the pending set for the next flush: acks are cumulative, so retrying
-// costs nothing, and the agent is spared resending what the hub already has.
-func (in *Ingest) flushAcks() {
+// flushAcks publishes one ack per unit whose oldest confirmation is older than
+// cutoff (a zero cutoff: every unit). An ack the bus refuses (a device not
+// reading, say) goes back into the pending set: acks are cumulative, so
+// retrying costs nothing, and the agent is spared resending what the hub
+// already has.
+func (in *Ingest) flushAcks(cutoff time.Time) {
+	due := make(map[string]protocol.Ranges)
 	in.mu.Lock()
-	pending := in.pending
-	in.pending = make(map[string]protocol.Ranges, len(pending))
+	for unit, p := range in.pending {
+		if cutoff.IsZero() || !p.since.After(cutoff) {
+			due[unit] = p.seqs
+			delete(in.pending, unit)
+		}
+	}
 	in.mu.Unlock()
-	for unit, seqs := range pending {
+	for unit, seqs := range due {
 		for rest := seqs; len(rest) > 0; {
 			n := min(len(rest), protocol.MaxAckRanges)
 			chunk := rest[:n]
@@ -389,5 +411,10 @@ func (in *Ingest) flushAcks() {
 func (in *Ingest) requeue(unit string, seqs protocol.Ranges) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	in.pending[unit] = in.pending[unit].Union(seqs)
+	p := in.pending[unit]
+	if p == nil {
+		p = &pendingAck{since: time.Now()}
+		in.pending[unit] = p
+	}
+	p.seqs = p.seqs.Union(seqs)
 }

@@ -85,55 +85,81 @@ func NewIndex(cfg Config) (*Index, error) {
 	}, nil
 }
 
-// Upsert inserts or replaces a unit. A unit without a fix (FixTS 0) is known
-// but has no place in the r-tree and its Lat, Lon are ignored. A bad position
-// returns an error wrapping ErrBadPosition and leaves the index unchanged.
-func (ix *Index) Upsert(u Unit) error {
-	switch {
-	case u.ID == "":
-		return errors.New("match: upsert: empty unit ID")
-	case !u.Type.Valid():
-		return fmt.Errorf("match: upsert %q: unknown unit type %q", u.ID, u.Type)
-	case u.FixTS != 0 && !protocol.ValidLatLon(u.Lat, u.Lon):
-		// buntdb would accept NaN and ±Inf and hand them back mid-Nearby.
-		return fmt.Errorf("match: upsert %q: lat=%v lon=%v: %w", u.ID, u.Lat, u.Lon, ErrBadPosition)
+// Upsert inserts or replaces units, in one transaction of the r-tree. A unit
+// without a fix (FixTS 0) is known but has no place in the r-tree and its
+// Lat, Lon are ignored. A unit with a bad position is left out, its previous
+// state kept, and named in the error (wrapping ErrBadPosition); the others
+// are applied. If a unit appears twice, the last one counts.
+func (ix *Index) Upsert(units ...Unit) error {
+	var errs []error
+	entries := make([]*entry, 0, len(units))
+	at := make(map[string]int, len(units))
+	for _, u := range units {
+		switch {
+		case u.ID == "":
+			errs = append(errs, errors.New("match: upsert: empty unit ID"))
+			continue
+		case !u.Type.Valid():
+			errs = append(errs, fmt.Errorf("match: upsert %q: unknown unit type %q", u.ID, u.Type))
+			continue
+		case u.FixTS != 0 && !protocol.ValidLatLon(u.Lat, u.Lon):
+			// buntdb would accept NaN and ±Inf and hand them back mid-Nearby.
+			errs = append(errs, fmt.Errorf("match: upsert %q: lat=%v lon=%v: %w", u.ID, u.Lat, u.Lon, ErrBadPosition))
+			continue
+		}
+		if u.FixTS == 0 {
+			u.Lat, u.Lon = 0, 0
+		}
+		caps := slices.Clone(u.Capabilities)
+		slices.Sort(caps)
+		u.Capabilities = slices.Compact(caps)
+		e := &entry{Unit: u, speed: ix.cfg.Speeds[u.Type], inTree: u.FixTS != 0}
+		if i, ok := at[u.ID]; ok {
+			entries[i] = e
+			continue
+		}
+		at[u.ID] = len(entries)
+		entries = append(entries, e)
 	}
-	if u.FixTS == 0 {
-		u.Lat, u.Lon = 0, 0
-	}
-	caps := slices.Clone(u.Capabilities)
-	slices.Sort(caps)
-	u.Capabilities = slices.Compact(caps)
-	e := &entry{Unit: u, speed: ix.cfg.Speeds[u.Type], inTree: u.FixTS != 0}
 
+	if len(entries) == 0 {
+		return errors.Join(errs...)
+	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.closed {
-		return fmt.Errorf("match: upsert %q: %w", u.ID, buntdb.ErrDatabaseClosed)
+		return errors.Join(append(errs, fmt.Errorf("match: upsert: %w", buntdb.ErrDatabaseClosed))...)
 	}
-	old := ix.units[u.ID]
-	wasInTree := old != nil && old.inTree
 	// Only a position that changed touches the r-tree: most updates are
 	// status changes or repeated fixes of a unit standing still.
-	var err error
-	switch {
-	case e.inTree && (!wasInTree || old.Lat != u.Lat || old.Lon != u.Lon):
-		err = ix.db.Update(func(tx *buntdb.Tx) error {
-			_, _, err := tx.Set(u.ID, pointValue(unitVector(u.Lat, u.Lon)), nil)
-			return err
-		})
-	case !e.inTree && wasInTree:
-		err = ix.deleteFromTree(u.ID)
-	}
+	err := ix.db.Update(func(tx *buntdb.Tx) error {
+		for _, e := range entries {
+			old := ix.units[e.ID]
+			wasInTree := old != nil && old.inTree
+			switch {
+			case e.inTree && (!wasInTree || old.Lat != e.Lat || old.Lon != e.Lon):
+				if _, _, err := tx.Set(e.ID, pointValue(unitVector(e.Lat, e.Lon)), nil); err != nil {
+					return err
+				}
+			case !e.inTree && wasInTree:
+				if _, err := tx.Delete(e.ID); err != nil && !errors.Is(err, buntdb.ErrNotFound) {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("match: upsert %q: %w", u.ID, err)
+		return errors.Join(append(errs, fmt.Errorf("match: upsert: %w", err))...)
 	}
-	if old != nil {
-		ix.tally(old, -1)
+	for _, e := range entries {
+		if old := ix.units[e.ID]; old != nil {
+			ix.tally(old, -1)
+		}
+		ix.tally(e, +1)
+		ix.units[e.ID] = e
 	}
-	ix.tally(e, +1)
-	ix.units[u.ID] = e
-	return nil
+	return errors.Join(errs...)
 }
 
 // Remove forgets a unit; an unknown ID is ignored.

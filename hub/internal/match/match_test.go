@@ -695,3 +695,48 @@ func TestConcurrent(t *testing.T) {
 		t.Fatalf("after the concurrent run:\n got %v\nwant %v", unitIDs(got), unitIDs(want))
 	}
 }
+
+// Upserting a batch in one transaction leaves the index as upserting its
+// units one by one would, bad positions and repeated ids included.
+func TestUpsertBatchEqualsOneByOne(t *testing.T) {
+	r := newRand(7, 0)
+	for round := range 20 {
+		units := benchFleet(r, 300, now0)
+		for i := range units {
+			switch r.IntN(20) {
+			case 0:
+				units[i].Lat = math.NaN()
+			case 1:
+				units[i].FixTS = 0
+			case 2:
+				units[i].ID = units[r.IntN(len(units))].ID // repeated id
+			}
+		}
+		batch, _ := NewIndex(DefaultConfig())
+		single, _ := NewIndex(DefaultConfig())
+		errBatch := batch.Upsert(units...)
+		var errSingle []error
+		for _, u := range units {
+			if err := single.Upsert(u); err != nil {
+				errSingle = append(errSingle, err)
+			}
+		}
+		if (errBatch == nil) != (len(errSingle) == 0) {
+			t.Fatalf("round %d: batch error %v, single errors %v", round, errBatch, errSingle)
+		}
+		for range 20 {
+			p := benchPoint(r)
+			q := Query{Lat: p.lat, Lon: p.lon, K: 10, Now: now0}
+			a, _ := batch.Query(q)
+			b, _ := single.Query(q)
+			if !reflect.DeepEqual(a, b) {
+				t.Fatalf("round %d: batch %v, one by one %v", round, unitIDs(a), unitIDs(b))
+			}
+		}
+		if batch.Len() != single.Len() || batch.ready != single.ready {
+			t.Fatalf("round %d: Len %d/%d ready %d/%d", round, batch.Len(), single.Len(), batch.ready, single.ready)
+		}
+		batch.Close()
+		single.Close()
+	}
+}
