@@ -2,6 +2,9 @@ package hub_test
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -119,4 +122,22 @@ func parallel(n, workers int, fn func(i int)) {
 		}()
 	}
 	wg.Wait()
+}
+
+// logMetrics logs the hub's metrics whose names start with one of prefixes.
+func logMetrics(b testing.TB, api string, prefixes ...string) {
+	resp, err := http.Get(api + "/metrics")
+	if err != nil {
+		b.Log(err)
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, l := range strings.Split(string(body), "\n") {
+		for _, p := range prefixes {
+			if strings.HasPrefix(l, p) {
+				b.Log(l)
+			}
+		}
+	}
 }

@@ -134,12 +134,8 @@ func (f *Fleet) Apply(msgs []Message, now time.Time) (Outcome, error) {
 			moved = append(moved, u.matchUnit())
 		}
 	}
-	// One index transaction for the whole batch, still under the lock so the
-	// index never lags the views.
-	if err := f.index.Upsert(moved...); err != nil {
-		f.log.Error("fleet: index refused units", "err", err)
-	}
-	f.mu.Unlock()
+	// One index transaction for the whole batch.
+	f.upsertAndUnlock(moved...)
 	f.changed(changed...)
 	return out, nil
 }

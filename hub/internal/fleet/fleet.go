@@ -50,6 +50,11 @@ type Fleet struct {
 
 	mu    sync.RWMutex
 	units map[string]*unit
+
+	// indexMu orders the index's updates. It is taken before mu is released,
+	// so updates reach the index in the order they were made, while readers
+	// of mu (every incoming message asks Known) do not wait for the index.
+	indexMu sync.Mutex
 }
 
 // unit is the in-memory state of one enrolled unit.
@@ -171,8 +176,7 @@ func (f *Fleet) Enrol(e Enrolment, now time.Time) (secret string, err error) {
 	meta := store.Unit{ID: e.ID, Type: e.Type, Callsign: e.Callsign, Capabilities: caps,
 		SecretHash: hashSecret(secret), Enrolled: now.UnixMilli()}
 
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	// The store decides whether the id is free; its fsync happens outside mu.
 	if err := f.store.CreateUnit(meta); err != nil {
 		return "", fmt.Errorf("fleet: enrol: %w", err)
 	}
@@ -183,13 +187,23 @@ func (f *Fleet) Enrol(e Enrolment, now time.Time) (secret string, err error) {
 		f.log.Error("fleet: live state of re-enrolled unit unreadable", "unit", e.ID, "err", err)
 	}
 	u := &unit{meta: meta, live: live}
+	f.mu.Lock()
 	f.units[e.ID] = u
-	if err := f.index.Upsert(u.matchUnit()); err != nil {
-		f.log.Error("fleet: index refused enrolled unit", "unit", e.ID, "err", err)
-	}
+	f.upsertAndUnlock(u.matchUnit())
 	f.log.Info("unit enrolled", "unit", e.ID, "type", e.Type)
 	f.changed(e.ID)
 	return secret, nil
+}
+
+// upsertAndUnlock updates the index and releases mu, handing over to indexMu
+// first so the index sees updates in order.
+func (f *Fleet) upsertAndUnlock(units ...match.Unit) {
+	f.indexMu.Lock()
+	f.mu.Unlock()
+	defer f.indexMu.Unlock()
+	if err := f.index.Upsert(units...); err != nil {
+		f.log.Error("fleet: index refused units", "err", err)
+	}
 }
 
 // Secrets are 256 random bits, so a plain SHA-256 is enough to keep them from
@@ -202,16 +216,18 @@ func hashSecret(secret string) string {
 // Revoke removes a unit: it can no longer authenticate and its messages are
 // rejected. Its history stays in the store.
 func (f *Fleet) Revoke(id string, now time.Time) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if _, ok := f.units[id]; !ok {
+	if !f.Known(id) {
 		return fmt.Errorf("fleet: unit %s: %w", id, ErrNotFound)
 	}
 	if _, err := f.store.RevokeUnit(id, now); err != nil {
 		return fmt.Errorf("fleet: revoke: %w", err)
 	}
+	f.mu.Lock()
 	delete(f.units, id)
+	f.indexMu.Lock()
+	f.mu.Unlock()
 	f.index.Remove(id)
+	f.indexMu.Unlock()
 	f.log.Info("unit revoked", "unit", id)
 	f.changed(id)
 	return nil
@@ -335,11 +351,10 @@ func (f *Fleet) SetIncident(id, incident string) error {
 	u, ok := f.units[id]
 	if ok && u.incident != incident {
 		u.incident = incident
-		if err := f.index.Upsert(u.matchUnit()); err != nil {
-			f.log.Error("fleet: index refused a unit", "unit", id, "err", err)
-		}
+		f.upsertAndUnlock(u.matchUnit())
+	} else {
+		f.mu.Unlock()
 	}
-	f.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("fleet: unit %s: %w", id, ErrNotFound)
 	}
@@ -357,3 +372,6 @@ func (f *Fleet) changed(ids ...string) {
 func (f *Fleet) Match(q match.Query) ([]match.Candidate, error) {
 	return f.index.Query(q)
 }
+
+// Sync makes everything applied so far durable; see store.Store.Sync.
+func (f *Fleet) Sync() error { return f.store.Sync() }

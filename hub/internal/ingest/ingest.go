@@ -238,7 +238,7 @@ func (in *Ingest) reject(topic string, err error) {
 // On the way out it stops taking messages, commits what is queued, and sends
 // the last confirmations.
 func (in *Ingest) Run(ctx context.Context) error {
-	var decoders, flusher sync.WaitGroup
+	var decoders, workers sync.WaitGroup
 	for _, shard := range in.shards {
 		decoders.Add(1)
 		go func() {
@@ -247,29 +247,42 @@ func (in *Ingest) Run(ctx context.Context) error {
 		}()
 	}
 	acksDone := make(chan struct{})
-	flusher.Add(1)
+	workers.Add(2)
 	go func() {
-		defer flusher.Done()
+		defer workers.Done()
 		in.flushAcksEvery(acksDone)
 	}()
+	toSync := make(chan committed, 64)
+	go func() {
+		defer workers.Done()
+		in.syncLoop(toSync)
+	}()
 
-	in.commitUntil(ctx.Done())
+	in.commitUntil(ctx.Done(), toSync)
 	in.once.Do(func() { close(in.closed) })
 	decoded := make(chan struct{})
 	go func() {
 		decoders.Wait()
 		close(decoded)
 	}()
-	in.commitUntil(decoded) // what the decoders still hand over
-	in.drain()
+	in.commitUntil(decoded, toSync) // what the decoders still hand over
+	in.drain(toSync)
+	close(toSync)
 	close(acksDone)
-	flusher.Wait()
+	workers.Wait()
 	in.flushAcks(time.Time{})
 	return nil
 }
 
+// committed is a batch applied to the store but not yet known to be on disk:
+// what to confirm, and the events to hand on, once it is.
+type committed struct {
+	confirm map[string][]uint64
+	events  []protocol.Event
+}
+
 // commitUntil commits batches until done is closed.
-func (in *Ingest) commitUntil(done <-chan struct{}) {
+func (in *Ingest) commitUntil(done <-chan struct{}, toSync chan<- committed) {
 	batch := make([]fleet.Message, 0, in.cfg.MaxBatch)
 	for {
 		select {
@@ -279,12 +292,12 @@ func (in *Ingest) commitUntil(done <-chan struct{}) {
 			batch = append(batch[:0], msg)
 		}
 		batch = in.fill(batch)
-		in.commit(batch)
+		in.commit(batch, toSync)
 	}
 }
 
 // fill takes whatever else is already queued, up to MaxBatch: the batch grows
-// with the load, so the fsync per commit is shared by more messages.
+// with the load, so the work per commit is shared by more messages.
 func (in *Ingest) fill(batch []fleet.Message) []fleet.Message {
 	for len(batch) < in.cfg.MaxBatch {
 		select {
@@ -297,18 +310,21 @@ func (in *Ingest) fill(batch []fleet.Message) []fleet.Message {
 	return batch
 }
 
-func (in *Ingest) drain() {
+func (in *Ingest) drain(toSync chan<- committed) {
 	batch := make([]fleet.Message, 0, in.cfg.MaxBatch)
 	for {
 		batch = in.fill(batch[:0])
 		if len(batch) == 0 {
 			return
 		}
-		in.commit(batch)
+		in.commit(batch, toSync)
 	}
 }
 
-func (in *Ingest) commit(batch []fleet.Message) {
+// commit applies a batch and passes what it confirms to the syncer. The
+// fsync is not waited for here: while the syncer flushes one batch to disk,
+// the next is being applied, so the disk's latency does not cap the rate.
+func (in *Ingest) commit(batch []fleet.Message, toSync chan<- committed) {
 	start := time.Now()
 	out, err := in.fleet.Apply(batch, in.cfg.Now())
 	in.m.commitSeconds.Observe(time.Since(start).Seconds())
@@ -320,9 +336,7 @@ func (in *Ingest) commit(batch []fleet.Message) {
 		return
 	}
 	in.m.batchSize.Observe(float64(len(batch)))
-	var events []protocol.Event
-	now := time.Now()
-	in.mu.Lock()
+	c := committed{confirm: make(map[string][]uint64)}
 	for i := range batch {
 		m := &batch[i]
 		r := out.Results[i]
@@ -331,20 +345,59 @@ func (in *Ingest) commit(batch []fleet.Message) {
 			continue
 		}
 		if m.Kind == protocol.KindEvents && (r == fleet.Committed || r == fleet.Older) {
-			events = append(events, m.Event)
+			c.events = append(c.events, m.Event)
 		}
 		seq, _ := m.Seq()
-		unit := m.Unit()
-		p := in.pending[unit]
-		if p == nil {
-			p = &pendingAck{since: now}
-			in.pending[unit] = p
-		}
-		p.seqs = p.seqs.Insert(seq)
+		c.confirm[m.Unit()] = append(c.confirm[m.Unit()], seq)
 	}
-	in.mu.Unlock()
-	if len(events) > 0 && in.cfg.OnEvents != nil {
-		in.cfg.OnEvents(events)
+	toSync <- c
+}
+
+// syncLoop makes committed batches durable — one fsync for all that are
+// waiting — and only then confirms them to their units and hands their events
+// to dispatch. If the fsync fails nothing is confirmed: the agents resend.
+func (in *Ingest) syncLoop(toSync <-chan committed) {
+	for c := range toSync {
+		batches := []committed{c}
+	more:
+		for {
+			select {
+			case c, ok := <-toSync:
+				if !ok {
+					break more
+				}
+				batches = append(batches, c)
+			default:
+				break more
+			}
+		}
+		start := time.Now()
+		err := in.fleet.Sync()
+		in.m.syncSeconds.Observe(time.Since(start).Seconds())
+		if err != nil {
+			in.m.commitErrors.Inc()
+			in.log.Error("sync failed; nothing confirmed, agents will resend", "err", err)
+			continue
+		}
+		var events []protocol.Event
+		in.mu.Lock()
+		for _, c := range batches {
+			for unit, seqs := range c.confirm {
+				p := in.pending[unit]
+				if p == nil {
+					p = &pendingAck{since: start}
+					in.pending[unit] = p
+				}
+				for _, seq := range seqs {
+					p.seqs = p.seqs.Insert(seq)
+				}
+			}
+			events = append(events, c.events...)
+		}
+		in.mu.Unlock()
+		if len(events) > 0 && in.cfg.OnEvents != nil {
+			in.cfg.OnEvents(events)
+		}
 	}
 }
 

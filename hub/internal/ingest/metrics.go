@@ -8,6 +8,7 @@ type Metrics struct {
 	rejected      *prometheus.CounterVec
 	results       *prometheus.CounterVec
 	commitSeconds prometheus.Histogram
+	syncSeconds   prometheus.Histogram
 	batchSize     prometheus.Histogram
 	commitErrors  prometheus.Counter
 	acks          prometheus.Counter
@@ -28,7 +29,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "kuaifan_ingest_results_total", Help: "Messages through commit, by kind and result (committed, older, duplicate, expired, unknown_unit, presence, stale_will).",
 		}, []string{"kind", "result"}),
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "kuaifan_ingest_commit_seconds", Help: "Time to commit one batch, fsync included.",
+			Name: "kuaifan_ingest_commit_seconds", Help: "Time to apply one batch to the store (before its fsync).",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}),
+		syncSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "kuaifan_ingest_sync_seconds", Help: "Time to fsync committed batches before they are confirmed.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -54,7 +59,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			}
 			return m.queue()
 		})
-		reg.MustRegister(m.received, m.rejected, m.results, m.commitSeconds, m.batchSize,
+		reg.MustRegister(m.received, m.rejected, m.results, m.commitSeconds, m.syncSeconds, m.batchSize,
 			m.commitErrors, m.acks, m.ackErrors, queue)
 	}
 	return m

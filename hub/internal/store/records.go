@@ -77,7 +77,7 @@ func liveKey(id string) string { return "live:" + id }
 // CreateUnit enrols u. An active unit with the same id is ErrExists; a revoked
 // one is enrolled again (a replaced device keeps its history).
 func (s *Store) CreateUnit(u Unit) error {
-	return s.db.Update(func(tx *buntdb.Tx) error {
+	return s.update(func(tx *buntdb.Tx) error {
 		if v, err := tx.Get(unitKey(u.ID)); err == nil {
 			var old Unit
 			if json.Unmarshal([]byte(v), &old) == nil && old.Revoked == 0 {
@@ -91,7 +91,7 @@ func (s *Store) CreateUnit(u Unit) error {
 // RevokeUnit marks a unit revoked at the given time.
 func (s *Store) RevokeUnit(id string, at time.Time) (Unit, error) {
 	var u Unit
-	err := s.db.Update(func(tx *buntdb.Tx) error {
+	err := s.update(func(tx *buntdb.Tx) error {
 		v, err := tx.Get(unitKey(id))
 		if errors.Is(err, buntdb.ErrNotFound) {
 			return fmt.Errorf("unit %s: %w", id, ErrNotFound)
@@ -168,7 +168,8 @@ func (s *Store) Live(id string) (Live, error) {
 	return l, nil
 }
 
-// Commit writes a batch in one transaction, fsynced before it returns.
+// Commit writes a batch in one transaction: visible at once, durable after
+// the next Sync.
 // History older than the retention is not written (Prune would drop it at
 // once); Commit returns how many records it skipped that way.
 func (s *Store) Commit(b *Batch, now time.Time) (expired int, err error) {

@@ -13,7 +13,7 @@ import (
 
 // Put writes records by key in one fsynced transaction.
 func (s *Store) Put(records map[string][]byte) error {
-	err := s.db.Update(func(tx *buntdb.Tx) error {
+	err := s.update(func(tx *buntdb.Tx) error {
 		for k, v := range records {
 			if _, _, err := tx.Set(k, string(v), nil); err != nil {
 				return err

@@ -2,10 +2,11 @@
 // each unit's latest position and committed sequence numbers, and the history
 // of positions and events with a retention TTL.
 //
-// Every commit is fsynced before it returns (buntdb SyncPolicy Always), and
-// commits are grouped by the caller, so "committed" means "on disk": the hub
-// confirms a message to its agent only after Commit returns. A crash loses
-// only what was not yet confirmed, which agents still hold and resend.
+// Writes reach the file at once and the disk at the next Sync: ingest applies
+// one batch while the previous one is being fsynced, and confirms a message
+// to its agent only after a Sync that covers it. Every other write (units,
+// incidents) syncs before it returns. A crash loses only what was not yet
+// confirmed, which agents still hold and resend.
 package store
 
 import (
@@ -15,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/tidwall/buntdb"
@@ -60,6 +62,9 @@ type Store struct {
 	db          *buntdb.DB
 	recovered   string // non-empty when Open had to set a corrupt file aside
 	compactedAt int64  // file size after the last compaction (or at open)
+
+	syncMu   sync.Mutex
+	syncFile *os.File // the database file, for fsync (buntdb keeps its own handle private)
 }
 
 // Open opens (or creates) the store under cfg.Dir. A file that buntdb refuses
@@ -85,17 +90,60 @@ func Open(cfg Config) (*Store, error) {
 	// Always: a commit is on disk before the hub confirms it to an agent.
 	// buntdb ignores the result of fsync, so a failing disk shows up only
 	// on the next write error.
+	// Never: Sync flushes, so the fsync can run beside the next write. And
 	// buntdb's own shrink renames its rewritten file into place without
 	// fsync; Compact does the same and then fsyncs.
-	if err := db.SetConfig(buntdb.Config{SyncPolicy: buntdb.Always, AutoShrinkDisabled: true}); err != nil {
+	if err := db.SetConfig(buntdb.Config{SyncPolicy: buntdb.Never, AutoShrinkDisabled: true}); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: configure: %w", err)
 	}
 	s.db = db
+	if s.syncFile, err = os.Open(s.path); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s for sync: %w", s.path, err)
+	}
 	if fi, err := os.Stat(s.path); err == nil {
 		s.compactedAt = fi.Size()
 	}
 	return s, nil
+}
+
+// Sync flushes every write made so far to the disk. fsync applies to the
+// file, not to the handle, so syncing our own handle covers buntdb's writes.
+// A compaction puts a new file in place: then the new one is synced too, and
+// kept for next time.
+func (s *Store) Sync() error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	if err := s.syncFile.Sync(); err != nil {
+		return fmt.Errorf("store: sync: %w", err)
+	}
+	cur, err := os.Stat(s.path)
+	if err != nil {
+		return fmt.Errorf("store: sync: %w", err)
+	}
+	if mine, err := s.syncFile.Stat(); err == nil && os.SameFile(cur, mine) {
+		return nil
+	}
+	f, err := os.Open(s.path)
+	if err != nil {
+		return fmt.Errorf("store: sync: %w", err)
+	}
+	s.syncFile.Close()
+	s.syncFile = f
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("store: sync: %w", err)
+	}
+	return nil
+}
+
+// update runs a write transaction and syncs it: for the rare writes that are
+// durable when they return.
+func (s *Store) update(fn func(tx *buntdb.Tx) error) error {
+	if err := s.db.Update(fn); err != nil {
+		return err
+	}
+	return s.Sync()
 }
 
 // compactMin is the file size below which compaction is not worth it.
@@ -256,7 +304,11 @@ func (s *Store) RunMaintenance(done <-chan struct{}) {
 
 // Close flushes and closes the database.
 func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
+	err := s.db.Close() // buntdb syncs on close
+	s.syncMu.Lock()
+	s.syncFile.Close()
+	s.syncMu.Unlock()
+	if err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
 	return nil

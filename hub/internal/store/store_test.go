@@ -348,6 +348,15 @@ func TestCompact(t *testing.T) {
 	if b, err := s.Get("inc:x"); err != nil || len(b) != len(big) {
 		t.Errorf("record lost in compaction: %v", err)
 	}
+	// The compaction put a new file in place: Sync must flush that one from now on.
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	cur, _ := os.Stat(s.path)
+	mine, _ := s.syncFile.Stat()
+	if !os.SameFile(cur, mine) {
+		t.Error("Sync still holds the file the compaction replaced")
+	}
 	if err := s.Compact(); err != nil || s.fileSize(t) != after {
 		t.Errorf("a second compaction right after should do nothing: %v", err)
 	}

@@ -1,0 +1,120 @@
+package hub_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// BenchmarkStreamLatency measures, end to end, the time from a unit
+// publishing a position to a dashboard's websocket receiving the delta that
+// carries it: 10,000 units reporting once a second to a hub in another
+// process, 20 stream clients, one of which never reads. Two of the healthy
+// clients time every unit entry (its ts is the moment it was published); the
+// others read and discard. One run takes about 40 s; b.N is ignored.
+func BenchmarkStreamLatency(b *testing.B) {
+	const clients, probes = 20, 2
+	const measureFor = 15 * time.Second
+	_, api, broker := startChild(b, b.TempDir(), "")
+	load := newFleetLoad(b, api, "crash-token", broker, benchUnits(), func(i int) (float64, float64) {
+		return lat0 + float64(i%100)*1e-3, lon0 + float64(i/100)*1e-3
+	})
+	defer load.disconnect()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wsURL := "ws" + strings.TrimPrefix(api, "http") + "/ws"
+	header := http.Header{"Authorization": {"Bearer crash-token"}}
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		fromHub   []time.Duration // from the hub's commit of the position to the client
+		measuring bool
+		wg        sync.WaitGroup
+	)
+	for i := range clients {
+		c, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: header})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.CloseNow()
+		c.SetReadLimit(-1)
+		if i == clients-1 {
+			continue // the stalled client: connected, never reading
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				_, data, err := c.Read(ctx)
+				if err != nil {
+					return
+				}
+				at := time.Now()
+				if i >= probes {
+					continue
+				}
+				var f struct {
+					Type  string `json:"type"`
+					Units []struct {
+						TS       *int64 `json:"ts"`
+						LastSeen int64  `json:"last_seen"`
+					} `json:"units"`
+				}
+				if json.Unmarshal(data, &f) != nil || f.Type != "delta" {
+					continue
+				}
+				mu.Lock()
+				if measuring {
+					for _, u := range f.Units {
+						if u.TS != nil {
+							latencies = append(latencies, at.Sub(time.UnixMilli(*u.TS)))
+							fromHub = append(fromHub, at.Sub(time.UnixMilli(u.LastSeen)))
+						}
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	load.report()
+	time.Sleep(5 * time.Second) // past the start-up snapshots
+	b.ResetTimer()
+	mu.Lock()
+	measuring = true
+	mu.Unlock()
+	time.Sleep(measureFor)
+	mu.Lock()
+	measuring = false
+	got := slices.Clone(latencies)
+	hubPart := slices.Clone(fromHub)
+	mu.Unlock()
+	if testing.Verbose() {
+		logMetrics(b, api, "kuaifan_ingest_queue", "kuaifan_ingest_batch_messages_sum", "kuaifan_ingest_batch_messages_count",
+			"kuaifan_ingest_commit_seconds_sum", "kuaifan_stream_", "process_cpu_seconds_total", "kuaifan_broker_publish_dropped")
+	}
+	b.StopTimer()
+	load.halt()
+	cancel()
+	wg.Wait()
+
+	if len(got) == 0 {
+		b.Fatal("no deltas received")
+	}
+	slices.Sort(got)
+	slices.Sort(hubPart)
+	ms := func(ds []time.Duration, q float64) float64 { return float64(ds[min(len(ds)-1, int(q*float64(len(ds))))]) / 1e6 }
+	b.ReportMetric(ms(got, 0.50), "p50-ms")
+	b.ReportMetric(ms(got, 0.99), "p99-ms")
+	// The part after the hub committed the position: batching window, frame, network, client.
+	b.ReportMetric(ms(hubPart, 0.50), "commit-to-client-p50-ms")
+	b.ReportMetric(ms(hubPart, 0.99), "commit-to-client-p99-ms")
+	b.ReportMetric(float64(len(got))/probes/measureFor.Seconds(), "updates/s/client")
+}
