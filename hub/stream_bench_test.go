@@ -110,7 +110,9 @@ func BenchmarkStreamLatency(b *testing.B) {
 	}
 	slices.Sort(got)
 	slices.Sort(hubPart)
-	ms := func(ds []time.Duration, q float64) float64 { return float64(ds[min(len(ds)-1, int(q*float64(len(ds))))]) / 1e6 }
+	ms := func(ds []time.Duration, q float64) float64 {
+		return float64(ds[min(len(ds)-1, int(q*float64(len(ds))))]) / 1e6
+	}
 	b.ReportMetric(ms(got, 0.50), "p50-ms")
 	b.ReportMetric(ms(got, 0.99), "p99-ms")
 	// The part after the hub committed the position: batching window, frame, network, client.

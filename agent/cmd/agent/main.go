@@ -1,0 +1,317 @@
+// Command agent runs kuaifan's edge agent on a patrol device: it reports the
+// unit's position and status to the hub over MQTT and carries out the hub's
+// dispatches. It only turns flags (and a -config file) into an agent.Config;
+// everything else is package agent.
+//
+//	agent -unit car-017 -secret S -broker tcp://hub:1883 -gps nmea:/dev/ttyUSB0 -data /var/lib/kuaifan-agent
+//	agent -h
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"kuaifan/agent"
+	"kuaifan/agent/internal/gps"
+	"kuaifan/agent/internal/report"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "agent:", err)
+		os.Exit(2)
+	}
+}
+
+// options are the flags that are not agent.Config fields as they are.
+type options struct {
+	config   string
+	ca       string
+	logLevel string
+	level    slog.Level
+	simAt    string
+	reportKV map[string]*float64
+}
+
+// load turns the command line (and the -config file it names, and the
+// environment) into a Config.
+func load(args []string, stderr io.Writer) (agent.Config, *options, error) {
+	cfg := agent.DefaultConfig()
+	o := &options{}
+	fs := newFlags(&cfg, o, stderr)
+	if err := fs.Parse(args); err != nil {
+		return cfg, nil, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, nil, fmt.Errorf("unexpected arguments %q (see -h)", fs.Args())
+	}
+	if o.config != "" {
+		// The file first, then the command line again: flags override it.
+		if err := applyFile(fs, o.config); err != nil {
+			return cfg, nil, err
+		}
+		if err := fs.Parse(args); err != nil {
+			return cfg, nil, err
+		}
+	}
+	if cfg.Secret == "" {
+		cfg.Secret = os.Getenv("AGENT_SECRET")
+	}
+	if cfg.TerminalToken == "" {
+		cfg.TerminalToken = os.Getenv("AGENT_TERMINAL_TOKEN")
+	}
+	var err error
+	if o.level, err = parseLevel(o.logLevel); err != nil {
+		return cfg, nil, err
+	}
+	vals := map[string]float64{}
+	fs.Visit(func(f *flag.Flag) {
+		if p, ok := o.reportKV[f.Name]; ok {
+			vals[strings.TrimPrefix(f.Name, "report-")] = *p
+		}
+	})
+	if len(vals) > 0 {
+		rc, _, err := cfg.Report.Apply(vals)
+		if err != nil {
+			return cfg, nil, fmt.Errorf("reporting options: %w", err)
+		}
+		cfg.Report = rc
+	}
+	if o.ca != "" {
+		pem, err := os.ReadFile(o.ca)
+		if err != nil {
+			return cfg, nil, fmt.Errorf("-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return cfg, nil, fmt.Errorf("-ca %s: no PEM certificate in it", o.ca)
+		}
+		cfg.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return cfg, o, nil
+}
+
+func run(args []string, stderr io.Writer) error {
+	cfg, o, err := load(args, stderr)
+	if err != nil {
+		return err
+	}
+	h := slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.level})
+	cfg.Logger = slog.New(h)
+	cfg.GPSOptions.Logger = cfg.Logger
+	// paho logs through package variables: bridge them to slog, here only.
+	// One level down: paho logs every refused dial as an ERROR, twice, and
+	// a unit in a tunnel would fill its log with them (the uplink reports
+	// each failed attempt itself, at Warn).
+	mqtt.CRITICAL = slog.NewLogLogger(h, slog.LevelError)
+	mqtt.ERROR = slog.NewLogLogger(h, slog.LevelWarn)
+	mqtt.WARN = slog.NewLogLogger(h, slog.LevelInfo)
+	if o.level <= slog.LevelDebug {
+		mqtt.DEBUG = slog.NewLogLogger(h, slog.LevelDebug)
+	}
+
+	// "sim" is driven here, on a patrol loop, so that the agent can be tried
+	// without a receiver; the simulator drives its own Sims instead.
+	var sim *gps.Sim
+	var simLat, simLon float64
+	if cfg.GPS == "sim" {
+		if simLat, simLon, err = parseLatLon(o.simAt); err != nil {
+			return fmt.Errorf("-sim-at: %w", err)
+		}
+		sim = gps.NewSim(cfg.GPSOptions.Sim)
+		sim.Set(simLat, simLon, 0, 0)
+		cfg.GPS = "" // the agent takes sim through UseGPS
+	}
+
+	a, err := agent.New(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var wg sync.WaitGroup
+	if sim != nil {
+		a.UseGPS(sim) // closed by Run
+		wg.Go(func() { patrol(ctx, sim, simLat, simLon) })
+	}
+	err = a.Run(ctx)
+	stop()
+	wg.Wait()
+	return err
+}
+
+func newFlags(cfg *agent.Config, o *options, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `agent — kuaifan's edge agent on a patrol device.
+
+It reports the unit's position and status to the hub over MQTT (QoS 1, through a
+durable queue in -data that keeps everything while offline and resends until the
+hub confirms), receives dispatches, and answers them (ack, arrived, cleared).
+
+  agent -unit ID -secret S -broker tcp://host:1883 -gps nmea:PATH|gpsd:HOST:PORT|sim -data DIR
+
+Every option can also come from a JSON file (-config FILE) with the same names
+as keys, e.g. {"unit":"car-017","broker":"ssl://hub:8883","resend-after":"30s",
+"report-moving_s":5}; flags on the command line override the file.
+
+Options:
+`)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.config, "config", "", "read options from this JSON `file` (keys are the flag names); flags override it")
+	fs.StringVar(&cfg.Unit, "unit", cfg.Unit, "unit `id` as enrolled at the hub ([A-Za-z0-9_-]{1,32}); also the MQTT client id and username")
+	fs.StringVar(&cfg.Secret, "secret", cfg.Secret, "the unit's MQTT password (POST /api/units returned it); default: env AGENT_SECRET")
+	fs.StringVar(&cfg.Broker, "broker", cfg.Broker, "MQTT broker `URL`: tcp://host:1883, ssl://host:8883 or tls://host:8883 (TLS), ws://host/path")
+	fs.StringVar(&o.ca, "ca", "", "PEM `file` of the CA that signed the broker's certificate (ssl://, tls://); default: the system's roots")
+	fs.StringVar(&cfg.GPS, "gps", cfg.GPS, "GPS `source`: nmea:PATH (serial port, file or pipe), gpsd:HOST:PORT, or sim (a simulated unit on patrol around -sim-at)")
+	fs.IntVar(&cfg.GPSOptions.Baud, "gps-baud", gps.DefaultBaud, "serial `rate` for nmea: on a serial port")
+	fs.Float64Var(&cfg.GPSOptions.Quality.MaxHDOP, "gps-max-hdop", gps.DefaultMaxHDOP, "fixes with a worse HDOP are not reported (negative: no check)")
+	fs.Float64Var(&cfg.GPSOptions.Quality.MaxAccM, "gps-max-acc", gps.DefaultMaxAccM, "fixes with a worse accuracy estimate, in `metres`, are not reported (negative: no check)")
+	fs.IntVar(&cfg.GPSOptions.Quality.MinSats, "gps-min-sats", gps.DefaultMinSats, "fixes from fewer satellites are not reported (negative: no check)")
+	fs.BoolVar(&cfg.Replay, "replay", cfg.Replay, "the GPS source is a recorded log: replay it at its recorded pace, stamped with the current time, so the hub shows the unit moving now")
+	fs.StringVar(&o.simAt, "sim-at", "28.1941,112.9823", "`lat,lon` the simulated unit (-gps sim) patrols around")
+	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data `directory`: the queue and the unit's saved state (assignment, status, handled commands)")
+	fs.StringVar(&cfg.TopicRoot, "topic-root", cfg.TopicRoot, "MQTT topic root, as the hub's")
+	fs.StringVar(&cfg.Terminal, "terminal", cfg.Terminal, "officer terminal API listen `address` (loopback); empty disables it")
+	fs.StringVar(&cfg.TerminalToken, "terminal-token", cfg.TerminalToken, "Bearer `token` the terminal API requires; default: env AGENT_TERMINAL_TOKEN, else none")
+	fs.Float64Var(&cfg.ArriveRadiusM, "arrive-radius", cfg.ArriveRadiusM, "report arrival by itself within this many `metres` of the incident")
+	fs.DurationVar(&cfg.ResendAfter, "resend-after", cfg.ResendAfter, "resend a report the hub has not confirmed after this long")
+	fs.IntVar(&cfg.DrainRate, "drain-rate", cfg.DrainRate, "after a reconnect, send the offline backlog at this many `positions` per second (live reports always go first)")
+	fs.IntVar(&cfg.MaxQueued, "max-queued", cfg.MaxQueued, "queue bound in `reports` (~330 bytes of memory each); beyond it the oldest positions are thinned, never events")
+	fs.BoolVar(&cfg.AutoAck, "auto-ack", cfg.AutoAck, "acknowledge every dispatch at once (simulations and tests; a real officer acks on the terminal)")
+	fs.DurationVar(&cfg.ReconnectMin, "reconnect-min", cfg.ReconnectMin, "first wait before reconnecting; doubles up to -reconnect-max, each wait jittered ±50%")
+	fs.DurationVar(&cfg.ReconnectMax, "reconnect-max", cfg.ReconnectMax, "longest wait before reconnecting")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+
+	def := report.DefaultConfig().Values()
+	help := map[string]string{
+		"dispatched_s":   "report interval in `seconds` while the unit has an assignment",
+		"fast_s":         "report interval in `seconds` above -report-fast_mps",
+		"moving_s":       "report interval in `seconds` above -report-moving_mps",
+		"patrol_s":       "report interval in `seconds` above -report-stationary_mps",
+		"stationary_s":   "report interval in `seconds` when standing",
+		"fast_mps":       "`speed` (m/s) above which the unit moves fast",
+		"moving_mps":     "`speed` (m/s) above which the unit moves",
+		"stationary_mps": "`speed` (m/s) at or below which the unit stands",
+		"turn_deg":       "report at once on a heading change beyond this many `degrees` while moving",
+		"distance_m":     "report at once this many `metres` from the last report",
+	}
+	o.reportKV = map[string]*float64{}
+	keys := report.Keys()
+	sort.Strings(keys)
+	for _, k := range keys {
+		name := "report-" + k
+		o.reportKV[name] = fs.Float64(name, def[k], help[k]+" (the hub's config command changes it)")
+	}
+	return fs
+}
+
+// applyFile sets the flags named by the keys of a JSON object.
+func applyFile(fs *flag.FlagSet, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("-config: %w", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("-config %s: %w", path, err)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k == "config" || fs.Lookup(k) == nil {
+			return fmt.Errorf("-config %s: unknown option %q", path, k)
+		}
+		var s string
+		switch v := m[k].(type) {
+		case string:
+			s = v
+		case bool:
+			s = strconv.FormatBool(v)
+		case float64:
+			s = strconv.FormatFloat(v, 'f', -1, 64)
+		default:
+			return fmt.Errorf("-config %s: %q: want a string, number or boolean", path, k)
+		}
+		if err := fs.Set(k, s); err != nil {
+			return fmt.Errorf("-config %s: %q: %w", path, k, err)
+		}
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("-log-level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func parseLatLon(s string) (float64, float64, error) {
+	a, b, ok := strings.Cut(s, ",")
+	lat, err1 := strconv.ParseFloat(strings.TrimSpace(a), 64)
+	lon, err2 := strconv.ParseFloat(strings.TrimSpace(b), 64)
+	if !ok || err1 != nil || err2 != nil || lat < -90 || lat > 90 || lon < -180 || lon > 180 {
+		return 0, 0, fmt.Errorf("%q is not lat,lon in degrees", s)
+	}
+	return lat, lon, nil
+}
+
+// patrol drives a simulated unit around a 400 m circle at a car's patrol
+// speed, stopping for a minute at every lap: moving, turning and standing
+// all show up in its reports.
+func patrol(ctx context.Context, sim *gps.Sim, lat, lon float64) {
+	const (
+		radius = 400.0 // m
+		speed  = 8.0   // m/s
+		stop   = time.Minute
+	)
+	mPerDeg := 6371008.8 * math.Pi / 180
+	lap := 2 * math.Pi * radius / speed
+	start := time.Now()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			el := math.Mod(now.Sub(start).Seconds(), lap+stop.Seconds())
+			v := speed
+			if el > lap {
+				el, v = lap, 0
+			}
+			θ := el / lap * 2 * math.Pi
+			n, e := radius*math.Sin(θ), radius*(1-math.Cos(θ))
+			heading := math.Mod(90-θ*180/math.Pi+360, 360)
+			sim.Set(lat+n/mPerDeg, lon+e/(mPerDeg*math.Cos(lat*math.Pi/180)), v, heading)
+		}
+	}
+}

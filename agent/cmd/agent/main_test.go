@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"kuaifan/agent"
+	"kuaifan/agent/internal/report"
+	"kuaifan/hub/hubtest"
+	"kuaifan/hub/leakcheck"
+)
+
+// A -config file sets options by their flag names; the command line
+// overrides it; the secret may come from the environment.
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "agent.json")
+	if err := os.WriteFile(file, []byte(`{"unit":"car-017","broker":"ssl://hub:8883","resend-after":"45s",
+		"drain-rate":2000,"auto-ack":true,"report-moving_s":3,"report-distance_m":80,"data":"/var/lib/x"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AGENT_SECRET", "from-env")
+	cfg, o, err := load([]string{"-config", file, "-broker", "tcp://other:1883", "-report-moving_s", "4", "-log-level", "debug"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := agent.DefaultConfig()
+	want.Unit, want.Secret, want.Broker, want.ResendAfter, want.DrainRate, want.AutoAck, want.DataDir =
+		"car-017", "from-env", "tcp://other:1883", 45*time.Second, 2000, true, "/var/lib/x"
+	want.Report = report.DefaultConfig()
+	want.Report.Moving, want.Report.DistanceM = 4*time.Second, 80
+	if cfg.Unit != want.Unit || cfg.Secret != want.Secret || cfg.Broker != want.Broker || cfg.ResendAfter != want.ResendAfter ||
+		cfg.DrainRate != want.DrainRate || cfg.AutoAck != want.AutoAck || cfg.DataDir != want.DataDir || cfg.Report != want.Report {
+		t.Errorf("got  %+v\nwant %+v", cfg, want)
+	}
+	if o.level.String() != "DEBUG" {
+		t.Errorf("level %v", o.level)
+	}
+
+	// A flag beats the environment.
+	cfg, _, err = load([]string{"-unit", "u", "-secret", "s"}, &bytes.Buffer{})
+	if err != nil || cfg.Secret != "s" {
+		t.Errorf("secret %q, %v", cfg.Secret, err)
+	}
+
+	for _, bad := range []string{`{"unit":"u","colour":"red"}`, `{"unit":["u"]}`, `{"drain-rate":"fast"}`, `not json`, `{"report-turn_deg":0}`} {
+		if err := os.WriteFile(file, []byte(bad), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := load([]string{"-config", file}, &bytes.Buffer{}); err == nil {
+			t.Errorf("config %s accepted", bad)
+		}
+	}
+	if _, _, err := load([]string{"-log-level", "loud"}, &bytes.Buffer{}); err == nil {
+		t.Error("-log-level loud accepted")
+	}
+	if _, _, err := load([]string{"-ca", file}, &bytes.Buffer{}); err == nil {
+		t.Error("-ca with no certificate accepted")
+	}
+}
+
+// agent -h documents every option, including every reporting bound.
+func TestHelp(t *testing.T) {
+	var out bytes.Buffer
+	if err := run([]string{"-h"}, &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v", err)
+	}
+	for _, name := range []string{"-unit", "-secret", "AGENT_SECRET", "-broker", "-gps", "-data", "-topic-root", "-terminal",
+		"-arrive-radius", "-resend-after", "-drain-rate", "-max-queued", "-ca", "-log-level", "-config", "-replay",
+		"-auto-ack", "-reconnect-min", "-reconnect-max", "-gps-baud", "-gps-max-hdop", "-gps-max-acc", "-gps-min-sats"} {
+		if !strings.Contains(out.String(), name) {
+			t.Errorf("-h does not mention %s", name)
+		}
+	}
+	for _, k := range report.Keys() {
+		if !strings.Contains(out.String(), "-report-"+k) {
+			t.Errorf("-h does not mention -report-%s", k)
+		}
+	}
+}
+
+func TestMain(m *testing.M) { leakcheck.Main(m) }
+
+// The command runs a simulated unit against a hub; SIGTERM shuts it down
+// cleanly: Run returns nil and the hub sees the unit go offline at once.
+func TestSIGTERM(t *testing.T) {
+	h := hubtest.Start(t, nil)
+	secret := h.Enrol("car-c", "car")
+	done := make(chan error, 1)
+	var out bytes.Buffer
+	go func() {
+		done <- run([]string{"-unit", "car-c", "-secret", secret, "-broker", h.MQTTURL(), "-gps", "sim",
+			"-data", t.TempDir(), "-terminal", "", "-log-level", "error"}, &syncWriter{w: &out})
+	}()
+	online := func() (bool, bool) {
+		var u struct {
+			Online bool
+			Lat    *float64
+		}
+		h.Do(http.MethodGet, "/api/units/car-c", nil, &u)
+		return u.Online, u.Lat != nil
+	}
+	hubtest.WaitFor(t, 10*time.Second, func() error {
+		if on, fix := online(); !on || !fix {
+			return fmt.Errorf("car-c not online with a position")
+		}
+		return nil
+	})
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no shutdown within 10 s of SIGTERM")
+	}
+	if on, _ := online(); on {
+		t.Error("the hub still has car-c online after a clean shutdown")
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}

@@ -1,0 +1,142 @@
+package agent
+
+import (
+	"maps"
+	"slices"
+	"time"
+
+	"kuaifan/protocol"
+)
+
+// rememberCommands is how many command ids the agent keeps to recognise a
+// command delivered again: a QoS 1 redelivery, or the broker resending
+// what was unacknowledged when the link dropped. Commands come a few a
+// minute, so a thousand spans hours — far longer than a redelivery can lag.
+const rememberCommands = 1000
+
+// commandLog remembers the latest command ids, oldest first.
+type commandLog struct {
+	ids []string
+	set map[string]struct{}
+}
+
+func (c *commandLog) has(id string) bool {
+	_, ok := c.set[id]
+	return ok
+}
+
+func (c *commandLog) add(id string) {
+	if c.set == nil {
+		c.set = make(map[string]struct{}, rememberCommands)
+	}
+	if c.has(id) {
+		return
+	}
+	if len(c.ids) >= rememberCommands {
+		delete(c.set, c.ids[0])
+		c.ids = append(c.ids[:0], c.ids[1:]...)
+	}
+	c.ids = append(c.ids, id)
+	c.set[id] = struct{}{}
+}
+
+// onCommands handles the hub's commands, on the link's goroutine. A command
+// whose id was seen before is ignored. The ids are saved with the state
+// they changed, in one atomic write per batch, so a restart neither
+// re-handles a command nor forgets its effect (see agent/README.md).
+func (a *Agent) onCommands(cmds []protocol.Command) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.cfg.Now()
+	handled := 0
+	for _, c := range cmds {
+		if a.seen.has(c.ID) {
+			a.stats.duplicates.Add(1)
+			a.log.Info("agent: command seen before, ignored", "id", c.ID, "type", c.Type)
+			continue
+		}
+		a.seen.add(c.ID)
+		a.commandLocked(c, now)
+		handled++
+	}
+	if handled > 0 {
+		a.stats.handled.Add(uint64(handled))
+		a.saveLocked()
+	}
+}
+
+func (a *Agent) commandLocked(c protocol.Command, now time.Time) {
+	log := a.log.With("id", c.ID, "type", c.Type, "incident", c.Incident)
+	switch c.Type {
+	case protocol.CmdDispatch:
+		if a.assign != nil && a.assign.Incident != c.Incident {
+			// The hub assigns a unit one incident at a time; it is the
+			// authority on which one.
+			log.Warn("agent: dispatched elsewhere; the previous assignment is replaced", "previous", a.assign.Incident)
+		}
+		a.assign = &Assignment{Incident: c.Incident, Lat: *c.Lat, Lon: *c.Lon, Priority: c.Priority,
+			Kind: c.Kind, Summary: c.Summary, State: StateDispatched, Received: now}
+		log.Info("agent: dispatched", "lat", *c.Lat, "lon", *c.Lon, "priority", c.Priority, "kind", c.Kind)
+		if a.cfg.AutoAck {
+			a.ackLocked(now)
+		}
+	case protocol.CmdCancel:
+		if a.assign == nil || a.assign.Incident != c.Incident {
+			log.Info("agent: cancel for an incident the unit is not on, ignored")
+			return
+		}
+		a.assign = nil
+		a.status = protocol.StatusAvailable
+		// No event answers a cancel, but the hub's view of the unit should
+		// follow at once rather than with the next position.
+		a.eventLocked(protocol.EventStatus, "", now)
+		log.Info("agent: assignment cancelled")
+	case protocol.CmdUpdateLocation:
+		if a.assign == nil || a.assign.Incident != c.Incident {
+			log.Info("agent: new location for an incident the unit is not on, ignored")
+			return
+		}
+		a.assign.Lat, a.assign.Lon = *c.Lat, *c.Lon
+		if c.Priority != 0 {
+			a.assign.Priority = c.Priority
+		}
+		if c.Kind != "" {
+			a.assign.Kind = c.Kind
+		}
+		if c.Summary != "" {
+			a.assign.Summary = c.Summary
+		}
+		log.Info("agent: incident moved", "lat", *c.Lat, "lon", *c.Lon)
+	case protocol.CmdConfig:
+		a.configLocked(c.Config, log)
+	}
+}
+
+// configLocked applies a config command's reporting bounds: all of them or,
+// if one is invalid, none. Unknown keys are logged and ignored.
+func (a *Agent) configLocked(values map[string]float64, log interface {
+	Warn(string, ...any)
+	Info(string, ...any)
+}) {
+	cfg, unknown, err := a.policy.Config().Apply(values)
+	for _, k := range unknown {
+		log.Warn("agent: unknown config key ignored", "key", k, "value", values[k])
+	}
+	if err != nil {
+		log.Warn("agent: config refused", "err", err)
+		return
+	}
+	if err := a.policy.SetConfig(cfg); err != nil {
+		log.Warn("agent: config refused", "err", err)
+		return
+	}
+	if a.overrides == nil {
+		a.overrides = make(map[string]float64)
+	}
+	for k, v := range values {
+		if !slices.Contains(unknown, k) {
+			a.overrides[k] = v
+		}
+	}
+	log.Info("agent: reporting config changed", "config", maps.Clone(a.overrides))
+}

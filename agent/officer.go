@@ -1,0 +1,183 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"kuaifan/protocol"
+)
+
+// Assignment is the incident the unit is dispatched to. Its fields are
+// those of the officer's terminal (internal/terminal.Assignment), so one
+// converts to the other.
+type Assignment struct {
+	Incident string    `json:"incident"`
+	Lat      float64   `json:"lat"` // the target: the incident's place, moved by update_location
+	Lon      float64   `json:"lon"`
+	Priority int       `json:"priority"` // 1 (highest) … 3
+	Kind     string    `json:"kind"`
+	Summary  string    `json:"summary"`
+	State    string    `json:"state"`    // StateDispatched, StateEnroute or StateOnScene
+	Received time.Time `json:"received"` // when the dispatch arrived
+}
+
+// Assignment states: dispatched (waiting for the officer's ack), en route,
+// on scene. Declined and cleared assignments are dropped.
+const (
+	StateDispatched = "dispatched"
+	StateEnroute    = "enroute"
+	StateOnScene    = "on_scene"
+)
+
+// Errors of the officer's actions. The specific ones wrap ErrWrongState,
+// so errors.Is(err, ErrWrongState) holds for each.
+var (
+	// ErrNoAssignment: the unit has no assignment.
+	ErrNoAssignment = errors.New("agent: the unit has no assignment")
+	// ErrWrongState: the action does not fit the assignment's state.
+	ErrWrongState = errors.New("agent: not possible in the assignment's state")
+	// ErrOtherIncident: the unit is assigned to another incident.
+	ErrOtherIncident = fmt.Errorf("%w: the unit is assigned to another incident", ErrWrongState)
+	// ErrAssigned: a status change while assigned; the status follows the
+	// assignment (ack, arrived, cleared, decline) until it ends.
+	ErrAssigned = fmt.Errorf("%w: the status follows the assignment until it is cleared or declined", ErrWrongState)
+	// ErrInvalidStatus: not one of the contract's statuses.
+	ErrInvalidStatus = errors.New("agent: invalid status")
+)
+
+// Assignment returns the unit's current assignment, if it has one.
+func (a *Agent) Assignment() (Assignment, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.assign == nil {
+		return Assignment{}, false
+	}
+	return *a.assign, true
+}
+
+// Status returns the unit's duty status.
+func (a *Agent) Status() protocol.Status {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.status
+}
+
+// SetStatus changes the duty status (available, busy, off_duty; en route
+// and on scene too, for an officer who takes up something on their own)
+// and reports it as a status event; the next fix is reported at once with
+// it. While the unit has an assignment its status follows the assignment:
+// ErrAssigned.
+func (a *Agent) SetStatus(s protocol.Status) error {
+	if !s.Valid() {
+		return fmt.Errorf("%w: %q is not available, enroute, on_scene, busy or off_duty", ErrInvalidStatus, s)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.assign != nil {
+		if s == a.status {
+			return nil
+		}
+		return fmt.Errorf("%w (incident %s, %s)", ErrAssigned, a.assign.Incident, a.assign.State)
+	}
+	if s == a.status {
+		return nil
+	}
+	a.status = s
+	a.eventLocked(protocol.EventStatus, "", a.cfg.Now())
+	a.saveLocked()
+	a.log.Info("agent: status", "status", s)
+	return nil
+}
+
+// Ack accepts the dispatch to incident: an ack event, status en route.
+func (a *Agent) Ack(incident string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.checkLocked(incident, "ack", StateDispatched); err != nil {
+		return err
+	}
+	a.ackLocked(a.cfg.Now())
+	a.saveLocked()
+	return nil
+}
+
+// Decline refuses the dispatch to incident (before arriving): a decline
+// event; the assignment is dropped and the unit is available.
+func (a *Agent) Decline(incident string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.checkLocked(incident, "decline", StateDispatched, StateEnroute); err != nil {
+		return err
+	}
+	a.assign = nil
+	a.status = protocol.StatusAvailable
+	a.eventLocked(protocol.EventDecline, incident, a.cfg.Now())
+	a.saveLocked()
+	a.log.Info("agent: declined", "incident", incident)
+	return nil
+}
+
+// Arrived reports the unit on scene (after the ack): an arrived event,
+// status on scene. The agent also sends it by itself when a fix comes
+// within ArriveRadiusM of the target.
+func (a *Agent) Arrived(incident string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.checkLocked(incident, "arrived", StateEnroute); err != nil {
+		return err
+	}
+	a.arriveLocked(a.cfg.Now())
+	a.saveLocked()
+	return nil
+}
+
+// Cleared reports the incident done for this unit (after arriving): a
+// cleared event; the assignment is dropped and the unit is available.
+func (a *Agent) Cleared(incident string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.checkLocked(incident, "cleared", StateOnScene); err != nil {
+		return err
+	}
+	a.assign = nil
+	a.status = protocol.StatusAvailable
+	a.eventLocked(protocol.EventCleared, incident, a.cfg.Now())
+	a.saveLocked()
+	a.log.Info("agent: cleared", "incident", incident)
+	return nil
+}
+
+// checkLocked says why the action cannot be taken on incident now, if it cannot.
+func (a *Agent) checkLocked(incident, action string, states ...string) error {
+	as := a.assign
+	if as == nil {
+		return fmt.Errorf("%w: cannot %s %s", ErrNoAssignment, action, incident)
+	}
+	if as.Incident != incident {
+		return fmt.Errorf("%w: cannot %s %s while assigned to %s", ErrOtherIncident, action, incident, as.Incident)
+	}
+	for _, s := range states {
+		if as.State == s {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: cannot %s %s: it is %s", ErrWrongState, action, incident, as.State)
+}
+
+func (a *Agent) ackLocked(now time.Time) {
+	a.assign.State = StateEnroute
+	a.status = protocol.StatusEnroute
+	a.eventLocked(protocol.EventAck, a.assign.Incident, now)
+	a.log.Info("agent: acknowledged", "incident", a.assign.Incident)
+}
+
+// arriveLocked moves the assignment on scene. From dispatched (a unit that
+// reaches the place before its officer acked) the hub takes the arrival as
+// the ack too.
+func (a *Agent) arriveLocked(now time.Time) {
+	a.assign.State = StateOnScene
+	a.status = protocol.StatusOnScene
+	a.eventLocked(protocol.EventArrived, a.assign.Incident, now)
+	a.log.Info("agent: on scene", "incident", a.assign.Incident)
+}

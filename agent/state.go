@@ -1,0 +1,123 @@
+package agent
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"kuaifan/agent/internal/report"
+	"kuaifan/protocol"
+)
+
+// stateFile holds what the officer and the hub changed, inside DataDir. It
+// is small (≤ ~70 KB with a thousand command ids) and rewritten whole,
+// atomically (temporary file, fsync, rename, fsync of the directory), on
+// every change: a status, an assignment step, a batch of commands.
+const stateFile = "agent-state.json"
+
+// savedState is the file's content.
+type savedState struct {
+	V          int                `json:"v"`
+	Status     protocol.Status    `json:"status,omitempty"`
+	Assignment *Assignment        `json:"assignment,omitempty"`
+	Report     map[string]float64 `json:"report,omitempty"`   // the hub's config commands, merged
+	Commands   []string           `json:"commands,omitempty"` // ids handled, oldest first
+}
+
+// loadState reads the state file; a missing file is an empty state.
+func loadState(dir string) (savedState, error) {
+	var st savedState
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return savedState{}, fmt.Errorf("%s: %w", stateFile, err)
+	}
+	if st.V != 1 {
+		return savedState{}, fmt.Errorf("%s: version %d, want 1", stateFile, st.V)
+	}
+	return st, nil
+}
+
+// restore takes over a saved state, skipping what does not check out.
+func (a *Agent) restore(st savedState) {
+	a.status = protocol.StatusAvailable
+	if st.Status.Valid() {
+		a.status = st.Status
+	}
+	if as := st.Assignment; as != nil {
+		switch {
+		case !protocol.ValidIncidentID(as.Incident), !protocol.ValidLatLon(as.Lat, as.Lon),
+			as.State != StateDispatched && as.State != StateEnroute && as.State != StateOnScene:
+			a.log.Error("agent: saved assignment is invalid; dropped", "assignment", *as)
+		default:
+			a.assign = as
+		}
+	}
+	a.policy = report.New(a.cfg.Report)
+	if len(st.Report) > 0 {
+		cfg, _, err := a.cfg.Report.Apply(st.Report)
+		if err != nil {
+			a.log.Error("agent: saved reporting config is invalid; using the configured one", "err", err)
+		} else {
+			_ = a.policy.SetConfig(cfg)
+			a.overrides = st.Report
+		}
+	}
+	for _, id := range st.Commands {
+		a.seen.add(id)
+	}
+	if a.assign != nil {
+		a.log.Info("agent: assignment restored", "incident", a.assign.Incident, "state", a.assign.State)
+	}
+}
+
+// saveLocked writes the state file. A failure is logged and counted: the
+// unit keeps working from memory.
+func (a *Agent) saveLocked() {
+	st := savedState{V: 1, Status: a.status, Assignment: a.assign, Report: a.overrides, Commands: a.seen.ids}
+	if err := writeFileAtomic(a.cfg.DataDir, stateFile, st); err != nil {
+		a.stats.saveErrors.Add(1)
+		a.log.Error("agent: saving the state failed", "err", err)
+	}
+}
+
+func writeFileAtomic(dir, name string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, name+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // after the rename there is nothing left to remove
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

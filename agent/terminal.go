@@ -1,0 +1,39 @@
+package agent
+
+import (
+	"errors"
+
+	"kuaifan/agent/internal/terminal"
+	"kuaifan/protocol"
+)
+
+// officer is the agent as the terminal API sees it: the same actions, with
+// the agent's errors mapped to the terminal's (404 no assignment, 409 wrong state).
+type officer struct{ a *Agent }
+
+var _ terminal.Officer = officer{}
+
+func (o officer) Assignment() (terminal.Assignment, bool) {
+	as, ok := o.a.Assignment()
+	return terminal.Assignment(as), ok
+}
+
+func (o officer) Status() protocol.Status { return o.a.Status() }
+
+func (o officer) SetStatus(s protocol.Status) error { return terminalError(o.a.SetStatus(s)) }
+func (o officer) Ack(incident string) error         { return terminalError(o.a.Ack(incident)) }
+func (o officer) Decline(incident string) error     { return terminalError(o.a.Decline(incident)) }
+func (o officer) Arrived(incident string) error     { return terminalError(o.a.Arrived(incident)) }
+func (o officer) Cleared(incident string) error     { return terminalError(o.a.Cleared(incident)) }
+
+func terminalError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrNoAssignment):
+		return errors.Join(terminal.ErrNoAssignment, err)
+	case errors.Is(err, ErrWrongState):
+		return errors.Join(terminal.ErrWrongState, err)
+	}
+	return err
+}
