@@ -26,7 +26,6 @@ func TestCrashChild(t *testing.T) {
 	cfg := hub.DefaultConfig()
 	cfg.HTTPAddr, cfg.MQTTAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", dir
 	cfg.AdminToken = "crash-token"
-	cfg.AckInterval = 10 * time.Millisecond
 	if d, err := time.ParseDuration(os.Getenv("KUAIFAN_CRASH_ACK_INTERVAL")); err == nil {
 		cfg.AckInterval = d
 	}
@@ -95,6 +94,7 @@ func TestKillNineLosesNothingConfirmed(t *testing.T) {
 		t.Skip("starts hub processes")
 	}
 	dir := t.TempDir()
+	t.Setenv("KUAIFAN_CRASH_ACK_INTERVAL", "10ms")
 	cmd, api, broker := startChild(t, dir, "")
 	secret := enrol(t, api, "crash-token", "car-1")
 	d := hubtest.Connect(t, broker, "car-1", secret, hubtest.DeviceOptions{})

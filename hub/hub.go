@@ -61,7 +61,7 @@ type Config struct {
 	EventRetention   time.Duration // unit events; 30 days
 	SnapshotInterval time.Duration // copy of the store for recovery; 1 h
 	MaxClockAhead    time.Duration // reject timestamps further ahead; 2 min
-	AckInterval      time.Duration // a unit's confirmations gather this long; 1 s
+	AckInterval      time.Duration // a unit's confirmations gather this long (sooner after 64); 2 s
 
 	// MaxClientWritesPending bounds what the embedded broker queues for one
 	// device (acks and commands: a few a second). mochi allocates the queue
@@ -88,7 +88,7 @@ func DefaultConfig() Config {
 		EventRetention:   30 * 24 * time.Hour,
 		SnapshotInterval: time.Hour,
 		MaxClockAhead:    2 * time.Minute,
-		AckInterval:      time.Second,
+		AckInterval:      2 * time.Second,
 
 		MaxClientWritesPending: 256,
 		Match:                  match.DefaultConfig(),
