@@ -48,7 +48,7 @@ type Config struct {
 	Report        report.Config // adaptive intervals; the hub's config command changes them
 	ArriveRadiusM float64       // auto-arrived within this distance of the target; 50
 	ResendAfter   time.Duration // unconfirmed reports are resent after; 30 s
-	DrainRate     int           // backlog positions per second after a reconnect; 5000
+	DrainRate     int           // backlog positions per second after a reconnect; 10,000
 	MaxQueued     int           // queue bound, positions thinned beyond it (never events); 50,000
 	// AutoAck acknowledges every dispatch at once, as the simulator's
 	// officers and tests want; a real officer acknowledges on the terminal.
@@ -74,7 +74,7 @@ const (
 	DefaultDataDir       = "agent-data"
 	DefaultArriveRadiusM = 50
 	DefaultResendAfter   = 30 * time.Second
-	DefaultDrainRate     = 5000
+	DefaultDrainRate     = 10000
 	DefaultMaxQueued     = 50_000
 	DefaultTerminal      = "127.0.0.1:8765"
 )

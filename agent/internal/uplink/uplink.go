@@ -71,7 +71,7 @@ type Config struct {
 	Agent string // software and version, in the online state
 
 	ResendAfter time.Duration // an unconfirmed report is published again after; 30 s
-	DrainRate   int           // backlog reports per second; 5000
+	DrainRate   int           // backlog reports per second; 10,000
 	MaxInflight int           // publishes awaiting their PUBACK; 1024
 
 	ReconnectMin   time.Duration // first backoff; 1 s
@@ -94,7 +94,7 @@ type Config struct {
 // Defaults.
 const (
 	DefaultResendAfter    = 30 * time.Second
-	DefaultDrainRate      = 5000
+	DefaultDrainRate      = 10000
 	DefaultMaxInflight    = 1024
 	DefaultReconnectMin   = time.Second
 	DefaultReconnectMax   = time.Minute
