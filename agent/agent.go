@@ -60,7 +60,7 @@ type Config struct {
 	// TerminalToken, if set, is required by the terminal API (Bearer).
 	TerminalToken string
 
-	ReconnectMin time.Duration // first reconnect backoff; 1 s (jittered ±50%)
+	ReconnectMin time.Duration // first reconnect backoff; 1 s (jittered into [d/2, d])
 	ReconnectMax time.Duration // backoff cap; 60 s
 
 	Logger *slog.Logger

@@ -202,7 +202,7 @@ Options:
 	fs.IntVar(&cfg.DrainRate, "drain-rate", cfg.DrainRate, "after a reconnect, send the offline backlog at this many `positions` per second (live reports always go first)")
 	fs.IntVar(&cfg.MaxQueued, "max-queued", cfg.MaxQueued, "queue bound in `reports` (~330 bytes of memory each); beyond it the oldest positions are thinned, never events")
 	fs.BoolVar(&cfg.AutoAck, "auto-ack", cfg.AutoAck, "acknowledge every dispatch at once (simulations and tests; a real officer acks on the terminal)")
-	fs.DurationVar(&cfg.ReconnectMin, "reconnect-min", cfg.ReconnectMin, "first wait before reconnecting; doubles up to -reconnect-max, each wait jittered ±50%")
+	fs.DurationVar(&cfg.ReconnectMin, "reconnect-min", cfg.ReconnectMin, "first wait before reconnecting; doubles up to -reconnect-max, each wait jittered into [d/2, d]")
 	fs.DurationVar(&cfg.ReconnectMax, "reconnect-max", cfg.ReconnectMax, "longest wait before reconnecting")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 

@@ -1,7 +1,6 @@
 package gps
 
 import (
-	"math/rand/v2"
 	"time"
 )
 
@@ -27,27 +26,6 @@ func (realClock) Sleep(d time.Duration, done <-chan struct{}) bool {
 		return false
 	}
 }
-
-// backoff spaces out reconnects: doubling from min to max, each wait jittered
-// into [d/2, d] so that a fleet of devices that lost the same server does not
-// come back in lockstep.
-type backoff struct {
-	min, max time.Duration
-	cur      time.Duration
-}
-
-func (b *backoff) next() time.Duration {
-	switch {
-	case b.cur == 0:
-		b.cur = b.min
-	case b.cur < b.max:
-		b.cur = min(2*b.cur, b.max)
-	}
-	half := b.cur / 2
-	return half + rand.N(b.cur-half+1)
-}
-
-func (b *backoff) reset() { b.cur = 0 }
 
 // maxPaceGap is the longest pause a paced replay reproduces. A receiver in a
 // tunnel still sends its no-fix epochs every second, so a longer silence in a

@@ -347,19 +347,3 @@ func (c *fakeClock) slept() []time.Duration {
 	defer c.mu.Unlock()
 	return append([]time.Duration(nil), c.sleeps...)
 }
-
-func TestBackoff(t *testing.T) {
-	b := backoff{min: 100 * time.Millisecond, max: time.Second}
-	wantCur := []time.Duration{100, 200, 400, 800, 1000, 1000}
-	for i, w := range wantCur {
-		w *= time.Millisecond
-		d := b.next()
-		if d < w/2 || d > w {
-			t.Errorf("wait %d = %v, want in [%v, %v]", i, d, w/2, w)
-		}
-	}
-	b.reset()
-	if d := b.next(); d > 100*time.Millisecond {
-		t.Errorf("after reset: %v", d)
-	}
-}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"kuaifan/agent/internal/backoff"
 	"log/slog"
 	"math"
 	"net"
@@ -33,7 +34,7 @@ const (
 )
 
 type gpsdConfig struct {
-	backoff backoff
+	backoff backoff.Backoff
 	idle    time.Duration
 	clk     clock
 }
@@ -62,7 +63,7 @@ type gpsdSource struct {
 // wrong address is reported at once.
 func NewGPSD(ctx context.Context, addr string, opts Options) (Source, error) {
 	return newGPSD(ctx, addr, opts, gpsdConfig{
-		backoff: backoff{min: 500 * time.Millisecond, max: 30 * time.Second},
+		backoff: backoff.Backoff{Min: 500 * time.Millisecond, Max: 30 * time.Second},
 		idle:    gpsdIdle,
 	})
 }
@@ -108,11 +109,11 @@ func (s *gpsdSource) run(conn net.Conn) {
 				break
 			}
 			if got {
-				s.cfg.backoff.reset()
+				s.cfg.backoff.Reset()
 			}
 			s.log.Warn("gps: gpsd connection lost, reconnecting", "err", err)
 		}
-		if !s.cfg.clk.Sleep(s.cfg.backoff.next(), s.ctx.Done()) {
+		if !s.cfg.clk.Sleep(s.cfg.backoff.Next(), s.ctx.Done()) {
 			break
 		}
 		var err error

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"kuaifan/agent/internal/backoff"
 	"math"
 	"net"
 	"strings"
@@ -129,7 +130,7 @@ func send(t *testing.T, c net.Conn, lines ...string) {
 }
 
 func fastGPSD() gpsdConfig {
-	return gpsdConfig{backoff: backoff{min: 5 * time.Millisecond, max: 20 * time.Millisecond}, idle: time.Minute}
+	return gpsdConfig{backoff: backoff.Backoff{Min: 5 * time.Millisecond, Max: 20 * time.Millisecond}, idle: time.Minute}
 }
 
 func TestGPSD(t *testing.T) {

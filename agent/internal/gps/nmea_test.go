@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"kuaifan/agent/internal/backoff"
 	"math"
 	"os"
 	"path/filepath"
@@ -661,7 +662,7 @@ func TestNMEAReopen(t *testing.T) {
 	}
 	clk := &fakeClock{now: utc("2026-01-01T00:00:00Z")}
 	src := newNMEA(first, Options{}, nmeaConfig{live: true, reopen: reopen, clk: clk,
-		backoff: backoff{min: time.Second, max: 4 * time.Second}})
+		backoff: backoff.Backoff{Min: time.Second, Max: 4 * time.Second}})
 	defer src.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"kuaifan/agent/internal/backoff"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -31,7 +32,7 @@ type nmeaConfig struct {
 	// shaken loose on a motorcycle) with backoff, until Close.
 	reopen  func() (io.ReadCloser, error)
 	clk     clock
-	backoff backoff
+	backoff backoff.Backoff
 	now     func() time.Time // for the assembler; nil: clk.Now
 }
 
@@ -115,7 +116,7 @@ func (s *nmeaSource) run(a *assembler, r io.Reader) {
 			return
 		}
 		if s.stats.lines.Load() != before {
-			s.cfg.backoff.reset() // it worked for a while: come back quickly
+			s.cfg.backoff.Reset() // it worked for a while: come back quickly
 		}
 		s.log.Warn("gps: nmea input failed, reopening", "err", err)
 		if r = s.reopen(); r == nil {
@@ -130,7 +131,7 @@ func (s *nmeaSource) run(a *assembler, r io.Reader) {
 func (s *nmeaSource) reopen() io.Reader {
 	b := &s.cfg.backoff
 	for {
-		if !s.cfg.clk.Sleep(b.next(), s.done) {
+		if !s.cfg.clk.Sleep(b.Next(), s.done) {
 			return nil
 		}
 		rc, err := s.cfg.reopen()
@@ -216,7 +217,9 @@ func (s *nmeaSource) Close() error {
 }
 
 // reopenBackoff paces reopening a device that went away.
-func reopenBackoff() backoff { return backoff{min: 500 * time.Millisecond, max: 30 * time.Second} }
+func reopenBackoff() backoff.Backoff {
+	return backoff.Backoff{Min: 500 * time.Millisecond, Max: 30 * time.Second}
+}
 
 // openNMEAPath opens "nmea:PATH" by what PATH is.
 func openNMEAPath(path string, opts Options) (Source, error) {

@@ -12,8 +12,8 @@
 // Reconnecting is the Link's own loop, not paho's: paho's auto-reconnect
 // retries at once and then backs off without jitter, so a city's fleet that
 // lost the same broker would come back in lockstep and stampede it. The Link
-// waits an exponential backoff (ReconnectMin … ReconnectMax) with ±50%
-// jitter between attempts, and opens a fresh paho client for each
+// waits an exponential backoff (ReconnectMin … ReconnectMax) with each wait
+// jittered into [d/2, d] between attempts, and opens a fresh paho client for each
 // connection, which also makes every connection's goroutines end with it.
 //
 // After each connect the Link subscribes to its cmd and ack topics,
@@ -35,8 +35,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"kuaifan/agent/internal/backoff"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/url"
 	"sync"
@@ -281,10 +281,10 @@ func (l *Link) Run(ctx context.Context) error {
 	}()
 	defer wg.Wait()
 
-	bo := backoff{min: l.cfg.ReconnectMin, max: l.cfg.ReconnectMax}
+	bo := backoff.Backoff{Min: l.cfg.ReconnectMin, Max: l.cfg.ReconnectMax}
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
-			d := bo.next()
+			d := bo.Next()
 			l.log.Debug("uplink: reconnecting", "in", d)
 			if !sleep(ctx, d) {
 				return nil
@@ -306,7 +306,7 @@ func (l *Link) Run(ctx context.Context) error {
 		}
 		l.stats.lost.Add(1)
 		if time.Since(up) >= stableAfter {
-			bo.reset()
+			bo.Reset()
 		}
 	}
 }
@@ -680,25 +680,6 @@ func (l *Link) countResends(seqs []uint64) {
 	l.published = l.published.Bound(4096)
 	l.stats.resent.Add(again)
 }
-
-// backoff spaces reconnect attempts: doubling from min to max, each wait
-// jittered by ±50% so that a fleet that lost the same broker spreads out.
-type backoff struct {
-	min, max time.Duration
-	cur      time.Duration
-}
-
-func (b *backoff) next() time.Duration {
-	switch {
-	case b.cur == 0:
-		b.cur = b.min
-	case b.cur < b.max:
-		b.cur = min(2*b.cur, b.max)
-	}
-	return time.Duration(float64(b.cur) * (0.5 + rand.Float64()))
-}
-
-func (b *backoff) reset() { b.cur = 0 }
 
 // sleep waits d or until ctx ends; it reports whether it slept the whole d.
 func sleep(ctx context.Context, d time.Duration) bool {

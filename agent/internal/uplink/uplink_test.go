@@ -351,26 +351,6 @@ func TestHandlerNeverBlocks(t *testing.T) {
 
 // The reconnect backoff doubles from min to max, each wait jittered into
 // [d/2, 3d/2], so a fleet that lost the same broker spreads out.
-func TestBackoff(t *testing.T) {
-	b := backoff{min: time.Second, max: time.Minute}
-	want := []time.Duration{1, 2, 4, 8, 16, 32, 60, 60}
-	for i, w := range want {
-		w *= time.Second
-		d := b.next()
-		if d < w/2 || d > w*3/2 {
-			t.Errorf("attempt %d: %v outside [%v, %v]", i, d, w/2, w*3/2)
-		}
-	}
-	b.reset()
-	seen := map[time.Duration]bool{}
-	for range 50 {
-		b.reset()
-		seen[b.next()/time.Millisecond] = true
-	}
-	if len(seen) < 10 {
-		t.Errorf("50 first waits took only %d values: no jitter", len(seen))
-	}
-}
 
 // The store keeps copies and hands out copies: paho may set DUP on what it
 // resumes while its writer sends it.
