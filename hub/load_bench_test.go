@@ -15,13 +15,15 @@ import (
 	"kuaifan/protocol"
 )
 
-// fleetLoad is a fleet of real MQTT units (paho) reporting once a second to a
-// hub in another process (startChild), for the benchmarks. Positions carry
-// the time they were sent, so a listener can measure delivery latency.
+// fleetLoad is a fleet of MQTT units reporting once a second to a hub in
+// another process (startChild), for the benchmarks. Positions carry the time
+// they were sent, so a listener can measure delivery latency. The units are
+// paho clients, or, with raw, bare MQTT connections (rawUnit) that leave the
+// CPU to the hub.
 type fleetLoad struct {
 	b       testing.TB
 	ids     []string
-	clients []mqtt.Client
+	clients []loadClient
 	place   func(i int) (lat, lon float64)
 
 	sent, confirmed atomic.Int64
@@ -29,16 +31,42 @@ type fleetLoad struct {
 	wg              sync.WaitGroup
 }
 
+type loadClient interface {
+	publish(topic string, payload []byte, retain bool) error
+	close()
+}
+
+type pahoClient struct{ mqtt.Client }
+
+func (c pahoClient) publish(topic string, payload []byte, retain bool) error {
+	c.Publish(topic, 1, retain, payload)
+	return nil
+}
+
+func (c pahoClient) close() { c.Disconnect(0) }
+
 // newFleetLoad enrols units through the API and connects each to broker.
-func newFleetLoad(b testing.TB, api, token, broker string, units int, place func(i int) (lat, lon float64)) *fleetLoad {
-	f := &fleetLoad{b: b, ids: make([]string, units), clients: make([]mqtt.Client, units), place: place, stop: make(chan struct{})}
+func newFleetLoad(b testing.TB, api, token, broker string, units int, raw bool, place func(i int) (lat, lon float64)) *fleetLoad {
+	f := &fleetLoad{b: b, ids: make([]string, units), clients: make([]loadClient, units), place: place, stop: make(chan struct{})}
 	secrets := make([]string, units)
 	parallel(units, 16, func(i int) {
 		f.ids[i] = fmt.Sprintf("u%05d", i)
 		secrets[i] = enrol(b, api, token, f.ids[i])
 	})
+	confirmed := func(n int64) { f.confirmed.Add(n) }
 	parallel(units, 32, func(i int) {
 		id := f.ids[i]
+		online, _ := protocol.Encode(protocol.State{Unit: id, Online: true, Boot: "bench"})
+		if raw {
+			c, err := dialRaw(broker, id, secrets[i], confirmed)
+			if err != nil {
+				b.Errorf("%s: %v", id, err)
+				return
+			}
+			c.publish("rr/units/"+id+"/state", online, true)
+			f.clients[i] = c
+			return
+		}
 		o := mqtt.NewClientOptions().AddBroker(broker).SetClientID(id).SetUsername(id).
 			SetPassword(secrets[i]).SetProtocolVersion(4).SetAutoReconnect(false).SetKeepAlive(60 * time.Second)
 		c := mqtt.NewClient(o)
@@ -48,12 +76,11 @@ func newFleetLoad(b testing.TB, api, token, broker string, units int, place func
 		}
 		c.Subscribe("rr/units/"+id+"/ack", 1, func(_ mqtt.Client, m mqtt.Message) {
 			if a, err := protocol.DecodeAck(m.Payload()); err == nil {
-				f.confirmed.Add(int64(a.Seqs.Len()))
+				confirmed(int64(a.Seqs.Len()))
 			}
 		}).WaitTimeout(10 * time.Second)
-		online, _ := protocol.Encode(protocol.State{Unit: id, Online: true, Boot: "bench"})
 		c.Publish("rr/units/"+id+"/state", 1, true, online)
-		f.clients[i] = c
+		f.clients[i] = pahoClient{c}
 	})
 	return f
 }
@@ -75,7 +102,7 @@ func (f *fleetLoad) report() {
 			for seq := uint64(1); ; seq++ {
 				p, _ := protocol.Encode(protocol.Telemetry{Unit: f.ids[i], Seq: seq, TS: time.Now().UnixMilli(),
 					Lat: lat, Lon: lon + float64(seq%100)*1e-5, Status: protocol.StatusAvailable})
-				c.Publish("rr/units/"+f.ids[i]+"/telemetry", 1, false, p)
+				c.publish("rr/units/"+f.ids[i]+"/telemetry", p, false)
 				f.sent.Add(1)
 				select {
 				case <-f.stop:
@@ -103,7 +130,7 @@ func (f *fleetLoad) halt() {
 func (f *fleetLoad) disconnect() {
 	parallel(len(f.clients), 64, func(i int) {
 		if f.clients[i] != nil {
-			f.clients[i].Disconnect(0)
+			f.clients[i].close()
 		}
 	})
 }

@@ -29,7 +29,7 @@ func benchLiveUnits(b *testing.B, externalBroker string) {
 	const units = 10_000
 	const reportFor = 20 * time.Second
 	cmd, api, broker := startChild(b, b.TempDir(), externalBroker)
-	load := newFleetLoad(b, api, "crash-token", broker, units, func(i int) (float64, float64) {
+	load := newFleetLoad(b, api, "crash-token", broker, units, false, func(i int) (float64, float64) {
 		return lat0 + float64(i%100)*1e-3, lon0 + float64(i/100)*1e-3
 	})
 	defer load.disconnect()
