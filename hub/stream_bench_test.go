@@ -105,7 +105,7 @@ func benchStreamLatency(b *testing.B, raw bool) {
 	mu.Unlock()
 	if testing.Verbose() {
 		logMetrics(b, api, "kuaifan_ingest_queue", "kuaifan_ingest_batch_messages_sum", "kuaifan_ingest_batch_messages_count",
-			"kuaifan_ingest_commit_seconds_sum", "kuaifan_stream_", "process_cpu_seconds_total", "kuaifan_broker_publish_dropped")
+			"kuaifan_ingest_commit_seconds_sum", "kuaifan_ingest_sync_seconds", "process_cpu_seconds_total", "kuaifan_broker_publish_dropped")
 	}
 	b.StopTimer()
 	load.halt()
