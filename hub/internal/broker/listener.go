@@ -30,11 +30,14 @@ type connListener struct {
 	mu     sync.Mutex
 	conns  map[*trackedConn]struct{}
 	closed bool
+	// handed is every connection Accept returned, until mochi has started
+	// reading it; see shutdown.
+	handed map[*trackedConn]struct{}
 }
 
 func newConnListener(l net.Listener, connectTimeout, writeTimeout time.Duration, log *slog.Logger) *connListener {
 	return &connListener{Listener: l, connectTimeout: connectTimeout, writeTimeout: writeTimeout, log: log,
-		done: make(chan struct{}), conns: make(map[*trackedConn]struct{})}
+		done: make(chan struct{}), conns: make(map[*trackedConn]struct{}), handed: make(map[*trackedConn]struct{})}
 }
 
 func (l *connListener) Accept() (net.Conn, error) {
@@ -60,7 +63,7 @@ func (l *connListener) Accept() (net.Conn, error) {
 			_ = c.Close()
 			continue
 		}
-		tc := &trackedConn{Conn: c, l: l}
+		tc := &trackedConn{Conn: c, l: l, reading: make(chan struct{})}
 		l.mu.Lock()
 		if l.closed {
 			l.mu.Unlock()
@@ -68,6 +71,7 @@ func (l *connListener) Accept() (net.Conn, error) {
 			return nil, net.ErrClosed
 		}
 		l.conns[tc] = struct{}{}
+		l.handed[tc] = struct{}{}
 		l.mu.Unlock()
 		return tc, nil
 	}
@@ -95,6 +99,25 @@ func (l *connListener) shutdown() {
 	for _, c := range conns {
 		_ = c.Close()
 	}
+	// mochi counts a connection in (WaitGroup.Add) on the goroutine it starts
+	// for it, and its Close waits on that count: a connection accepted just
+	// before shutdown would be counted in while Close waits — a race inside
+	// mochi. Its first read comes after the count, so wait for that first.
+	l.mu.Lock()
+	pending := make([]*trackedConn, 0, len(l.handed))
+	for c := range l.handed {
+		pending = append(pending, c)
+	}
+	l.mu.Unlock()
+	deadline := time.After(5 * time.Second)
+	for _, c := range pending {
+		select {
+		case <-c.reading:
+		case <-deadline:
+			l.log.Warn("broker: a connection was never read; closing anyway")
+			return
+		}
+	}
 }
 
 // trackedConn is a device's connection. Besides letting shutdown close it, it
@@ -112,6 +135,18 @@ type trackedConn struct {
 	l       *connListener
 	once    sync.Once
 	writing atomic.Int64 // when the write in progress started (Unix ns); 0: none
+	read    sync.Once
+	reading chan struct{} // closed by the first Read
+}
+
+func (c *trackedConn) Read(p []byte) (int, error) {
+	c.read.Do(func() {
+		c.l.mu.Lock()
+		delete(c.l.handed, c)
+		c.l.mu.Unlock()
+		close(c.reading)
+	})
+	return c.Conn.Read(p)
 }
 
 func (c *trackedConn) Write(p []byte) (int, error) {
