@@ -82,6 +82,7 @@ func benchDispatchLatency(b *testing.B, raw bool) {
 		return resp.StatusCode
 	}
 	latencies := make([]time.Duration, 0, b.N)
+	responses := make([]time.Duration, 0, b.N) // until the API answered: the command has been published
 	b.ResetTimer()
 	for i := range b.N {
 		if i%20 == 0 {
@@ -92,6 +93,7 @@ func benchDispatchLatency(b *testing.B, raw bool) {
 		if st := post("/api/incidents", map[string]any{"lat": lat0, "lon": lon0, "kind": "assault", "priority": 1}, &inc); st != http.StatusCreated {
 			b.Fatalf("create: %d", st)
 		}
+		responses = append(responses, time.Since(start))
 		select {
 		case at := <-arrived:
 			latencies = append(latencies, at.Sub(start))
@@ -105,11 +107,13 @@ func benchDispatchLatency(b *testing.B, raw bool) {
 	}
 	b.StopTimer()
 	slices.Sort(latencies)
-	ms := func(q float64) float64 {
-		return float64(latencies[min(len(latencies)-1, int(q*float64(len(latencies))))]) / float64(time.Millisecond)
+	slices.Sort(responses)
+	ms := func(ds []time.Duration, q float64) float64 {
+		return float64(ds[min(len(ds)-1, int(q*float64(len(ds))))]) / float64(time.Millisecond)
 	}
-	b.ReportMetric(ms(0.50), "p50-ms")
-	b.ReportMetric(ms(0.99), "p99-ms")
+	b.ReportMetric(ms(latencies, 0.50), "p50-ms")
+	b.ReportMetric(ms(latencies, 0.99), "p99-ms")
+	b.ReportMetric(ms(responses, 0.99), "api-answer-p99-ms")
 }
 
 func benchUnits() int {
