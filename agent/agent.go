@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"kuaifan/agent/internal/terminal"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,12 @@ type Config struct {
 
 	DataDir   string // the queue (queue.db, queue.seq) and agent-state.json live here
 	TopicRoot string // "rr"
+	// MemoryQueue keeps the queue in memory (for simulated units, thousands
+	// to a process): what is queued survives a lost link but not the end of
+	// the Agent, and the seq starts from the clock in microseconds at every
+	// New. DataDir then holds only agent-state.json; with DataDir "" nothing
+	// is written to disk at all and the state lives as long as the Agent.
+	MemoryQueue bool
 
 	Report        report.Config // adaptive intervals; the hub's config command changes them
 	ArriveRadiusM float64       // auto-arrived within this distance of the target; 50
@@ -62,6 +69,21 @@ type Config struct {
 
 	ReconnectMin time.Duration // first reconnect backoff; 1 s (jittered into [d/2, d])
 	ReconnectMax time.Duration // backoff cap; 60 s
+
+	// Dial, if set, opens the connection to a tcp:// broker instead of a
+	// net.Dialer: the simulator cuts and restores a unit's link with it, as
+	// a radio would, below MQTT. Not for ssl:// or ws:// brokers.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// OnAssignment, if set, is told of every change to the assignment that
+	// the officer's own actions did not make: a dispatch, cancel or
+	// update_location from the hub, and an arrival the agent detected by
+	// position. It gets the assignment after the change (ok false: none any
+	// more). It is called on the agent's goroutines after the change is
+	// saved, outside the agent's locks, so it may call the officer's
+	// actions; it must return quickly (hand off, never wait), or it holds up
+	// commands and reports.
+	OnAssignment func(as Assignment, ok bool)
 
 	Logger *slog.Logger
 	Now    func() time.Time // default time.Now
@@ -137,7 +159,7 @@ func (c *Config) fill() error {
 		return errors.New("agent: no secret (the unit's MQTT password from POST /api/units)")
 	case c.Broker == "":
 		return errors.New("agent: no broker URL")
-	case c.DataDir == "":
+	case c.DataDir == "" && !c.MemoryQueue:
 		return errors.New("agent: no data directory")
 	case !protocol.ValidRoot(c.TopicRoot):
 		return fmt.Errorf("agent: topic root %q: want levels without wildcards", c.TopicRoot)
@@ -203,7 +225,7 @@ func New(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{cfg: cfg, log: cfg.Logger.With("unit", cfg.Unit), boot: newBoot(), started: cfg.Now()}
-	q, err := queue.Open(queue.Config{Dir: cfg.DataDir, MaxItems: cfg.MaxQueued, Logger: a.log, Now: cfg.Now})
+	q, err := queue.Open(queue.Config{Dir: cfg.DataDir, InMemory: cfg.MemoryQueue, MaxItems: cfg.MaxQueued, Logger: a.log, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
@@ -229,6 +251,7 @@ func New(cfg Config) (*Agent, error) {
 		DrainRate:    cfg.DrainRate,
 		ReconnectMin: cfg.ReconnectMin,
 		ReconnectMax: cfg.ReconnectMax,
+		Dial:         cfg.Dial,
 		OnCommands:   a.onCommands,
 		OnPublish: func(it queue.Item, qos byte) {
 			if a.onPublish != nil {
@@ -375,6 +398,14 @@ func (a *Agent) track(ctx context.Context, src gps.Source) {
 
 // onFix checks for arrival and reports the fix if the policy says so.
 func (a *Agent) onFix(fix gps.Fix) {
+	if as, arrived := a.fixLocked(fix); arrived {
+		a.notifyAssignment(as, true)
+	}
+}
+
+// fixLocked is onFix under a.mu; it returns the assignment when the fix
+// made the unit arrive, for OnAssignment outside the lock.
+func (a *Agent) fixLocked(fix gps.Fix) (arrivedAt Assignment, arrived bool) {
 	now := a.cfg.Now()
 	if a.cfg.Replay {
 		fix.Time = now
@@ -387,10 +418,11 @@ func (a *Agent) onFix(fix gps.Fix) {
 			a.log.Info("agent: arrived by position", "incident", as.Incident, "distance_m", d)
 			a.arriveLocked(now)
 			a.saveLocked()
+			arrivedAt, arrived = *a.assign, true
 		}
 	}
 	if !a.policy.Decide(now, fix, a.status, a.assign != nil) {
-		return
+		return arrivedAt, arrived
 	}
 	ts := fix.Time.UnixMilli()
 	if ts <= 0 {
@@ -407,6 +439,7 @@ func (a *Agent) onFix(fix gps.Fix) {
 		t.Seq = seq
 		return protocol.Encode(t)
 	})
+	return arrivedAt, arrived
 }
 
 func ptr(x float64) *float64 { return &x }

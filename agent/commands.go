@@ -46,9 +46,8 @@ func (c *commandLog) add(id string) {
 // re-handles a command nor forgets its effect (see agent/README.md).
 func (a *Agent) onCommands(cmds []protocol.Command) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	now := a.cfg.Now()
-	handled := 0
+	handled, changed := 0, false
 	for _, c := range cmds {
 		if a.seen.has(c.ID) {
 			a.stats.duplicates.Add(1)
@@ -56,16 +55,35 @@ func (a *Agent) onCommands(cmds []protocol.Command) {
 			continue
 		}
 		a.seen.add(c.ID)
-		a.commandLocked(c, now)
+		if a.commandLocked(c, now) {
+			changed = true
+		}
 		handled++
 	}
 	if handled > 0 {
 		a.stats.handled.Add(uint64(handled))
 		a.saveLocked()
 	}
+	var as Assignment
+	ok := a.assign != nil
+	if ok {
+		as = *a.assign
+	}
+	a.mu.Unlock()
+	if changed {
+		a.notifyAssignment(as, ok)
+	}
 }
 
-func (a *Agent) commandLocked(c protocol.Command, now time.Time) {
+// notifyAssignment calls Config.OnAssignment; never with a.mu held.
+func (a *Agent) notifyAssignment(as Assignment, ok bool) {
+	if a.cfg.OnAssignment != nil {
+		a.cfg.OnAssignment(as, ok)
+	}
+}
+
+// commandLocked carries out one command; it reports whether the assignment changed.
+func (a *Agent) commandLocked(c protocol.Command, now time.Time) bool {
 	log := a.log.With("id", c.ID, "type", c.Type, "incident", c.Incident)
 	switch c.Type {
 	case protocol.CmdDispatch:
@@ -80,10 +98,11 @@ func (a *Agent) commandLocked(c protocol.Command, now time.Time) {
 		if a.cfg.AutoAck {
 			a.ackLocked(now)
 		}
+		return true
 	case protocol.CmdCancel:
 		if a.assign == nil || a.assign.Incident != c.Incident {
 			log.Info("agent: cancel for an incident the unit is not on, ignored")
-			return
+			return false
 		}
 		a.assign = nil
 		a.status = protocol.StatusAvailable
@@ -91,10 +110,11 @@ func (a *Agent) commandLocked(c protocol.Command, now time.Time) {
 		// follow at once rather than with the next position.
 		a.eventLocked(protocol.EventStatus, "", now)
 		log.Info("agent: assignment cancelled")
+		return true
 	case protocol.CmdUpdateLocation:
 		if a.assign == nil || a.assign.Incident != c.Incident {
 			log.Info("agent: new location for an incident the unit is not on, ignored")
-			return
+			return false
 		}
 		a.assign.Lat, a.assign.Lon = *c.Lat, *c.Lon
 		if c.Priority != 0 {
@@ -107,9 +127,11 @@ func (a *Agent) commandLocked(c protocol.Command, now time.Time) {
 			a.assign.Summary = c.Summary
 		}
 		log.Info("agent: incident moved", "lat", *c.Lat, "lon", *c.Lon)
+		return true
 	case protocol.CmdConfig:
 		a.configLocked(c.Config, log)
 	}
+	return false
 }
 
 // configLocked applies a config command's reporting bounds: all of them or,

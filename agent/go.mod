@@ -13,6 +13,11 @@ require (
 )
 
 require (
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/maxence-charriere/go-app/v10 v10.1.11 // indirect
+)
+
+require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/coder/websocket v1.8.15 // indirect
@@ -35,9 +40,12 @@ require (
 	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
+	kuaifan/dashboard v0.0.0 // indirect
 )
 
 replace (
 	kuaifan/hub => ../hub
 	kuaifan/protocol => ../protocol
 )
+
+replace kuaifan/dashboard => ../dashboard

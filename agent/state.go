@@ -27,9 +27,13 @@ type savedState struct {
 	Commands   []string           `json:"commands,omitempty"` // ids handled, oldest first
 }
 
-// loadState reads the state file; a missing file is an empty state.
+// loadState reads the state file; a missing file is an empty state, and so
+// is no directory (a simulated unit with MemoryQueue and no DataDir).
 func loadState(dir string) (savedState, error) {
 	var st savedState
+	if dir == "" {
+		return st, nil
+	}
 	b, err := os.ReadFile(filepath.Join(dir, stateFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return st, nil
@@ -82,6 +86,9 @@ func (a *Agent) restore(st savedState) {
 // saveLocked writes the state file. A failure is logged and counted: the
 // unit keeps working from memory.
 func (a *Agent) saveLocked() {
+	if a.cfg.DataDir == "" {
+		return // MemoryQueue without a directory: the state lives in memory only
+	}
 	st := savedState{V: 1, Status: a.status, Assignment: a.assign, Report: a.overrides, Commands: a.seen.ids}
 	if err := writeFileAtomic(a.cfg.DataDir, stateFile, st); err != nil {
 		a.stats.saveErrors.Add(1)

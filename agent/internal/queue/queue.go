@@ -55,6 +55,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -105,6 +106,13 @@ const DefaultMaxItems = 200_000
 type Config struct {
 	Dir      string // the agent's data directory; the queue is Dir/queue.db
 	MaxItems int    // bound while offline; default DefaultMaxItems
+	// InMemory keeps the queue in memory only (buntdb ":memory:"), with no
+	// file and no queue.seq; Dir is not used. For simulated units, of which
+	// one process runs thousands: nothing survives Close or a crash, and the
+	// seq starts from the clock in microseconds at every Open (the
+	// contract's rule for a device without storage), so it still never goes
+	// backwards across restarts a microsecond apart.
+	InMemory bool
 	Logger   *slog.Logger
 	Now      func() time.Time // default time.Now
 }
@@ -141,7 +149,7 @@ type Queue struct {
 // none (lost or set aside), from queue.seq, which is above every seq ever
 // used; if that is gone too, from the clock in microseconds.
 func Open(cfg Config) (*Queue, error) {
-	if cfg.Dir == "" {
+	if cfg.Dir == "" && !cfg.InMemory {
 		return nil, errors.New("queue: no directory")
 	}
 	if cfg.MaxItems < 0 {
@@ -155,6 +163,9 @@ func Open(cfg Config) (*Queue, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.InMemory {
+		return openMemory(cfg)
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
@@ -232,6 +243,26 @@ func Open(cfg Config) (*Queue, error) {
 	}
 	if leaseOK {
 		q.lease = lease
+	}
+	return q, nil
+}
+
+// openMemory opens a queue that lives in memory only (Config.InMemory).
+func openMemory(cfg Config) (*Queue, error) {
+	db, err := buntdb.Open(":memory:")
+	if err != nil {
+		return nil, fmt.Errorf("queue: open in memory: %w", err)
+	}
+	q := &Queue{
+		cfg:        cfg,
+		path:       ":memory:",
+		db:         db,
+		base:       cfg.Now(),
+		idx:        newIndex(),
+		compactMin: defaultCompactMin,
+		next:       clockSeq(cfg.Now()),
+		// Append never writes queue.seq: its lease is never reached.
+		lease: math.MaxUint64,
 	}
 	return q, nil
 }

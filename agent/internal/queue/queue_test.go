@@ -641,3 +641,40 @@ func queuedMemory(t testing.TB, n int) float64 {
 	runtime.KeepAlive(q)
 	return float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
 }
+
+// TestInMemory: the simulator's queue works like the file one (order, acks,
+// thinning) but writes nothing, and a new one starts above the old seqs.
+func TestInMemory(t *testing.T) {
+	dir := t.TempDir()
+	clk := newClock()
+	q := openQ(t, Config{Dir: dir, InMemory: true, MaxItems: 10, Now: clk.Now})
+	var seqs []uint64
+	for i := range 12 {
+		seqs = append(seqs, mustAppend(t, q, Telemetry, t0.UnixMilli()+int64(i)).Seq)
+	}
+	ev := mustAppend(t, q, Event, t0.UnixMilli()+12)
+	if first := seqs[0]; first != clockSeq(t0) {
+		t.Errorf("first seq %d, want the clock in µs %d", first, clockSeq(t0))
+	}
+	if n := q.Len(); n != 10 {
+		t.Errorf("Len = %d after thinning, want 10", n)
+	}
+	checkIndex(t, q)
+	if got := q.Next(2, time.Minute); len(got) != 2 || got[0].Seq != ev.Seq || got[1].Seq != seqs[11] {
+		t.Errorf("Next = %v, want the event then the newest position", seqsOf(got))
+	}
+	if n, err := q.Ack(protocol.Ranges{{seqs[0], ev.Seq}}); err != nil || n != 10 {
+		t.Errorf("Ack = %d, %v; want 10", n, err)
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
+		t.Errorf("the directory holds %d entries (%v), want none", len(entries), err)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Millisecond)
+	q2 := openQ(t, Config{InMemory: true, Now: clk.Now})
+	if q2.Len() != 0 || q2.NextSeq() <= ev.Seq {
+		t.Errorf("reopened: %d items, next seq %d; want empty and above %d", q2.Len(), q2.NextSeq(), ev.Seq)
+	}
+}

@@ -259,6 +259,9 @@ const defaultCompactMin = 8 << 20
 // maybeCompact starts a compaction when the file is well over its live size.
 // Called with q.mu held.
 func (q *Queue) maybeCompact() {
+	if q.cfg.InMemory {
+		return // no file to compact; acked items leave memory at once
+	}
 	if q.compacting || q.closed || q.fileBytes < q.compactMin || q.fileBytes < 4*q.liveBytes {
 		return
 	}

@@ -80,6 +80,10 @@ type Config struct {
 	WriteTimeout   time.Duration // a publish or subscribe handed to paho; 5 s
 	KeepAlive      time.Duration // MQTT keepalive; 30 s
 
+	// Dial, if set, opens the TCP connection to a tcp:// (or mqtt://)
+	// broker in place of a net.Dialer (the simulator cuts links with it).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
 	// OnCommands receives the hub's valid commands, in arrival order, on the
 	// Link's own goroutine: it may take its time (the Link goes on sending
 	// meanwhile) but must not call Run's caller back synchronously.
@@ -122,6 +126,9 @@ func (c *Config) fill() error {
 	case "tcp", "mqtt", "ssl", "tls", "mqtts", "tcps", "ws", "wss":
 	default:
 		return fmt.Errorf("uplink: broker %q: scheme %q is not tcp, ssl, tls, ws or wss", c.Broker, u.Scheme)
+	}
+	if c.Dial != nil && u.Scheme != "tcp" && u.Scheme != "mqtt" {
+		return fmt.Errorf("uplink: broker %q: a custom Dial works only with tcp://", c.Broker)
 	}
 	if !protocol.ValidUnitID(c.Unit) {
 		return fmt.Errorf("uplink: unit %q is not [A-Za-z0-9_-]{1,32}", c.Unit)
@@ -346,6 +353,14 @@ func (l *Link) connect(ctx context.Context) (mqtt.Client, <-chan struct{}, error
 		})
 	if l.cfg.TLS != nil {
 		o.SetTLSConfig(l.cfg.TLS)
+	}
+	if dial := l.cfg.Dial; dial != nil {
+		timeout := l.cfg.ConnectTimeout
+		o.SetCustomOpenConnectionFn(func(u *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
+			dctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			return dial(dctx, "tcp", u.Host)
+		})
 	}
 	c := mqtt.NewClient(o)
 	tok := c.Connect()
