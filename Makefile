@@ -7,15 +7,25 @@ MQTT    ?= 127.0.0.1:1883
 DATA    ?= data
 UNITS   ?= 300
 
-.PHONY: all build run test test-deps vet lint modules bench agent-cross clean
+.PHONY: all build wasm run test test-deps vet lint modules bench agent-cross clean
 
 all: build
 
-build:
+build: wasm
 	@mkdir -p bin
 	cd hub && $(GO) build -o ../bin/hub ./cmd/hub
 	cd agent && $(GO) build -o ../bin/agent ./cmd/agent
 	cd simulator && $(GO) build -o ../bin/simulator ./cmd/simulator
+
+# The dashboard's WebAssembly build, embedded by the hub (same Go as the hub:
+# wasm_exec.js comes from the hub's toolchain).
+WEBUI := hub/internal/webui/dist/web
+wasm:
+	@mkdir -p $(WEBUI)
+	cd dashboard && GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o ../$(WEBUI)/app.wasm ./cmd/wasm
+	cp dashboard/web/* $(WEBUI)/
+	gzip -9 -k -f $(WEBUI)/app.wasm
+	@echo "app.wasm: $$(wc -c < $(WEBUI)/app.wasm) bytes, $$(wc -c < $(WEBUI)/app.wasm.gz) gzipped"
 
 # The hub with its embedded broker, and a simulated fleet of $(UNITS) units on it.
 run: build
@@ -23,7 +33,7 @@ run: build
 	trap 'kill $$hub 2>/dev/null; wait $$hub' EXIT INT TERM; \
 	bin/simulator -hub http://$(HTTP) -broker tcp://$(MQTT) -token-file $(DATA)/admin.token -units $(UNITS)
 
-test: test-deps vet modules lint
+test: test-deps wasm vet modules lint
 	@for m in $(MODULES); do \
 		echo "== go test -race ./... in $$m"; \
 		(cd $$m && $(GO) test -race -count=1 ./...) || exit 1; \
@@ -60,4 +70,4 @@ agent-cross:
 	@ls -l bin/agent-linux-*
 
 clean:
-	rm -rf bin
+	rm -rf bin $(WEBUI)

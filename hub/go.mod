@@ -5,17 +5,20 @@ go 1.26.0
 require (
 	github.com/coder/websocket v1.8.15
 	github.com/eclipse/paho.mqtt.golang v1.5.1
+	github.com/maxence-charriere/go-app/v10 v10.1.11
 	github.com/mochi-mqtt/server/v2 v2.7.9
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
 	github.com/tidwall/buntdb v1.3.0
 	go.uber.org/goleak v1.3.0
+	kuaifan/dashboard v0.0.0
 	kuaifan/protocol v0.0.0
 )
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/google/uuid v1.6.0 // indirect
 	github.com/gorilla/websocket v1.5.3 // indirect
 	github.com/kylelemons/godebug v1.1.0 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
@@ -36,4 +39,7 @@ require (
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
 
-replace kuaifan/protocol => ../protocol
+replace (
+	kuaifan/dashboard => ../dashboard
+	kuaifan/protocol => ../protocol
+)

@@ -33,6 +33,7 @@ import (
 	"kuaifan/hub/internal/match"
 	"kuaifan/hub/internal/store"
 	"kuaifan/hub/internal/stream"
+	"kuaifan/hub/internal/webui"
 	"kuaifan/protocol"
 )
 
@@ -223,6 +224,7 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 	}
 	h.http = &http.Server{
 		Handler: api.New(api.Config{Fleet: h.fleet, Dispatch: h.dispatch, Stream: h.stream, Ticket: h.stream.Ticket,
+			Dashboard:  webui.New(),
 			AdminToken: h.token, Disconnect: disconnect,
 			Metrics: promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{}), Health: h.health,
 			Logger: log.With("component", "api")}),

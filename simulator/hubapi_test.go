@@ -197,7 +197,8 @@ func TestEnrolRefused(t *testing.T) {
 	}
 }
 
-// Run waits for the hub, then reads the token file the hub has written by then.
+// Run waits for the hub, then reads the token file the hub has written by
+// then; with no broker to connect to it says so after ConnectWait.
 func TestRunReadsTokenFileAndReportsNoBroker(t *testing.T) {
 	f, srv := newFakeAPI(t, "file-token")
 	f.unhealthyFor = 2
@@ -213,23 +214,22 @@ func TestRunReadsTokenFileAndReportsNoBroker(t *testing.T) {
 	broker := "tcp://" + ln.Addr().String()
 	ln.Close()
 
-	var out strings.Builder
 	start := time.Now()
 	rep, err := Run(context.Background(), Config{HubURL: srv.URL, BrokerURL: broker, AdminTokenFile: file,
-		Units: 6, Duration: 1500 * time.Millisecond, Seed: 9, Out: &out})
+		Units: 6, Duration: time.Minute, Seed: 9, ConnectWait: 1500 * time.Millisecond})
 	if err == nil || !strings.Contains(err.Error(), "no unit could connect") || !strings.Contains(err.Error(), broker) {
 		t.Errorf("err = %v, want no unit could connect to %s", err, broker)
 	}
-	if took := time.Since(start); took > 10*time.Second {
+	if took := time.Since(start); took > 15*time.Second {
 		t.Errorf("Run took %v after its 1.5 s", took)
 	}
-	if rep.Units != 6 || rep.Enrolled != 6 || rep.Connected != 0 || rep.Sent != 0 || rep.Seed != 9 || len(rep.Boot) != 16 {
+	if rep.Units.Asked != 6 || rep.Units.Enrolled != 6 || rep.Units.Connected != 0 || rep.Seed != 9 {
 		t.Errorf("report %+v", rep)
 	}
 	if len(f.enrolled) != 6 {
 		t.Errorf("%d units enrolled, want 6", len(f.enrolled))
 	}
-	// goleak (TestMain) checks that nothing of the run is left.
+	// leakcheck (TestMain) checks that nothing of the run is left.
 }
 
 func TestRunCancelledWhileWaitingForHub(t *testing.T) {
@@ -245,25 +245,41 @@ func TestRunCancelledWhileWaitingForHub(t *testing.T) {
 
 func TestConfigErrors(t *testing.T) {
 	ok := Config{HubURL: "http://127.0.0.1:8080", BrokerURL: "tcp://127.0.0.1:1883", AdminToken: "t"}
-	got, err := ok.withDefaults()
+	got, err := ok.resolve()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Units != DefaultUnits || got.Interval != DefaultInterval || got.Prefix != DefaultPrefix ||
-		got.TopicRoot != "rr" || got.HubWait != DefaultHubWait || got.Logger == nil {
+	if got.Units != DefaultUnits || got.Prefix != DefaultPrefix || got.TimeScale != 1 || got.City == nil ||
+		got.Incidents == nil || got.Incidents.PerHour != DefaultPerHour || got.Officer == nil ||
+		got.Officer.DeclineRate != DefaultDeclineRate || got.TopicRoot != "rr" || got.Logger == nil {
 		t.Errorf("defaults not applied: %+v", got)
 	}
+	sc, _ := BuiltinScenario("robbery-chase")
+	withScenario := ok
+	withScenario.Scenario = &sc
+	got, err = withScenario.resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Units != sc.Units || got.TimeScale != sc.TimeScale || got.Duration != sc.Duration || got.Incidents.PerHour != 0 {
+		t.Errorf("the scenario's settings not applied: units %d, scale %v, duration %v, rate %v",
+			got.Units, got.TimeScale, got.Duration, got.Incidents.PerHour)
+	}
 	for name, edit := range map[string]func(*Config){
-		"hub URL":    func(c *Config) { c.HubURL = "127.0.0.1:8080" },
-		"broker URL": func(c *Config) { c.BrokerURL = "" },
-		"token":      func(c *Config) { c.AdminToken = "" },
-		"units":      func(c *Config) { c.Units = -1 },
-		"interval":   func(c *Config) { c.Interval = -time.Second },
-		"topic root": func(c *Config) { c.TopicRoot = "rr/#" },
+		"hub URL":      func(c *Config) { c.HubURL = "127.0.0.1:8080" },
+		"broker URL":   func(c *Config) { c.BrokerURL = "" },
+		"TLS broker":   func(c *Config) { c.BrokerURL = "ssl://127.0.0.1:8883" },
+		"token":        func(c *Config) { c.AdminToken = "" },
+		"units":        func(c *Config) { c.Units = -1 },
+		"time scale":   func(c *Config) { c.TimeScale = -2 },
+		"topic root":   func(c *Config) { c.TopicRoot = "rr/#" },
+		"fault":        func(c *Config) { c.Faults = []string{"meteor"} },
+		"officer":      func(c *Config) { c.Officer = &OfficerConfig{DeclineRate: 0.7, NoAnswerRate: 0.7} },
+		"service time": func(c *Config) { c.Officer = &OfficerConfig{ServiceMin: time.Hour, ServiceMax: time.Minute} },
 	} {
 		c := ok
 		edit(&c)
-		if _, err := c.withDefaults(); err == nil {
+		if _, err := c.resolve(); err == nil {
 			t.Errorf("%s: bad config accepted", name)
 		}
 		if _, err := Run(context.Background(), c); err == nil || !strings.Contains(err.Error(), "config") {
@@ -274,22 +290,5 @@ func TestConfigErrors(t *testing.T) {
 	c.Prefix = "bad prefix"
 	if _, err := Run(context.Background(), c); err == nil || !strings.Contains(err.Error(), "prefix") {
 		t.Errorf("bad prefix: Run err = %v", err)
-	}
-}
-
-func TestReportString(t *testing.T) {
-	r := Report{Units: 300, Enrolled: 300, Connected: 299, Sent: 9000, Confirmed: 8990, Unconfirmed: 10,
-		Resent: 4, Seed: 42, Boot: "0123456789abcdef", ElapsedSeconds: 61.5}
-	s := r.String()
-	for _, want := range []string{"seed 42", "1m1.5s", "300 asked", "299 connected", "9000 sent", "8990 confirmed", "10 unconfirmed", "4 resent"} {
-		if !strings.Contains(s, want) {
-			t.Errorf("report text lacks %q:\n%s", want, s)
-		}
-	}
-	b, _ := json.Marshal(r)
-	for _, want := range []string{`"sent":9000`, `"confirmed":8990`, `"unconfirmed":10`, `"elapsed_s":61.5`} {
-		if !strings.Contains(string(b), want) {
-			t.Errorf("report JSON lacks %s: %s", want, b)
-		}
 	}
 }

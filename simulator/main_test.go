@@ -3,11 +3,9 @@ package simulator
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"kuaifan/hub/leakcheck"
 )
 
-// Every goroutine Run starts, and every paho client it makes, must be gone
-// when the tests end.
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
+// Every goroutine a run starts — the agents, their paho clients, the
+// steppers, the call-taker, the dispatcher — must be gone when the tests end.
+func TestMain(m *testing.M) { leakcheck.Main(m) }

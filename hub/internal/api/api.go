@@ -30,6 +30,7 @@ type Config struct {
 	AdminToken string
 	Disconnect func(unit string) // drops a revoked unit's connection now; nil with an external broker
 	Metrics    http.Handler      // served at /metrics
+	Dashboard  http.Handler      // served at / (every path the API does not take)
 	Health     func() error      // nil error: healthy
 	Logger     *slog.Logger
 	Now        func() time.Time
@@ -57,11 +58,9 @@ func New(cfg Config) http.Handler {
 	}
 	s := &server{Config: cfg, token: []byte(cfg.AdminToken)}
 	mux := http.NewServeMux()
-	// The dashboard will be served at /; until then / says what is here.
-	mux.Handle("/{$}", methods{http.MethodGet: func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"service": "kuaifan hub", "api": "/api/units",
-			"match": "/api/match", "health": "/healthz", "metrics": "/metrics"})
-	}})
+	if cfg.Dashboard != nil {
+		mux.Handle("/", cfg.Dashboard)
+	}
 	mux.Handle("/healthz", methods{http.MethodGet: s.health})
 	if cfg.Metrics != nil {
 		mux.Handle("/metrics", cfg.Metrics)

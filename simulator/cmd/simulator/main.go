@@ -1,5 +1,8 @@
-// Command simulator runs a fleet of simulated patrol units against a kuaifan
-// hub until it is interrupted (or for -duration), then prints its report.
+// Command simulator runs a city's fleet of simulated patrol units — real
+// agents with simulated GPS and officers — against a kuaifan hub, with
+// incidents, scripted scenarios and faults (simulator run), measures the
+// hub under load (simulator load), and lists its scenarios (simulator
+// scenarios). It only turns flags into the simulator package's configs.
 package main
 
 import (
@@ -8,10 +11,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
@@ -19,92 +26,381 @@ import (
 )
 
 func main() {
-	os.Exit(run())
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run() int {
-	var cfg simulator.Config
-	flag.StringVar(&cfg.HubURL, "hub", "http://127.0.0.1:8080", "the hub's HTTP API `URL`")
-	flag.StringVar(&cfg.BrokerURL, "broker", "tcp://127.0.0.1:1883", "the MQTT broker's `URL`")
-	flag.StringVar(&cfg.AdminTokenFile, "token-file", "", "read the admin token from this `file` (the hub's <data>/admin.token);\nwithout it, from env HUB_ADMIN_TOKEN")
-	flag.IntVar(&cfg.Units, "units", simulator.DefaultUnits, "how many units to simulate")
-	flag.DurationVar(&cfg.Duration, "duration", 0, "how long the fleet runs, e.g. 5m; 0 runs until interrupted")
-	flag.DurationVar(&cfg.Interval, "interval", simulator.DefaultInterval, "report period of each unit, jittered ±20%")
-	flag.Uint64Var(&cfg.Seed, "seed", 0, "random seed of start positions and movement; 0 picks one (the report shows it)")
-	flag.StringVar(&cfg.Prefix, "prefix", simulator.DefaultPrefix, "unit id `prefix`: ids are PREFIX-car-001, PREFIX-moto-002, …;\nunits enrolled by an earlier run with the same prefix are revoked and enrolled again")
-	flag.StringVar(&cfg.TopicRoot, "topic-root", "rr", "first `level` of every MQTT topic (as the hub's -topic-root)")
-	flag.DurationVar(&cfg.HubWait, "hub-wait", simulator.DefaultHubWait, "how long to wait for the hub to answer /healthz")
-	asJSON := flag.Bool("json", false, "print the final report as JSON instead of text")
-	quiet := flag.Bool("quiet", false, "no progress line every 10 s")
-	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
-	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "Usage: simulator [flags]\n\n"+
-			"Runs a fleet of simulated patrol units (car 40%%, motorcycle 25%%, foot 20%%,\n"+
-			"volunteer 15%%) moving around Changsha against a kuaifan hub: enrols them through\n"+
-			"the hub's API with the admin token, connects each as its own MQTT client and\n"+
-			"reports positions, resending what the hub does not confirm. Ends on SIGINT or\n"+
-			"SIGTERM (or after -duration) with a report on stdout; progress goes to stderr.\n\n"+
-			"Flags:\n")
-		flag.PrintDefaults()
+func run(args []string, stdout, stderr io.Writer) int {
+	sub := "run"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		sub, args = args[0], args[1:]
 	}
-	flag.Parse()
-	if flag.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "simulator: unexpected arguments %q\n", flag.Args())
-		flag.Usage()
-		return 2
+	switch sub {
+	case "run":
+		return runCmd(args, stdout, stderr)
+	case "load":
+		return loadCmd(args, stdout, stderr)
+	case "scenarios":
+		return scenariosCmd(args, stdout, stderr)
+	case "help":
+		fs := runFlags(&runOpts{}, stderr)
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return 0
 	}
-	if cfg.Units < 1 {
-		fmt.Fprintln(os.Stderr, "simulator: -units must be at least 1")
-		return 2
-	}
-	if cfg.AdminTokenFile == "" {
-		cfg.AdminToken = os.Getenv("HUB_ADMIN_TOKEN")
-		if cfg.AdminToken == "" {
-			fmt.Fprintln(os.Stderr, "simulator: no admin token: give -token-file or set HUB_ADMIN_TOKEN")
-			return 2
+	fmt.Fprintf(stderr, "simulator: unknown command %q: want run, load or scenarios (simulator -h)\n", sub)
+	return 2
+}
+
+// common are the options every command shares.
+type common struct {
+	hub, broker, tokenFile, topicRoot, logLevel string
+	json, quiet                                 bool
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.hub, "hub", "http://127.0.0.1:8080", "the hub's HTTP API `URL`")
+	fs.StringVar(&c.broker, "broker", "tcp://127.0.0.1:1883", "the MQTT broker's `URL` the units connect to (tcp://; the hub's embedded one, or Mosquitto)")
+	fs.StringVar(&c.tokenFile, "token-file", "", "read the admin token from this `file` (the hub's <data>/admin.token);\nwithout it, from env HUB_ADMIN_TOKEN")
+	fs.StringVar(&c.topicRoot, "topic-root", "rr", "first `level` of every MQTT topic (as the hub's -topic-root)")
+	fs.BoolVar(&c.json, "json", false, "print the final report as JSON on stdout (progress goes to stderr then)")
+	fs.BoolVar(&c.quiet, "quiet", false, "no progress line every 10 s")
+	fs.StringVar(&c.logLevel, "log-level", "warn", "the log `level` on stderr: debug, info, warn or error (the agents log errors only, unless debug)")
+}
+
+// setup checks the token and builds the logger; it returns a non-zero exit
+// code on a problem.
+func (c *common) setup(stderr io.Writer) (token string, log *slog.Logger, code int) {
+	if c.tokenFile == "" {
+		token = os.Getenv("HUB_ADMIN_TOKEN")
+		if token == "" {
+			fmt.Fprintln(stderr, "simulator: no admin token: give -token-file or set HUB_ADMIN_TOKEN")
+			return "", nil, 2
 		}
 	}
-
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintln(os.Stderr, "simulator: -log-level:", err)
-		return 2
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		fmt.Fprintln(stderr, "simulator: -log-level:", err)
+		return "", nil, 2
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	cfg.Logger = log
-	if !*quiet {
-		cfg.Out = os.Stderr
-	}
-	// paho logs through package variables; route them into slog. With one
-	// client per unit, a broker restart makes every client log each failed
-	// reconnect: its errors and warnings go to debug, and the simulator
-	// reports what matters (first connect failure, connected count, report).
+	log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	// paho logs through package variables. With one client per unit, a
+	// broker restart makes every client log each failed reconnect: its
+	// errors and warnings go to debug; the agents and the report say what
+	// matters.
 	mqtt.CRITICAL = slog.NewLogLogger(log.Handler(), slog.LevelError)
 	mqtt.ERROR = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	mqtt.WARN = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
+	return token, log, 0
+}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	// After the first signal the run winds down; a second one kills it.
-	context.AfterFunc(ctx, stop)
-
-	rep, err := simulator.Run(ctx, cfg)
-	if rep.Enrolled > 0 || err == nil {
-		if *asJSON {
-			enc := json.NewEncoder(os.Stdout)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(rep)
-		} else {
-			fmt.Print(rep)
-		}
+func (c *common) progressOut(stdout, stderr io.Writer) io.Writer {
+	switch {
+	case c.quiet:
+		return nil
+	case c.json:
+		return stderr
 	}
-	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			fmt.Fprintln(os.Stderr, "simulator: interrupted:", err)
-			return 130
+	return stdout
+}
+
+// signalContext ends on SIGINT or SIGTERM; after the first, a second one
+// kills the process (the run is winding down and may take its final wait).
+func signalContext() (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
+	return ctx, stop
+}
+
+// shell runs a command line with sh -c, for -broker-restart-cmd and -broker-reload-cmd.
+func shell(cmdline string, stderr io.Writer) func(context.Context) error {
+	return func(ctx context.Context) error {
+		cmd := exec.CommandContext(ctx, "sh", "-c", cmdline)
+		cmd.Stdout, cmd.Stderr = stderr, stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("%q: %w", cmdline, err)
 		}
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return nil
+	}
+}
+
+type runOpts struct {
+	common
+	cfg                    simulator.Config
+	officer                simulator.OfficerConfig
+	city, scenario, faults string
+	restartCmd, reloadCmd  string
+}
+
+func runFlags(o *runOpts, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("simulator run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o.common.register(fs)
+	c := &o.cfg
+	o.officer = simulator.DefaultOfficerConfig()
+	fs.IntVar(&c.Units, "units", 0, fmt.Sprintf("how many units (car 40%%, motorcycle 25%%, foot 20%%, volunteer 15%%); 0: the scenario's, else %d", simulator.DefaultUnits))
+	fs.DurationVar(&c.Duration, "duration", 0, "how long to run, in simulated time (e.g. 2h); 0: the scenario's, else until interrupted")
+	fs.Uint64Var(&c.Seed, "seed", 0, "random seed of the fleet's patterns, the incidents, the officers and the faults; 0 picks one (the report shows it)")
+	fs.StringVar(&o.city, "city", "", "the city model, a JSON or GeoJSON `file` (districts, stations, posts, routes, hot spots); default: Changsha, built in")
+	fs.StringVar(&o.scenario, "scenario", "", "a built-in scenario's `name` (see below) or a scenario file")
+	fs.Float64Var(&c.TimeScale, "time-scale", 0, "simulated seconds per real second; 0: the scenario's, else 1")
+	fs.Float64Var(&c.IncidentsPerHour, "incidents-per-hour", 0, fmt.Sprintf("background incidents per simulated hour; 0: the scenario's or the default mix's (%d), -1: none", simulator.DefaultPerHour))
+	fs.StringVar(&o.faults, "faults", "", "faults to inject, comma-separated, or all (see below); none by default")
+	fs.DurationVar(&c.FaultEvery, "fault-every", simulator.DefaultFaultEvery, "mean simulated time between two injections of each fault")
+	fs.StringVar(&o.restartCmd, "broker-restart-cmd", "", "shell `command` restarting the external broker, for the broker_restart fault (e.g. 'systemctl restart mosquitto')")
+	fs.StringVar(&c.MosquittoPasswd, "mosquitto-passwd", "", "with an external Mosquitto: write every unit's secret into this password `file` after enrolling\n(Mosquitto 2's hash; other lines kept), then run -broker-reload-cmd so Mosquitto reads it")
+	fs.StringVar(&o.reloadCmd, "broker-reload-cmd", "", "shell `command` run after enrolling, before the units connect (e.g. 'systemctl reload mosquitto')")
+	fs.DurationVar(&o.officer.AckMedian, "ack-median", simulator.DefaultAckMedian, "officers' median time to acknowledge a dispatch (simulated; lognormal)")
+	fs.Float64Var(&o.officer.AckSigma, "ack-sigma", simulator.DefaultAckSigma, "σ of the log of the ack time")
+	fs.Float64Var(&o.officer.DeclineRate, "decline-rate", simulator.DefaultDeclineRate, "share of dispatches declined")
+	fs.Float64Var(&o.officer.NoAnswerRate, "no-answer-rate", simulator.DefaultNoAnswerRate, "share of dispatches never answered (the hub times out)")
+	fs.DurationVar(&o.officer.ServiceMin, "service-min", simulator.DefaultServiceMin, "shortest time on scene (simulated)")
+	fs.DurationVar(&o.officer.ServiceMax, "service-max", simulator.DefaultServiceMax, "longest time on scene (simulated)")
+	fs.DurationVar(&c.Dispatcher.Delay, "dispatch-delay", simulator.DefaultDispatchDelay, "the simulated dispatcher's delay before assigning an incident the hub did not dispatch (simulated)")
+	fs.BoolVar(&c.Dispatcher.IgnoreOffers, "ignore-offers", false, "the dispatcher does not send the better-placed unit the hub offers after a sighting")
+	fs.StringVar(&c.Prefix, "prefix", simulator.DefaultPrefix, "unit id `prefix`: ids are PREFIX-car-0001, PREFIX-moto-0002, …;\nunits enrolled by an earlier run with the same prefix are revoked and enrolled again")
+	fs.DurationVar(&c.Tick, "tick", simulator.DefaultTick, "real time between two movement steps")
+	fs.DurationVar(&c.GPSInterval, "gps-interval", simulator.DefaultGPSInterval, "real time between two GPS fixes of a unit (the agents' adaptive policy picks which to report)")
+	fs.DurationVar(&c.ConnectWait, "connect-wait", simulator.DefaultConnectWait, "how long to wait for the fleet to connect before the simulated clock starts")
+	fs.DurationVar(&c.Settle, "settle", simulator.DefaultSettle, "after -duration, how long (real) the last incidents get to be dispatched")
+	fs.DurationVar(&c.DrainWait, "drain-wait", simulator.DefaultDrainWait, "at the end, how long (real) the last reports get to be confirmed")
+	fs.IntVar(&c.StartRate, "start-rate", simulator.DefaultStartRate, "agents started per second")
+	fs.DurationVar(&c.HubWait, "hub-wait", simulator.DefaultHubWait, "how long to wait for the hub to answer /healthz")
+	fs.BoolVar(&c.KeepOpen, "keep-open", false, "leave the run's open incidents open at the end (by default the simulator closes them)")
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprint(w, `Usage:
+  simulator [run] [flags]      a fleet of simulated units against a hub, with incidents (the default)
+  simulator load [flags]       load test: N units at a fixed rate, measured (simulator load -h)
+  simulator scenarios          the built-in scenarios
+
+Every unit is the real agent (kuaifan/agent) with its queue in memory, a
+simulated GPS driven through the city (patrols at posts, along routes and in
+areas), its own MQTT connection, and a simulated officer who acknowledges a
+dispatch after a human delay (or declines, or never answers), drives there,
+stays, and clears. A call-taker reports incidents through the hub's API; a
+dispatcher assigns those the hub does not dispatch by itself. A scenario
+scripts incidents, sightings, rate changes, outages and faults; -time-scale
+runs it faster than real time. A progress line every 10 s and a report at the
+end (on SIGINT/SIGTERM, or after -duration) go to stdout.
+
+Flags of run:
+`)
+		fs.PrintDefaults()
+		fmt.Fprint(w, "\nScenarios (-scenario NAME, or a file in the same JSON form):\n")
+		for _, n := range simulator.BuiltinScenarioNames() {
+			sc, _ := simulator.BuiltinScenario(n)
+			fmt.Fprintf(w, "  %-14s %s\n", n, describe(sc))
+		}
+		fmt.Fprint(w, "\nFaults (-faults a,b or all):\n")
+		for _, n := range simulator.FaultNames() {
+			fmt.Fprintf(w, "  %-14s %s\n", n, simulator.FaultHelp(n))
+		}
+		fmt.Fprint(w, `
+Examples:
+  simulator -hub http://127.0.0.1:8080 -broker tcp://127.0.0.1:1883 -token-file data/admin.token -units 300
+  simulator -token-file data/admin.token -scenario robbery-chase
+  simulator -token-file data/admin.token -units 100 -time-scale 20 -duration 1h -faults all -json
+`)
+	}
+	return fs
+}
+
+// describe is a scenario's one-line summary for the help.
+func describe(sc simulator.Scenario) string {
+	d := strings.Join(strings.Fields(sc.Description), " ")
+	return fmt.Sprintf("%s [%v simulated at ×%g, %d units]", d, sc.Duration, sc.TimeScale, sc.Units)
+}
+
+func runCmd(args []string, stdout, stderr io.Writer) int {
+	o := &runOpts{}
+	fs := runFlags(o, stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "simulator: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	token, log, code := o.setup(stderr)
+	if code != 0 {
+		return code
+	}
+	cfg := o.cfg
+	cfg.HubURL, cfg.BrokerURL, cfg.TopicRoot = o.hub, o.broker, o.topicRoot
+	cfg.AdminToken, cfg.AdminTokenFile = token, o.tokenFile
+	cfg.Officer = &o.officer
+	cfg.Logger = log
+	if o.logLevel == "debug" {
+		cfg.AgentLogger = log
+	}
+	cfg.Out = o.progressOut(stdout, stderr)
+	if o.city != "" {
+		city, err := simulator.LoadCity(o.city)
+		if err != nil {
+			fmt.Fprintln(stderr, "simulator:", err)
+			return 2
+		}
+		cfg.City = city
+	}
+	if o.scenario != "" {
+		sc, ok := simulator.BuiltinScenario(o.scenario)
+		if !ok {
+			var err error
+			if sc, err = simulator.LoadScenario(o.scenario); err != nil {
+				fmt.Fprintf(stderr, "simulator: -scenario %s: not a built-in (%s) and not a file: %v\n",
+					o.scenario, strings.Join(simulator.BuiltinScenarioNames(), ", "), err)
+				return 2
+			}
+		}
+		cfg.Scenario = &sc
+	}
+	faults, err := simulator.ParseFaults(o.faults)
+	if err != nil {
+		fmt.Fprintln(stderr, "simulator: -faults:", err)
+		return 2
+	}
+	cfg.Faults = faults
+	if o.restartCmd != "" {
+		cfg.BrokerRestart = shell(o.restartCmd, stderr)
+	}
+	if o.reloadCmd != "" {
+		cfg.AfterEnrol = shell(o.reloadCmd, stderr)
+	}
+	if cfg.MosquittoPasswd != "" && o.reloadCmd == "" {
+		fmt.Fprintln(stderr, "simulator: note: -mosquitto-passwd without -broker-reload-cmd: Mosquitto must reread the file (SIGHUP) before the units connect")
+	}
+
+	ctx, stop := signalContext()
+	defer stop()
+	rep, err := simulator.Run(ctx, cfg)
+	if rep.Units.Enrolled > 0 || err == nil {
+		printReport(stdout, o.json, rep)
+	}
+	return exitCode(stderr, err)
+}
+
+func printReport(w io.Writer, asJSON bool, rep fmt.Stringer) {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(rep)
+		return
+	}
+	fmt.Fprint(w, rep.String())
+}
+
+func exitCode(stderr io.Writer, err error) int {
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(stderr, "simulator: interrupted:", err)
+		return 130
+	}
+	fmt.Fprintln(stderr, err)
+	return 1
+}
+
+func loadCmd(args []string, stdout, stderr io.Writer) int {
+	var c common
+	var cfg simulator.LoadConfig
+	var city string
+	fs := flag.NewFlagSet("simulator load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c.register(fs)
+	fs.IntVar(&cfg.Units, "units", simulator.DefaultLoadUnits, "how many units (real agents, one MQTT connection each)")
+	fs.Float64Var(&cfg.Hz, "hz", simulator.DefaultLoadHz, "position reports per unit per second, fixed (not the adaptive policy)")
+	fs.DurationVar(&cfg.Duration, "duration", simulator.DefaultLoadDuration, "the measured window, once every unit is connected (real time)")
+	fs.Uint64Var(&cfg.Seed, "seed", 0, "random seed of the units' patrols; 0 picks one")
+	fs.StringVar(&cfg.Prefix, "prefix", simulator.DefaultLoadPrefix, "unit id `prefix` (ids PREFIX-car-00001, …); an earlier run's units are revoked and enrolled again")
+	fs.StringVar(&city, "city", "", "the city model `file`; default: Changsha, built in")
+	fs.IntVar(&cfg.StartRate, "start-rate", 1000, "agents started per second")
+	fs.DurationVar(&cfg.ConnectWait, "connect-wait", 3*time.Minute, "how long to wait for every unit to connect before measuring")
+	fs.DurationVar(&cfg.DrainWait, "drain-wait", time.Minute, "after the window, how long the last reports get to be confirmed")
+	fs.DurationVar(&cfg.HubWait, "hub-wait", simulator.DefaultHubWait, "how long to wait for the hub to answer /healthz")
+	fs.BoolVar(&cfg.NoStream, "no-stream", false, "do not read the websocket stream (no latency figures)")
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprint(w, `Usage: simulator load [flags]
+
+Load test: -units real agents (in-memory queues, one MQTT connection each)
+report every 1/-hz s for -duration once all are connected. It reports the
+throughput achieved (positions/s queued, sent and confirmed by the hub), the
+hub's ingest counters from /metrics, the end-to-end latency from a position's
+GPS time to the websocket delta carrying it (p50/p90/p99), loss after a final
+wait, and the simulator's own CPU and memory per unit.
+
+Flags of load:
+`)
+		fs.PrintDefaults()
+		fmt.Fprint(w, "\nExample:\n  simulator load -token-file data/admin.token -units 10000 -hz 1 -duration 60s\n")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "simulator load: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	token, log, code := c.setup(stderr)
+	if code != 0 {
+		return code
+	}
+	cfg.HubURL, cfg.BrokerURL, cfg.TopicRoot = c.hub, c.broker, c.topicRoot
+	cfg.AdminToken, cfg.AdminTokenFile = token, c.tokenFile
+	cfg.Logger = log
+	cfg.Out = c.progressOut(stdout, stderr)
+	if city != "" {
+		m, err := simulator.LoadCity(city)
+		if err != nil {
+			fmt.Fprintln(stderr, "simulator:", err)
+			return 2
+		}
+		cfg.City = m
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	rep, err := simulator.RunLoad(ctx, cfg)
+	if rep.Connected > 0 || err == nil {
+		printReport(stdout, c.json, rep)
+	}
+	return exitCode(stderr, err)
+}
+
+func scenariosCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("simulator scenarios", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print each scenario in full, as the JSON a -scenario file takes")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: simulator scenarios [-json]\n\nLists the built-in scenarios (run one with simulator -scenario NAME).\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	for _, n := range simulator.BuiltinScenarioNames() {
+		sc, _ := simulator.BuiltinScenario(n)
+		if *asJSON {
+			b, err := json.MarshalIndent(sc, "", "  ")
+			if err != nil {
+				fmt.Fprintln(stderr, "simulator:", err)
+				return 1
+			}
+			fmt.Fprintf(stdout, "%s\n", b)
+			continue
+		}
+		fmt.Fprintf(stdout, "%s — %v simulated at ×%g (%v wall), %d units, %d steps\n", n, sc.Duration, sc.TimeScale,
+			(time.Duration(float64(sc.Duration) / sc.TimeScale)).Round(time.Second), sc.Units, len(sc.Steps))
+		fmt.Fprintf(stdout, "    %s\n\n", strings.Join(strings.Fields(sc.Description), " "))
 	}
 	return 0
 }

@@ -1,0 +1,350 @@
+package simulator
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"kuaifan/hub"
+	"kuaifan/hub/hubtest"
+	"kuaifan/protocol"
+)
+
+// testConfig is a run against h: a small fleet, quick to connect and to
+// wind down, its logs in the test's output when verbose.
+func testConfig(t *testing.T, h *hubtest.Hub, broker string) Config {
+	return Config{
+		HubURL: h.URL, BrokerURL: broker, AdminToken: h.AdminToken(),
+		Seed: 42, Tick: 100 * time.Millisecond, ConnectWait: 30 * time.Second,
+		Settle: 20 * time.Second, DrainWait: 30 * time.Second, ReconnectMax: 2 * time.Second,
+		Dispatcher: DispatcherConfig{Poll: 200 * time.Millisecond},
+		Logger:     hubtest.Logger(t),
+	}
+}
+
+// checkDelivery: every report queued was confirmed by the hub; nothing
+// thinned, nothing lost (a killed agent's queue aside).
+func checkDelivery(t *testing.T, rep Report) {
+	t.Helper()
+	m := rep.Messages
+	if m.Lost != 0 || m.Thinned != 0 || m.Confirmed+m.LostByKill != m.Positions+m.Events || m.Positions == 0 {
+		t.Errorf("delivery: %+v", m)
+	}
+	if rep.Hub.PublishDropped != 0 {
+		t.Errorf("the embedded broker dropped %v messages", rep.Hub.PublishDropped)
+	}
+}
+
+// A small fleet with incidents: every incident dispatched, nothing lost,
+// every arrival consistent with the unit's speed (no faster than the
+// straight line at its response speed, no slower than the hub's ETA, which
+// assumes a 1.4 detour), the fleet busy some of the time.
+func TestRunEndToEnd(t *testing.T) {
+	t.Parallel()
+	h := hubtest.Start(t, nil)
+	cfg := testConfig(t, h, h.MQTTURL())
+	cfg.Units, cfg.TimeScale, cfg.Duration = 30, 30, 15*time.Minute
+	cfg.IncidentsPerHour = 80
+	cfg.Officer = &OfficerConfig{AckMedian: 6 * time.Second, AckSigma: 0.5, DeclineRate: 0.1,
+		ServiceMin: 2 * time.Minute, ServiceMax: 4 * time.Minute}
+	var progress strings.Builder
+	cfg.Out = &progress // written by Run's progress goroutine, read once Run returned
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", rep)
+	in := rep.Incidents
+	if in.Created < 5 || in.Dispatched != in.Created || len(in.NeverDispatched) > 0 {
+		t.Errorf("incidents: %d created, %d dispatched (never: %v)", in.Created, in.Dispatched, in.NeverDispatched)
+	}
+	if in.Reached == 0 || in.ToArrival.N != in.Reached || in.ToDispatch.N != in.Dispatched {
+		t.Errorf("figures: %+v", in)
+	}
+	if in.AutoDispatched+in.ByDispatcher < in.Dispatched {
+		t.Errorf("%d dispatched, %d by the hub, %d by the dispatcher", in.Dispatched, in.AutoDispatched, in.ByDispatcher)
+	}
+	checkDelivery(t, rep)
+	if rep.Units.Connected != 30 || rep.Units.Utilisation <= 0 || rep.Units.Utilisation > 1 {
+		t.Errorf("units: %+v", rep.Units)
+	}
+	o := rep.Officers
+	if o.Acks == 0 || o.Arrivals == 0 || o.Clears == 0 || o.Dispatches < uint64(in.Dispatched) {
+		t.Errorf("officers: %+v", o)
+	}
+	if rep.SimulatedS < 15*60 || rep.SimulatedS > 16*60 {
+		t.Errorf("simulated %v s, want 15 min", rep.SimulatedS)
+	}
+
+	// Arrivals against the units' speeds.
+	tick := rep.Units.MovementTick
+	checked := 0
+	for _, j := range rep.Jobs {
+		if j.AckS == nil || j.ArrivedS == nil || j.Retargets > 0 {
+			continue
+		}
+		travel := *j.ArrivedS - *j.AckS
+		d := haversine(j.From, j.Target)
+		v := ResponseSpeed(protocol.UnitType(j.Type))
+		// The agent may declare the arrival within 50 m of its (noisy) fix;
+		// the officer acts on the step after the Mover got there.
+		if low := (d - 50 - 15) / v; travel < low-tick {
+			t.Errorf("%s reached %s in %.0f s: faster than %.0f m at %.1f m/s (%.0f s)", j.Unit, j.Incident, travel, d, v, low)
+		}
+		if high := d * 1.4 / v; travel > high+2*tick {
+			t.Errorf("%s reached %s in %.0f s: slower than the hub's ETA %.0f s for %.0f m", j.Unit, j.Incident, travel, high, d)
+		}
+		checked++
+	}
+	if checked == 0 {
+		t.Error("no arrival to check")
+	}
+	if !strings.Contains(progress.String(), "units online") {
+		t.Errorf("no progress line in %q", progress.String())
+	}
+	for _, want := range []string{"incidents", "to arrival", "utilisation", "LOST 0"} {
+		if !strings.Contains(rep.String(), want) {
+			t.Errorf("report text lacks %q", want)
+		}
+	}
+}
+
+// The outage scenario, faster: a fifth of the fleet loses its link for a
+// (simulated) minute; every position those units queued meanwhile is in the
+// hub's history afterwards.
+func TestOutageScenario(t *testing.T) {
+	t.Parallel()
+	sc, ok := BuiltinScenario("outage")
+	if !ok {
+		t.Fatal("no built-in outage scenario")
+	}
+	h := hubtest.Start(t, nil)
+	cfg := testConfig(t, h, h.MQTTURL())
+	cfg.Scenario, cfg.Units, cfg.TimeScale = &sc, 30, 10
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", rep)
+	if len(rep.Outages) != 1 {
+		t.Fatalf("outages: %+v", rep.Outages)
+	}
+	o := rep.Outages[0]
+	if o.Units != 6 || o.Skipped != 0 || o.QueuedOffline < 6 || o.InHistory != o.QueuedOffline {
+		t.Errorf("outage: %+v", o)
+	}
+	for _, s := range rep.Steps {
+		if s.Error != "" {
+			t.Errorf("step %+v", s)
+		}
+	}
+	checkDelivery(t, rep)
+}
+
+// robbery-chase with its sightings closer together (every 75 s instead of
+// 3 min) so that units are on their way at each of them: every sighting
+// re-targets the units en route (update_location reaches their agents),
+// the report lists sightings, re-targets and arrivals, and a unit reaches
+// the last place the suspects were seen.
+func TestRobberyChase(t *testing.T) {
+	t.Parallel()
+	sc, ok := BuiltinScenario("robbery-chase")
+	if !ok {
+		t.Fatal("no built-in robbery-chase")
+	}
+	k := 0
+	for i := range sc.Steps {
+		switch sc.Steps[i].Action {
+		case "sighting":
+			k++
+			sc.Steps[i].At = 30*time.Second + time.Duration(k)*75*time.Second
+		case "note":
+			if sc.Steps[i].At > 0 {
+				sc.Steps[i].At = 30*time.Second + 6*75*time.Second
+			}
+		}
+	}
+	sc.Duration = 30*time.Second + 9*75*time.Second
+	h := hubtest.Start(t, nil)
+	cfg := testConfig(t, h, h.MQTTURL())
+	cfg.Scenario, cfg.Units, cfg.TimeScale = &sc, 60, 20
+	cfg.Officer = &OfficerConfig{AckMedian: 5 * time.Second, AckSigma: 0.3} // always answer
+	start := time.Now()
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%v wall\n%s", time.Since(start).Round(time.Second), rep)
+	if len(rep.Chases) != 1 {
+		t.Fatalf("chases: %+v", rep.Chases)
+	}
+	c := rep.Chases[0]
+	if len(c.Sightings) != 5 {
+		t.Fatalf("%d sightings, want 5: %+v", len(c.Sightings), c.Sightings)
+	}
+	enroute := 0
+	for _, s := range c.Sightings {
+		for _, u := range s.EnRoute {
+			enroute++
+			if !slices.Contains(s.Retargeted, u) {
+				t.Errorf("sighting at %s: %s was en route but got no update_location (re-targeted %v)", hms(s.AtS), u, s.Retargeted)
+			}
+		}
+	}
+	if enroute == 0 || len(c.Retargets) < enroute {
+		t.Errorf("%d units en route at sightings, %d re-targets", enroute, len(c.Retargets))
+	}
+	if len(c.Arrivals) == 0 || !c.Intercepted {
+		t.Errorf("arrivals %d, intercepted %v at %v", len(c.Arrivals), c.Intercepted, c.Final)
+	}
+	for _, s := range rep.Steps {
+		if s.Error != "" {
+			t.Errorf("step %+v", s)
+		}
+	}
+	text := rep.String()
+	for _, want := range []string{"sighting", "retarget", "arrived", "intercepted by"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report text lacks %q", want)
+		}
+	}
+	checkDelivery(t, rep)
+}
+
+// Every fault at a high rate: the links, agents and receivers recover and
+// nothing is lost (a killed agent's in-memory queue counted apart); the
+// rogue's wrong secret, garbage and spoofed unit id are all refused and
+// counted by the hub; the repeated reports are dropped as duplicates.
+func TestFaults(t *testing.T) {
+	t.Parallel()
+	h := hubtest.Start(t, nil)
+	cfg := testConfig(t, h, h.MQTTURL())
+	cfg.Units, cfg.TimeScale, cfg.Duration = 20, 20, 10*time.Minute
+	cfg.Faults, cfg.FaultEvery = FaultNames(), time.Minute
+	cfg.IncidentsPerHour = -1
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", rep)
+	counts := map[string]FaultReport{}
+	for _, f := range rep.Faults {
+		counts[f.Name] = f
+	}
+	for _, n := range FaultNames() {
+		if n == FaultBrokerRestart {
+			continue
+		}
+		if counts[n].Injected == 0 {
+			t.Errorf("%s never injected: %+v", n, counts[n])
+		}
+	}
+	if f := counts[FaultBrokerRestart]; f.Injected != 0 ||
+		!slices.ContainsFunc(rep.Notes, func(s string) bool { return strings.Contains(s, "broker_restart skipped") }) {
+		t.Errorf("broker_restart with the embedded broker: %+v, notes %q", f, rep.Notes)
+	}
+	rogue := counts[FaultRogue]
+	if rogue.Refused != rogue.Injected {
+		t.Errorf("rogue: %+v (a wrong secret accepted?)", rogue)
+	}
+	hr := rep.Hub
+	if hr.AuthRefused < float64(rogue.Injected) || hr.Rejected["bad_json"] == 0 || hr.Rejected["unit_mismatch"] == 0 {
+		t.Errorf("the hub's refusals: %+v for %+v", hr, rogue)
+	}
+	if hr.Duplicates == 0 {
+		t.Errorf("no duplicates counted: %+v", hr)
+	}
+	if rep.Units.Kills == 0 || rep.Units.Kills != counts[FaultAgentKill].Injected {
+		t.Errorf("%d kills for %+v", rep.Units.Kills, counts[FaultAgentKill])
+	}
+	m := rep.Messages
+	if m.Lost != 0 || m.Thinned != 0 || m.Confirmed+m.LostByKill != m.Positions+m.Events {
+		t.Errorf("delivery: %+v", m)
+	}
+}
+
+// Through Debian's Mosquitto with the deployment's ACL: the simulator
+// writes the units' secrets into Mosquitto's password file (hashed as
+// mosquitto_passwd does) and has Mosquitto restarted to read it; the run
+// then goes as with the embedded broker.
+func TestThroughMosquitto(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	passwd := filepath.Join(dir, "passwd")
+	hubHash, err := mosquittoHash("hub-pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(passwd, []byte("kuaifan-hub:"+hubHash+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// hubtest allows anonymous clients when given no users; the lines after
+	// it turn that off and name our password file (Mosquitto takes the last).
+	mosq := hubtest.StartMosquitto(t, hubtest.MosquittoOptions{
+		ACLFile:     "../hub/deploy/mosquitto/acl",
+		Persistence: true,
+		ExtraConfig: fmt.Sprintf("allow_anonymous false\npassword_file %s\n", passwd),
+	})
+	h := hubtest.Start(t, func(c *hub.Config) {
+		c.BrokerURL, c.BrokerUsername, c.BrokerPassword = mosq.URL(), "kuaifan-hub", "hub-pw"
+	})
+	cfg := testConfig(t, h, mosq.URL())
+	cfg.Units, cfg.TimeScale, cfg.Duration = 12, 20, 6*time.Minute
+	cfg.IncidentsPerHour = 60
+	cfg.Faults, cfg.FaultEvery = []string{FaultRogue, FaultDuplicate}, time.Minute
+	cfg.MosquittoPasswd = passwd
+	// Run calls it on the test's goroutine, as hubtest.Mosquitto requires.
+	cfg.AfterEnrol = func(context.Context) error { mosq.Restart(); return nil }
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", rep)
+	if rep.Units.Connected != 12 || rep.Incidents.Dispatched != rep.Incidents.Created {
+		t.Errorf("units %+v, incidents %+v", rep.Units, rep.Incidents)
+	}
+	checkDelivery(t, rep)
+	// Mosquitto refuses the rogue's wrong secret itself (the hub never
+	// sees it); ingest refuses the garbage and the spoofed payload.
+	for _, f := range rep.Faults {
+		if f.Name == FaultRogue && (f.Injected == 0 || f.Refused != f.Injected) {
+			t.Errorf("rogue: %+v", f)
+		}
+	}
+	if rep.Hub.Rejected["bad_json"] == 0 || rep.Hub.Rejected["unit_mismatch"] == 0 {
+		t.Errorf("hub refusals: %+v", rep.Hub)
+	}
+	if !strings.Contains(mosq.Log(), "sim-car-0001") {
+		t.Error("Mosquitto never saw the units")
+	}
+}
+
+// The load mode, small: 100 units at 1 Hz for 2 s.
+func TestLoadSmoke(t *testing.T) {
+	t.Parallel()
+	h := hubtest.Start(t, nil)
+	rep, err := RunLoad(context.Background(), LoadConfig{HubURL: h.URL, BrokerURL: h.MQTTURL(), AdminToken: h.AdminToken(),
+		Units: 100, Hz: 1, Duration: 2 * time.Second, Seed: 3, DrainWait: 20 * time.Second, Logger: hubtest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", rep)
+	if rep.Connected != 100 || rep.Lost != 0 || rep.Positions == 0 || rep.Confirmed != rep.Positions {
+		t.Errorf("load: %+v", rep)
+	}
+	if rep.QueuedPerS < 50 || rep.QueuedPerS > 150 || rep.HubUnavailable != "" || rep.HubReceivedPerS == 0 {
+		t.Errorf("throughput: %+v", rep)
+	}
+	if rep.Latency.N == 0 || rep.StreamError != "" || math.IsNaN(rep.Latency.Median) {
+		t.Errorf("latency: %+v, stream error %q", rep.Latency, rep.StreamError)
+	}
+	if rep.CPUCores <= 0 || rep.MemPeakBytes <= 0 {
+		t.Errorf("process figures: %+v", rep)
+	}
+}
