@@ -6,6 +6,7 @@ HTTP    ?= 127.0.0.1:8080
 MQTT    ?= 127.0.0.1:1883
 DATA    ?= data
 UNITS   ?= 300
+INCIDENTS ?= 120
 
 .PHONY: all build wasm run test test-deps vet lint modules bench agent-cross clean
 
@@ -27,11 +28,15 @@ wasm:
 	gzip -9 -k -f $(WEBUI)/app.wasm
 	@echo "app.wasm: $$(wc -c < $(WEBUI)/app.wasm) bytes, $$(wc -c < $(WEBUI)/app.wasm.gz) gzipped"
 
-# The hub with its embedded broker, and a simulated fleet of $(UNITS) units on it.
+# The hub with its embedded broker, and a simulated fleet of $(UNITS) units on it
+# with $(INCIDENTS) incidents an hour. The hub prints the dashboard's URL; sign in
+# with the admin token in $(DATA)/admin.token. Ctrl-C stops the simulator, which
+# prints its report, then the hub (in a session of its own, so that the
+# terminal's Ctrl-C does not stop it under the simulator's feet).
 run: build
-	@bin/hub -http $(HTTP) -mqtt $(MQTT) -data $(DATA) & hub=$$!; \
+	@setsid bin/hub -http $(HTTP) -mqtt $(MQTT) -data $(DATA) -log-level warn & hub=$$!; \
 	trap 'kill $$hub 2>/dev/null; wait $$hub' EXIT INT TERM; \
-	bin/simulator -hub http://$(HTTP) -broker tcp://$(MQTT) -token-file $(DATA)/admin.token -units $(UNITS)
+	bin/simulator -hub http://$(HTTP) -broker tcp://$(MQTT) -token-file $(DATA)/admin.token -units $(UNITS) -incidents-per-hour $(INCIDENTS)
 
 test: test-deps wasm vet modules lint
 	@for m in $(MODULES); do \

@@ -54,8 +54,11 @@ type Config struct {
 	BrokerUsername string
 	BrokerPassword string
 
-	DataDir    string // the store, the admin token file, snapshots
-	TopicRoot  string // "rr"
+	DataDir   string // the store, the admin token file, snapshots
+	TopicRoot string // "rr"
+	// Tiles is the dashboard's basemap: an XYZ URL template with {z}, {x}
+	// and {y}; empty: a vector background.
+	Tiles      string
 	AdminToken string // empty: read <DataDir>/admin.token, or generate it there
 
 	Retention        time.Duration // positions; 24 h
@@ -224,7 +227,7 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 	}
 	h.http = &http.Server{
 		Handler: api.New(api.Config{Fleet: h.fleet, Dispatch: h.dispatch, Stream: h.stream, Ticket: h.stream.Ticket,
-			Dashboard:  webui.New(),
+			Dashboard:  webui.New(webui.Config{Tiles: cfg.Tiles}),
 			AdminToken: h.token, Disconnect: disconnect,
 			Metrics: promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{}), Health: h.health,
 			Logger: log.With("component", "api")}),

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -32,6 +33,7 @@ func main() {
 	flag.DurationVar(&cfg.MaxClockAhead, "max-clock-ahead", cfg.MaxClockAhead, "reject messages timestamped further ahead of the hub's clock")
 	flag.DurationVar(&cfg.Match.MaxFixAge, "max-fix-age", cfg.Match.MaxFixAge, "a unit whose position is older is not recommended")
 	flag.Float64Var(&cfg.Match.Detour, "detour", cfg.Match.Detour, "road distance ÷ straight-line distance, for arrival estimates")
+	flag.StringVar(&cfg.Tiles, "tiles", "", "the dashboard's basemap: an XYZ tile `URL` template with {z}, {x} and {y} (an on-premise tile server); default: a vector background")
 	policyFile := flag.String("dispatch-config", "", "JSON `file` with the dispatch policy: tiers, volunteer kinds, auto-dispatch, ack timeout (default: built in; see hub/README.md)")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
 	flag.Usage = func() {
@@ -72,17 +74,32 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	fmt.Printf("kuaifan hub\n  HTTP API           http://%s/api/units\n", h.HTTPAddr())
+	base := "http://" + browsable(h.HTTPAddr())
+	fmt.Printf("kuaifan hub\n  dashboard          %s/\n  HTTP API           %s/api/\n", base, base)
 	if addr := h.MQTTAddr(); addr != "" {
 		fmt.Printf("  MQTT broker        tcp://%s\n", addr)
 	} else {
 		fmt.Printf("  MQTT broker        %s (external)\n", cfg.BrokerURL)
 	}
 	if f := h.AdminTokenFile(); f != "" {
-		fmt.Printf("  admin token        in %s\n", f)
+		fmt.Printf("  admin token        in %s (the dashboard's sign-in asks for it)\n", f)
 	}
 	if err := h.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// browsable turns a listening address into one a browser on this machine
+// can open: a wildcard host (":8080", "0.0.0.0:8080", "[::]:8080") becomes
+// localhost.
+func browsable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
 }

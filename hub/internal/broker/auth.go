@@ -256,7 +256,7 @@ func (h *authHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 			h.panicked("OnSessionEstablished", cl, r)
 		}
 	}()
-	h.log.Info("broker: unit connected", "unit", cl.ID, "remote", cl.Net.Remote, "clean", cl.Properties.Clean)
+	h.log.Debug("broker: unit connected", "unit", cl.ID, "remote", cl.Net.Remote, "clean", cl.Properties.Clean)
 }
 
 func (h *authHook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
@@ -265,7 +265,7 @@ func (h *authHook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 			h.panicked("OnDisconnect", cl, r)
 		}
 	}()
-	h.log.Info("broker: unit disconnected", "unit", cl.ID, "remote", cl.Net.Remote, "reason", err, "session_ended", expire)
+	h.log.Debug("broker: unit disconnected", "unit", cl.ID, "remote", cl.Net.Remote, "reason", err, "session_ended", expire)
 }
 
 // OnPacketRead scrubs the password of a second CONNECT on an established

@@ -8,9 +8,7 @@ package webui
 import (
 	"bytes"
 	"compress/gzip"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"io"
 	"io/fs"
 	"mime"
@@ -19,8 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-
-	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
 	"kuaifan/dashboard/ui"
 )
@@ -38,33 +34,33 @@ func Built() bool {
 // process-wide table, and the server must know the same routes as the app.
 var registerRoutes = sync.OnceFunc(ui.Register)
 
+// Config is what a deployment may set about the dashboard.
+type Config struct {
+	// Tiles is an XYZ basemap URL template with {z}, {x} and {y} (an
+	// on-premise tile server); empty: the dashboard's vector background.
+	Tiles string
+}
+
 // New returns the dashboard's handler, to be mounted at "/". Without an
 // embedded build it serves a page saying how to make one.
-func New() http.Handler {
+func New(cfg Config) http.Handler {
 	if !Built() {
 		return http.HandlerFunc(notBuilt)
 	}
 	web, _ := fs.Sub(dist, "dist")
 	res := newResources(web)
 	registerRoutes()
-	return &app.Handler{
-		Name:        "kuaifan 快反",
-		ShortName:   "快反",
-		Title:       "快反 kuaifan — 指挥调度",
-		Description: "Rapid-response dispatch: live map of patrol units, incidents, recommendations and dispatch.",
-		Lang:        "zh-CN",
-		Icon:        app.Icon{Default: "/web/icon.svg", SVG: "/web/icon.svg"},
-		Styles:      []string{"/web/app.css"},
-		// The build's hash: a new build is picked up, the same one is not
-		// downloaded again (go-app makes it the ETag and the cache key).
-		Version:                 res.version,
-		Resources:               res,
-		WasmContentLength:       strconv.Itoa(res.wasmSize),
-		WasmContentLengthHeader: "X-Wasm-Length",
-		BackgroundColor:         "#0f172a",
-		ThemeColor:              "#0f172a",
-		LoadingLabel:            "快反 loading {progress}%",
+	h := ui.NewHandler()
+	// The build's hash: a new build is picked up, the same one is not
+	// downloaded again (go-app makes it the ETag and the cache key).
+	h.Version = res.version
+	h.Resources = res
+	h.WasmContentLength = strconv.Itoa(res.wasmSize)
+	h.WasmContentLengthHeader = "X-Wasm-Length"
+	if cfg.Tiles != "" {
+		h.Env[ui.TilesEnv] = cfg.Tiles
 	}
+	return h
 }
 
 func notBuilt(w http.ResponseWriter, r *http.Request) {
@@ -86,8 +82,7 @@ type resources struct {
 func newResources(web fs.FS) *resources {
 	r := &resources{fs: web, gz: make(map[string][]byte)}
 	wasm, _ := fs.ReadFile(web, "web/app.wasm")
-	sum := sha256.Sum256(wasm)
-	r.version = hex.EncodeToString(sum[:8])
+	r.version = ui.VersionOf(wasm)
 	r.wasmSize = len(wasm)
 	fs.WalkDir(web, "web", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || strings.HasSuffix(p, ".gz") {

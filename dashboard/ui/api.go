@@ -1,0 +1,176 @@
+package ui
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// API calls the hub's HTTP API with the admin token as a Bearer token. In
+// the browser it goes through fetch (transport_js.go): net/http's client
+// would double app.wasm. On the host (tests, tools) it uses net/http
+// (transport_host.go). Both send the token only in the Authorization header.
+type API struct {
+	Base  string // the hub's origin, e.g. "http://127.0.0.1:8080"; never holds the token
+	Token string // sent only in the Authorization header
+}
+
+// Timeout bounds each call.
+const Timeout = 15 * time.Second
+
+// ErrUnauthorized is a 401: the token is wrong or no longer accepted.
+var ErrUnauthorized = errors.New("the hub refused the token")
+
+// APIError is an error answer of the hub: its status and {"error": "…"}.
+type APIError struct {
+	Status  int
+	Message string
+}
+
+func (e *APIError) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("HTTP %d", e.Status)
+	}
+	return fmt.Sprintf("HTTP %d: %s", e.Status, e.Message)
+}
+
+// maxAnswer bounds an answer's size (a track of 100,000 points is ~10 MB).
+const maxAnswer = 64 << 20
+
+func (a *API) do(ctx context.Context, method, path string, body, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, Timeout)
+	defer cancel()
+	var b []byte
+	if body != nil {
+		var err error
+		if b, err = json.Marshal(body); err != nil {
+			return err
+		}
+	}
+	status, data, err := a.send(ctx, method, strings.TrimRight(a.Base, "/")+path, b)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if status == 401 {
+		return ErrUnauthorized
+	}
+	if status/100 != 2 {
+		e := &APIError{Status: status}
+		var msg struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(data, &msg) == nil {
+			e.Message = msg.Error
+		}
+		return e
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: bad JSON: %w", method, path, err)
+	}
+	return nil
+}
+
+// Units is GET /api/units.
+func (a *API) Units(ctx context.Context) ([]Unit, error) {
+	var us []Unit
+	return us, a.do(ctx, "GET", "/api/units", nil, &us)
+}
+
+// Incidents is GET /api/incidents (all: also those closed in the last day).
+func (a *API) Incidents(ctx context.Context, all bool) ([]Incident, error) {
+	var incs []Incident
+	path := "/api/incidents"
+	if all {
+		path += "?status=all"
+	}
+	return incs, a.do(ctx, "GET", path, nil, &incs)
+}
+
+// Incident is GET /api/incidents/{id}: while open, with fresh recommendations.
+func (a *API) Incident(ctx context.Context, id string) (*Incident, error) {
+	var inc Incident
+	if err := a.do(ctx, "GET", "/api/incidents/"+url.PathEscape(id), nil, &inc); err != nil {
+		return nil, err
+	}
+	return &inc, nil
+}
+
+// CreateIncident is POST /api/incidents.
+func (a *API) CreateIncident(ctx context.Context, n NewIncident) (*Incident, error) {
+	var inc Incident
+	if err := a.do(ctx, "POST", "/api/incidents", n, &inc); err != nil {
+		return nil, err
+	}
+	return &inc, nil
+}
+
+// Assign is POST /api/incidents/{id}/assign: dispatch a unit.
+func (a *API) Assign(ctx context.Context, id, unit string) (*Incident, error) {
+	var inc Incident
+	body := struct {
+		Unit string `json:"unit"`
+	}{unit}
+	if err := a.do(ctx, "POST", "/api/incidents/"+url.PathEscape(id)+"/assign", body, &inc); err != nil {
+		return nil, err
+	}
+	return &inc, nil
+}
+
+// CloseIncident is POST /api/incidents/{id}/close.
+func (a *API) CloseIncident(ctx context.Context, id string) (*Incident, error) {
+	var inc Incident
+	if err := a.do(ctx, "POST", "/api/incidents/"+url.PathEscape(id)+"/close", nil, &inc); err != nil {
+		return nil, err
+	}
+	return &inc, nil
+}
+
+// Track is GET /api/units/{id}/track?since=: positions since a hub time.
+func (a *API) Track(ctx context.Context, unit string, sinceMS int64) ([]TrackPoint, error) {
+	var pts []TrackPoint
+	path := "/api/units/" + url.PathEscape(unit) + "/track?since=" + strconv.FormatInt(sinceMS, 10)
+	return pts, a.do(ctx, "GET", path, nil, &pts)
+}
+
+// StreamTicket is POST /api/stream/ticket: a single-use ticket for /ws.
+func (a *API) StreamTicket(ctx context.Context) (Ticket, error) {
+	var t Ticket
+	if err := a.do(ctx, "POST", "/api/stream/ticket", nil, &t); err != nil {
+		return t, err
+	}
+	if t.Ticket == "" {
+		return t, errors.New("the hub sent an empty stream ticket")
+	}
+	return t, nil
+}
+
+// StreamURL is the websocket URL for a ticket: ws(s)://host/ws?ticket=…
+// The ticket, never the token, goes in the URL (URLs end up in logs).
+func StreamURL(base, ticket string) (string, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", err
+	}
+	switch u.Scheme {
+	case "http":
+		u.Scheme = "ws"
+	case "https":
+		u.Scheme = "wss"
+	case "ws", "wss":
+	default:
+		return "", fmt.Errorf("hub address %q is not http(s)", base)
+	}
+	u.Path = strings.TrimRight(u.Path, "/") + "/ws"
+	u.RawQuery = url.Values{"ticket": {ticket}}.Encode()
+	u.Fragment = ""
+	u.User = nil
+	return u.String(), nil
+}

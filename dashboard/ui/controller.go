@@ -1,0 +1,330 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+)
+
+// Loop is the UI goroutine as the Controller sees it: Async runs work off
+// it, Dispatch runs a function on it and re-renders, Quiet runs one that
+// says whether to re-render. ctxLoop adapts an app.Context; tests use their
+// own.
+type Loop interface {
+	Async(func())
+	Dispatch(func())
+	Quiet(func() (render bool))
+}
+
+type ctxLoop struct{ ctx app.Context }
+
+func (l ctxLoop) Async(f func())    { l.ctx.Async(f) }
+func (l ctxLoop) Dispatch(f func()) { l.ctx.Dispatch(func(app.Context) { f() }) }
+func (l ctxLoop) Quiet(f func() bool) {
+	l.ctx.Dispatch(func(ctx app.Context) {
+		if !f() {
+			ctx.PreventUpdate()
+		}
+	})
+}
+
+// Controller does the dashboard's I/O: sign-in, the stream, the API calls
+// behind the buttons. It runs calls off the UI goroutine and hands results
+// to the Console on it. One per page.
+type Controller struct {
+	C    *Console
+	Base string                                              // the hub's origin
+	Dial func(ctx context.Context, url string) (Conn, error) // nil: the browser's WebSocket
+	Now  func() time.Time
+
+	ui      Loop
+	api     *API // nil when signed out
+	stream  *Stream
+	stop    context.CancelFunc
+	sess    context.Context
+	done    chan struct{}
+	signing bool
+	ticks   int
+}
+
+// NewController returns a signed-out controller for the hub at base.
+func NewController(c *Console, base string) *Controller {
+	return &Controller{C: c, Base: base}
+}
+
+// Attach gives the controller the UI loop (at mount).
+func (ct *Controller) Attach(l Loop) { ct.ui = l }
+
+func (ct *Controller) now() time.Time {
+	if ct.Now != nil {
+		return ct.Now()
+	}
+	return time.Now()
+}
+
+// SignedIn reports whether a token was accepted (and not since refused).
+func (ct *Controller) SignedIn() bool { return ct.api != nil }
+
+// Signing reports whether a sign-in is being checked.
+func (ct *Controller) Signing() bool { return ct.signing }
+
+// SignIn checks a token against the hub and, if accepted, starts the
+// stream. The token lives only in this Controller (memory): never in a URL,
+// local storage or a cookie.
+func (ct *Controller) SignIn(token string) {
+	token = strings.TrimSpace(token)
+	if token == "" {
+		ct.C.Say(T(ct.C.Lang, "signin.empty"), true, ct.now())
+		return
+	}
+	if ct.signing || ct.ui == nil {
+		return
+	}
+	ct.signing = true
+	api := &API{Base: ct.Base, Token: token}
+	ct.ui.Async(func() {
+		// One call checks the token and loads today's closed incidents
+		// (the stream's snapshot has only the open ones).
+		incs, err := api.Incidents(context.Background(), true)
+		var apiErr *APIError
+		if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
+			err = nil // a hub without dispatch: no history, still a hub
+		}
+		ct.ui.Dispatch(func() {
+			ct.signing = false
+			switch {
+			case errors.Is(err, ErrUnauthorized):
+				ct.C.Say(T(ct.C.Lang, "signin.wrong"), true, ct.now())
+			case err != nil:
+				ct.C.Say(Tf(ct.C.Lang, "signin.unreach", err.Error()), true, ct.now())
+			default:
+				ct.C.Say("", false, ct.now())
+				ct.C.Lock()
+				ct.C.Store.AddHistory(incs)
+				ct.C.Unlock()
+				ct.start(api)
+			}
+		})
+	})
+}
+
+// start runs the stream for a session. Its goroutine is the session's: it
+// ends when SignOut cancels it.
+func (ct *Controller) start(api *API) {
+	ctx, cancel := context.WithCancel(context.Background())
+	st := &Stream{API: api, Dial: ct.Dial, Now: ct.Now}
+	st.Notify = func() { ct.ui.Quiet(func() bool { return ct.drain(st) }) }
+	ct.api, ct.stream, ct.stop, ct.sess = api, st, cancel, ctx
+	done := make(chan struct{})
+	ct.done = done
+	ct.C.Link = Link{State: LinkConnecting, Since: ct.now()}
+	go func() {
+		defer close(done)
+		if err := st.Run(ctx); errors.Is(err, ErrUnauthorized) {
+			ct.ui.Dispatch(func() { ct.expired(st) })
+		}
+	}()
+}
+
+// drain moves the stream's queued frames into the console; it asks for a
+// re-render when incidents or the link changed (the dispatcher acts on
+// those), otherwise the once-a-second tick refreshes the panels, and the
+// map redraws by itself.
+func (ct *Controller) drain(st *Stream) bool {
+	if ct.stream != st {
+		return false // a stream of an earlier session
+	}
+	frames, link, linkChanged := st.Take()
+	ch := ct.C.ApplyFrames(frames, link, linkChanged)
+	return linkChanged || ch&(ChangedIncidents|ChangedResync) != 0
+}
+
+func (ct *Controller) expired(st *Stream) {
+	if ct.stream != st {
+		return
+	}
+	ct.SignOut()
+	ct.C.Say(T(ct.C.Lang, "signin.expired"), true, ct.now())
+}
+
+// SignOut stops the stream and forgets the token and the hub's data.
+func (ct *Controller) SignOut() {
+	if ct.stop != nil {
+		ct.stop()
+	}
+	ct.api, ct.stream, ct.stop, ct.sess = nil, nil, nil, nil
+	ct.C.SignedOut(Link{State: LinkOffline, Since: ct.now()})
+}
+
+// Wait waits for the session's stream goroutine to end (after SignOut).
+func (ct *Controller) Wait() {
+	if ct.done != nil {
+		<-ct.done
+	}
+}
+
+// call runs an API call off the UI goroutine and its continuation on it. A
+// refused token ends the session.
+func (ct *Controller) call(f func(ctx context.Context, api *API) error, then func(err error)) {
+	api, ctx := ct.api, ct.sess
+	if api == nil || ct.ui == nil {
+		return
+	}
+	ct.ui.Async(func() {
+		err := f(ctx, api)
+		ct.ui.Dispatch(func() {
+			if ct.api != api {
+				return // signed out meanwhile
+			}
+			if errors.Is(err, ErrUnauthorized) {
+				ct.SignOut()
+				ct.C.Say(T(ct.C.Lang, "signin.expired"), true, ct.now())
+				return
+			}
+			if err != nil && ctx.Err() != nil {
+				return
+			}
+			then(err)
+		})
+	})
+}
+
+func (ct *Controller) fail(err error) {
+	ct.C.Say(Tf(ct.C.Lang, "err.api", err.Error()), true, ct.now())
+}
+
+// Tick runs once a second: the panels' ages move, and a selected open
+// incident's recommendations are refreshed every 5 s (units move).
+func (ct *Controller) Tick() {
+	ct.ticks++
+	if ct.ticks%5 == 0 {
+		if inc := ct.C.Selected(); inc != nil && inc.Status != IncClosed {
+			ct.RefreshDetail()
+		}
+	}
+}
+
+// CreateIncident posts the new-incident form.
+func (ct *Controller) CreateIncident() {
+	n, bad := ct.C.FormRequest()
+	if bad != "" {
+		ct.C.Say(Tf(ct.C.Lang, "err.api", "need "+bad), true, ct.now())
+		return
+	}
+	if ct.C.Form.Busy {
+		return
+	}
+	ct.C.Form.Busy = true
+	var inc *Incident
+	ct.call(func(ctx context.Context, api *API) (err error) {
+		inc, err = api.CreateIncident(ctx, n)
+		return err
+	}, func(err error) {
+		ct.C.Form.Busy = false
+		if err != nil {
+			ct.fail(err)
+			return
+		}
+		ct.C.Created(inc)
+		ct.C.Say(Tf(ct.C.Lang, "inc.created", inc.ID), false, ct.now())
+	})
+}
+
+// SelectIncident selects an incident and fetches its recommendations.
+func (ct *Controller) SelectIncident(id string) {
+	ct.C.SelectIncident(id)
+	if id != "" {
+		ct.RefreshDetail()
+	}
+}
+
+// RefreshDetail fetches the selected incident with fresh recommendations.
+func (ct *Controller) RefreshDetail() {
+	id := ct.C.Scene.SelInc
+	if id == "" {
+		return
+	}
+	var inc *Incident
+	ct.call(func(ctx context.Context, api *API) (err error) {
+		inc, err = api.Incident(ctx, id)
+		return err
+	}, func(err error) {
+		if err != nil {
+			ct.fail(err)
+			return
+		}
+		ct.C.SetDetail(inc, ct.now())
+	})
+}
+
+// Assign dispatches a unit to an incident, then refreshes the incident.
+func (ct *Controller) Assign(incID, unit string) {
+	var inc *Incident
+	ct.call(func(ctx context.Context, api *API) (err error) {
+		inc, err = api.Assign(ctx, incID, unit)
+		return err
+	}, func(err error) {
+		if err != nil {
+			ct.fail(err)
+			return
+		}
+		ct.C.SetDetail(inc, ct.now())
+		ct.C.Say(Tf(ct.C.Lang, "inc.dispatched", unit, incID), false, ct.now())
+		ct.RefreshDetail()
+	})
+}
+
+// CloseIncident closes an incident.
+func (ct *Controller) CloseIncident(id string) {
+	var inc *Incident
+	ct.call(func(ctx context.Context, api *API) (err error) {
+		inc, err = api.CloseIncident(ctx, id)
+		return err
+	}, func(err error) {
+		if err != nil {
+			ct.fail(err)
+			return
+		}
+		ct.C.SetDetail(inc, ct.now())
+		ct.C.Say(Tf(ct.C.Lang, "inc.closed", id), false, ct.now())
+	})
+}
+
+// TrackWindow is how much of a selected unit's history the map draws.
+const TrackWindow = 10 * time.Minute
+
+// SelectUnit selects a unit; center puts it mid-map. Its last minutes of
+// track are fetched.
+func (ct *Controller) SelectUnit(id string, center bool) {
+	ct.C.SelectUnit(id, center)
+	if id == "" {
+		return
+	}
+	since := ct.C.Store.HubNow(ct.now()) - TrackWindow.Milliseconds()
+	var pts []TrackPoint
+	ct.call(func(ctx context.Context, api *API) (err error) {
+		pts, err = api.Track(ctx, id, since)
+		return err
+	}, func(err error) {
+		if err != nil {
+			ct.fail(err)
+			return
+		}
+		ct.C.SetTrack(id, pts)
+	})
+}
+
+// Clicked follows a click on the map (Console.Click already handled it):
+// fetch what the selection needs.
+func (ct *Controller) Clicked(h Hit) {
+	switch h.Kind {
+	case HitIncident:
+		ct.RefreshDetail()
+	case HitUnit:
+		ct.SelectUnit(h.ID, false)
+	}
+}

@@ -1,0 +1,263 @@
+package ui
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"kuaifan/protocol"
+)
+
+// testLoop plays go-app's UI goroutine: Dispatch queues, the test goroutine
+// runs the queue (until), Async runs on goroutines.
+type testLoop struct {
+	wg      sync.WaitGroup
+	q       chan func()
+	renders int
+	quiet   int
+}
+
+func newTestLoop() *testLoop { return &testLoop{q: make(chan func(), 4096)} }
+
+func (l *testLoop) Async(f func()) {
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		f()
+	}()
+}
+
+func (l *testLoop) Dispatch(f func()) { l.q <- func() { f(); l.renders++ } }
+
+func (l *testLoop) Quiet(f func() bool) {
+	l.q <- func() {
+		if f() {
+			l.renders++
+		} else {
+			l.quiet++
+		}
+	}
+}
+
+// until runs dispatched functions on the calling goroutine until cond holds.
+func (l *testLoop) until(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for !cond() {
+		select {
+		case f := <-l.q:
+			f()
+		case <-time.After(5 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func newTestController(t *testing.T, h *fakeHub) (*Controller, *testLoop) {
+	ct := NewController(NewConsole(EN), h.srv.URL)
+	l := newTestLoop()
+	ct.Attach(l)
+	t.Cleanup(func() {
+		ct.SignOut()
+		ct.Wait()
+		l.wg.Wait()
+	})
+	return ct, l
+}
+
+func TestControllerSignIn(t *testing.T) {
+	h := newFakeHub(t)
+	ct, l := newTestController(t, h)
+
+	ct.SignIn("   ")
+	if !ct.C.Notice.Error || ct.Signing() {
+		t.Errorf("empty token: %+v", ct.C.Notice)
+	}
+	ct.SignIn("wrong-token")
+	if !ct.Signing() {
+		t.Error("not signing")
+	}
+	l.until(t, "the refusal", func() bool { return !ct.Signing() })
+	if ct.SignedIn() || ct.C.Notice.Text != T(EN, "signin.wrong") {
+		t.Errorf("wrong token: signed in %v, notice %+v", ct.SignedIn(), ct.C.Notice)
+	}
+
+	h.mu.Lock()
+	h.incidents["old"] = &Incident{ID: "old", Status: IncClosed, Created: time.Now().UnixMilli(), Figures: Figures{ToArrivalS: fp(95)}}
+	h.mu.Unlock()
+	ct.SignIn(" " + h.token + "\n")
+	l.until(t, "signed in", ct.SignedIn)
+	if ct.C.Notice.Text != "" || ct.C.Store.History["old"] == nil {
+		t.Errorf("after sign-in: notice %+v, history %v", ct.C.Notice, ct.C.Store.History)
+	}
+	c := h.conn(t)
+	now := time.Now().UnixMilli()
+	c.send(t, &Frame{Type: FrameSnapshot, Seq: 3, TS: now,
+		Units:     []Unit{unitAt("car-1", protocol.TypeCar, protocol.StatusAvailable, 28.2, 112.98, now)},
+		Incidents: []Incident{{ID: "inc-9", Status: IncOpen, Priority: 2, Lat: 28.21, Lon: 112.99, Created: now}}})
+	l.until(t, "the snapshot", func() bool { return ct.C.Link.State == LinkConnected && len(ct.C.Store.Units) == 1 })
+	if len(ct.C.Store.Incidents) != 1 || ct.C.Store.History["old"] == nil {
+		t.Errorf("store after snapshot: %d open, history %v", len(ct.C.Store.Incidents), ct.C.Store.History)
+	}
+	// A delta of units only does not re-render the page (the map redraws
+	// itself; the panels follow on the next tick); incidents do.
+	renders := l.renders
+	c.send(t, &Frame{Type: FrameDelta, Seq: 4, TS: now + 100,
+		Units: []Unit{unitAt("car-1", protocol.TypeCar, protocol.StatusAvailable, 28.201, 112.98, now+100)}})
+	l.until(t, "the unit delta", func() bool { return ct.C.Store.Units["car-1"].Lat == 28.201 })
+	if l.renders != renders {
+		t.Error("a unit-only delta re-rendered the page")
+	}
+	c.send(t, &Frame{Type: FrameDelta, Seq: 5, TS: now + 200,
+		Incidents: []Incident{{ID: "inc-9", Status: IncClosed, Priority: 2, Created: now}}})
+	l.until(t, "the incident delta", func() bool { return ct.C.Store.History["inc-9"] != nil })
+	if l.renders == renders {
+		t.Error("an incident delta did not re-render the page")
+	}
+
+	ct.SignOut()
+	ct.Wait()
+	if ct.SignedIn() || len(ct.C.Store.Units) != 0 || ct.C.Link.State != LinkOffline {
+		t.Errorf("after sign-out: %v, %d units, link %+v", ct.SignedIn(), len(ct.C.Store.Units), ct.C.Link)
+	}
+	h.tokenNeverInURLs(t)
+}
+
+func signedIn(t *testing.T, h *fakeHub) (*Controller, *testLoop, *hubConn) {
+	ct, l := newTestController(t, h)
+	ct.SignIn(h.token)
+	l.until(t, "signed in", ct.SignedIn)
+	c := h.conn(t)
+	now := time.Now().UnixMilli()
+	c.send(t, &Frame{Type: FrameSnapshot, Seq: 1, TS: now,
+		Units:     []Unit{unitAt("car-1", protocol.TypeCar, protocol.StatusAvailable, 28.2, 112.98, now)},
+		Incidents: []Incident{}})
+	l.until(t, "the snapshot", func() bool { return ct.C.Link.State == LinkConnected })
+	return ct, l, c
+}
+
+func TestControllerDispatchFlow(t *testing.T) {
+	h := newFakeHub(t)
+	ct, l, c := signedIn(t, h)
+
+	// Create by clicking the map.
+	ct.C.OpenForm(28.2012, 112.9834)
+	ct.C.Form.Kind, ct.C.Form.Priority, ct.C.Form.Summary, ct.C.Form.Needs = "robbery", 1, "持刀抢劫", "armed, Medical"
+	ct.CreateIncident()
+	if !ct.C.Form.Busy {
+		t.Error("form not busy while posting")
+	}
+	l.until(t, "created", func() bool { return ct.C.Scene.SelInc != "" })
+	h.mu.Lock()
+	n := h.created[0]
+	h.mu.Unlock()
+	if n.Kind != "robbery" || n.Priority != 1 || n.Lat != 28.2012 || n.Summary != "持刀抢劫" || strings.Join(n.Needs, ",") != "armed,medical" {
+		t.Errorf("posted %+v", n)
+	}
+	id := ct.C.Scene.SelInc
+	if ct.C.Form.Open || ct.C.Scene.Pending != nil || ct.C.Detail == nil || len(ct.C.Detail.Recommendations) != 1 {
+		t.Errorf("after create: form %+v, detail %+v", ct.C.Form, ct.C.Detail)
+	}
+	if ct.C.Store.Incidents[id] == nil {
+		t.Error("the new incident is not in the queue before the stream shows it")
+	}
+
+	// Invalid needs stay in the form.
+	ct.C.OpenForm(28.2, 112.98)
+	ct.C.Form.Needs = "k9!"
+	ct.CreateIncident()
+	if !ct.C.Notice.Error || ct.C.Form.Busy || !ct.C.Form.Open {
+		t.Errorf("bad need: notice %+v form %+v", ct.C.Notice, ct.C.Form)
+	}
+	ct.C.CancelForm()
+
+	// Dispatch the first recommendation.
+	ct.Assign(id, "car-1")
+	l.until(t, "assigned", func() bool {
+		inc := ct.C.Store.Incidents[id]
+		return inc != nil && len(inc.Assignments) == 1
+	})
+	if got := ct.C.Selected().Assignments[0]; got.Unit != "car-1" || got.State != AsgDispatched {
+		t.Errorf("assignment %+v", got)
+	}
+	if ct.C.Notice.Error {
+		t.Errorf("notice %+v", ct.C.Notice)
+	}
+	// The stream says the unit acked: the assignment turns enroute.
+	inc := *ct.C.Selected()
+	inc.Assignments = []Assignment{{Unit: "car-1", State: AsgEnroute}}
+	inc.Timeline = append(append([]Entry{}, inc.Timeline...), Entry{Type: "ack", Unit: "car-1", Actor: "car-1"})
+	c.send(t, &Frame{Type: FrameDelta, Seq: 2, TS: time.Now().UnixMilli(), Incidents: []Incident{inc}})
+	l.until(t, "enroute", func() bool { return ct.C.Selected().Assignments[0].State == AsgEnroute })
+
+	// A refused dispatch says why.
+	ct.Assign(id, "busy-unit")
+	l.until(t, "the 409", func() bool { return ct.C.Notice.Error })
+	if !strings.Contains(ct.C.Notice.Text, "not available") {
+		t.Errorf("notice %q", ct.C.Notice.Text)
+	}
+
+	// Close it.
+	ct.CloseIncident(id)
+	l.until(t, "closed", func() bool { return ct.C.Store.History[id] != nil })
+	if ct.C.Store.Incidents[id] != nil || ct.C.Selected().Status != IncClosed {
+		t.Error("closed incident still open")
+	}
+
+	// Select a unit: its track since ten minutes ago (hub time).
+	ct.SelectUnit("car-1", true)
+	l.until(t, "the track", func() bool { return len(ct.C.Scene.Track) >= 2 })
+	h.mu.Lock()
+	req := h.trackSince[0]
+	h.mu.Unlock()
+	since, _ := strconv.ParseInt(strings.TrimPrefix(req, "car-1@"), 10, 64)
+	if want := time.Now().Add(-TrackWindow).UnixMilli(); since < want-2000 || since > want+2000 {
+		t.Errorf("track since %d, want about %d", since, want)
+	}
+	if v := ct.C.View(); !near(v.Lat, 28.2, 1e-9) || !near(v.Lon, 112.98, 1e-9) || v.Zoom < 14 {
+		t.Errorf("map not centred on the unit: %+v", v)
+	}
+	h.tokenNeverInURLs(t)
+}
+
+// A token the hub stops accepting signs the dispatcher out, with a reason.
+func TestControllerTokenRevoked(t *testing.T) {
+	h := newFakeHub(t)
+	ct, l, _ := signedIn(t, h)
+	h.setToken("rotated")
+	ct.C.SelectIncident("inc-1")
+	ct.RefreshDetail()
+	l.until(t, "signed out", func() bool { return !ct.SignedIn() })
+	if ct.C.Notice.Text != T(EN, "signin.expired") || ct.C.Link.State != LinkOffline || ct.C.Scene.SelInc != "" {
+		t.Errorf("notice %+v link %+v", ct.C.Notice, ct.C.Link)
+	}
+	ct.Wait() // the stream goroutine ended
+}
+
+// The tick refreshes a selected open incident's recommendations every 5 s.
+func TestControllerTick(t *testing.T) {
+	h := newFakeHub(t)
+	ct, l, _ := signedIn(t, h)
+	h.mu.Lock()
+	h.incidents["inc-7"] = &Incident{ID: "inc-7", Status: IncOpen, Priority: 1,
+		Recommendations: []Recommendation{{Candidate: Candidate{Unit: "car-1", ETAS: 30, Tier: 1}}}}
+	h.mu.Unlock()
+	ct.C.SelectIncident("inc-7")
+	ct.C.Lock()
+	ct.C.Store.Merge(&Incident{ID: "inc-7", Status: IncOpen, Priority: 1})
+	ct.C.Unlock()
+	for range 4 {
+		ct.Tick()
+	}
+	if ct.C.Detail != nil {
+		t.Error("refreshed before 5 s")
+	}
+	ct.Tick()
+	l.until(t, "the refresh", func() bool { return ct.C.Detail != nil })
+	if len(ct.C.Detail.Recommendations) != 1 {
+		t.Errorf("detail %+v", ct.C.Detail)
+	}
+}

@@ -1,0 +1,211 @@
+package ui
+
+import (
+	"time"
+
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+)
+
+// Dashboard is the page at "/": the sign-in form, then the console — top
+// bar, incidents panel, map, units panel, status bar. It owns the
+// Controller (and through it the session and the stream) and a one-second
+// ticker; both stop when it is dismounted.
+type Dashboard struct {
+	app.Compo
+
+	ctl       *Controller
+	tilesEdit string
+	stopTick  chan struct{}
+}
+
+// newDashboard is the route's factory.
+func newDashboard() app.Composer { return &Dashboard{} }
+
+// OnInit runs in the browser and in the server's pre-render: no I/O here.
+func (d *Dashboard) OnInit() {
+	if d.ctl == nil {
+		d.ctl = NewController(NewConsole(EN), "")
+	}
+}
+
+// OnMount (browser only) reads the browser's language, origin and basemap
+// setting, and starts the ticker.
+func (d *Dashboard) OnMount(ctx app.Context) {
+	d.ctl.Attach(ctxLoop{ctx})
+	d.ctl.Base = browserOrigin()
+	d.ctl.C.SetLang(browserLang())
+	d.ctl.C.SetTiles(browserTiles(ctx))
+	d.tilesEdit = d.ctl.C.Scene.Tiles
+	stop := make(chan struct{})
+	d.stopTick = stop
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				ctx.Dispatch(func(ctx app.Context) {
+					if !d.ctl.SignedIn() {
+						ctx.PreventUpdate() // nothing on the sign-in page ages
+						return
+					}
+					d.ctl.Tick()
+				})
+			}
+		}
+	}()
+}
+
+// OnDismount ends the session and the ticker.
+func (d *Dashboard) OnDismount() {
+	if d.stopTick != nil {
+		close(d.stopTick)
+		d.stopTick = nil
+	}
+	d.ctl.SignOut()
+}
+
+// Render draws the sign-in form or the console.
+func (d *Dashboard) Render() app.UI {
+	c := d.ctl.C
+	lang := c.Lang
+	if !d.ctl.SignedIn() {
+		return app.Div().ID("kuaifan").Class("kf", "signed-out").Lang(string(lang)).Body(
+			&SignIn{Ctl: d.ctl, Lang: lang, Busy: d.ctl.Signing(), Error: noticeText(c)},
+			app.Div().Class("hidden").Body(linkBadge(c, time.Now())), // #link exists before sign-in too
+		)
+	}
+	now := time.Now()
+	return app.Div().ID("kuaifan").Class("kf").Lang(string(lang)).Body(
+		app.Header().Class("topbar").Body(
+			brandIcon(),
+			app.Span().Class("brand").Text(T(lang, "app.title")),
+			app.If(c.Notice.Text != "", func() app.UI {
+				cls := "notice"
+				if c.Notice.Error {
+					cls += " error"
+				}
+				return app.Span().ID("notice").Class(cls).Text(c.Notice.Text)
+			}),
+			app.Span().Class("spacer"),
+			app.Details().Class("settings").Body(
+				app.Summary().Text("⚙"),
+				app.Form().Class("tiles").OnSubmit(d.onTiles).Body(
+					app.Label().For("tiles").Text(T(lang, "map.tiles")),
+					app.Input().ID("tiles").Type("url").Value(d.tilesEdit).
+						Placeholder("https://tiles.example/{z}/{x}/{y}.png").
+						OnChange(d.ValueTo(&d.tilesEdit)),
+					app.Button().Type("submit").Text("OK"),
+				),
+			),
+			app.Button().ID("lang").Class("ghost").Title(string(lang.Other())).
+				Text(T(lang, "app.switch")).OnClick(d.onLang),
+			app.Button().ID("signout").Class("ghost").Text(T(lang, "app.signout")).OnClick(d.onSignOut),
+		),
+		app.Main().Class("console").Body(
+			&IncidentsPanel{Ctl: d.ctl, Rev: now.UnixNano()},
+			&MapView{Ctl: d.ctl, Lang: lang, Creating: c.Creating},
+			&UnitsPanel{Ctl: d.ctl, Rev: now.UnixNano()},
+		),
+		&StatusBar{Ctl: d.ctl, Rev: now.UnixNano()},
+	)
+}
+
+func noticeText(c *Console) string {
+	if c.Notice.Error {
+		return c.Notice.Text
+	}
+	return ""
+}
+
+func (d *Dashboard) onLang(ctx app.Context, e app.Event) {
+	d.ctl.C.SetLang(d.ctl.C.Lang.Other())
+}
+
+func (d *Dashboard) onSignOut(ctx app.Context, e app.Event) {
+	d.ctl.SignOut()
+}
+
+func (d *Dashboard) onTiles(ctx app.Context, e app.Event) {
+	e.PreventDefault()
+	if !d.ctl.C.SetTiles(d.tilesEdit) {
+		d.ctl.C.Say(Tf(d.ctl.C.Lang, "map.tiles.bad", d.tilesEdit), true, time.Now())
+		return
+	}
+	ctx.LocalStorage().Set(TilesKey, d.tilesEdit)
+}
+
+// SignIn is the sign-in form: #token and #signin.
+type SignIn struct {
+	app.Compo
+	Ctl   *Controller
+	Lang  Lang
+	Busy  bool
+	Error string
+
+	token string
+}
+
+// Render draws the form.
+func (s *SignIn) Render() app.UI {
+	lang := s.Lang
+	label := T(lang, "signin.submit")
+	if s.Busy {
+		label = T(lang, "signin.busy")
+	}
+	return app.Div().ID("signin-page").Body(
+		app.Form().ID("signin-form").Class("card").OnSubmit(s.onSubmit).Body(
+			app.Div().Class("brandline").Body(brandIcon(), app.H1().Text(T(lang, "app.title"))),
+			app.H2().Text(T(lang, "signin.title")),
+			app.Label().For("token").Text(T(lang, "signin.token")),
+			app.Input().ID("token").Type("password").Name("token").AutoComplete(false).
+				Attr("autocomplete", "off").Attr("spellcheck", "false").AutoFocus(true).
+				OnInput(s.ValueTo(&s.token)),
+			app.Button().ID("signin").Type("submit").Disabled(s.Busy).Text(label),
+			app.If(s.Error != "", func() app.UI {
+				return app.P().ID("signin-error").Class("error").Text(s.Error)
+			}),
+			app.P().Class("note").Text(T(lang, "signin.note")),
+			app.Button().ID("signin-lang").Type("button").Class("ghost").Text(T(lang, "app.switch")).
+				OnClick(func(ctx app.Context, e app.Event) { s.Ctl.C.SetLang(s.Ctl.C.Lang.Other()) }),
+		),
+	)
+}
+
+func (s *SignIn) onSubmit(ctx app.Context, e app.Event) {
+	e.PreventDefault()
+	// Read the field itself too: a password manager or a test driver may
+	// fill it without an input event.
+	tok := s.token
+	if v := app.Window().GetElementByID("token"); v.Truthy() {
+		if dom := v.Get("value").String(); dom != "" {
+			tok = dom
+		}
+		v.Set("value", "")
+	}
+	s.token = ""
+	s.Ctl.SignIn(tok)
+}
+
+const svgNS = "http://www.w3.org/2000/svg"
+
+// svgEl makes an SVG element. Every SVG element needs the SVG namespace
+// (XMLNS): go-app creates elements with createElementNS, and an <svg> or
+// <path> in the HTML namespace is an unknown element that draws nothing.
+// TestSVGNamespace checks that no SVG element is made any other way.
+func svgEl(tag string) app.HTMLElem { return app.Elem(tag).XMLNS(svgNS) }
+
+// brandIcon is the app's mark: a response circle with a unit in it. SVG
+// elements need their namespace (XMLNS) or the browser draws nothing.
+func brandIcon() app.UI {
+	return svgEl("svg").Class("brand-icon").Attr("viewBox", "0 0 24 24").
+		Attr("width", "22").Attr("height", "22").Aria("hidden", "true").Body(
+		svgEl("circle").Attr("cx", "12").Attr("cy", "12").Attr("r", "10").
+			Attr("fill", "none").Attr("stroke", "#38bdf8").Attr("stroke-width", "2"),
+		svgEl("circle").Attr("cx", "12").Attr("cy", "12").Attr("r", "5").
+			Attr("fill", "none").Attr("stroke", "#38bdf8").Attr("stroke-width", "1.5").Attr("stroke-dasharray", "2 2"),
+		svgEl("path").Attr("d", "M12 7 L16 15 L8 15 Z").Attr("fill", "#fb923c"),
+	)
+}

@@ -1,0 +1,266 @@
+package ui
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// fakeHub is the hub's HTTP API and /ws as far as the dashboard uses them:
+// Bearer auth, single-use stream tickets, incidents, tracks. Each accepted
+// websocket is handed to the test (conns) to script.
+type fakeHub struct {
+	t     *testing.T
+	srv   *httptest.Server
+	token string
+
+	mu         sync.Mutex
+	tickets    map[string]bool // issued and not yet used
+	issued     int
+	requests   []string // method + URL of every request
+	authHeader []string // Authorization of every /api request
+	wsQueries  []string // the query of every /ws request
+	wsExt      []string // Sec-WebSocket-Extensions offered
+	incidents  map[string]*Incident
+	created    []NewIncident
+	assigned   []string // incident/unit
+	trackSince []string
+
+	conns chan *hubConn
+}
+
+// hubConn is one accepted stream connection.
+type hubConn struct {
+	*websocket.Conn
+	done chan struct{}
+}
+
+func (c *hubConn) send(t *testing.T, f any) {
+	t.Helper()
+	data, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Write(ctx, websocket.MessageText, data); err != nil {
+		t.Errorf("hub write: %v", err)
+	}
+}
+
+func (c *hubConn) end() {
+	select {
+	case <-c.done:
+	default:
+		close(c.done)
+	}
+}
+
+func newFakeHub(t *testing.T) *fakeHub {
+	h := &fakeHub{t: t, token: "s3cret-admin-token", tickets: map[string]bool{},
+		incidents: map[string]*Incident{}, conns: make(chan *hubConn, 16)}
+	mux := http.NewServeMux()
+	api := func(pattern string, f http.HandlerFunc) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			h.mu.Lock()
+			h.authHeader = append(h.authHeader, r.Header.Get("Authorization"))
+			h.mu.Unlock()
+			if r.Header.Get("Authorization") != "Bearer "+h.currentToken() {
+				w.WriteHeader(http.StatusUnauthorized)
+				json.NewEncoder(w).Encode(map[string]string{"error": "missing or wrong Bearer token"})
+				return
+			}
+			f(w, r)
+		})
+	}
+	api("POST /api/stream/ticket", func(w http.ResponseWriter, r *http.Request) {
+		var b [16]byte
+		rand.Read(b[:])
+		tk := hex.EncodeToString(b[:])
+		h.mu.Lock()
+		h.tickets[tk] = true
+		h.issued++
+		h.mu.Unlock()
+		json.NewEncoder(w).Encode(Ticket{Ticket: tk, Expires: time.Now().Add(30 * time.Second).UnixMilli(), ExpiresInS: 30})
+	})
+	api("GET /api/incidents", func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		out := []Incident{}
+		for _, inc := range h.incidents {
+			out = append(out, *inc)
+		}
+		json.NewEncoder(w).Encode(out)
+	})
+	api("POST /api/incidents", func(w http.ResponseWriter, r *http.Request) {
+		var n NewIncident
+		if err := json.NewDecoder(r.Body).Decode(&n); err != nil || n.Priority < 1 || n.Priority > 3 {
+			w.WriteHeader(http.StatusBadRequest)
+			json.NewEncoder(w).Encode(map[string]string{"error": "bad incident"})
+			return
+		}
+		h.mu.Lock()
+		h.created = append(h.created, n)
+		inc := &Incident{ID: "inc-" + string(rune('0'+len(h.created))), Status: IncOpen, Lat: n.Lat, Lon: n.Lon, Kind: n.Kind,
+			Priority: n.Priority, Summary: n.Summary, Needs: n.Needs, Created: time.Now().UnixMilli(),
+			Timeline:        []Entry{{TS: time.Now().UnixMilli(), Type: "created", Actor: "dispatcher"}},
+			Recommendations: []Recommendation{{Candidate: Candidate{Unit: "car-1", Type: "car", ETAS: 42, Tier: 1, DistanceM: 250}}}}
+		h.incidents[inc.ID] = inc
+		h.mu.Unlock()
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(inc)
+	})
+	api("GET /api/incidents/{id}", func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		inc := h.incidents[r.PathValue("id")]
+		h.mu.Unlock()
+		if inc == nil {
+			w.WriteHeader(http.StatusNotFound)
+			json.NewEncoder(w).Encode(map[string]string{"error": "no incident"})
+			return
+		}
+		json.NewEncoder(w).Encode(inc)
+	})
+	api("POST /api/incidents/{id}/assign", func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Unit string }
+		json.NewDecoder(r.Body).Decode(&body)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		inc := h.incidents[r.PathValue("id")]
+		if body.Unit == "busy-unit" {
+			w.WriteHeader(http.StatusConflict)
+			json.NewEncoder(w).Encode(map[string]string{"error": "unit busy-unit is not available"})
+			return
+		}
+		h.assigned = append(h.assigned, r.PathValue("id")+"/"+body.Unit)
+		inc.Status = IncDispatched
+		inc.Assignments = append(inc.Assignments, Assignment{Unit: body.Unit, State: AsgDispatched, By: "dispatcher", Tier: 1})
+		inc.Timeline = append(inc.Timeline, Entry{Type: "dispatched", Unit: body.Unit, Actor: "dispatcher"})
+		json.NewEncoder(w).Encode(inc)
+	})
+	api("POST /api/incidents/{id}/close", func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		inc := h.incidents[r.PathValue("id")]
+		inc.Status = IncClosed
+		inc.Timeline = append(inc.Timeline, Entry{Type: "closed", Actor: "dispatcher"})
+		json.NewEncoder(w).Encode(inc)
+	})
+	api("GET /api/units/{id}/track", func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		h.trackSince = append(h.trackSince, r.PathValue("id")+"@"+r.URL.Query().Get("since"))
+		h.mu.Unlock()
+		json.NewEncoder(w).Encode([]TrackPoint{{Seq: 1, TS: 1, Lat: 28.19, Lon: 112.97}, {Seq: 2, TS: 2, Lat: 28.195, Lon: 112.975}})
+	})
+	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
+		tk := r.URL.Query().Get("ticket")
+		h.mu.Lock()
+		h.wsQueries = append(h.wsQueries, r.URL.RawQuery)
+		h.wsExt = append(h.wsExt, r.Header.Get("Sec-WebSocket-Extensions"))
+		ok := h.tickets[tk]
+		delete(h.tickets, tk) // single use
+		h.mu.Unlock()
+		if !ok {
+			http.Error(w, `{"error":"bad ticket"}`, http.StatusUnauthorized)
+			return
+		}
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		// Like the hub: send-only, so read in the background for control frames.
+		ctx := c.CloseRead(r.Context())
+		hc := &hubConn{Conn: c, done: make(chan struct{})}
+		h.conns <- hc
+		select {
+		case <-hc.done:
+		case <-ctx.Done():
+		}
+		c.CloseNow()
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		h.requests = append(h.requests, r.Method+" "+r.URL.String())
+		h.mu.Unlock()
+		http.NotFound(w, r)
+	})
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		h.requests = append(h.requests, r.Method+" "+r.URL.String())
+		h.mu.Unlock()
+		mux.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() {
+		for {
+			select {
+			case c := <-h.conns:
+				c.end()
+				continue
+			default:
+			}
+			break
+		}
+		h.srv.CloseClientConnections()
+		h.srv.Close()
+	})
+	return h
+}
+
+func (h *fakeHub) currentToken() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.token
+}
+
+func (h *fakeHub) setToken(tok string) {
+	h.mu.Lock()
+	h.token = tok
+	h.mu.Unlock()
+}
+
+// conn waits for the next stream connection.
+func (h *fakeHub) conn(t *testing.T) *hubConn {
+	t.Helper()
+	select {
+	case c := <-h.conns:
+		t.Cleanup(c.end)
+		return c
+	case <-time.After(10 * time.Second):
+		t.Fatal("no stream connection")
+		return nil
+	}
+}
+
+// tokenNeverInURLs checks the pitfall every sign-in design has: the token
+// must not be in any URL (URLs end up in logs).
+func (h *fakeHub) tokenNeverInURLs(t *testing.T) {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, r := range h.requests {
+		if strings.Contains(r, h.token) {
+			t.Errorf("the token is in a URL: %s", r)
+		}
+	}
+}
+
+// eventually polls cond until it holds or 10 s pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

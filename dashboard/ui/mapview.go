@@ -1,0 +1,329 @@
+package ui
+
+import (
+	"math"
+	"time"
+
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+)
+
+// MapView is the live map: a <canvas id="map"> drawn at most once per
+// animation frame, and only when something changed (the store, the view,
+// the selection, a tile loaded), once a second for fading, or while an
+// uncovered incident pulses. Pointer and wheel listeners are its own (not
+// go-app handlers), so panning does not re-render the page.
+//
+// For tests and measurements it publishes window.kuaifanStats = {frames,
+// lastFrameMs, maxFrameMs, p95FrameMs, units, drawn} and
+// window.kuaifanMapPoint(lat, lon) → {x, y} in page coordinates.
+type MapView struct {
+	app.Compo
+	Ctl      *Controller
+	Lang     Lang
+	Creating bool
+
+	canvas, g, painter, buf, strs, stats app.Value
+	bufCap                               int
+	funcs                                []app.Func
+	listeners                            []listener
+	raf                                  app.Func
+	running                              bool
+	sb                                   sceneBuf
+	lastRev                              uint64
+	lastDraw                             time.Time
+	pulsing                              bool
+	gest                                 Gestures
+	w, h, dpr                            float64
+	frames                               int
+	times                                frameTimes
+}
+
+type listener struct {
+	target app.Value
+	event  string
+	fn     app.Func
+}
+
+// Render draws the canvas and the map's buttons; the canvas's content is
+// the frame loop's, never the renderer's.
+func (m *MapView) Render() app.UI {
+	lang := m.Lang
+	cls := "mapwrap"
+	if m.Creating {
+		cls += " creating"
+	}
+	return app.Div().Class(cls).Body(
+		app.Canvas().ID("map").TabIndex(0).Aria("label", T(lang, "app.title")),
+		app.Div().Class("mapctl").Body(
+			app.Button().ID("zoom-in").Title(T(lang, "map.zoomin")).Text("+").OnClick(m.zoomBy(2)),
+			app.Button().ID("zoom-out").Title(T(lang, "map.zoomout")).Text("−").OnClick(m.zoomBy(0.5)),
+			app.Button().ID("fit").Title(T(lang, "map.fit")).Text("⤢").OnClick(func(ctx app.Context, e app.Event) {
+				m.Ctl.C.FitFleet()
+			}),
+			app.Button().ID("home").Title(T(lang, "map.home")).Text("⌂").OnClick(func(ctx app.Context, e app.Event) {
+				m.Ctl.C.Home()
+			}),
+		),
+		app.If(m.Creating, func() app.UI {
+			return app.Div().ID("map-hint").Class("maphint").Text(T(lang, "inc.new.hint"))
+		}),
+		legend(lang),
+	)
+}
+
+func (m *MapView) zoomBy(f float64) app.EventHandler {
+	return func(ctx app.Context, e app.Event) {
+		m.Ctl.C.WithView(func(v *View) bool {
+			v.ZoomAt(f, v.W/2, v.H/2)
+			return true
+		})
+	}
+}
+
+// OnMount (browser only) sets up the canvas, the painter, the listeners and
+// the frame loop.
+func (m *MapView) OnMount(ctx app.Context) {
+	win := app.Window()
+	m.canvas = win.GetElementByID("map")
+	if !m.canvas.Truthy() {
+		return
+	}
+	m.g = m.canvas.Call("getContext", "2d", map[string]any{"alpha": false})
+	pal := make([]any, len(Palette))
+	for i, c := range Palette {
+		pal[i] = c
+	}
+	onTile := m.fn(func(app.Value, []app.Value) any {
+		m.Ctl.C.Dirty()
+		return nil
+	})
+	factory := win.Get("Function").New("return " + painterJS).Invoke()
+	m.painter = factory.Invoke(pal, onTile)
+	m.strs = win.Get("Array").New()
+	m.stats = win.Get("Object").New()
+	win.Set("kuaifanStats", m.stats)
+	win.Set("kuaifanMapPoint", m.fn(func(_ app.Value, args []app.Value) any {
+		if len(args) < 2 {
+			return nil
+		}
+		v := m.Ctl.C.View()
+		x, y := v.ToScreen(args[0].Float(), args[1].Float())
+		r := m.canvas.Call("getBoundingClientRect")
+		return map[string]any{"x": r.Get("left").Float() + x, "y": r.Get("top").Float() + y}
+	}))
+
+	m.listen(m.canvas, "pointerdown", nil, func(e app.Value) {
+		m.canvas.Call("setPointerCapture", e.Get("pointerId"))
+		m.gest.Down(e.Get("pointerId").Int(), e.Get("offsetX").Float(), e.Get("offsetY").Float())
+	})
+	m.listen(m.canvas, "pointermove", nil, func(e app.Value) {
+		id, x, y := e.Get("pointerId").Int(), e.Get("offsetX").Float(), e.Get("offsetY").Float()
+		m.Ctl.C.WithView(func(v *View) bool { return m.gest.Move(v, id, x, y) })
+	})
+	m.listen(m.canvas, "pointerup", nil, func(e app.Value) {
+		x, y := e.Get("offsetX").Float(), e.Get("offsetY").Float()
+		if m.gest.Up(e.Get("pointerId").Int(), x, y) {
+			ctx.Dispatch(func(app.Context) { m.Ctl.Clicked(m.Ctl.C.Click(x, y)) })
+		}
+	})
+	m.listen(m.canvas, "pointercancel", nil, func(e app.Value) {
+		m.gest.Cancel(e.Get("pointerId").Int())
+	})
+	m.listen(m.canvas, "wheel", map[string]any{"passive": false}, func(e app.Value) {
+		e.Call("preventDefault")
+		f := WheelFactor(e.Get("deltaY").Float(), e.Get("deltaMode").Int())
+		x, y := e.Get("offsetX").Float(), e.Get("offsetY").Float()
+		m.Ctl.C.WithView(func(v *View) bool { v.ZoomAt(f, x, y); return true })
+	})
+	m.listen(m.canvas, "dblclick", nil, func(e app.Value) {
+		e.Call("preventDefault")
+		x, y := e.Get("offsetX").Float(), e.Get("offsetY").Float()
+		m.Ctl.C.WithView(func(v *View) bool { v.ZoomAt(2, x, y); return true })
+	})
+
+	m.running = true
+	m.raf = app.FuncOf(func(_ app.Value, args []app.Value) any {
+		if !m.running {
+			return nil
+		}
+		win.Call("requestAnimationFrame", m.raf)
+		m.frame()
+		return nil
+	})
+	win.Call("requestAnimationFrame", m.raf)
+}
+
+// OnDismount stops the loop and releases every JS function.
+func (m *MapView) OnDismount() {
+	m.running = false
+	for _, l := range m.listeners {
+		l.target.Call("removeEventListener", l.event, l.fn)
+	}
+	m.listeners = nil
+	if m.raf != nil {
+		// A frame may still be scheduled: it sees running false. Release
+		// after it could have run.
+		raf := m.raf
+		m.raf = nil
+		app.Window().Call("setTimeout", app.FuncOf(func(this app.Value, _ []app.Value) any {
+			raf.Release()
+			return nil
+		}), 1000)
+	}
+	app.Window().Delete("kuaifanMapPoint")
+	for _, f := range m.funcs {
+		f.Release()
+	}
+	m.funcs = nil
+}
+
+func (m *MapView) fn(f func(app.Value, []app.Value) any) app.Func {
+	fn := app.FuncOf(f)
+	m.funcs = append(m.funcs, fn)
+	return fn
+}
+
+func (m *MapView) listen(target app.Value, event string, opts map[string]any, h func(e app.Value)) {
+	fn := m.fn(func(_ app.Value, args []app.Value) any {
+		if len(args) > 0 {
+			h(args[0])
+		}
+		return nil
+	})
+	if opts != nil {
+		target.Call("addEventListener", event, fn, opts)
+	} else {
+		target.Call("addEventListener", event, fn)
+	}
+	m.listeners = append(m.listeners, listener{target, event, fn})
+}
+
+// Redraw pacing.
+const (
+	pulseEvery = 80 * time.Millisecond // an uncovered incident pulses at ~12 fps
+	fadeEvery  = time.Second           // fading follows the clock
+)
+
+// frame runs on every animation frame and draws if it must.
+func (m *MapView) frame() {
+	win := app.Window()
+	w, h := m.canvas.Get("clientWidth").Float(), m.canvas.Get("clientHeight").Float()
+	dpr := win.Get("devicePixelRatio").Float()
+	if dpr <= 0 || math.IsNaN(dpr) {
+		dpr = 1
+	}
+	if w <= 0 || h <= 0 {
+		return // not laid out (hidden)
+	}
+	c := m.Ctl.C
+	if w != m.w || h != m.h || dpr != m.dpr {
+		m.w, m.h, m.dpr = w, h, dpr
+		m.canvas.Set("width", int(math.Round(w*dpr)))
+		m.canvas.Set("height", int(math.Round(h*dpr)))
+		c.WithView(func(v *View) bool {
+			v.W, v.H = w, h
+			return true
+		})
+	}
+	now := time.Now()
+	rev := c.SceneRev()
+	since := now.Sub(m.lastDraw)
+	if rev == m.lastRev && since < fadeEvery && !(m.pulsing && since >= pulseEvery) {
+		return
+	}
+	start := perfNow()
+	phase := float64(now.UnixMilli()%1200) / 1200
+	c.Lock()
+	info := m.sb.build(c.Store, &c.Scene, c.Store.HubNow(now), phase)
+	units := len(c.Store.Units)
+	tiles := c.Scene.Tiles
+	c.Unlock()
+	m.lastRev, m.lastDraw, m.pulsing = rev, now, info.Pulsing
+
+	d := &m.sb.d
+	if len(d.buf) > m.bufCap {
+		m.bufCap = max(len(d.buf)*2, 64<<10)
+		m.buf = win.Get("Uint8Array").New(m.bufCap)
+	}
+	app.CopyBytesToJS(m.buf, d.buf)
+	m.strs.Set("length", 0)
+	for i, s := range d.strs {
+		m.strs.SetIndex(i, s)
+	}
+	m.painter.Invoke(m.g, m.buf, d.floats(), m.strs, tiles, dpr, w, h)
+
+	ms := perfNow() - start
+	m.frames++
+	m.times.add(ms)
+	m.stats.Set("frames", m.frames)
+	m.stats.Set("lastFrameMs", ms)
+	m.stats.Set("maxFrameMs", m.times.max)
+	m.stats.Set("p95FrameMs", m.times.p95())
+	m.stats.Set("units", units)
+	m.stats.Set("drawn", info.Units)
+}
+
+// frameTimes keeps the last 256 frame times for a p95.
+type frameTimes struct {
+	ring    [256]float64
+	n       int
+	max     float64
+	scratch [256]float64
+}
+
+func (t *frameTimes) add(ms float64) {
+	t.ring[t.n%len(t.ring)] = ms
+	t.n++
+	t.max = max(t.max, ms)
+}
+
+// p95 of the frames kept (0 before any).
+func (t *frameTimes) p95() float64 {
+	n := min(t.n, len(t.ring))
+	if n == 0 {
+		return 0
+	}
+	s := t.scratch[:n]
+	copy(s, t.ring[:n])
+	// Insertion sort: 256 numbers, no allocation.
+	for i := 1; i < n; i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+	return s[min(n-1, int(math.Ceil(0.95*float64(n)))-1)]
+}
+
+// legend explains the markers: shapes by type, colours by status.
+func legend(lang Lang) app.UI {
+	item := func(shape string, colour, label string) app.UI {
+		return app.Span().Class("lg").Body(
+			svgEl("svg").Attr("viewBox", "-6 -6 12 12").Attr("width", "12").Attr("height", "12").
+				Aria("hidden", "true").Body(
+				svgEl("path").Attr("d", shape).Attr("fill", colour),
+			),
+			app.Text(label),
+		)
+	}
+	const grey = "#cbd5e1"
+	return app.Div().ID("legend").Class("legend").Body(
+		item(glyphPath[shapeSquare], grey, T(lang, "type.car")),
+		item(glyphPath[shapeTri], grey, T(lang, "type.motorcycle")),
+		item(glyphPath[shapeCircle], grey, T(lang, "type.foot")),
+		item(glyphPath[shapeDiamond], grey, T(lang, "type.volunteer")),
+		item(glyphPath[shapeCircle], Palette[colAvailable], T(lang, "status.available")),
+		item(glyphPath[shapeCircle], Palette[colEnroute], T(lang, "status.enroute")),
+		item(glyphPath[shapeCircle], Palette[colOnScene], T(lang, "status.on_scene")),
+		item(glyphPath[shapeCircle], Palette[colBusy], T(lang, "status.busy")),
+		item(glyphPath[shapeCircle], Palette[colOffDuty], T(lang, "status.off_duty")),
+	)
+}
+
+// glyphPath draws each marker shape in a 12×12 box centred on 0,0, as the
+// painter does.
+var glyphPath = [numShapes]string{
+	shapeSquare:  "M-4 -4H4V4H-4Z",
+	shapeTri:     "M0 -5L4.5 3.5H-4.5Z",
+	shapeCircle:  "M-4 0A4 4 0 1 0 4 0A4 4 0 1 0 -4 0Z",
+	shapeDiamond: "M0 -5L5 0L0 5L-5 0Z",
+}

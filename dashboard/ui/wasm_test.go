@@ -1,0 +1,76 @@
+package ui
+
+import (
+	"bytes"
+	"compress/gzip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// MaxWasmGzip is the budget for app.wasm as served (gzip -9).
+const MaxWasmGzip = 4 << 20
+
+// The WebAssembly build: it compiles, stays under its size budget, and
+// links none of the hub's heavy dependencies nor net/http's client (which
+// alone would add ~5 MB raw; the browser build fetches through
+// syscall/js instead).
+func TestWasmBuild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds app.wasm")
+	}
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool")
+	}
+	out := filepath.Join(t.TempDir(), "app.wasm")
+	env := append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+
+	deps := exec.Command(gobin, "list", "-deps", "../cmd/wasm")
+	deps.Env = env
+	list, err := deps.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, list)
+	}
+	for _, bad := range []string{"kuaifan/hub", "buntdb", "paho", "mochi-mqtt", "prometheus"} {
+		if strings.Contains(string(list), bad) {
+			t.Errorf("app.wasm depends on %s", bad)
+		}
+	}
+
+	// Built as the Makefile builds it (stripped), and once with symbols to
+	// look for what must not be linked.
+	build := func(out string, flags ...string) []byte {
+		args := append([]string{"build", "-trimpath"}, flags...)
+		cmd := exec.Command(gobin, append(args, "-o", out, "../cmd/wasm")...)
+		cmd.Env = env
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("wasm build: %v\n%s", err, msg)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	wasm := build(out, "-ldflags=-s -w")
+	var gz bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	w.Write(wasm)
+	w.Close()
+	t.Logf("app.wasm: %d bytes, %d gzipped", len(wasm), gz.Len())
+	if gz.Len() > MaxWasmGzip {
+		t.Errorf("app.wasm gzipped is %d bytes, over the %d budget", gz.Len(), MaxWasmGzip)
+	}
+	named := build(out + ".named")
+	for _, sym := range []string{"net/http.(*Client).do", "net/http.(*Transport).roundTrip"} {
+		if bytes.Contains(named, []byte(sym)) {
+			t.Errorf("app.wasm links %s", sym)
+		}
+	}
+	if !bytes.Contains(named, []byte("kuaifan/dashboard/ui.(*API).send")) {
+		t.Error("symbol names not found: is the check still looking at the right thing?")
+	}
+}
