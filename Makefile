@@ -38,10 +38,12 @@ run: build
 	trap 'kill $$hub 2>/dev/null; wait $$hub' EXIT INT TERM; \
 	bin/simulator -hub http://$(HTTP) -broker tcp://$(MQTT) -token-file $(DATA)/admin.token -units $(UNITS) -incidents-per-hour $(INCIDENTS)
 
+# Tests' artifacts (the dashboard's browser screenshots) are kept in test-output/.
 test: test-deps wasm vet modules lint
 	@for m in $(MODULES); do \
 		echo "== go test -race ./... in $$m"; \
-		(cd $$m && $(GO) test -race -count=1 ./...) || exit 1; \
+		mkdir -p test-output/$$m; \
+		(cd $$m && $(GO) test -race -count=1 -artifacts -outputdir $(CURDIR)/test-output/$$m ./...) || exit 1; \
 	done
 
 test-deps:
@@ -75,4 +77,4 @@ agent-cross:
 	@ls -l bin/agent-linux-*
 
 clean:
-	rm -rf bin $(WEBUI)
+	rm -rf bin test-output $(WEBUI)

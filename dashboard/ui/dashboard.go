@@ -36,6 +36,9 @@ func (d *Dashboard) OnMount(ctx app.Context) {
 	d.ctl.C.SetLang(browserLang())
 	d.ctl.C.SetTiles(browserTiles(ctx))
 	d.tilesEdit = d.ctl.C.Scene.Tiles
+	// The server pre-renders the same page: this says the app now runs it
+	// (what a test waits for before typing into the form).
+	app.Window().Get("document").Get("documentElement").Call("setAttribute", "data-app", "running")
 	stop := make(chan struct{})
 	d.stopTick = stop
 	go func() {
