@@ -103,9 +103,9 @@ func BenchmarkDashboardLive(b *testing.B) {
 
 		eval[bool](br, rafProbe)
 		var all, p95s []float64
-		var heapStart, heapEnd, heapPeak float64
-		m0 := br.metrics()
-		heapStart = m0["JSHeapUsedSize"]
+		var heapStart, heapEnd, heapPeak, goStart, goEnd, goPeak float64
+		m0, s0 := br.metrics(), br.stats()
+		heapStart, goStart = m0["JSHeapUsedSize"], s0.GoHeapMB
 		for at := 30 * time.Second; at <= window; at += 30 * time.Second {
 			time.Sleep(30 * time.Second)
 			gaps := eval[[]float64](br, rafTake)
@@ -113,11 +113,12 @@ func BenchmarkDashboardLive(b *testing.B) {
 			m := br.metrics()
 			heap := m["JSHeapUsedSize"]
 			heapEnd, heapPeak = heap, max(heapPeak, heap)
+			goEnd, goPeak = s.GoSysMB, max(goPeak, s.GoSysMB)
 			all = append(all, gaps...)
 			p95s = append(p95s, percentile(gaps, 0.95))
-			b.Logf("%4.0fs  frames %5d  gap p50 %5.1f ms  p95 %5.1f ms  max %6.1f ms  map build+paint p95 %5.1f ms  units %d drawn %d  JS heap %6.1f MB  script %5.1f s  task %5.1f s",
+			b.Logf("%4.0fs  frames %5d  gap p50 %5.1f ms  p95 %5.1f ms  max %6.1f ms  map build+paint p95 %5.1f ms  units %d drawn %d  decoding %5.1f ms/s  Go heap %6.1f MB of %6.1f MB  JS heap %6.1f MB  script %5.1f s  task %5.1f s",
 				at.Seconds(), len(gaps), percentile(gaps, 0.5), percentile(gaps, 0.95), percentile(gaps, 1),
-				s.P95FrameMS, s.Units, s.Drawn, heap/1e6, m["ScriptDuration"]-m0["ScriptDuration"], m["TaskDuration"]-m0["TaskDuration"])
+				s.P95FrameMS, s.Units, s.Drawn, (s.DecodeMS-s0.DecodeMS)/at.Seconds(), s.GoHeapMB, s.GoSysMB, heap/1e6, m["ScriptDuration"]-m0["ScriptDuration"], m["TaskDuration"]-m0["TaskDuration"])
 		}
 		link := eval[string](br, `document.querySelector("#link").dataset.state`)
 		if link != "connected" {
@@ -129,9 +130,12 @@ func BenchmarkDashboardLive(b *testing.B) {
 		b.ReportMetric(percentile(all, 0.95), "frame-p95-ms")
 		b.ReportMetric(percentile(all, 0.99), "frame-p99-ms")
 		b.ReportMetric(slices.Max(p95s), "worst-30s-p95-ms")
-		b.ReportMetric(heapStart/1e6, "heap-start-MB")
-		b.ReportMetric(heapEnd/1e6, "heap-end-MB")
-		b.ReportMetric(heapPeak/1e6, "heap-peak-MB")
+		b.ReportMetric(heapStart/1e6, "js-heap-start-MB")
+		b.ReportMetric(heapEnd/1e6, "js-heap-end-MB")
+		b.ReportMetric(heapPeak/1e6, "js-heap-peak-MB")
+		b.ReportMetric(goStart, "go-heap-start-MB")
+		b.ReportMetric(goEnd, "go-sys-end-MB")
+		b.ReportMetric(goPeak, "go-sys-peak-MB")
 		b.ReportMetric(float64(len(all))/window.Seconds(), "fps")
 	}
 }

@@ -141,6 +141,11 @@ type stats struct {
 	P95FrameMS  float64 `json:"p95FrameMs"`
 	Units       int     `json:"units"`
 	Drawn       int     `json:"drawn"`
+	// Go's side, inside the WebAssembly memory (not in JSHeapUsedSize).
+	GoHeapMB      float64 `json:"goHeapMB"`
+	GoSysMB       float64 `json:"goSysMB"`
+	DecodedFrames int     `json:"decodedFrames"`
+	DecodeMS      float64 `json:"decodeMs"` // total time decoding stream frames
 }
 
 func (b *browser) stats() stats {

@@ -112,6 +112,14 @@ func (ct *Controller) SignIn(token string) {
 	})
 }
 
+// Decoding is the session's stream's Decoding (zeros when signed out).
+func (ct *Controller) Decoding() (frames uint64, took time.Duration) {
+	if st := ct.stream; st != nil {
+		return st.Decoding()
+	}
+	return 0, 0
+}
+
 // start runs the stream for a session. Its goroutine is the session's: it
 // ends when SignOut cancels it.
 func (ct *Controller) start(api *API) {

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"math"
+	"runtime"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -36,6 +37,7 @@ type MapView struct {
 	w, h, dpr                            float64
 	frames                               int
 	times                                frameTimes
+	memAt                                time.Time
 }
 
 type listener struct {
@@ -261,6 +263,18 @@ func (m *MapView) frame() {
 	m.stats.Set("p95FrameMs", m.times.p95())
 	m.stats.Set("units", units)
 	m.stats.Set("drawn", info.Units)
+	if now.Sub(m.memAt) >= time.Second {
+		// Go's own heap lives in the WebAssembly memory, which Chromium's
+		// JSHeapUsedSize does not count.
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		m.memAt = now
+		m.stats.Set("goHeapMB", float64(ms.HeapAlloc)/1e6)
+		m.stats.Set("goSysMB", float64(ms.Sys)/1e6)
+		n, took := m.Ctl.Decoding()
+		m.stats.Set("decodedFrames", n)
+		m.stats.Set("decodeMs", float64(took.Microseconds())/1e3)
+	}
 }
 
 // frameTimes keeps the last 256 frame times for a p95.

@@ -2,11 +2,11 @@ package ui
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -63,6 +63,14 @@ type Stream struct {
 	linkChanged bool
 	pending     bool // Notify called, Take not yet
 	conn        uint64
+
+	decoded     atomic.Uint64 // frames decoded, and the time it took:
+	decodeNanos atomic.Int64  // the page's one thread spends it (kuaifanStats)
+}
+
+// Decoding returns how many frames were decoded and the time it took.
+func (s *Stream) Decoding() (frames uint64, took time.Duration) {
+	return s.decoded.Load(), time.Duration(s.decodeNanos.Load())
 }
 
 // Defaults of Stream.
@@ -177,8 +185,12 @@ func (s *Stream) session(ctx context.Context) (gotSnapshot bool, err error) {
 		if typ != websocket.MessageText {
 			continue
 		}
+		t0 := time.Now()
 		f := new(Frame)
-		if err := json.Unmarshal(data, f); err != nil || (f.Type != FrameSnapshot && f.Type != FrameDelta) {
+		err = DecodeFrame(data, f)
+		s.decodeNanos.Add(int64(time.Since(t0)))
+		s.decoded.Add(1)
+		if err != nil || (f.Type != FrameSnapshot && f.Type != FrameDelta) {
 			c.Close(websocket.StatusUnsupportedData, "bad frame")
 			return gotSnapshot, fmt.Errorf("stream: bad frame: %v", err)
 		}
