@@ -1,12 +1,16 @@
 package hub_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"kuaifan/hub"
 	"kuaifan/hub/hubtest"
 	"kuaifan/protocol"
 )
@@ -23,6 +27,8 @@ func TestAPIErrors(t *testing.T) {
 		{"no token", "GET", "/api/units", "", "-", 401, "Bearer"},
 		{"wrong token", "GET", "/api/units", "", "nope", 401, "Bearer"},
 		{"token on match too", "GET", "/api/match?lat=1&lon=1", "", "-", 401, "Bearer"},
+		{"token on districts too", "GET", "/api/districts", "", "-", 401, "Bearer"},
+		{"districts are read-only", "POST", "/api/districts", "{}", "", 405, "POST"},
 		{"enrol: not JSON", "POST", "/api/units", `{"id":`, "", 400, "request body"},
 		{"enrol: misspelt field", "POST", "/api/units", `{"id":"car-2","type":"car","capabilites":["armed"]}`, "", 400, "capabilites"},
 		{"enrol: bad id", "POST", "/api/units", `{"id":"car/2","type":"car"}`, "", 400, "id"},
@@ -178,5 +184,62 @@ func TestMatchAPI(t *testing.T) {
 	h.Do("GET", fmt.Sprintf("/api/match?lat=%v&lon=%v&k=1", lat0, lon0), nil, &res)
 	if len(res.Candidates) != 1 {
 		t.Errorf("k=1 gave %d candidates", len(res.Candidates))
+	}
+}
+
+// The city's districts: Changsha's by default, a deployment's from a file,
+// none on request; a bad file stops the hub from starting, saying why.
+func TestDistrictsAPI(t *testing.T) {
+	type collection struct {
+		Type     string
+		Features []struct {
+			ID         string
+			Properties struct {
+				Name   string
+				NameZH string `json:"name_zh"`
+				NameEN string `json:"name_en"`
+			}
+			Geometry struct {
+				Type        string
+				Coordinates [][][2]float64
+			}
+		}
+	}
+	get := func(h *hubtest.Hub) collection {
+		t.Helper()
+		var c collection
+		if code := h.Do("GET", "/api/districts", nil, &c); code != http.StatusOK {
+			t.Fatalf("GET /api/districts: %d", code)
+		}
+		return c
+	}
+	c := get(hubtest.Start(t, nil))
+	if c.Type != "FeatureCollection" || len(c.Features) != 7 {
+		t.Fatalf("built in: %+v", c)
+	}
+	for _, f := range c.Features {
+		if f.ID == "" || f.Properties.NameZH == "" || f.Properties.NameEN == "" || f.Geometry.Type != "Polygon" || len(f.Geometry.Coordinates[0]) < 4 {
+			t.Errorf("feature %+v", f)
+		}
+	}
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "city.geojson")
+	os.WriteFile(file, []byte(`{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"中区","name_en":"Centre","id":"centre"},`+
+		`"geometry":{"type":"Polygon","coordinates":[[[10,50],[10.1,50],[10.1,50.1],[10,50]]]}}]}`), 0o600)
+	c = get(hubtest.Start(t, func(cfg *hub.Config) { cfg.Districts = file }))
+	if len(c.Features) != 1 || c.Features[0].ID != "centre" || c.Features[0].Properties.NameZH != "中区" {
+		t.Errorf("from a file: %+v", c)
+	}
+	if c = get(hubtest.Start(t, func(cfg *hub.Config) { cfg.Districts = "none" })); len(c.Features) != 0 {
+		t.Errorf("none: %+v", c)
+	}
+
+	bad := filepath.Join(dir, "bad.geojson")
+	os.WriteFile(bad, []byte(`{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"a"},"geometry":{"type":"Point","coordinates":[1,2]}}]}`), 0o600)
+	cfg := hub.DefaultConfig()
+	cfg.HTTPAddr, cfg.MQTTAddr, cfg.DataDir, cfg.Districts = "127.0.0.1:0", "127.0.0.1:0", t.TempDir(), bad
+	if _, err := hub.New(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "bad.geojson: feature 1") {
+		t.Errorf("a bad districts file: %v", err)
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"kuaifan/hub/internal/api"
 	"kuaifan/hub/internal/broker"
 	"kuaifan/hub/internal/dispatch"
+	"kuaifan/hub/internal/districts"
 	"kuaifan/hub/internal/fleet"
 	"kuaifan/hub/internal/ingest"
 	"kuaifan/hub/internal/match"
@@ -58,7 +59,11 @@ type Config struct {
 	TopicRoot string // "rr"
 	// Tiles is the dashboard's basemap: an XYZ URL template with {z}, {x}
 	// and {y}; empty: a vector background.
-	Tiles      string
+	Tiles string
+	// Districts is a GeoJSON file of the city's districts, served at
+	// /api/districts for the dashboard; "": Changsha's, built in; "none":
+	// no districts.
+	Districts  string
 	AdminToken string // empty: read <DataDir>/admin.token, or generate it there
 
 	Retention        time.Duration // positions; 24 h
@@ -225,9 +230,19 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("hub: HTTP listener: %w", err)
 	}
+	dists := districts.Changsha()
+	switch cfg.Districts {
+	case "":
+	case "none":
+		dists = districts.None()
+	default:
+		if dists, err = districts.Load(cfg.Districts); err != nil {
+			return nil, fmt.Errorf("hub: %w", err)
+		}
+	}
 	h.http = &http.Server{
 		Handler: api.New(api.Config{Fleet: h.fleet, Dispatch: h.dispatch, Stream: h.stream, Ticket: h.stream.Ticket,
-			Dashboard:  webui.New(webui.Config{Tiles: cfg.Tiles}),
+			Dashboard: webui.New(webui.Config{Tiles: cfg.Tiles}), Districts: dists,
 			AdminToken: h.token, Disconnect: disconnect,
 			Metrics: promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{}), Health: h.health,
 			Logger: log.With("component", "api")}),

@@ -271,3 +271,35 @@ func scenarioPoints(s Scenario) []Point {
 	}
 	return ps
 }
+
+// FuzzParseScenario: whatever the file, ParseScenario either refuses it or
+// returns a scenario that validates and survives its own round trip.
+func FuzzParseScenario(f *testing.F) {
+	for _, n := range BuiltinScenarioNames() {
+		b, err := os.ReadFile(filepath.Join("citydata", "scenarios", n+".json"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	if b, err := os.ReadFile(filepath.Join("testdata", "scenario.json")); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte(`{"name":"t","duration":"1m","steps":[{"at":"1s","action":"sighting","ref":"x","point":{"lat":1,"lon":2}}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sc, err := ParseScenario(data)
+		if err != nil {
+			return
+		}
+		if err := sc.Validate(); err != nil {
+			t.Fatalf("parsed but invalid: %v", err)
+		}
+		again, err := json.Marshal(sc)
+		if err != nil {
+			t.Fatalf("marshal: %v", err)
+		}
+		if _, err := ParseScenario(again); err != nil {
+			t.Fatalf("its own JSON %s is refused: %v", again, err)
+		}
+	})
+}

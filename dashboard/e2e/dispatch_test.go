@@ -90,6 +90,11 @@ func TestDispatchFromTheMap(t *testing.T) {
 	if n := eval[int](b, `document.querySelectorAll(".unit[data-id]").length`); n != units {
 		t.Errorf("units panel lists %d units, want %d", n, units)
 	}
+	// The hub's districts: drawn, and in the units panel's filter (all,
+	// seven districts, outside).
+	if n := eval[int](b, `document.querySelectorAll("#unit-district option").length`); n != 9 {
+		t.Errorf("district filter has %d options, want 9", n)
+	}
 	if s := eval[string](b, `document.querySelector("#token") ? "still there" : ""`); s != "" {
 		t.Error("the sign-in form is still shown")
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -82,6 +83,21 @@ func (a *API) do(ctx context.Context, method, path string, body, out any) error 
 func (a *API) Units(ctx context.Context) ([]Unit, error) {
 	var us []Unit
 	return us, a.do(ctx, "GET", "/api/units", nil, &us)
+}
+
+// Districts is GET /api/districts (GeoJSON); a hub without them (404)
+// gives none.
+func (a *API) Districts(ctx context.Context) ([]District, error) {
+	var raw json.RawMessage
+	err := a.do(ctx, "GET", "/api/districts", nil, &raw)
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ParseDistricts(raw)
 }
 
 // Incidents is GET /api/incidents (all: also those closed in the last day).

@@ -94,6 +94,11 @@ func (ct *Controller) SignIn(token string) {
 		if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
 			err = nil // a hub without dispatch: no history, still a hub
 		}
+		var ds []District
+		var dErr error
+		if err == nil {
+			ds, dErr = api.Districts(context.Background())
+		}
 		ct.ui.Dispatch(func() {
 			ct.signing = false
 			switch {
@@ -103,8 +108,12 @@ func (ct *Controller) SignIn(token string) {
 				ct.C.Say(Tf(ct.C.Lang, "signin.unreach", err.Error()), true, ct.now())
 			default:
 				ct.C.Say("", false, ct.now())
+				if dErr != nil {
+					ct.C.Say(Tf(ct.C.Lang, "districts.failed", dErr.Error()), false, ct.now())
+				}
 				ct.C.Lock()
 				ct.C.Store.AddHistory(incs)
+				ct.C.Store.SetDistricts(ds)
 				ct.C.Unlock()
 				ct.start(api)
 			}

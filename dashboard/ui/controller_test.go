@@ -90,8 +90,8 @@ func TestControllerSignIn(t *testing.T) {
 	h.mu.Unlock()
 	ct.SignIn(" " + h.token + "\n")
 	l.until(t, "signed in", ct.SignedIn)
-	if ct.C.Notice.Text != "" || ct.C.Store.History["old"] == nil {
-		t.Errorf("after sign-in: notice %+v, history %v", ct.C.Notice, ct.C.Store.History)
+	if ct.C.Notice.Text != "" || ct.C.Store.History["old"] == nil || len(ct.C.Store.Districts) != 7 {
+		t.Errorf("after sign-in: notice %+v, history %v, %d districts", ct.C.Notice, ct.C.Store.History, len(ct.C.Store.Districts))
 	}
 	c := h.conn(t)
 	now := time.Now().UnixMilli()
@@ -99,6 +99,9 @@ func TestControllerSignIn(t *testing.T) {
 		Units:     []Unit{unitAt("car-1", protocol.TypeCar, protocol.StatusAvailable, 28.2, 112.98, now)},
 		Incidents: []Incident{{ID: "inc-9", Status: IncOpen, Priority: 2, Lat: 28.21, Lon: 112.99, Created: now}}})
 	l.until(t, "the snapshot", func() bool { return ct.C.Link.State == LinkConnected && len(ct.C.Store.Units) == 1 })
+	if u := ct.C.Store.Units["car-1"]; u.DistrictID != "furong" {
+		t.Errorf("car-1 at 28.2, 112.98 filed under %q, want furong", u.DistrictID)
+	}
 	if len(ct.C.Store.Incidents) != 1 || ct.C.Store.History["old"] == nil {
 		t.Errorf("store after snapshot: %d open, history %v", len(ct.C.Store.Incidents), ct.C.Store.History)
 	}

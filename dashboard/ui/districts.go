@@ -1,12 +1,17 @@
 package ui
 
-// The districts of Changsha, drawn on the vector background and used by the
-// units panel's district filter. The hub has no districts API yet, so the
-// dashboard carries its own table: a handful of coarse polygons (a few
-// vertices each) that follow the Xiang river and the main district lines
-// closely enough to say which district a unit is in and to orient a
-// dispatcher — not survey boundaries. Replace the table with the hub's
-// districts when it serves them.
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+
+	"kuaifan/protocol"
+)
+
+// The city's districts, drawn on the vector background and used by the
+// units panel's district filter, come from the hub (GET /api/districts,
+// GeoJSON) after sign-in: the same polygons the hub is configured with and
+// the simulator patrols.
 
 // LatLon is a WGS-84 position.
 type LatLon struct{ Lat, Lon float64 }
@@ -19,42 +24,68 @@ type District struct {
 	Ring   []LatLon
 }
 
-// Districts of Changsha (approximate). Shared edges use the same vertices so
-// the polygons tile without gaps.
-var Districts = []District{
-	{ID: "yuelu", ZH: "岳麓区", EN: "Yuelu", Ring: []LatLon{
-		{28.35, 112.80}, {28.35, 112.945}, {28.25, 112.955}, {28.20, 112.962},
-		{28.18, 112.961}, {28.12, 112.960}, {28.02, 112.955}, {28.02, 112.80}}},
-	{ID: "kaifu", ZH: "开福区", EN: "Kaifu", Ring: []LatLon{
-		{28.35, 112.945}, {28.357, 113.00}, {28.36, 113.06}, {28.21, 113.06},
-		{28.205, 113.00}, {28.20, 112.962}, {28.25, 112.955}}},
-	{ID: "furong", ZH: "芙蓉区", EN: "Furong", Ring: []LatLon{
-		{28.20, 112.962}, {28.205, 113.00}, {28.21, 113.06}, {28.20, 113.09},
-		{28.165, 113.09}, {28.17, 113.00}, {28.18, 112.961}}},
-	{ID: "tianxin", ZH: "天心区", EN: "Tianxin", Ring: []LatLon{
-		{28.18, 112.961}, {28.17, 113.00}, {28.10, 113.01}, {28.02, 113.00},
-		{28.02, 112.955}, {28.12, 112.960}}},
-	{ID: "yuhua", ZH: "雨花区", EN: "Yuhua", Ring: []LatLon{
-		{28.17, 113.00}, {28.165, 113.09}, {28.10, 113.10}, {28.02, 113.08},
-		{28.02, 113.00}, {28.10, 113.01}}},
-	{ID: "wangcheng", ZH: "望城区", EN: "Wangcheng", Ring: []LatLon{
-		{28.55, 112.72}, {28.55, 113.00}, {28.357, 113.00}, {28.35, 112.945},
-		{28.35, 112.80}, {28.40, 112.72}}},
-	{ID: "changsha_county", ZH: "长沙县", EN: "Changsha County", Ring: []LatLon{
-		{28.55, 113.00}, {28.55, 113.30}, {28.02, 113.30}, {28.02, 113.08},
-		{28.10, 113.10}, {28.165, 113.09}, {28.20, 113.09}, {28.21, 113.06},
-		{28.36, 113.06}, {28.357, 113.00}}},
-}
-
-// DistrictAt is the index in Districts of the district containing lat, lon,
-// or -1 outside all of them.
-func DistrictAt(lat, lon float64) int {
-	for i := range Districts {
-		if inRing(Districts[i].Ring, lat, lon) {
+// districtAt is the index in ds of the district containing lat, lon, or -1
+// outside all of them.
+func districtAt(ds []District, lat, lon float64) int {
+	for i := range ds {
+		if inRing(ds[i].Ring, lat, lon) {
 			return i
 		}
 	}
 	return -1
+}
+
+// ParseDistricts reads the hub's GET /api/districts: a GeoJSON
+// FeatureCollection of Polygons with properties id, name_zh and name_en
+// (name when either is missing), rings of [lon, lat]. Only the outer ring
+// is kept, without its closing repeat. A feature the dashboard cannot draw
+// (another geometry, no id, fewer than three positions, a position that is
+// not WGS-84) is an error: the hub validates the file it serves, so this
+// means a hub and a dashboard that do not agree.
+func ParseDistricts(data []byte) ([]District, error) {
+	var fc struct {
+		Type     string `json:"type"`
+		Features []struct {
+			Properties struct {
+				ID     string `json:"id"`
+				Name   string `json:"name"`
+				NameZH string `json:"name_zh"`
+				NameEN string `json:"name_en"`
+			} `json:"properties"`
+			Geometry struct {
+				Type        string        `json:"type"`
+				Coordinates [][][]float64 `json:"coordinates"`
+			} `json:"geometry"`
+		} `json:"features"`
+	}
+	if err := json.Unmarshal(data, &fc); err != nil {
+		return nil, fmt.Errorf("districts: %w", err)
+	}
+	if fc.Type != "FeatureCollection" {
+		return nil, fmt.Errorf("districts: GeoJSON type %q, want a FeatureCollection", fc.Type)
+	}
+	ds := make([]District, 0, len(fc.Features))
+	for i, f := range fc.Features {
+		p := f.Properties
+		d := District{ID: p.ID, ZH: cmp.Or(p.NameZH, p.Name), EN: cmp.Or(p.NameEN, p.Name)}
+		if d.ID == "" || f.Geometry.Type != "Polygon" || len(f.Geometry.Coordinates) == 0 {
+			return nil, fmt.Errorf("districts: feature %d: want an id and a Polygon", i+1)
+		}
+		for _, pos := range f.Geometry.Coordinates[0] {
+			if len(pos) < 2 || !protocol.ValidLatLon(pos[1], pos[0]) {
+				return nil, fmt.Errorf("districts: %s: position %v is not [lon, lat]", d.ID, pos)
+			}
+			d.Ring = append(d.Ring, LatLon{Lat: pos[1], Lon: pos[0]})
+		}
+		if n := len(d.Ring); n > 1 && d.Ring[0] == d.Ring[n-1] {
+			d.Ring = d.Ring[:n-1]
+		}
+		if len(d.Ring) < 3 {
+			return nil, fmt.Errorf("districts: %s: %d positions, want at least 3", d.ID, len(d.Ring))
+		}
+		ds = append(ds, d)
+	}
+	return ds, nil
 }
 
 // inRing is the even-odd rule: a ray from the point eastwards crosses the

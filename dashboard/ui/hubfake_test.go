@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -91,6 +92,15 @@ func newFakeHub(t *testing.T) *fakeHub {
 		h.issued++
 		h.mu.Unlock()
 		json.NewEncoder(w).Encode(Ticket{Ticket: tk, Expires: time.Now().Add(30 * time.Second).UnixMilli(), ExpiresInS: 30})
+	})
+	api("GET /api/districts", func(w http.ResponseWriter, r *http.Request) {
+		data, err := os.ReadFile(hubDistricts)
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		w.Header().Set("Content-Type", "application/geo+json")
+		w.Write(data)
 	})
 	api("GET /api/incidents", func(w http.ResponseWriter, r *http.Request) {
 		h.mu.Lock()

@@ -74,7 +74,7 @@ func (f UnitFilter) Match(u *UnitState, nowMS int64) bool {
 			return false
 		}
 	default:
-		if u.District < 0 || Districts[u.District].ID != f.District {
+		if u.DistrictID != f.District {
 			return false
 		}
 	}

@@ -33,6 +33,7 @@ func TestQueueOrder(t *testing.T) {
 func TestUnitFilter(t *testing.T) {
 	now := int64(10_000_000)
 	s := NewStore()
+	s.SetDistricts(changshaDistricts(t))
 	mk := func(id, callsign string, typ protocol.UnitType, st protocol.Status, lat, lon float64, age time.Duration, online bool) Unit {
 		u := unitAt(id, typ, st, lat, lon, now-age.Milliseconds())
 		u.Callsign, u.Online = callsign, online

@@ -126,7 +126,7 @@ func (b *sceneBuf) build(s *Store, m *MapScene, nowMS int64, phase float64) Scen
 			d.tile(t)
 		}
 	} else {
-		b.districts(v, m.Lang)
+		b.districts(v, m.Lang, s.Districts)
 		b.grid(v)
 	}
 
@@ -346,12 +346,12 @@ func (b *sceneBuf) incidents(s *Store, m *MapScene, v View, phase float64) bool 
 	return pulsing
 }
 
-// districts draws the embedded outline of Changsha's districts and names.
-func (b *sceneBuf) districts(v View, lang Lang) {
+// districts draws the city's districts and their names.
+func (b *sceneBuf) districts(v View, lang Lang, ds []District) {
 	d := &b.d
 	d.style(colDistrictFill, colDistrictLine, 1, 1, 0)
-	for i := range Districts {
-		for j, p := range Districts[i].Ring {
+	for i := range ds {
+		for j, p := range ds[i].Ring {
 			x, y := v.ToScreen(p.Lat, p.Lon)
 			if j == 0 {
 				d.op2(opMove, x, y)
@@ -366,10 +366,10 @@ func (b *sceneBuf) districts(v View, lang Lang) {
 		return
 	}
 	d.style(-1, -1, 1, 1, 0)
-	for i := range Districts {
-		c := Districts[i].centroid()
+	for i := range ds {
+		c := ds[i].centroid()
 		x, y := v.ToScreen(c.Lat, c.Lon)
-		d.text(x, y, Districts[i].Name(lang), 13, 1, colDistrictText, -1)
+		d.text(x, y, ds[i].Name(lang), 13, 1, colDistrictText, -1)
 	}
 }
 

@@ -70,6 +70,7 @@ func count(ds []drawn, pred func(drawn) bool) int {
 
 func testStore(now int64) *Store {
 	s := NewStore()
+	s.SetDistricts(mustChangsha())
 	car := unitAt("car-1", protocol.TypeCar, protocol.StatusAvailable, 28.20, 112.98, now)
 	car.HeadingDeg, car.SpeedMPS = fp(90), fp(8)
 	moto := unitAt("moto-1", protocol.TypeMotorcycle, protocol.StatusEnroute, 28.205, 112.985, now)
@@ -168,7 +169,7 @@ func TestSceneUnits(t *testing.T) {
 		t.Error("priority labels")
 	}
 	// The vector background: districts, their names, a grid, a scale bar.
-	if count(ds, func(d drawn) bool { return d.op == opClose && d.fill == colDistrictFill }) != len(Districts) {
+	if count(ds, func(d drawn) bool { return d.op == opClose && d.fill == colDistrictFill }) != len(s.Districts) || len(s.Districts) != 7 {
 		t.Error("district outlines")
 	}
 	if count(ds, func(d drawn) bool { return d.op == opText && d.text == "Furong" }) != 1 {

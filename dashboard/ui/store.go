@@ -23,11 +23,42 @@ type Store struct {
 	Skew     int64     // hub clock − local clock, ms (from the last frame)
 	Synced   bool      // a snapshot has been applied
 
+	// Districts are the city's (from the hub); each unit knows which it is
+	// in (UnitState.District).
+	Districts []District
+
 	// Counters, for the link line and tests.
 	Frames, Snapshots, Resyncs, Gaps int
 
 	conn   uint64   // the stream connection the last frame came on
 	sorted []string // unit ids in NaturalCompare order; nil when units came or went
+}
+
+// locate finds the unit's district.
+func (u *UnitState) locate(ds []District) {
+	u.District, u.DistrictID = -1, ""
+	if u.HasFix {
+		if u.District = districtAt(ds, u.Lat, u.Lon); u.District >= 0 {
+			u.DistrictID = ds[u.District].ID
+		}
+	}
+}
+
+// SetDistricts replaces the city's districts and files every unit under
+// its own.
+func (s *Store) SetDistricts(ds []District) {
+	s.Districts = ds
+	for _, u := range s.Units {
+		u.locate(ds)
+	}
+}
+
+// DistrictName is the name in lang of the unit's district, "" outside.
+func (s *Store) DistrictName(u *UnitState, lang Lang) string {
+	if u.District < 0 || u.District >= len(s.Districts) {
+		return ""
+	}
+	return s.Districts[u.District].Name(lang)
 }
 
 // SortedIDs is every unit id in natural order, re-sorted only after units
@@ -53,21 +84,23 @@ type UnitState struct {
 	MX, MY     float64 // Web Mercator unit-square position
 	Heading    float64 // degrees, valid if HasHeading
 	HasHeading bool
-	District   int // index in Districts, -1 outside
+	District   int    // index in the store's Districts, -1 outside
+	DistrictID string // its id, "" outside
 }
 
-func (u *UnitState) set(v *Unit) {
+func (u *UnitState) set(v *Unit, ds []District) {
 	had := u.HasFix
 	u.Unit = *v
 	u.HasFix = v.Lat != nil && v.Lon != nil && v.TS != nil && protocol.ValidLatLon(*v.Lat, *v.Lon)
 	switch {
 	case !u.HasFix:
-		u.Lat, u.Lon, u.FixTS, u.MX, u.MY, u.District = 0, 0, 0, 0, 0, -1
+		u.Lat, u.Lon, u.FixTS, u.MX, u.MY = 0, 0, 0, 0, 0
+		u.locate(nil)
 	case !had || u.Lat != *v.Lat || u.Lon != *v.Lon:
 		// Projection and district once per move, not once per drawn frame.
 		u.Lat, u.Lon = *v.Lat, *v.Lon
 		u.MX, u.MY = mercX(u.Lon), mercY(u.Lat)
-		u.District = DistrictAt(u.Lat, u.Lon)
+		u.locate(ds)
 		fallthrough
 	default:
 		u.FixTS = *v.TS
@@ -164,7 +197,7 @@ func (s *Store) Apply(f *Frame) Change {
 			s.Units[v.ID] = u
 			s.sorted = nil
 		}
-		u.set(v)
+		u.set(v, s.Districts)
 		ch |= ChangedUnits
 	}
 	for _, id := range f.RemovedUnits {

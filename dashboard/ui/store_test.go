@@ -120,8 +120,12 @@ func TestUnitStateDerived(t *testing.T) {
 	if n.HasFix || n.District != -1 {
 		t.Errorf("no fix: %+v", n)
 	}
-	if Districts[m.District].ID != "furong" {
-		t.Errorf("Wuyi Square in %s, want furong", Districts[m.District].ID)
+	if m.District != -1 || m.DistrictID != "" {
+		t.Errorf("a district before the store has any: %+v", m)
+	}
+	s.SetDistricts(changshaDistricts(t))
+	if m.DistrictID != "furong" || s.DistrictName(m, ZH) != "芙蓉区" || s.DistrictName(n, EN) != "" {
+		t.Errorf("Wuyi Square in %q (%q), want furong", m.DistrictID, s.DistrictName(m, ZH))
 	}
 	x, y := m.MX, m.MY
 	if x != mercX(112.977) || y != mercY(28.196) {

@@ -54,8 +54,8 @@ func (p *UnitsPanel) Render() app.UI {
 			),
 			app.Select().ID("unit-district").OnChange(p.set(&c.Filter.District)).Body(
 				app.Option().Value("").Selected(c.Filter.District == "").Text(T(lang, "units.all.district")),
-				app.Range(Districts).Slice(func(i int) app.UI {
-					d := &Districts[i]
+				app.Range(c.Store.Districts).Slice(func(i int) app.UI {
+					d := &c.Store.Districts[i]
 					return app.Option().Value(d.ID).Selected(c.Filter.District == d.ID).Text(d.Name(lang))
 				}),
 				app.Option().Value("outside").Selected(c.Filter.District == "outside").Text(T(lang, "units.outside")),
@@ -108,10 +108,7 @@ func (p *UnitsPanel) row(u *UnitState, lang Lang, hubNow int64, sel string) app.
 			fix += " · " + T(lang, "status.stale")
 		}
 	}
-	district := ""
-	if u.District >= 0 {
-		district = Districts[u.District].Name(lang)
-	}
+	district := p.Ctl.C.Store.DistrictName(u, lang)
 	id := u.ID
 	return app.Li().Class(cls...).DataSet("id", u.ID).DataSet("status", string(u.Status)).
 		DataSet("type", string(u.Type)).DataSet("online", u.Online).DataSet("fresh", fresh).

@@ -34,6 +34,7 @@ func main() {
 	flag.DurationVar(&cfg.Match.MaxFixAge, "max-fix-age", cfg.Match.MaxFixAge, "a unit whose position is older is not recommended")
 	flag.Float64Var(&cfg.Match.Detour, "detour", cfg.Match.Detour, "road distance ÷ straight-line distance, for arrival estimates")
 	flag.StringVar(&cfg.Tiles, "tiles", "", "the dashboard's basemap: an XYZ tile `URL` template with {z}, {x} and {y} (an on-premise tile server); default: a vector background")
+	flag.StringVar(&cfg.Districts, "districts", "", "GeoJSON `file` of the city's districts (Polygons with properties.name, name_zh, name_en), served to the dashboard; default: Changsha, built in; none: no districts")
 	policyFile := flag.String("dispatch-config", "", "JSON `file` with the dispatch policy: tiers, volunteer kinds, auto-dispatch, ack timeout (default: built in; see hub/README.md)")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
 	flag.Usage = func() {

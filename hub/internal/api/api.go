@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"kuaifan/hub/internal/dispatch"
+	"kuaifan/hub/internal/districts"
 	"kuaifan/hub/internal/fleet"
 	"kuaifan/hub/internal/match"
 )
@@ -31,6 +32,7 @@ type Config struct {
 	Disconnect func(unit string) // drops a revoked unit's connection now; nil with an external broker
 	Metrics    http.Handler      // served at /metrics
 	Dashboard  http.Handler      // served at / (every path the API does not take)
+	Districts  *districts.Set    // GET /api/districts; nil: none
 	Health     func() error      // nil error: healthy
 	Logger     *slog.Logger
 	Now        func() time.Time
@@ -46,6 +48,16 @@ const (
 type server struct {
 	Config
 	token []byte
+}
+
+// districts serves the city's districts as GeoJSON.
+func (s *server) districts(w http.ResponseWriter, r *http.Request) {
+	set := s.Districts
+	if set == nil {
+		set = districts.None()
+	}
+	w.Header().Set("Content-Type", "application/geo+json")
+	w.Write(set.GeoJSON())
 }
 
 // New returns the API's handler.
@@ -69,6 +81,7 @@ func New(cfg Config) http.Handler {
 	mux.Handle("/api/units/{id}", s.auth(methods{http.MethodGet: s.getUnit, http.MethodDelete: s.revoke}))
 	mux.Handle("/api/units/{id}/track", s.auth(methods{http.MethodGet: s.track}))
 	mux.Handle("/api/match", s.auth(methods{http.MethodGet: s.match}))
+	mux.Handle("/api/districts", s.auth(methods{http.MethodGet: s.districts}))
 	if cfg.Dispatch != nil {
 		mux.Handle("/api/incidents", s.auth(methods{http.MethodGet: s.listIncidents, http.MethodPost: s.createIncident}))
 		mux.Handle("/api/incidents/{id}", s.auth(methods{http.MethodGet: s.getIncident}))
