@@ -8,7 +8,7 @@ DATA    ?= data
 UNITS   ?= 300
 INCIDENTS ?= 120
 
-.PHONY: all build wasm run test test-deps vet lint modules bench agent-cross clean
+.PHONY: all build wasm run test test-deps vet lint modules bench bench-load bench-dashboard agent-cross clean
 
 all: build
 
@@ -60,13 +60,24 @@ lint:
 modules:
 	@for m in $(MODULES); do (cd $$m && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./...) || exit 1; done
 
-# The hub's and the agent's benchmarks: each prints its figures (msgs/s, p50/p99,
-# MB, speedup). The load benchmarks run a hub in a process of their own with
-# 10,000 MQTT units; the whole run takes about 10 minutes.
-bench:
+# Every benchmark; each prints its figures (msgs/s, p50/p99, MB, speedup, frame
+# times). The load benchmarks run a hub in a process of their own with 10,000
+# MQTT units; the whole run takes about 25 minutes.
+bench: build bench-load bench-dashboard
 	cd hub && $(GO) test -run '^$$' -bench . -benchtime 1x .
 	cd hub && $(GO) test -run '^$$' -bench . -benchtime 2s ./internal/...
 	cd agent && $(GO) test -run '^$$' -bench . -benchtime 1x ./...
+	cd dashboard && $(GO) test -run '^$$' -bench . -benchmem ./ui
+
+# The simulator: 10,000 units at 1 Hz against a hub in another process, then
+# robbery-chase at its default scale.
+bench-load: build
+	scripts/bench-load.sh
+
+# The dashboard in headless Chromium on a hub with 5,000 units reporting at 1 Hz,
+# watched for 5 minutes: first render, frame gaps, memory.
+bench-dashboard: wasm
+	cd dashboard && $(GO) test -run '^$$' -bench BenchmarkDashboardLive -benchtime 1x -timeout 30m ./e2e -args -dashboard.window 5m
 
 # The agent for patrol devices: static binaries for linux/arm64, arm (v7) and amd64.
 agent-cross:

@@ -272,7 +272,9 @@ func TestFaults(t *testing.T) {
 // Through Debian's Mosquitto with the deployment's ACL: the simulator
 // writes the units' secrets into Mosquitto's password file (hashed as
 // mosquitto_passwd does) and has Mosquitto restarted to read it; the run
-// then goes as with the embedded broker.
+// then goes as with the embedded broker, and the broker_restart fault
+// restarts Mosquitto under the running fleet and hub without a position
+// lost.
 func TestThroughMosquitto(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -297,7 +299,8 @@ func TestThroughMosquitto(t *testing.T) {
 	cfg := testConfig(t, h, mosq.URL())
 	cfg.Units, cfg.TimeScale, cfg.Duration = 12, 20, 6*time.Minute
 	cfg.IncidentsPerHour = 60
-	cfg.Faults, cfg.FaultEvery = []string{FaultRogue, FaultDuplicate}, time.Minute
+	cfg.Faults, cfg.FaultEvery = []string{FaultRogue, FaultDuplicate, FaultBrokerRestart}, time.Minute
+	cfg.BrokerRestart = func(context.Context) error { return mosq.RestartErr() }
 	cfg.MosquittoPasswd = passwd
 	// Run calls it on the test's goroutine, as hubtest.Mosquitto requires.
 	cfg.AfterEnrol = func(context.Context) error { mosq.Restart(); return nil }
@@ -315,6 +318,9 @@ func TestThroughMosquitto(t *testing.T) {
 	for _, f := range rep.Faults {
 		if f.Name == FaultRogue && (f.Injected == 0 || f.Refused != f.Injected) {
 			t.Errorf("rogue: %+v", f)
+		}
+		if f.Name == FaultBrokerRestart && f.Injected == 0 {
+			t.Errorf("the broker was never restarted: %+v", f)
 		}
 	}
 	if rep.Hub.Rejected["bad_json"] == 0 || rep.Hub.Rejected["unit_mismatch"] == 0 {

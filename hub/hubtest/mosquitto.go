@@ -2,6 +2,7 @@ package hubtest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -165,19 +166,25 @@ func mosquittoPasswd(broker string) string {
 
 // start runs the broker and waits until it accepts TCP connections.
 func (m *Mosquitto) start() {
-	t := m.t
-	t.Helper()
+	m.t.Helper()
+	if err := m.launch(); err != nil {
+		m.t.Fatalf("hubtest: %v", err)
+	}
+}
+
+// launch is start returning its error, for any goroutine.
+func (m *Mosquitto) launch() error {
 	m.mu.Lock()
 	if m.cmd != nil {
 		m.mu.Unlock()
-		t.Fatal("hubtest: mosquitto already running")
+		return errors.New("mosquitto already running")
 	}
 	cmd := exec.Command(m.bin, "-c", m.conf)
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	if err := cmd.Start(); err != nil {
 		m.mu.Unlock()
-		t.Fatalf("hubtest: starting mosquitto: %v", err)
+		return fmt.Errorf("starting mosquitto: %w", err)
 	}
 	done := make(chan struct{})
 	go func() { // ends when the process does; Stop waits for it
@@ -192,17 +199,17 @@ func (m *Mosquitto) start() {
 		c, err := net.DialTimeout("tcp", m.Addr(), time.Second)
 		if err == nil {
 			_ = c.Close()
-			return
+			return nil
 		}
 		select {
 		case <-done:
 			m.forget()
-			t.Fatalf("hubtest: mosquitto exited at start: %v\n%s\nlog:\n%s", cmd.ProcessState, stderr.String(), m.Log())
+			return fmt.Errorf("mosquitto exited at start: %v\n%s\nlog:\n%s", cmd.ProcessState, stderr.String(), m.Log())
 		default:
 		}
 		if time.Now().After(deadline) {
 			m.Stop()
-			t.Fatalf("hubtest: mosquitto not accepting on %s after 10 s\nlog:\n%s", m.Addr(), m.Log())
+			return fmt.Errorf("mosquitto not accepting on %s after 10 s\nlog:\n%s", m.Addr(), m.Log())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -233,11 +240,19 @@ func (m *Mosquitto) Stop() {
 	}
 }
 
-// Restart stops the broker and starts it again on the same port.
+// Restart stops the broker and starts it again on the same port. It fails
+// the test on an error: call it on the test's goroutine.
 func (m *Mosquitto) Restart() {
 	m.t.Helper()
 	m.Stop()
 	m.start()
+}
+
+// RestartErr is Restart for other goroutines (a fault injector's): it
+// returns the error instead of failing the test.
+func (m *Mosquitto) RestartErr() error {
+	m.Stop()
+	return m.launch()
 }
 
 // URL is the broker's address for paho: "tcp://127.0.0.1:port".
