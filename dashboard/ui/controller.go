@@ -265,9 +265,18 @@ func (ct *Controller) RefreshDetail() {
 	if id == "" {
 		return
 	}
+	ct.detailCall(func(ctx context.Context, api *API) (*Incident, error) {
+		return api.Incident(ctx, id)
+	}, nil)
+}
+
+// detailCall runs an API call that answers with an incident and shows the
+// answer as the selected incident's detail, then runs then (if any); an
+// error goes to the notice.
+func (ct *Controller) detailCall(do func(ctx context.Context, api *API) (*Incident, error), then func(*Incident)) {
 	var inc *Incident
 	ct.call(func(ctx context.Context, api *API) (err error) {
-		inc, err = api.Incident(ctx, id)
+		inc, err = do(ctx, api)
 		return err
 	}, func(err error) {
 		if err != nil {
@@ -275,21 +284,17 @@ func (ct *Controller) RefreshDetail() {
 			return
 		}
 		ct.C.SetDetail(inc, ct.now())
+		if then != nil {
+			then(inc)
+		}
 	})
 }
 
 // Assign dispatches a unit to an incident, then refreshes the incident.
 func (ct *Controller) Assign(incID, unit string) {
-	var inc *Incident
-	ct.call(func(ctx context.Context, api *API) (err error) {
-		inc, err = api.Assign(ctx, incID, unit)
-		return err
-	}, func(err error) {
-		if err != nil {
-			ct.fail(err)
-			return
-		}
-		ct.C.SetDetail(inc, ct.now())
+	ct.detailCall(func(ctx context.Context, api *API) (*Incident, error) {
+		return api.Assign(ctx, incID, unit)
+	}, func(*Incident) {
 		ct.C.Say(Tf(ct.C.Lang, "inc.dispatched", unit, incID), false, ct.now())
 		ct.RefreshDetail()
 	})
@@ -297,16 +302,9 @@ func (ct *Controller) Assign(incID, unit string) {
 
 // CloseIncident closes an incident.
 func (ct *Controller) CloseIncident(id string) {
-	var inc *Incident
-	ct.call(func(ctx context.Context, api *API) (err error) {
-		inc, err = api.CloseIncident(ctx, id)
-		return err
-	}, func(err error) {
-		if err != nil {
-			ct.fail(err)
-			return
-		}
-		ct.C.SetDetail(inc, ct.now())
+	ct.detailCall(func(ctx context.Context, api *API) (*Incident, error) {
+		return api.CloseIncident(ctx, id)
+	}, func(*Incident) {
 		ct.C.Say(Tf(ct.C.Lang, "inc.closed", id), false, ct.now())
 	})
 }
