@@ -103,6 +103,23 @@ func (c *common) progressOut(stdout, stderr io.Writer) io.Writer {
 	return stdout
 }
 
+// parse parses a command's flags; when it is not ok, the command exits
+// with code (0 after -h, 2 on a mistake, which the flag package or this
+// function has already reported).
+func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected arguments %q\n", fs.Name(), fs.Args())
+		return 2, false
+	}
+	return 0, true
+}
+
 // signalContext ends on SIGINT or SIGTERM; after the first, a second one
 // kills the process (the run is winding down and may take its final wait).
 func signalContext() (context.Context, context.CancelFunc) {
@@ -214,15 +231,8 @@ func describe(sc simulator.Scenario) string {
 func runCmd(args []string, stdout, stderr io.Writer) int {
 	o := &runOpts{}
 	fs := runFlags(o, stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "simulator: unexpected arguments %q\n", fs.Args())
-		return 2
+	if code, ok := parse(fs, args, stderr); !ok {
+		return code
 	}
 	token, log, code := o.setup(stderr)
 	if code != 0 {
@@ -338,15 +348,8 @@ Flags of load:
 		fs.PrintDefaults()
 		fmt.Fprint(w, "\nExample:\n  simulator load -token-file data/admin.token -units 10000 -hz 1 -duration 60s\n")
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "simulator load: unexpected arguments %q\n", fs.Args())
-		return 2
+	if code, ok := parse(fs, args, stderr); !ok {
+		return code
 	}
 	token, log, code := c.setup(stderr)
 	if code != 0 {
