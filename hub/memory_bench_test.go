@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"kuaifan/hub/hubtest"
 )
 
 // BenchmarkLiveUnits runs a hub in a process of its own with 10,000 enrolled
@@ -20,8 +18,7 @@ import (
 func BenchmarkLiveUnits(b *testing.B) {
 	b.Run("broker=embedded", func(b *testing.B) { benchLiveUnits(b, "") })
 	b.Run("broker=mosquitto", func(b *testing.B) {
-		mosq := hubtest.StartMosquitto(b, hubtest.MosquittoOptions{ExtraConfig: "max_queued_messages 100000\nmax_inflight_messages 1000\n"})
-		benchLiveUnits(b, mosq.URL())
+		benchLiveUnits(b, benchMosquitto(b).URL())
 	})
 }
 
