@@ -66,7 +66,7 @@ const (
 	maxScenarioText     = 4096 // bytes of a name, description, source or note
 )
 
-// scenarioFaults are the faults a "fault" step may name (issue 5, item 6).
+// scenarioFaults are the faults a "fault" step may name.
 func scenarioFaults() []string {
 	return []string{"link_drop", "agent_kill", "gps_jump", "gps_nofix", "duplicate", "reorder", "rogue", "broker_restart"}
 }

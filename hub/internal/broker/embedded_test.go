@@ -337,7 +337,7 @@ func TestEmbeddedRefusesMQTT5(t *testing.T) {
 // TestMochiPitfallV5TruncatedSubscribe shows why MQTT 5 is refused: a bare
 // mochi v2.7.9 (with its allow-all hook) dies of that packet. It runs the
 // broker in a child process. If this starts failing because the child lives,
-// mochi fixed issue 501: update shared/pitfalls.md before relaxing the refusal.
+// mochi fixed issue 501: the refusal of MQTT 5 (auth.go) may then be relaxed.
 func TestMochiPitfallV5TruncatedSubscribe(t *testing.T) {
 	if os.Getenv("KUAIFAN_MOCHI_PITFALL_CHILD") == "1" {
 		bareMochiChild()

@@ -1,6 +1,6 @@
 package stream
 
-// One test per coder/websocket pitfall in shared/pitfalls.md (the Origin one
+// One test per known coder/websocket pitfall (the Origin one
 // is TestOrigin and TestAuth's "nothing" case; a write timeout closing only
 // that connection is TestStalledClient).
 
