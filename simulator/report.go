@@ -230,7 +230,7 @@ func (r Report) String() string {
 		u.Enrolled, u.Connected, u.OnlineAtEnd, u.ByType["car"], u.ByType["motorcycle"], u.ByType["foot"], u.ByType["volunteer"])
 	p("             utilisation %s (share of simulated time on a job)\n", pct(u.Utilisation))
 	in := r.Incidents
-	p("  incidents  %d created, %d dispatched (%d by the hub itself, %d by the dispatcher), %d reached, %d cleared, %d closed, %d open at the end\n",
+	p("  incidents  %d created, %d dispatched (the hub sent units to %d by itself, the dispatcher to %d), %d reached, %d cleared, %d closed, %d open at the end\n",
 		in.Created, in.Dispatched, in.AutoDispatched, in.ByDispatcher, in.Reached, in.Cleared, in.Closed, in.OpenAtEnd)
 	if len(in.NeverDispatched) > 0 {
 		p("             never dispatched: %s\n", strings.Join(in.NeverDispatched, ", "))
