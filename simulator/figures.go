@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"slices"
-	"strings"
 	"time"
 
 	"kuaifan/protocol"
@@ -71,22 +70,17 @@ func hubReport(before, after metrics, err error) HubReport {
 		return HubReport{Unavailable: msg}
 	}
 	h := HubReport{
-		TelemetryReceived: delta(before, after, "kuaifan_ingest_received_total", `kind="telemetry"`),
-		Committed:         delta(before, after, "kuaifan_ingest_results_total", `result="committed"`),
-		Duplicates:        delta(before, after, "kuaifan_ingest_results_total", `result="duplicate"`),
-		Older:             delta(before, after, "kuaifan_ingest_results_total", `result="older"`),
+		TelemetryReceived: delta(before, after, "kuaifan_ingest_received_total", "kind", "telemetry"),
+		Committed:         delta(before, after, "kuaifan_ingest_results_total", "result", "committed"),
+		Duplicates:        delta(before, after, "kuaifan_ingest_results_total", "result", "duplicate"),
+		Older:             delta(before, after, "kuaifan_ingest_results_total", "result", "older"),
 		AuthRefused:       delta(before, after, "kuaifan_broker_auth_refused_total"),
 		ACLDenied:         delta(before, after, "kuaifan_broker_acl_denied_total"),
 		PublishDropped:    delta(before, after, "kuaifan_broker_publish_dropped_total"),
 		Rejected:          map[string]float64{},
 	}
-	for series := range after {
-		reason, ok := strings.CutPrefix(series, `kuaifan_ingest_rejected_total{reason="`)
-		if !ok {
-			continue
-		}
-		reason = strings.TrimSuffix(reason, `"}`)
-		if d := delta(before, after, "kuaifan_ingest_rejected_total", `reason="`+reason+`"`); d > 0 {
+	for _, reason := range after.labelValues("kuaifan_ingest_rejected_total", "reason") {
+		if d := delta(before, after, "kuaifan_ingest_rejected_total", "reason", reason); d > 0 {
 			h.Rejected[reason] = d
 		}
 	}

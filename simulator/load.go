@@ -290,8 +290,8 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (rep LoadReport, err error) {
 	if m0 == nil || m1 == nil {
 		rep.HubUnavailable = fmt.Sprint(errors.Join(merr, merr2))
 	} else {
-		rep.HubReceivedPerS = delta(m0, m1, "kuaifan_ingest_received_total", `kind="telemetry"`) / win
-		rep.HubCommittedPerS = delta(m0, m1, "kuaifan_ingest_results_total", `kind="telemetry"`, `result="committed"`) / win
+		rep.HubReceivedPerS = delta(m0, m1, "kuaifan_ingest_received_total", "kind", "telemetry") / win
+		rep.HubCommittedPerS = delta(m0, m1, "kuaifan_ingest_results_total", "kind", "telemetry", "result", "committed") / win
 		rep.HubDropped = delta(m0, m1, "kuaifan_broker_publish_dropped_total")
 	}
 

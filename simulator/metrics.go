@@ -1,79 +1,76 @@
 package simulator
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
-// metrics is a scrape of the hub's /metrics: each series ("name" or
-// `name{label="v",…}`, as written) and its value.
-type metrics map[string]float64
+// metrics is a scrape of the hub's /metrics, by metric name.
+type metrics map[string]*dto.MetricFamily
 
-// parseMetrics reads the Prometheus text format, keeping the samples and
-// skipping comments.
+// parseMetrics reads the Prometheus text format (with Prometheus's own
+// parser).
 func parseMetrics(r io.Reader) (metrics, error) {
-	m := metrics{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		// The value follows the series, which may hold spaces in label values.
-		i := strings.LastIndexByte(line, '}')
-		rest := line
-		series := ""
-		if i >= 0 {
-			series, rest = line[:i+1], line[i+1:]
-		} else {
-			f := strings.Fields(line)
-			if len(f) < 2 {
-				continue
-			}
-			series, rest = f[0], strings.Join(f[1:], " ")
-		}
-		f := strings.Fields(rest)
-		if len(f) == 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(f[0], 64)
-		if err != nil {
-			continue
-		}
-		m[series] = v
-	}
-	if err := sc.Err(); err != nil {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(r)
+	if err != nil {
 		return nil, fmt.Errorf("reading /metrics: %w", err)
 	}
-	return m, nil
+	return fams, nil
 }
 
-// sum adds up the series of a metric whose labels include every one of
-// labels (each `key="value"`).
+// sum adds up the samples of a counter or gauge whose labels include every
+// name, value pair in labels ("kind", "telemetry", …).
 func (m metrics) sum(name string, labels ...string) float64 {
 	var total float64
-	for series, v := range m {
-		if series != name && !strings.HasPrefix(series, name+"{") {
-			continue
-		}
-		ok := true
-		for _, l := range labels {
-			if !strings.Contains(series, l) {
-				ok = false
-				break
+next:
+	for _, s := range m[name].GetMetric() {
+		for i := 0; i+1 < len(labels); i += 2 {
+			if !hasLabel(s, labels[i], labels[i+1]) {
+				continue next
 			}
 		}
-		if ok {
-			total += v
+		switch {
+		case s.Counter != nil:
+			total += s.GetCounter().GetValue()
+		case s.Gauge != nil:
+			total += s.GetGauge().GetValue()
+		case s.Untyped != nil:
+			total += s.GetUntyped().GetValue()
 		}
 	}
 	return total
+}
+
+// labelValues lists the values a label takes in a metric's samples.
+func (m metrics) labelValues(name, label string) []string {
+	var vs []string
+	for _, s := range m[name].GetMetric() {
+		for _, l := range s.GetLabel() {
+			if l.GetName() == label && !slices.Contains(vs, l.GetValue()) {
+				vs = append(vs, l.GetValue())
+			}
+		}
+	}
+	return vs
+}
+
+func hasLabel(s *dto.Metric, name, value string) bool {
+	for _, l := range s.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue() == value
+		}
+	}
+	return false
 }
 
 // delta is after − before for one metric and labels; a nil scrape counts as 0.
