@@ -402,10 +402,10 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		rep.Notes = append(rep.Notes, "broker_restart skipped: it needs an external broker and -broker-restart-cmd")
 	}
 
-	var active, disp_ sync.WaitGroup
+	var active, dispatching sync.WaitGroup
 	dispCtx, stopDisp := context.WithCancel(agentsCtx)
 	defer stopDisp()
-	disp_.Go(func() { disp.run(dispCtx) })
+	dispatching.Go(func() { disp.run(dispCtx) })
 	active.Go(func() { calls.run(runCtx) })
 	if len(cfg.Faults) > 0 {
 		active.Go(func() { fi.run(runCtx) })
@@ -431,7 +431,7 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		f.settle(ctx, api, reg, cfg.Settle)
 	}
 	stopDisp()
-	disp_.Wait()
+	dispatching.Wait()
 	f.stopMoving()
 	moved := clock.Elapsed()
 
