@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -227,37 +228,11 @@ func (s *scanner) skip(depth int) bool {
 		}
 		return false
 	case '{':
-		s.i++
-		if s.expect('}') {
-			return true
-		}
-		for {
-			if !s.skip(depth+1) || !s.expect(':') || !s.skip(depth+1) {
-				return false
-			}
-			if s.expect('}') {
-				return true
-			}
-			if !s.expect(',') {
-				return false
-			}
-		}
+		return s.list('{', '}', func() bool {
+			return s.skip(depth+1) && s.expect(':') && s.skip(depth+1)
+		})
 	case '[':
-		s.i++
-		if s.expect(']') {
-			return true
-		}
-		for {
-			if !s.skip(depth + 1) {
-				return false
-			}
-			if s.expect(']') {
-				return true
-			}
-			if !s.expect(',') {
-				return false
-			}
-		}
+		return s.list('[', ']', func() bool { return s.skip(depth + 1) })
 	case 't':
 		return s.literal("true")
 	case 'f':
@@ -267,6 +242,28 @@ func (s *scanner) skip(depth int) bool {
 	default:
 		_, ok := s.number()
 		return ok
+	}
+}
+
+// list reads an object's members or an array's elements, from open to
+// close, each with item; an empty one is fine.
+func (s *scanner) list(open, close byte, item func() bool) bool {
+	if !s.expect(open) {
+		return false
+	}
+	if s.expect(close) {
+		return true
+	}
+	for {
+		if !item() {
+			return false
+		}
+		if s.expect(close) {
+			return true
+		}
+		if !s.expect(',') {
+			return false
+		}
 	}
 }
 
@@ -296,53 +293,41 @@ func (s *scanner) float() (*float64, bool) {
 // fastFrame decodes the frame when it can be sure to match encoding/json.
 func fastFrame(data []byte, f *Frame) error {
 	s := &scanner{b: data}
-	if !s.expect('{') {
-		return errSlow
-	}
 	// The other members, re-assembled as one object for encoding/json.
 	var rest []byte
 	sawUnits := false
-	if !s.expect('}') {
-		for {
-			key, ok := s.str()
-			if !ok || !s.expect(':') {
-				return errSlow
-			}
-			if string(key) == "units" {
-				if sawUnits {
-					return errSlow
-				}
-				sawUnits = true
-				units, ok := s.units()
-				if !ok {
-					return errSlow
-				}
-				f.Units = units
-			} else if !isFrameKey(key) {
-				if !s.other(key, frameKeys) {
-					return errSlow
-				}
-			} else {
-				start := s.i
-				if !s.skip(0) {
-					return errSlow
-				}
-				if rest == nil {
-					rest = append(rest, '{')
-				} else {
-					rest = append(rest, ',')
-				}
-				rest = strconv.AppendQuote(rest, string(key))
-				rest = append(rest, ':')
-				rest = append(rest, data[start:s.i]...)
-			}
-			if s.expect('}') {
-				break
-			}
-			if !s.expect(',') {
-				return errSlow
-			}
+	ok := s.list('{', '}', func() bool {
+		key, ok := s.str()
+		if !ok || !s.expect(':') {
+			return false
 		}
+		switch {
+		case string(key) == "units":
+			if sawUnits {
+				return false
+			}
+			sawUnits = true
+			f.Units, ok = s.units()
+			return ok
+		case !slices.Contains(frameKeys, string(key)):
+			return s.other(key, frameKeys)
+		}
+		start := s.i
+		if !s.skip(0) {
+			return false
+		}
+		if rest == nil {
+			rest = append(rest, '{')
+		} else {
+			rest = append(rest, ',')
+		}
+		rest = strconv.AppendQuote(rest, string(key))
+		rest = append(rest, ':')
+		rest = append(rest, data[start:s.i]...)
+		return true
+	})
+	if !ok {
+		return errSlow
 	}
 	if s.ws(); s.i != len(s.b) {
 		return errSlow
@@ -360,38 +345,20 @@ func fastFrame(data []byte, f *Frame) error {
 	return nil
 }
 
-func isFrameKey(k []byte) bool {
-	switch string(k) {
-	case "type", "seq", "ts", "incidents", "removed_units", "removed_incidents":
-		return true
-	}
-	return false
-}
-
 // units reads an array of units (or null).
 func (s *scanner) units() ([]Unit, bool) {
 	if s.null() {
 		return nil, true
 	}
-	if !s.expect('[') {
+	us := []Unit{}
+	ok := s.list('[', ']', func() bool {
+		us = append(us, Unit{})
+		return s.unit(&us[len(us)-1])
+	})
+	if !ok {
 		return nil, false
 	}
-	us := []Unit{}
-	if s.expect(']') {
-		return us, true
-	}
-	for {
-		us = append(us, Unit{})
-		if !s.unit(&us[len(us)-1]) {
-			return nil, false
-		}
-		if s.expect(']') {
-			return us, true
-		}
-		if !s.expect(',') {
-			return nil, false
-		}
-	}
+	return us, true
 }
 
 // unit reads one unit object (null leaves u as it is, as encoding/json does).
@@ -399,24 +366,10 @@ func (s *scanner) unit(u *Unit) bool {
 	if s.null() {
 		return true
 	}
-	if !s.expect('{') {
-		return false
-	}
-	if s.expect('}') {
-		return true
-	}
-	for {
+	return s.list('{', '}', func() bool {
 		key, ok := s.str()
-		if !ok || !s.expect(':') || !s.unitField(u, key) {
-			return false
-		}
-		if s.expect('}') {
-			return true
-		}
-		if !s.expect(',') {
-			return false
-		}
-	}
+		return ok && s.expect(':') && s.unitField(u, key)
+	})
 }
 
 func (s *scanner) unitField(u *Unit, key []byte) bool {
@@ -491,26 +444,15 @@ func (s *scanner) unitField(u *Unit, key []byte) bool {
 			u.Capabilities = nil
 			return true
 		}
-		if !s.expect('[') {
-			return false
-		}
 		caps := []string{}
-		if !s.expect(']') {
-			for {
-				c, good := s.str()
-				if !good {
-					return false
-				}
-				caps = append(caps, name(c))
-				if s.expect(']') {
-					break
-				}
-				if !s.expect(',') {
-					return false
-				}
-			}
+		ok = s.list('[', ']', func() bool {
+			c, good := s.str()
+			caps = append(caps, name(c))
+			return good
+		})
+		if ok {
+			u.Capabilities = caps
 		}
-		u.Capabilities, ok = caps, true
 	default:
 		return s.other(key, unitKeys)
 	}
