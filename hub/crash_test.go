@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,6 +38,10 @@ func TestCrashChild(t *testing.T) {
 	addrs := h.HTTPAddr() + " " + h.MQTTAddr()
 	if err := os.WriteFile(filepath.Join(dir, "addrs"), []byte(addrs), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	if addr := os.Getenv("KUAIFAN_CRASH_PPROF"); addr != "" {
+		// Profiling the hub under a load benchmark: go tool pprof http://addr/debug/pprof/profile
+		go http.ListenAndServe(addr, nil)
 	}
 	h.Run(context.Background()) // until SIGKILL
 }

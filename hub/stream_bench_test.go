@@ -43,6 +43,7 @@ func benchStreamLatency(b *testing.B, raw bool) {
 		mu        sync.Mutex
 		latencies []time.Duration
 		fromHub   []time.Duration // from the hub's commit of the position to the client
+		toHub     []time.Duration // from the unit's publish to the hub's commit
 		measuring bool
 		wg        sync.WaitGroup
 	)
@@ -84,6 +85,7 @@ func benchStreamLatency(b *testing.B, raw bool) {
 						if u.TS != nil {
 							latencies = append(latencies, at.Sub(time.UnixMilli(*u.TS)))
 							fromHub = append(fromHub, at.Sub(time.UnixMilli(u.LastSeen)))
+							toHub = append(toHub, time.UnixMilli(u.LastSeen).Sub(time.UnixMilli(*u.TS)))
 						}
 					}
 				}
@@ -102,6 +104,7 @@ func benchStreamLatency(b *testing.B, raw bool) {
 	measuring = false
 	got := slices.Clone(latencies)
 	hubPart := slices.Clone(fromHub)
+	ingestPart := slices.Clone(toHub)
 	mu.Unlock()
 	if testing.Verbose() {
 		logMetrics(b, api, "kuaifan_ingest_queue", "kuaifan_ingest_batch_messages_sum", "kuaifan_ingest_batch_messages_count",
@@ -117,6 +120,7 @@ func benchStreamLatency(b *testing.B, raw bool) {
 	}
 	slices.Sort(got)
 	slices.Sort(hubPart)
+	slices.Sort(ingestPart)
 	ms := func(ds []time.Duration, q float64) float64 {
 		return float64(ds[min(len(ds)-1, int(q*float64(len(ds))))]) / 1e6
 	}
@@ -125,5 +129,6 @@ func benchStreamLatency(b *testing.B, raw bool) {
 	// The part after the hub committed the position: batching window, frame, network, client.
 	b.ReportMetric(ms(hubPart, 0.50), "commit-to-client-p50-ms")
 	b.ReportMetric(ms(hubPart, 0.99), "commit-to-client-p99-ms")
+	b.ReportMetric(ms(ingestPart, 0.99), "publish-to-commit-p99-ms")
 	b.ReportMetric(float64(len(got))/probes/measureFor.Seconds(), "updates/s/client")
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,6 +70,7 @@ type Embedded struct {
 	log     *slog.Logger
 	metrics *metrics
 	subID   atomic.Int64 // mochi keys inline subscriptions by (filter, id)
+	direct  atomic.Pointer[[]subscription]
 
 	closed    atomic.Bool
 	started   atomic.Bool
@@ -128,6 +130,10 @@ func NewEmbedded(cfg Config) (*Embedded, error) {
 	if err := srv.AddHook(hook, nil); err != nil {
 		return nil, fmt.Errorf("broker: adding auth hook: %w", err)
 	}
+	// After the auth hook, whose OnPublish settles the retain flag first.
+	if err := srv.AddHook(&deliveryHook{e: e}, nil); err != nil {
+		return nil, fmt.Errorf("broker: adding delivery hook: %w", err)
+	}
 	e.ln = newConnListener(cfg.Listener, cfg.ConnectTimeout, cfg.WriteTimeout, cfg.Logger)
 	if err := srv.AddListener(listeners.NewNet("kuaifan", e.ln)); err != nil {
 		return nil, fmt.Errorf("broker: adding listener: %w", err)
@@ -182,10 +188,13 @@ func (e *Embedded) Disconnect(unit string) {
 	e.log.Info("broker: unit disconnected by the hub", "unit", unit)
 }
 
-// Subscribe registers an inline subscription. mochi calls handle synchronously
-// on the publishing device's goroutine, after that device's PUBACK went out:
-// the handler is no durability point. Retained messages matching filter are
-// delivered before Subscribe returns, on the caller's goroutine.
+// Subscribe delivers what matches filter to handle, on the publishing
+// device's goroutine. A device's ordinary publish reaches handle through the
+// delivery hook, before its PUBACK goes out; retained messages, Last Wills
+// and the hub's own publishes come through an inline subscription, which
+// mochi runs after the PUBACK. Either way the handler is no durability point.
+// Retained messages matching filter are delivered before Subscribe returns,
+// on the caller's goroutine.
 func (e *Embedded) Subscribe(filter string, handle Handler) error {
 	if e.closed.Load() {
 		return ErrClosed
@@ -200,7 +209,61 @@ func (e *Embedded) Subscribe(filter string, handle Handler) error {
 	if err != nil {
 		return fmt.Errorf("broker: subscribe %q: %w", filter, err)
 	}
-	return nil
+	for {
+		old := e.direct.Load()
+		next := []subscription{{filter, handle}}
+		if old != nil {
+			next = append(slices.Clone(*old), next...)
+		}
+		if e.direct.CompareAndSwap(old, &next) {
+			return nil
+		}
+	}
+}
+
+// subscription is one of the hub's handlers and the filter it asked for.
+type subscription struct {
+	filter string
+	handle Handler
+}
+
+// deliveryHook hands a device's publish straight to the hub's handlers and
+// tells mochi to skip its own delivery. mochi would otherwise look the topic
+// up in its subscription tree, copying every match into fresh maps, for each
+// of the fleet's thousands of messages a second — for a result known in
+// advance: only the hub reads what devices write (a device may read nothing
+// but its own cmd and ack topics, which devices never write).
+//
+// Retained publishes (a unit's state) still go through mochi, which keeps them
+// for later subscribers and delivers them by the inline subscription.
+type deliveryHook struct {
+	mqtt.HookBase
+	e *Embedded
+}
+
+func (h *deliveryHook) ID() string { return "kuaifan-delivery" }
+
+func (h *deliveryHook) Provides(b byte) bool { return b == mqtt.OnPublish }
+
+// OnPublish runs after the ACL check allowed the publish and the auth hook
+// settled its retain flag. mochi still sends the PUBACK after it returns
+// packets.CodeSuccessIgnore.
+func (h *deliveryHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	subs := h.e.direct.Load()
+	if cl.Net.Inline || pk.FixedHeader.Retain || subs == nil {
+		return pk, nil
+	}
+	delivered := false
+	for _, s := range *subs {
+		if matchTopic(s.filter, pk.TopicName) {
+			call(h.e.log, s.handle, pk.TopicName, pk.Payload)
+			delivered = true
+		}
+	}
+	if !delivered {
+		return pk, nil
+	}
+	return pk, packets.CodeSuccessIgnore
 }
 
 // ErrStalled is returned by Publish for a message to a device that has not

@@ -510,27 +510,57 @@ func TestEmbeddedSlowSubscriber(t *testing.T) {
 }
 
 // The pitfall: mochi runs inline handlers after the PUBACK went out, so a
-// device may consider a message delivered that the hub has not handled.
-func TestEmbeddedInlineHandlerRunsAfterPuback(t *testing.T) {
-	env := startEmbedded(t, nil)
-	entered, release := make(chan struct{}), make(chan struct{})
-	defer close(release)
-	err := env.e.Subscribe(tp.All(protocol.KindTelemetry), func(string, []byte) {
-		entered <- struct{}{}
-		<-release
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := mustConnect(t, pahoOpts(env.url, "u1", "s1"))
-	tok := c.Publish(topic("u1", protocol.KindTelemetry), 1, false, "x")
-	select {
-	case <-entered:
-	case <-time.After(5 * time.Second):
-		t.Fatal("handler not called")
-	}
-	if !tok.WaitTimeout(5 * time.Second) {
-		t.Fatal("no PUBACK while the handler was still running")
+// device may consider a message delivered that the hub has not handled. A
+// retained state still takes that path. A device's other publishes reach the
+// handler through the delivery hook, before the PUBACK: a handler that blocks
+// holds the device back. Neither is a durability point (the hub's ack is).
+func TestEmbeddedHandlerAndPuback(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		kind          protocol.Kind
+		retain        bool
+		pubackWhileIn bool
+	}{
+		{"retained state: inline subscription, after the PUBACK", protocol.KindState, true, true},
+		{"telemetry: delivery hook, before the PUBACK", protocol.KindTelemetry, false, false},
+		{"events: delivery hook, before the PUBACK", protocol.KindEvents, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := startEmbedded(t, nil)
+			entered, release := make(chan struct{}), make(chan struct{})
+			var calls atomic.Int32
+			err := env.e.Subscribe(tp.All(tc.kind), func(string, []byte) {
+				calls.Add(1)
+				entered <- struct{}{}
+				<-release
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := mustConnect(t, pahoOpts(env.url, "u1", "s1"))
+			tok := c.Publish(topic("u1", tc.kind), 1, tc.retain, "x")
+			select {
+			case <-entered:
+			case <-time.After(5 * time.Second):
+				t.Fatal("handler not called")
+			}
+			acked := tok.WaitTimeout(500 * time.Millisecond)
+			if acked != tc.pubackWhileIn {
+				t.Errorf("PUBACK while the handler was still running: %v, want %v", acked, tc.pubackWhileIn)
+			}
+			close(release)
+			if !tok.WaitTimeout(5 * time.Second) {
+				t.Fatal("no PUBACK after the handler returned")
+			}
+			select {
+			case <-entered:
+				t.Fatal("handler called twice for one message")
+			case <-time.After(200 * time.Millisecond):
+			}
+			if n := calls.Load(); n != 1 {
+				t.Errorf("handler called %d times, want 1", n)
+			}
+		})
 	}
 }
 

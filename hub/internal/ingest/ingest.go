@@ -30,10 +30,16 @@ type Config struct {
 	QueueSize     int           // messages waiting for a commit; default 16384
 	Decoders      int           // goroutines validating messages; default GOMAXPROCS
 	MaxBatch      int           // messages per commit; default 4096
-	AckInterval   time.Duration // how long a unit's confirmations gather before its ack goes out (sooner after 64); default 2 s
-	Logger        *slog.Logger
-	Metrics       *Metrics // nil: metrics are kept but not exported
-	Now           func() time.Time
+	// CommitInterval is the least time between the starts of two commits; a
+	// message arriving sooner waits for the rest of it, with whatever else
+	// arrives meanwhile. Default 5 ms: under load a commit (and its fsync)
+	// then serves ~50 messages instead of a handful, which leaves the CPU to
+	// the broker; after a quiet spell a message is committed at once.
+	CommitInterval time.Duration
+	AckInterval    time.Duration // how long a unit's confirmations gather before its ack goes out (sooner after 64); default 2 s
+	Logger         *slog.Logger
+	Metrics        *Metrics // nil: metrics are kept but not exported
+	Now            func() time.Time
 	// OnEvents, if set, receives the unit events of each committed batch
 	// (not duplicates), after they are on disk. It may block briefly.
 	OnEvents func([]protocol.Event)
@@ -51,6 +57,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.AckInterval == 0 {
 		c.AckInterval = 2 * time.Second
+	}
+	if c.CommitInterval == 0 {
+		c.CommitInterval = 5 * time.Millisecond
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -281,9 +290,13 @@ type committed struct {
 	events  []protocol.Event
 }
 
-// commitUntil commits batches until done is closed.
+// commitUntil commits batches until done is closed, at most one every
+// CommitInterval.
 func (in *Ingest) commitUntil(done <-chan struct{}, toSync chan<- committed) {
 	batch := make([]fleet.Message, 0, in.cfg.MaxBatch)
+	gather := time.NewTimer(time.Hour)
+	gather.Stop() // armed only while a batch gathers
+	var last time.Time
 	for {
 		select {
 		case <-done:
@@ -291,6 +304,15 @@ func (in *Ingest) commitUntil(done <-chan struct{}, toSync chan<- committed) {
 		case msg := <-in.queue:
 			batch = append(batch[:0], msg)
 		}
+		if wait := time.Until(last.Add(in.cfg.CommitInterval)); wait > 0 && len(in.queue) < in.cfg.MaxBatch {
+			gather.Reset(wait)
+			select {
+			case <-gather.C:
+			case <-done:
+				gather.Stop() // commit what was taken; the loop then ends
+			}
+		}
+		last = time.Now()
 		batch = in.fill(batch)
 		in.commit(batch, toSync)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
 
 	"kuaifan/hub/internal/broker"
 	"kuaifan/hub/internal/fleet"
@@ -77,6 +78,11 @@ func (b *bus) acked(topic string) protocol.Ranges {
 
 func setup(t *testing.T, b *bus) (*Ingest, *fleet.Fleet) {
 	t.Helper()
+	return setupWith(t, b, Config{AckInterval: 5 * time.Millisecond})
+}
+
+func setupWith(t *testing.T, b *bus, cfg Config) (*Ingest, *fleet.Fleet) {
+	t.Helper()
 	s, err := store.Open(store.Config{Dir: t.TempDir(), SnapshotInterval: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +98,7 @@ func setup(t *testing.T, b *bus) (*Ingest, *fleet.Fleet) {
 	if _, err := f.Enrol(fleet.Enrolment{ID: "u1", Type: protocol.TypeCar}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	in, err := New(Config{AckInterval: 5 * time.Millisecond}, b, f)
+	in, err := New(cfg, b, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,6 +177,46 @@ func TestStopCommitsWhatWasQueued(t *testing.T) {
 	case <-returned:
 	case <-time.After(2 * time.Second):
 		t.Fatal("a handler called after the stop blocked")
+	}
+}
+
+// A message after a quiet spell is committed alone; messages arriving within
+// CommitInterval of the last commit gather into the next one.
+func TestCommitInterval(t *testing.T) {
+	b := &bus{handlers: map[string]broker.Handler{}, published: map[string][]protocol.Ack{}}
+	in, _ := setupWith(t, b, Config{AckInterval: 5 * time.Millisecond, CommitInterval: 500 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		in.Run(ctx)
+	}()
+	defer func() { cancel(); <-done }()
+
+	topics := protocol.Topics{}
+	acked := func(n uint64) func() error {
+		return func() error {
+			if got := b.acked("rr/units/u1/ack"); got.Len() != n {
+				return fmt.Errorf("acked %v, want 1-%d", got, n)
+			}
+			return nil
+		}
+	}
+	b.deliver(topics, "u1", protocol.KindTelemetry, telemetry(1))
+	waitFor(t, acked(1))
+	for seq := uint64(2); seq <= 21; seq++ {
+		b.deliver(topics, "u1", protocol.KindTelemetry, telemetry(seq))
+	}
+	waitFor(t, acked(21))
+
+	got, err := testutil.CollectAndFormat(in.m.batchSize, expfmt.TypeTextPlain, "kuaifan_ingest_batch_messages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"kuaifan_ingest_batch_messages_count 2", "kuaifan_ingest_batch_messages_sum 21"} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("batches: want %q in\n%s", want, got)
+		}
 	}
 }
 
