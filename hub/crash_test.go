@@ -46,6 +46,10 @@ func TestCrashChild(t *testing.T) {
 	h.Run(context.Background()) // until SIGKILL
 }
 
+// hubGODEBUG is the runtime setting hub/README (Capacity) gives the hub: the
+// child runs as deployed.
+const hubGODEBUG = "gcshrinkstackoff=1"
+
 // startChild runs a hub in another process on dir and returns its API URL and
 // the URL of its embedded broker. With externalBroker set, the hub uses that
 // broker instead and the URL returned is externalBroker.
@@ -53,7 +57,8 @@ func startChild(t testing.TB, dir, externalBroker string) (*exec.Cmd, string, st
 	t.Helper()
 	os.Remove(filepath.Join(dir, "addrs"))
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
-	cmd.Env = append(os.Environ(), "KUAIFAN_CRASH_DATA="+dir, "KUAIFAN_CRASH_BROKER="+externalBroker)
+	cmd.Env = append(os.Environ(), "KUAIFAN_CRASH_DATA="+dir, "KUAIFAN_CRASH_BROKER="+externalBroker,
+		"GODEBUG="+hubGODEBUG)
 	logPath := filepath.Join(dir, "child.log")
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {

@@ -7,7 +7,7 @@ set -eu
 dir=$(mktemp -d)
 http=127.0.0.1:28080
 mqtt=127.0.0.1:21883
-bin/hub -http $http -mqtt $mqtt -data "$dir" -log-level warn >"$dir/hub.log" 2>&1 &
+GODEBUG=gcshrinkstackoff=1 bin/hub -http $http -mqtt $mqtt -data "$dir" -log-level warn >"$dir/hub.log" 2>&1 &
 hub=$!
 trap 'kill $hub 2>/dev/null; wait $hub 2>/dev/null; rm -rf "$dir"' EXIT INT TERM
 for _ in $(seq 50); do [ -s "$dir/admin.token" ] && break; sleep 0.1; done

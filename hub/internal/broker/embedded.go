@@ -190,9 +190,10 @@ func (e *Embedded) Disconnect(unit string) {
 
 // Subscribe delivers what matches filter to handle, on the publishing
 // device's goroutine. A device's ordinary publish reaches handle through the
-// delivery hook, before its PUBACK goes out; retained messages, Last Wills
-// and the hub's own publishes come through an inline subscription, which
-// mochi runs after the PUBACK. Either way the handler is no durability point.
+// delivery hook, before its PUBACK goes out; retained messages, Last Wills,
+// QoS 2 and the hub's own publishes come through an inline subscription,
+// which mochi runs after the PUBACK. Either way the handler is no durability
+// point.
 // Retained messages matching filter are delivered before Subscribe returns,
 // on the caller's goroutine.
 func (e *Embedded) Subscribe(filter string, handle Handler) error {
@@ -227,15 +228,17 @@ type subscription struct {
 	handle Handler
 }
 
-// deliveryHook hands a device's publish straight to the hub's handlers and
-// tells mochi to skip its own delivery. mochi would otherwise look the topic
-// up in its subscription tree, copying every match into fresh maps, for each
-// of the fleet's thousands of messages a second — for a result known in
-// advance: only the hub reads what devices write (a device may read nothing
-// but its own cmd and ack topics, which devices never write).
+// deliveryHook hands a device's publish straight to the hub's handlers,
+// answers it, and tells mochi it is done. mochi would otherwise look the topic
+// up in its subscription tree, copying every match into fresh maps, and track
+// its own PUBACK as an inflight message, for each of the fleet's thousands of
+// messages a second — to find what is known in advance: only the hub reads
+// what devices write (a device may read nothing but its own cmd and ack
+// topics, which devices never write).
 //
-// Retained publishes (a unit's state) still go through mochi, which keeps them
-// for later subscribers and delivers them by the inline subscription.
+// Retained publishes (a unit's state) and QoS 2 still go through mochi, which
+// keeps the first for later subscribers and delivers it by the inline
+// subscription, and runs the second's handshake.
 type deliveryHook struct {
 	mqtt.HookBase
 	e *Embedded
@@ -246,11 +249,10 @@ func (h *deliveryHook) ID() string { return "kuaifan-delivery" }
 func (h *deliveryHook) Provides(b byte) bool { return b == mqtt.OnPublish }
 
 // OnPublish runs after the ACL check allowed the publish and the auth hook
-// settled its retain flag. mochi still sends the PUBACK after it returns
-// packets.CodeSuccessIgnore.
+// settled its retain flag. The PUBACK goes out after the handlers returned.
 func (h *deliveryHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	subs := h.e.direct.Load()
-	if cl.Net.Inline || pk.FixedHeader.Retain || subs == nil {
+	if cl.Net.Inline || pk.FixedHeader.Retain || pk.FixedHeader.Qos > 1 || subs == nil {
 		return pk, nil
 	}
 	delivered := false
@@ -263,7 +265,16 @@ func (h *deliveryHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pa
 	if !delivered {
 		return pk, nil
 	}
-	return pk, packets.CodeSuccessIgnore
+	if pk.FixedHeader.Qos == 1 {
+		// MQTT 3.1.1's PUBACK: the packet id, nothing else (MQTT 5 is refused at connect).
+		ack := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: pk.PacketID}
+		if err := cl.WritePacket(ack); err != nil {
+			// The connection is going; the device sends it again (the hub drops the duplicate).
+			h.e.log.Debug("broker: PUBACK not sent", "unit", cl.ID, "err", err)
+		}
+	}
+	// Rejected as far as mochi is concerned: it stops here, without a word.
+	return pk, packets.ErrRejectPacket
 }
 
 // ErrStalled is returned by Publish for a message to a device that has not

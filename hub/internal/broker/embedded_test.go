@@ -514,16 +514,22 @@ func TestEmbeddedSlowSubscriber(t *testing.T) {
 // retained state still takes that path. A device's other publishes reach the
 // handler through the delivery hook, before the PUBACK: a handler that blocks
 // holds the device back. Neither is a durability point (the hub's ack is).
+// Each message reaches the handler exactly once, whichever way it came.
 func TestEmbeddedHandlerAndPuback(t *testing.T) {
 	for _, tc := range []struct {
 		name          string
 		kind          protocol.Kind
+		qos           byte
 		retain        bool
-		pubackWhileIn bool
+		pubackWhileIn bool // paho's token completes while the handler runs
 	}{
-		{"retained state: inline subscription, after the PUBACK", protocol.KindState, true, true},
-		{"telemetry: delivery hook, before the PUBACK", protocol.KindTelemetry, false, false},
-		{"events: delivery hook, before the PUBACK", protocol.KindEvents, false, false},
+		{"retained state: inline subscription, after the PUBACK", protocol.KindState, 1, true, true},
+		{"telemetry: delivery hook, before the PUBACK", protocol.KindTelemetry, 1, false, false},
+		{"events: delivery hook, before the PUBACK", protocol.KindEvents, 1, false, false},
+		{"state, not retained: delivery hook", protocol.KindState, 1, false, false},
+		{"QoS 0: delivery hook, nothing to answer", protocol.KindTelemetry, 0, false, true},
+		// PUBREC goes out first, but the PUBREL is read on the goroutine the handler holds.
+		{"QoS 2: mochi's handshake and inline subscription", protocol.KindTelemetry, 2, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := startEmbedded(t, nil)
@@ -538,7 +544,7 @@ func TestEmbeddedHandlerAndPuback(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := mustConnect(t, pahoOpts(env.url, "u1", "s1"))
-			tok := c.Publish(topic("u1", tc.kind), 1, tc.retain, "x")
+			tok := c.Publish(topic("u1", tc.kind), tc.qos, tc.retain, "x")
 			select {
 			case <-entered:
 			case <-time.After(5 * time.Second):
