@@ -40,11 +40,6 @@ func (p policy) canRead(unit, filter string) bool {
 		(filter == p.topics.Unit(unit, protocol.KindCmd) || filter == p.topics.Unit(unit, protocol.KindAck))
 }
 
-// canRetain: only the unit's own state is retained (online/offline presence).
-func (p policy) canRetain(unit, topic string) bool {
-	return protocol.ValidUnitID(unit) && topic == p.topics.Unit(unit, protocol.KindState)
-}
-
 // canWill: mochi publishes a Last Will without an ACL check, so the will topic
 // is checked at connect: it must be the unit's own state topic.
 func (p policy) canWill(unit, topic string) bool {
@@ -74,7 +69,7 @@ func (h *authHook) ID() string { return "kuaifan-auth" }
 
 func (h *authHook) Provides(b byte) bool {
 	switch b {
-	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish,
+	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnWill,
 		mqtt.OnPublishDropped, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnPacketRead:
 		return true
 	}
@@ -214,26 +209,25 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) (ok boo
 	return ok
 }
 
-// OnPublish strips the retain flag from a device's publish anywhere but its
-// own state topic. The packet is kept (not rejected): a rejected QoS 1 publish
-// would never get its PUBACK from mochi, and a 3.1.1 client would wait forever.
+// OnPublish strips the retain flag from a device's publish: the embedded
+// broker retains nothing. Its one reader is the hub, whose subscriptions are
+// in place before any device can connect, and it starts empty with the hub;
+// so a retained message would never be read, while mochi copies every retained
+// message once a second to look for expired ones. The packet is kept (not
+// rejected): a rejected QoS 1 publish would never get its PUBACK from mochi,
+// and a 3.1.1 client would wait forever.
 func (h *authHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (out packets.Packet, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			h.panicked("OnPublish", cl, r)
-			// The ACL check already passed; only the retain flag is in doubt.
-			pk.FixedHeader.Retain = false
-			out, err = pk, nil
-		}
-	}()
-	if cl.Net.Inline || !pk.FixedHeader.Retain {
-		return pk, nil
-	}
-	if unit := unitOf(cl); unit == "" || !h.policy.canRetain(unit, pk.TopicName) {
-		h.log.Debug("broker: retain flag stripped", "unit", cl.ID, "topic", pk.TopicName)
+	if !cl.Net.Inline && pk.FixedHeader.Retain {
 		pk.FixedHeader.Retain = false
 	}
 	return pk, nil
+}
+
+// OnWill strips the retain flag from a Last Will, as OnPublish does from a
+// publish. (OnConnect already made sure the will is on the unit's own state.)
+func (h *authHook) OnWill(_ *mqtt.Client, will mqtt.Will) (mqtt.Will, error) {
+	will.Retain = false
+	return will, nil
 }
 
 // OnPublishDropped: mochi dropped a QoS 1 message because the subscriber's

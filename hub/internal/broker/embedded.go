@@ -189,13 +189,11 @@ func (e *Embedded) Disconnect(unit string) {
 }
 
 // Subscribe delivers what matches filter to handle, on the publishing
-// device's goroutine. A device's ordinary publish reaches handle through the
-// delivery hook, before its PUBACK goes out; retained messages, Last Wills,
-// QoS 2 and the hub's own publishes come through an inline subscription,
-// which mochi runs after the PUBACK. Either way the handler is no durability
-// point.
-// Retained messages matching filter are delivered before Subscribe returns,
-// on the caller's goroutine.
+// device's goroutine. A device's publish reaches handle through the delivery
+// hook, before its PUBACK goes out; Last Wills, QoS 2 and the hub's own
+// publishes come through an inline subscription, which mochi runs after the
+// PUBACK. Either way the handler is no durability point. Nothing is retained:
+// subscribe before devices can connect.
 func (e *Embedded) Subscribe(filter string, handle Handler) error {
 	if e.closed.Load() {
 		return ErrClosed
@@ -234,11 +232,10 @@ type subscription struct {
 // its own PUBACK as an inflight message, for each of the fleet's thousands of
 // messages a second — to find what is known in advance: only the hub reads
 // what devices write (a device may read nothing but its own cmd and ack
-// topics, which devices never write).
+// topics, which devices never write), and nothing is retained (authHook).
 //
-// Retained publishes (a unit's state) and QoS 2 still go through mochi, which
-// keeps the first for later subscribers and delivers it by the inline
-// subscription, and runs the second's handshake.
+// QoS 2 still goes through mochi, which runs its handshake and delivers by
+// the inline subscription; so do Last Wills, which mochi publishes itself.
 type deliveryHook struct {
 	mqtt.HookBase
 	e *Embedded
@@ -248,11 +245,11 @@ func (h *deliveryHook) ID() string { return "kuaifan-delivery" }
 
 func (h *deliveryHook) Provides(b byte) bool { return b == mqtt.OnPublish }
 
-// OnPublish runs after the ACL check allowed the publish and the auth hook
-// settled its retain flag. The PUBACK goes out after the handlers returned.
+// OnPublish runs after the ACL check allowed the publish. The PUBACK goes out
+// after the handlers returned.
 func (h *deliveryHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	subs := h.e.direct.Load()
-	if cl.Net.Inline || pk.FixedHeader.Retain || pk.FixedHeader.Qos > 1 || subs == nil {
+	if cl.Net.Inline || pk.FixedHeader.Qos > 1 || subs == nil {
 		return pk, nil
 	}
 	delivered := false

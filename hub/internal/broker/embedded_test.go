@@ -20,6 +20,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -274,7 +275,7 @@ func TestEmbeddedWill(t *testing.T) {
 			t.Errorf("will refusals %v, want 1", got)
 		}
 	})
-	t.Run("own, on abnormal disconnect: published and retained", func(t *testing.T) {
+	t.Run("own, on abnormal disconnect: published, not retained", func(t *testing.T) {
 		rc, code := connectRaw(t, env.addr, rawConnect{version: 4, clientID: "u1", username: "u1", password: "s1",
 			will: &rawWill{topic: own, payload: "abnormal", retain: true}})
 		if code != 0 {
@@ -282,9 +283,12 @@ func TestEmbeddedWill(t *testing.T) {
 		}
 		_ = rc.Close() // no DISCONNECT: the connection just ends
 		states.waitFor(t, own, "abnormal")
-		late := env.subscribe(t, own) // retained: delivered within Subscribe
-		if !late.has(own, "abnormal") {
-			t.Errorf("will not retained; a new subscriber got %v", late.all())
+		if n := env.e.RetainedCount(); n != 0 {
+			t.Errorf("%d messages retained, want none", n)
+		}
+		late := env.subscribe(t, own) // anything retained would arrive within Subscribe
+		if got := late.all(); len(got) != 0 {
+			t.Errorf("a new subscriber got %v", got)
 		}
 	})
 	t.Run("own, on clean DISCONNECT: not published", func(t *testing.T) {
@@ -373,6 +377,48 @@ func bareMochiChild() {
 	os.Exit(0)
 }
 
+// The pitfall, on bare mochi: an inline subscription's handler runs after
+// the publisher's PUBACK went out, so the PUBACK says nothing about the hub
+// having handled the message. (The hub's ack topic is the confirmation; the
+// embedded broker hands devices' QoS 0/1 publishes over before the PUBACK.)
+func TestMochiPitfallInlineHandlerAfterPuback(t *testing.T) {
+	srv := mqtt.New(&mqtt.Options{Logger: slog.New(slog.DiscardHandler), InlineClient: true})
+	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.AddListener(listeners.NewNet("t", ln)); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Serve(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	entered, release := make(chan struct{}), make(chan struct{})
+	err = srv.Subscribe("a/b", 1, func(*mqtt.Client, packets.Subscription, packets.Packet) {
+		entered <- struct{}{}
+		<-release
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mustConnect(t, pahoOpts("tcp://"+ln.Addr().String(), "x", "x"))
+	tok := c.Publish("a/b", 1, false, "x")
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("handler not called")
+	}
+	acked := tok.WaitTimeout(5 * time.Second)
+	close(release)
+	if !acked {
+		t.Fatal("no PUBACK while the inline handler was running; pitfall gone?")
+	}
+}
+
 func TestEmbeddedPacketTooLargeDisconnects(t *testing.T) {
 	env := startEmbedded(t, func(c *broker.Config) { c.MaxPacketSize = 1024 })
 	r := env.subscribe(t, tp.All(protocol.KindTelemetry))
@@ -414,21 +460,28 @@ func TestEmbeddedDisconnectUnit(t *testing.T) {
 	}
 }
 
-func TestEmbeddedRetainOnlyOnOwnState(t *testing.T) {
+// The embedded broker retains nothing — its one reader, the hub, subscribes
+// before devices connect — but every publish with the flag is still
+// delivered, once.
+func TestEmbeddedRetainsNothing(t *testing.T) {
 	env := startEmbedded(t, nil)
+	all := env.subscribe(t, "rr/units/u1/+")
 	c := mustConnect(t, pahoOpts(env.url, "u1", "s1"))
 	waitTok(t, c.Publish(topic("u1", protocol.KindTelemetry), 1, true, "telemetry"))
 	waitTok(t, c.Publish(topic("u1", protocol.KindEvents), 1, true, "event"))
 	waitTok(t, c.Publish(topic("u1", protocol.KindState), 1, true, "online"))
-	hubtest.WaitFor(t, 5*time.Second, func() error {
-		if n := env.e.RetainedCount(); n < 1 {
-			return errors.New("nothing retained yet")
-		}
-		return nil
-	})
-	late := env.subscribe(t, "rr/units/u1/+") // retained messages arrive within Subscribe
-	if got := late.all(); !slices.Equal(got, []msg{{topic("u1", protocol.KindState), "online"}}) {
-		t.Errorf("retained for a new subscriber: %v, want only the state", got)
+	all.waitFor(t, topic("u1", protocol.KindState), "online")
+	want := []msg{{topic("u1", protocol.KindTelemetry), "telemetry"}, {topic("u1", protocol.KindEvents), "event"},
+		{topic("u1", protocol.KindState), "online"}}
+	if got := all.all(); !slices.Equal(got, want) {
+		t.Errorf("delivered %v, want %v", got, want)
+	}
+	if n := env.e.RetainedCount(); n != 0 {
+		t.Errorf("%d messages retained, want none", n)
+	}
+	late := env.subscribe(t, "rr/units/u1/+") // anything retained would arrive within Subscribe
+	if got := late.all(); len(got) != 0 {
+		t.Errorf("retained for a new subscriber: %v", got)
 	}
 }
 
@@ -510,11 +563,11 @@ func TestEmbeddedSlowSubscriber(t *testing.T) {
 }
 
 // The pitfall: mochi runs inline handlers after the PUBACK went out, so a
-// device may consider a message delivered that the hub has not handled. A
-// retained state still takes that path. A device's other publishes reach the
-// handler through the delivery hook, before the PUBACK: a handler that blocks
-// holds the device back. Neither is a durability point (the hub's ack is).
-// Each message reaches the handler exactly once, whichever way it came.
+// device may consider a message delivered that the hub has not handled. QoS 2
+// still takes mochi's path. A device's QoS 0 and 1 publishes reach the handler
+// through the delivery hook, before the PUBACK: a handler that blocks holds
+// the device back. Neither is a durability point (the hub's ack is). Each
+// message reaches the handler exactly once, whichever way it came.
 func TestEmbeddedHandlerAndPuback(t *testing.T) {
 	for _, tc := range []struct {
 		name          string
@@ -523,10 +576,9 @@ func TestEmbeddedHandlerAndPuback(t *testing.T) {
 		retain        bool
 		pubackWhileIn bool // paho's token completes while the handler runs
 	}{
-		{"retained state: inline subscription, after the PUBACK", protocol.KindState, 1, true, true},
 		{"telemetry: delivery hook, before the PUBACK", protocol.KindTelemetry, 1, false, false},
 		{"events: delivery hook, before the PUBACK", protocol.KindEvents, 1, false, false},
-		{"state, not retained: delivery hook", protocol.KindState, 1, false, false},
+		{"retained state: delivery hook (nothing is retained)", protocol.KindState, 1, true, false},
 		{"QoS 0: delivery hook, nothing to answer", protocol.KindTelemetry, 0, false, true},
 		// PUBREC goes out first, but the PUBREL is read on the goroutine the handler holds.
 		{"QoS 2: mochi's handshake and inline subscription", protocol.KindTelemetry, 2, false, false},

@@ -37,8 +37,6 @@ func TestPolicy(t *testing.T) {
 			{"read other's cmd", p.canRead("u1", u("u2", protocol.KindCmd)), false},
 			{"read wildcard", p.canRead("u1", tp.All(protocol.KindCmd)), false},
 			{"read #", p.canRead("u1", "#"), false},
-			{"retain own state", p.canRetain("u1", u("u1", protocol.KindState)), true},
-			{"retain telemetry", p.canRetain("u1", u("u1", protocol.KindTelemetry)), false},
 			{"will own state", p.canWill("u1", u("u1", protocol.KindState)), true},
 			{"will other's state", p.canWill("u1", u("u2", protocol.KindState)), false},
 			{"will own telemetry", p.canWill("u1", u("u1", protocol.KindTelemetry)), false},
