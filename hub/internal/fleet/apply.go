@@ -77,14 +77,45 @@ type pending struct {
 	viewChanged bool // the index and watchers must hear of it
 }
 
+// applyScratch is Apply's working memory, kept from one batch to the next:
+// at thousands of messages a second, making it afresh for every batch was a
+// good part of the hub's garbage.
+type applyScratch struct {
+	work    map[string]int // unit → index in pending
+	pending []pending
+	batch   store.Batch
+	changed []string
+	moved   []match.Unit
+}
+
+func (sc *applyScratch) reset() {
+	if sc.work == nil {
+		sc.work = make(map[string]int)
+		sc.batch.Lives = make(map[string]store.Live)
+	}
+	clear(sc.work)
+	clear(sc.pending) // drop the last batch's references before reuse
+	sc.pending = sc.pending[:0]
+	clear(sc.batch.Lives)
+	clear(sc.batch.Points)
+	clear(sc.batch.Events)
+	sc.batch.Points, sc.batch.Events = sc.batch.Points[:0], sc.batch.Events[:0]
+	clear(sc.changed)
+	clear(sc.moved)
+	sc.changed, sc.moved = sc.changed[:0], sc.moved[:0]
+}
+
 // Apply commits a batch of messages: it plans the changes against a copy of
 // the units it touches, writes history and live records in one fsynced
 // transaction, and only then makes the new state visible. If the store fails,
 // nothing changes and nothing may be confirmed.
 func (f *Fleet) Apply(msgs []Message, now time.Time) (Outcome, error) {
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
+	sc := &f.scratch
+	sc.reset()
 	out := Outcome{Results: make([]Result, len(msgs))}
-	work := make(map[string]*pending)
-	batch := &store.Batch{Lives: make(map[string]store.Live)}
+	batch := &sc.batch
 	keepPositions, keepEvents := f.store.Retention()
 	horizon := horizon{positions: now.Add(-keepPositions).UnixMilli(), events: now.Add(-keepEvents).UnixMilli()}
 	freshSince := now.Add(-f.cfg.Match.MaxFixAge).UnixMilli()
@@ -93,23 +124,25 @@ func (f *Fleet) Apply(msgs []Message, now time.Time) (Outcome, error) {
 	for i := range msgs {
 		m := &msgs[i]
 		id := m.Unit()
-		p := work[id]
-		if p == nil {
+		k, ok := sc.work[id]
+		if !ok {
 			u, ok := f.units[id]
 			if !ok {
 				out.Results[i] = Unknown
 				continue
 			}
-			p = &pending{live: u.live, online: u.online, boot: u.boot}
+			p := pending{live: u.live, online: u.online, boot: u.boot}
 			p.live.Seqs = slices.Clone(u.live.Seqs)
-			work[id] = p
+			k = len(sc.pending)
+			sc.pending = append(sc.pending, p)
+			sc.work[id] = k
 		}
-		out.Results[i] = p.plan(m, batch, horizon, freshSince)
+		out.Results[i] = sc.pending[k].plan(m, batch, horizon, freshSince)
 	}
 	f.mu.RUnlock()
 
-	for id, p := range work {
-		if p.liveChanged {
+	for id, k := range sc.work {
+		if p := &sc.pending[k]; p.liveChanged {
 			p.live.Seqs = protocol.Ranges(p.live.Seqs).Bound(f.cfg.MaxSeqRanges)
 			batch.Lives[id] = p.live
 		}
@@ -120,23 +153,22 @@ func (f *Fleet) Apply(msgs []Message, now time.Time) (Outcome, error) {
 		}
 	}
 
-	var changed []string
-	var moved []match.Unit
 	f.mu.Lock()
-	for id, p := range work {
+	for id, k := range sc.work {
 		u, ok := f.units[id]
 		if !ok {
 			continue // revoked while the batch was written
 		}
+		p := &sc.pending[k]
 		u.live, u.online, u.boot, u.lastSeen = p.live, p.online, p.boot, now.UnixMilli()
 		if p.viewChanged {
-			changed = append(changed, id)
-			moved = append(moved, u.matchUnit())
+			sc.changed = append(sc.changed, id)
+			sc.moved = append(sc.moved, u.matchUnit())
 		}
 	}
 	// One index transaction for the whole batch.
-	f.upsertAndUnlock(moved...)
-	f.changed(changed...)
+	f.upsertAndUnlock(sc.moved...)
+	f.changed(sc.changed...)
 	return out, nil
 }
 

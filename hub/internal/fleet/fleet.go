@@ -55,6 +55,9 @@ type Fleet struct {
 	// so updates reach the index in the order they were made, while readers
 	// of mu (every incoming message asks Known) do not wait for the index.
 	indexMu sync.Mutex
+
+	applyMu sync.Mutex   // one Apply at a time: they share scratch
+	scratch applyScratch // guarded by applyMu
 }
 
 // unit is the in-memory state of one enrolled unit.
