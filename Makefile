@@ -64,7 +64,9 @@ modules:
 # times). The load benchmarks run a hub in a process of their own with 10,000
 # MQTT units; the whole run takes about 25 minutes.
 bench: build bench-load bench-dashboard
-	cd hub && $(GO) test -run '^$$' -bench . -benchtime 1x .
+	cd hub && $(GO) test -run '^$$' -bench 'BenchmarkIngest' -benchtime 200000x .
+	cd hub && $(GO) test -run '^$$' -bench 'BenchmarkDispatchLatency' -benchtime 2000x -timeout 30m .
+	cd hub && $(GO) test -run '^$$' -bench 'BenchmarkStreamLatency|BenchmarkLiveUnits' -benchtime 1x -timeout 30m .
 	cd hub && $(GO) test -run '^$$' -bench . -benchtime 2s ./internal/...
 	cd agent && $(GO) test -run '^$$' -bench . -benchtime 1x ./...
 	cd dashboard && $(GO) test -run '^$$' -bench . -benchmem ./ui
