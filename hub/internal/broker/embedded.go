@@ -69,8 +69,8 @@ type Embedded struct {
 	addr    net.Addr
 	log     *slog.Logger
 	metrics *metrics
-	subID   atomic.Int64 // mochi keys inline subscriptions by (filter, id)
-	direct  atomic.Pointer[[]subscription]
+	subID   atomic.Int64                   // mochi keys inline subscriptions by (filter, id)
+	direct  atomic.Pointer[[]subscription] // the hub's handlers, for the delivery hook; replaced, never changed
 
 	closed    atomic.Bool
 	started   atomic.Bool
@@ -130,7 +130,6 @@ func NewEmbedded(cfg Config) (*Embedded, error) {
 	if err := srv.AddHook(hook, nil); err != nil {
 		return nil, fmt.Errorf("broker: adding auth hook: %w", err)
 	}
-	// After the auth hook, whose OnPublish settles the retain flag first.
 	if err := srv.AddHook(&deliveryHook{e: e}, nil); err != nil {
 		return nil, fmt.Errorf("broker: adding delivery hook: %w", err)
 	}
@@ -270,7 +269,8 @@ func (h *deliveryHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pa
 			h.e.log.Debug("broker: PUBACK not sent", "unit", cl.ID, "err", err)
 		}
 	}
-	// Rejected as far as mochi is concerned: it stops here, without a word.
+	// Rejected as far as mochi is concerned: its processing of the publish
+	// ends here (with a Debug log, which the hub filters out).
 	return pk, packets.ErrRejectPacket
 }
 

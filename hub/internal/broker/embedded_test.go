@@ -396,7 +396,7 @@ func TestMochiPitfallInlineHandlerAfterPuback(t *testing.T) {
 	if err := srv.Serve(); err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	t.Cleanup(func() { srv.Close() }) // after the client's disconnect, registered later
 	entered, release := make(chan struct{}), make(chan struct{})
 	err = srv.Subscribe("a/b", 1, func(*mqtt.Client, packets.Subscription, packets.Packet) {
 		entered <- struct{}{}
