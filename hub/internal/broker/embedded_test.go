@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -375,6 +376,37 @@ func bareMochiChild() {
 		truncatedV5Subscribe...))
 	time.Sleep(3 * time.Second) // the panic ends the process long before
 	os.Exit(0)
+}
+
+// A device's QoS 1 publish gets exactly one PUBACK, with its packet id, and
+// a QoS 0 publish none: the delivery hook answers, mochi does not answer again.
+func TestEmbeddedOnePuback(t *testing.T) {
+	env := startEmbedded(t, nil)
+	r := env.subscribe(t, tp.All(protocol.KindTelemetry))
+	rc, code := connectRaw(t, env.addr, rawConnect{version: 4, clientID: "u1", username: "u1", password: "s1"})
+	if code != 0 {
+		t.Fatalf("CONNACK %#x", code)
+	}
+	publish := func(qos byte, id uint16, payload string) []byte {
+		b := appendString(nil, topic("u1", protocol.KindTelemetry))
+		if qos > 0 {
+			b = binary.BigEndian.AppendUint16(b, id)
+		}
+		return packet(0x30|qos<<1, append(b, payload...))
+	}
+	rc.send(t, publish(1, 7, "one"))
+	typ, body, err := rc.readPacket(5 * time.Second)
+	if err != nil || typ != 0x40 || !bytes.Equal(body, []byte{0, 7}) {
+		t.Fatalf("want PUBACK for id 7, got %#x %x %v", typ, body, err)
+	}
+	rc.send(t, publish(0, 0, "two"))
+	r.waitFor(t, topic("u1", protocol.KindTelemetry), "two")
+	if typ, body, err := rc.readPacket(300 * time.Millisecond); err == nil {
+		t.Fatalf("a second answer: %#x %x", typ, body)
+	}
+	if got := r.all(); len(got) != 2 {
+		t.Errorf("delivered %v, want one and two once each", got)
+	}
 }
 
 // The pitfall, on bare mochi: an inline subscription's handler runs after
