@@ -217,7 +217,7 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) (ok boo
 // rejected): a rejected QoS 1 publish would never get its PUBACK from mochi,
 // and a 3.1.1 client would wait forever.
 func (h *authHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (out packets.Packet, err error) {
-	if !cl.Net.Inline && pk.FixedHeader.Retain {
+	if !cl.Net.Inline {
 		pk.FixedHeader.Retain = false
 	}
 	return pk, nil
