@@ -38,7 +38,7 @@ func BenchmarkDispatchLatency(b *testing.B) {
 
 // benchMosquitto is Debian's Mosquitto sized for the load benchmarks.
 func benchMosquitto(b *testing.B) *hubtest.Mosquitto {
-	return hubtest.StartMosquitto(b, hubtest.MosquittoOptions{ExtraConfig: "max_queued_messages 100000\nmax_inflight_messages 1000\n"})
+	return hubtest.StartMosquitto(b, hubtest.MosquittoOptions{Quiet: true, ExtraConfig: "max_queued_messages 100000\nmax_inflight_messages 1000\n"})
 }
 
 func benchDispatchLatency(b *testing.B, raw bool, externalBroker string) {
