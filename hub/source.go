@@ -22,9 +22,11 @@ func (s streamSource) Units(ids []string) []stream.Item {
 	} else {
 		views = s.fleet.Views(ids)
 	}
+	// Pointers into views: boxing each View by value would copy it into an
+	// allocation of its own, a thousand of them per window at full load.
 	items := make([]stream.Item, len(views))
-	for i, v := range views {
-		items[i] = stream.Item{ID: v.ID, Value: v}
+	for i := range views {
+		items[i] = stream.Item{ID: views[i].ID, Value: &views[i]}
 	}
 	return items
 }
