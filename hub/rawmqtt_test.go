@@ -52,7 +52,7 @@ func dialRaw(broker, id, secret string, acked func(n int64)) (*rawUnit, error) {
 	}
 	br := bufio.NewReader(c)
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	typ, body, err := readPacket(br)
+	typ, body, err := readPacketInto(br, nil)
 	if err != nil || typ != 0x20 || len(body) != 2 || body[1] != 0 {
 		c.Close()
 		return nil, fmt.Errorf("%s: connack %x %v %v", id, typ, body, err)
@@ -71,30 +71,41 @@ func dialRaw(broker, id, secret string, acked func(n int64)) (*rawUnit, error) {
 }
 
 // publish sends payload at QoS 1 (the broker's PUBACK is read and dropped:
-// the hub's ack is what counts).
+// the hub's ack is what counts). The packet is written straight into the
+// connection's buffer: nothing is allocated per message.
 func (r *rawUnit) publish(topic string, payload []byte, retain bool) error {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.pid++
 	if r.pid == 0 {
 		r.pid = 1
 	}
-	pid := r.pid
-	r.mu.Unlock()
-	body := appendString(nil, topic)
-	body = binary.BigEndian.AppendUint16(body, pid)
-	body = append(body, payload...)
 	flags := byte(0x32)
 	if retain {
 		flags |= 1
 	}
-	return r.write(flags, body)
+	r.writeHeader(flags, 2+len(topic)+2+len(payload))
+	r.w.WriteByte(byte(len(topic) >> 8))
+	r.w.WriteByte(byte(len(topic)))
+	r.w.WriteString(topic)
+	r.w.WriteByte(byte(r.pid >> 8))
+	r.w.WriteByte(byte(r.pid))
+	r.w.Write(payload)
+	return r.w.Flush()
 }
 
 func (r *rawUnit) write(header byte, body []byte) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.writeHeader(header, len(body))
+	r.w.Write(body)
+	return r.w.Flush()
+}
+
+// writeHeader writes a fixed header: the packet type and flags, then the
+// remaining length in MQTT's variable-length encoding. The caller holds mu.
+func (r *rawUnit) writeHeader(header byte, n int) {
 	r.w.WriteByte(header)
-	n := len(body)
 	for {
 		b := byte(n % 128)
 		n /= 128
@@ -103,19 +114,19 @@ func (r *rawUnit) write(header byte, body []byte) error {
 		}
 		r.w.WriteByte(b)
 		if n == 0 {
-			break
+			return
 		}
 	}
-	r.w.Write(body)
-	return r.w.Flush()
 }
 
 // read answers the broker's QoS 1 deliveries (the hub's acks) and counts
 // the sequence numbers they confirm.
 func (r *rawUnit) read(br *bufio.Reader) {
 	defer close(r.done)
+	var buf []byte
 	for {
-		typ, body, err := readPacket(br)
+		typ, body, err := readPacketInto(br, buf)
+		buf = body
 		if err != nil {
 			return
 		}
@@ -127,7 +138,7 @@ func (r *rawUnit) read(br *bufio.Reader) {
 			continue
 		}
 		pid := body[2+tl : 2+tl+2]
-		r.write(0x40, []byte{pid[0], pid[1]})
+		r.write(0x40, pid)
 		if a, err := protocol.DecodeAck(body[2+tl+2:]); err == nil && r.acked != nil {
 			r.acked(int64(a.Seqs.Len()))
 		}
@@ -145,7 +156,8 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-func readPacket(br *bufio.Reader) (byte, []byte, error) {
+// readPacketInto reads one packet, its body into buf's storage when it fits.
+func readPacketInto(br *bufio.Reader, buf []byte) (byte, []byte, error) {
 	h, err := br.ReadByte()
 	if err != nil {
 		return 0, nil, err
@@ -165,7 +177,11 @@ func readPacket(br *bufio.Reader) (byte, []byte, error) {
 			return 0, nil, errors.New("bad remaining length")
 		}
 	}
-	body := make([]byte, n)
+	body := buf[:0]
+	if cap(body) < n {
+		body = make([]byte, n)
+	}
+	body = body[:n]
 	_, err = io.ReadFull(br, body)
 	return h, body, err
 }
