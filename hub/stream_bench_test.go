@@ -146,7 +146,7 @@ func benchStreamLatency(b *testing.B, raw bool, externalBroker string) {
 	mu.Unlock()
 	if testing.Verbose() {
 		logMetrics(b, api, "kuaifan_ingest_queue", "kuaifan_ingest_batch_messages_sum", "kuaifan_ingest_batch_messages_count",
-			"kuaifan_ingest_commit_seconds_sum", "kuaifan_ingest_sync_seconds", "process_cpu_seconds_total", "kuaifan_broker_publish_dropped", "kuaifan_stream")
+			"kuaifan_ingest_wait_seconds", "kuaifan_ingest_commit_seconds_sum", "kuaifan_ingest_sync_seconds", "process_cpu_seconds_total", "kuaifan_broker_publish_dropped", "kuaifan_stream")
 	}
 	b.StopTimer()
 	load.halt()

@@ -82,9 +82,9 @@ type Ingest struct {
 	fleet  *fleet.Fleet
 	log    *slog.Logger
 	m      *Metrics
-	shards []chan raw         // validated by one decoder each, by unit
-	queue  chan fleet.Message // validated, waiting for the committer
-	closed chan struct{}      // closed when Run stops accepting messages
+	shards []chan raw    // validated by one decoder each, by unit
+	queue  chan queued   // validated, waiting for the committer
+	closed chan struct{} // closed when Run stops accepting messages
 	once   sync.Once
 
 	lastWarn atomic.Int64 // unix nanos of the last rejection logged at Warn
@@ -101,7 +101,7 @@ func New(cfg Config, bus broker.Bus, f *fleet.Fleet) (*Ingest, error) {
 	in := &Ingest{
 		cfg: cfg, bus: bus, fleet: f, log: cfg.Logger, m: cfg.Metrics,
 		shards:  make([]chan raw, cfg.Decoders),
-		queue:   make(chan fleet.Message, cfg.QueueSize),
+		queue:   make(chan queued, cfg.QueueSize),
 		closed:  make(chan struct{}),
 		pending: make(map[string]*pendingAck),
 	}
@@ -119,10 +119,34 @@ func New(cfg Config, bus broker.Bus, f *fleet.Fleet) (*Ingest, error) {
 
 // raw is a message as it came off the bus, its topic already parsed.
 type raw struct {
-	topic   string
-	unit    string
-	kind    protocol.Kind
-	payload []byte
+	topic    string
+	unit     string
+	kind     protocol.Kind
+	payload  []byte
+	received time.Time // when the bus handed it to ingest
+}
+
+// queued is a validated message waiting for the committer.
+type queued struct {
+	msg      fleet.Message
+	received time.Time
+}
+
+// batch is what one commit applies, with when each message arrived.
+type batch struct {
+	msgs     []fleet.Message
+	received []time.Time
+}
+
+func newBatch(size int) *batch {
+	return &batch{msgs: make([]fleet.Message, 0, size), received: make([]time.Time, 0, size)}
+}
+
+func (b *batch) reset() { b.msgs, b.received = b.msgs[:0], b.received[:0] }
+
+func (b *batch) add(q queued) {
+	b.msgs = append(b.msgs, q.msg)
+	b.received = append(b.received, q.received)
 }
 
 // handle runs on the bus's delivery goroutine — with the embedded broker, the
@@ -139,7 +163,7 @@ func (in *Ingest) handle(topic string, payload []byte) {
 	}
 	in.m.received.WithLabelValues(string(kind)).Inc()
 	select {
-	case in.shards[shardOf(unit, len(in.shards))] <- raw{topic, unit, kind, payload}:
+	case in.shards[shardOf(unit, len(in.shards))] <- raw{topic, unit, kind, payload, time.Now()}:
 	case <-in.closed:
 		// Shutting down: not confirmed, so the agent sends it again later.
 	}
@@ -180,7 +204,7 @@ func (in *Ingest) accept(r raw) {
 		in.reject(r.topic, err)
 		return
 	}
-	in.queue <- msg // the committer runs until every decoder has returned
+	in.queue <- queued{msg, r.received} // the committer runs until every decoder has returned
 }
 
 // errUnknownUnit is a message from a unit that is not enrolled or was revoked.
@@ -293,7 +317,7 @@ type committed struct {
 // commitUntil commits batches until done is closed, at most one every
 // CommitInterval.
 func (in *Ingest) commitUntil(done <-chan struct{}, toSync chan<- committed) {
-	batch := make([]fleet.Message, 0, in.cfg.MaxBatch)
+	b := newBatch(in.cfg.MaxBatch)
 	gather := time.NewTimer(time.Hour)
 	gather.Stop() // armed only while a batch gathers
 	var last time.Time
@@ -301,8 +325,9 @@ func (in *Ingest) commitUntil(done <-chan struct{}, toSync chan<- committed) {
 		select {
 		case <-done:
 			return
-		case msg := <-in.queue:
-			batch = append(batch[:0], msg)
+		case q := <-in.queue:
+			b.reset()
+			b.add(q)
 		}
 		if wait := time.Until(last.Add(in.cfg.CommitInterval)); wait > 0 && len(in.queue) < in.cfg.MaxBatch {
 			gather.Reset(wait)
@@ -313,41 +338,45 @@ func (in *Ingest) commitUntil(done <-chan struct{}, toSync chan<- committed) {
 			}
 		}
 		last = time.Now()
-		batch = in.fill(batch)
-		in.commit(batch, toSync)
+		in.fill(b)
+		in.commit(b, toSync)
 	}
 }
 
 // fill takes whatever else is already queued, up to MaxBatch: the batch grows
 // with the load, so the work per commit is shared by more messages.
-func (in *Ingest) fill(batch []fleet.Message) []fleet.Message {
-	for len(batch) < in.cfg.MaxBatch {
+func (in *Ingest) fill(b *batch) {
+	for len(b.msgs) < in.cfg.MaxBatch {
 		select {
-		case msg := <-in.queue:
-			batch = append(batch, msg)
+		case q := <-in.queue:
+			b.add(q)
 		default:
-			return batch
+			return
 		}
 	}
-	return batch
 }
 
 func (in *Ingest) drain(toSync chan<- committed) {
-	batch := make([]fleet.Message, 0, in.cfg.MaxBatch)
+	b := newBatch(in.cfg.MaxBatch)
 	for {
-		batch = in.fill(batch[:0])
-		if len(batch) == 0 {
+		b.reset()
+		in.fill(b)
+		if len(b.msgs) == 0 {
 			return
 		}
-		in.commit(batch, toSync)
+		in.commit(b, toSync)
 	}
 }
 
 // commit applies a batch and passes what it confirms to the syncer. The
 // fsync is not waited for here: while the syncer flushes one batch to disk,
 // the next is being applied, so the disk's latency does not cap the rate.
-func (in *Ingest) commit(batch []fleet.Message, toSync chan<- committed) {
+func (in *Ingest) commit(b *batch, toSync chan<- committed) {
 	start := time.Now()
+	for _, at := range b.received {
+		in.m.waitSeconds.Observe(start.Sub(at).Seconds())
+	}
+	batch := b.msgs
 	out, err := in.fleet.Apply(batch, in.cfg.Now())
 	in.m.commitSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {

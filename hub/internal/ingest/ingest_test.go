@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
 	"kuaifan/hub/internal/broker"
@@ -217,6 +218,16 @@ func TestCommitInterval(t *testing.T) {
 		if !strings.Contains(string(got), want) {
 			t.Errorf("batches: want %q in\n%s", want, got)
 		}
+	}
+
+	// Every message's wait is measured; the twenty that came just after the
+	// first commit waited for the interval to end (most of 500 ms each).
+	var wait dto.Metric
+	if err := in.m.waitSeconds.Write(&wait); err != nil {
+		t.Fatal(err)
+	}
+	if n, sum := wait.GetHistogram().GetSampleCount(), wait.GetHistogram().GetSampleSum(); n != 21 || sum < 20*0.1 {
+		t.Errorf("wait: %d messages, %.3f s in all; want 21 and at least 2 s", n, sum)
 	}
 }
 

@@ -7,6 +7,7 @@ type Metrics struct {
 	received      *prometheus.CounterVec
 	rejected      *prometheus.CounterVec
 	results       *prometheus.CounterVec
+	waitSeconds   prometheus.Histogram
 	commitSeconds prometheus.Histogram
 	syncSeconds   prometheus.Histogram
 	batchSize     prometheus.Histogram
@@ -28,6 +29,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kuaifan_ingest_results_total", Help: "Messages through commit, by kind and result (committed, older, duplicate, expired, unknown_unit, presence, stale_will).",
 		}, []string{"kind", "result"}),
+		waitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "kuaifan_ingest_wait_seconds", Help: "Time from a message's arrival at the hub to the start of the commit that applies it.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "kuaifan_ingest_commit_seconds", Help: "Time to apply one batch to the store (before its fsync).",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
@@ -59,7 +64,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			}
 			return m.queue()
 		})
-		reg.MustRegister(m.received, m.rejected, m.results, m.commitSeconds, m.syncSeconds, m.batchSize,
+		reg.MustRegister(m.received, m.rejected, m.results, m.waitSeconds, m.commitSeconds, m.syncSeconds, m.batchSize,
 			m.commitErrors, m.acks, m.ackErrors, queue)
 	}
 	return m
