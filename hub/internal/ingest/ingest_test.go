@@ -106,6 +106,18 @@ func setupWith(t *testing.T, b *bus, cfg Config) (*Ingest, *fleet.Fleet) {
 	return in, f
 }
 
+// runInBackground runs in until the test ends (before the store and fleet
+// that setupWith opened are closed).
+func runInBackground(t *testing.T, in *Ingest) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		in.Run(ctx)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
 func telemetry(seq uint64) []byte {
 	return []byte(fmt.Sprintf(`{"v":1,"unit":"u1","seq":%d,"ts":%d,"lat":28.2,"lon":112.9,"status":"available"}`, seq, time.Now().UnixMilli()))
 }
@@ -126,13 +138,7 @@ func waitFor(t *testing.T, check func() error) {
 func TestRefusedAckIsRetried(t *testing.T) {
 	b := &bus{handlers: map[string]broker.Handler{}, published: map[string][]protocol.Ack{}, failPublishes: 2}
 	in, _ := setup(t, b)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		in.Run(ctx)
-	}()
-	defer func() { cancel(); <-done }()
+	runInBackground(t, in)
 
 	topics := protocol.Topics{}
 	for seq := uint64(1); seq <= 3; seq++ {
@@ -186,13 +192,7 @@ func TestStopCommitsWhatWasQueued(t *testing.T) {
 func TestCommitInterval(t *testing.T) {
 	b := &bus{handlers: map[string]broker.Handler{}, published: map[string][]protocol.Ack{}}
 	in, _ := setupWith(t, b, Config{AckInterval: 5 * time.Millisecond, CommitInterval: 500 * time.Millisecond})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		in.Run(ctx)
-	}()
-	defer func() { cancel(); <-done }()
+	runInBackground(t, in)
 
 	topics := protocol.Topics{}
 	acked := func(n uint64) func() error {
