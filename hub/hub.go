@@ -34,6 +34,7 @@ import (
 	"kuaifan/hub/internal/match"
 	"kuaifan/hub/internal/store"
 	"kuaifan/hub/internal/stream"
+	"kuaifan/hub/internal/tiles"
 	"kuaifan/hub/internal/webui"
 	"kuaifan/protocol"
 )
@@ -58,8 +59,15 @@ type Config struct {
 	DataDir   string // the store, the admin token file, snapshots
 	TopicRoot string // "rr"
 	// Tiles is the dashboard's basemap: an XYZ URL template with {z}, {x}
-	// and {y}; empty: a vector background.
+	// and {y}; empty: the hub's own tile package if it has one, else a
+	// vector background.
 	Tiles string
+	// TilesDir or TilesMBTiles (at most one) is a basemap tile package the
+	// hub serves itself at /tiles/, for a command centre without internet:
+	// a directory DIR/{z}/{x}/{y}.png (or .jpg, .webp), or an MBTiles file
+	// of raster tiles. A missing or unusable package stops the hub at start.
+	TilesDir     string
+	TilesMBTiles string
 	// Districts is a GeoJSON file of the city's districts, served at
 	// /api/districts for the dashboard; "": Changsha's, built in; "none":
 	// no districts.
@@ -122,6 +130,7 @@ type Hub struct {
 	ingest   *ingest.Ingest
 	dispatch *dispatch.Dispatcher
 	stream   *stream.Stream
+	tiles    *tiles.Server // nil without a tile package
 	registry *prometheus.Registry
 
 	httpLn net.Listener
@@ -145,6 +154,17 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 			h.closeAll()
 		}
 	}()
+	// First: a wrong tile flag is the operator's to fix before anything
+	// is created on disk.
+	if cfg.TilesDir != "" || cfg.TilesMBTiles != "" {
+		if h.tiles, err = tiles.Open(tiles.Config{Dir: cfg.TilesDir, MBTiles: cfg.TilesMBTiles,
+			Logger: log.With("component", "tiles")}); err != nil {
+			return nil, fmt.Errorf("hub: %w", err)
+		}
+		m := h.tiles.Metadata()
+		log.Info("basemap tiles", "package", cfg.TilesDir+cfg.TilesMBTiles, "name", m.Name, "format", m.Format,
+			"minzoom", m.MinZoom, "maxzoom", m.MaxZoom, "url", tiles.Template)
+	}
 	h.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -242,7 +262,7 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 	}
 	h.http = &http.Server{
 		Handler: api.New(api.Config{Fleet: h.fleet, Dispatch: h.dispatch, Stream: h.stream, Ticket: h.stream.Ticket,
-			Dashboard: webui.New(webui.Config{Tiles: cfg.Tiles}), Districts: dists,
+			Dashboard: h.site(), Districts: dists,
 			AdminToken: h.token, Disconnect: disconnect,
 			Metrics: promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{}), Health: h.health,
 			Logger: log.With("component", "api")}),
@@ -250,6 +270,25 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return h, nil
+}
+
+// site serves what the API leaves to the browser: the dashboard at /, and
+// the hub's own basemap tiles at /tiles/ (no token: the dashboard draws them
+// as images, which cannot carry one). With a tile package and no -tiles,
+// the dashboard's basemap is that package.
+func (h *Hub) site() http.Handler {
+	basemap := h.cfg.Tiles
+	if basemap == "" && h.tiles != nil {
+		basemap = tiles.Template
+	}
+	dashboard := webui.New(webui.Config{Tiles: basemap})
+	if h.tiles == nil {
+		return dashboard
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", dashboard)
+	mux.Handle(tiles.Prefix, h.tiles)
+	return mux
 }
 
 func (c *Config) validate() error {
@@ -375,6 +414,9 @@ func (h *Hub) Run(ctx context.Context) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = h.http.Shutdown(shutdown)
+	// No request starts now; one still running past Shutdown's timeout
+	// gets a 500 rather than a closed database.
+	h.closeTiles()
 	stopStream() // Shutdown leaves upgraded connections to their owner
 	<-streamDone
 	// Ingest stops taking messages, commits what it holds and sends the last
@@ -396,11 +438,21 @@ func (h *Hub) Run(ctx context.Context) error {
 	return err
 }
 
+func (h *Hub) closeTiles() {
+	if h.tiles == nil {
+		return
+	}
+	if err := h.tiles.Close(); err != nil {
+		h.log.Warn("closing the tile package", "err", err)
+	}
+}
+
 // closeAll releases what New acquired when Run will not be called.
 func (h *Hub) closeAll() {
 	if h.httpLn != nil {
 		h.httpLn.Close()
 	}
+	h.closeTiles()
 	if h.bus != nil {
 		h.bus.Close()
 	}
