@@ -175,10 +175,12 @@ func TestAutoDispatchDeclineAndTimeout(t *testing.T) {
 	if got := fmt.Sprint(stateOf(inc, "moto-1"), stateOf(inc, "car-2"), stateOf(inc, "car-3")); got != "declinedtimeoutdispatched" {
 		t.Errorf("states = %s", got)
 	}
-	if got, want := timelineTypes(inc), "created,recommended,dispatched,decline,dispatched,timeout,dispatched"; got != want {
+	// moto-1 was the only unit within tier 1: once it declined, nobody was
+	// (car-2 and car-3 are in tier 2), so the incident is uncovered.
+	if got, want := timelineTypes(inc), "created,recommended,dispatched,decline,uncovered,dispatched,timeout,dispatched"; got != want {
 		t.Errorf("timeline %s, want %s", got, want)
 	}
-	if !strings.Contains(inc.Timeline[4].Detail, "moto-1 declined") || !strings.Contains(inc.Timeline[6].Detail, "car-2 did not answer") {
+	if !strings.Contains(inc.Timeline[5].Detail, "moto-1 declined") || !strings.Contains(inc.Timeline[7].Detail, "car-2 did not answer") {
 		t.Errorf("reasons not recorded: %+v", inc.Timeline)
 	}
 	if st := h.Do(http.MethodPost, "/api/incidents/"+inc.ID+"/assign", map[string]string{"unit": "vol-1"}, nil); st != http.StatusConflict {
@@ -365,6 +367,18 @@ func TestIncidentAPIErrors(t *testing.T) {
 		{"sighting at lon 200", "POST", "/api/incidents/" + inc.ID + "/sightings", `{"lat":28.2,"lon":200}`, 400},
 		{"sighting on a closed incident", "POST", "/api/incidents/" + closed.ID + "/sightings", `{"lat":28.2,"lon":112.9}`, 409},
 		{"bad status filter", "GET", "/api/incidents?status=weird", "", 400},
+		{"reopen unknown incident", "POST", "/api/incidents/inc-nope/reopen", `{"reason":"again"}`, 404},
+		{"reopen an open incident", "POST", "/api/incidents/" + inc.ID + "/reopen", `{"reason":"again"}`, 409},
+		{"reopen without a body", "POST", "/api/incidents/" + closed.ID + "/reopen", ``, 400},
+		{"reopen without a reason", "POST", "/api/incidents/" + closed.ID + "/reopen", `{}`, 400},
+		{"reopen with an empty reason", "POST", "/api/incidents/" + closed.ID + "/reopen", `{"reason":""}`, 400},
+		{"reopen with a blank reason", "POST", "/api/incidents/" + closed.ID + "/reopen", `{"reason":" \t "}`, 400},
+		{"reopen with 513 bytes", "POST", "/api/incidents/" + closed.ID + "/reopen", `{"reason":"` + strings.Repeat("x", 513) + `"}`, 400},
+		{"reopen with an unknown field", "POST", "/api/incidents/" + closed.ID + "/reopen", `{"reason":"again","by":"me"}`, 400},
+		{"reopen by GET", "GET", "/api/incidents/" + closed.ID + "/reopen", "", 405},
+		{"close with an unknown field", "POST", "/api/incidents/" + inc.ID + "/close", `{"reason":"done"}`, 400},
+		{"close with 513 bytes", "POST", "/api/incidents/" + inc.ID + "/close", `{"note":"` + strings.Repeat("x", 513) + `"}`, 400},
+		{"close with a broken body", "POST", "/api/incidents/" + inc.ID + "/close", `{"note":`, 400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -382,10 +396,16 @@ func TestIncidentAPIErrors(t *testing.T) {
 			}
 		})
 	}
-	// Nothing refused was created.
+	// Nothing refused was created, reopened or closed.
 	var all []dispatch.Incident
 	h.Do("GET", "/api/incidents?status=all", nil, &all)
 	if len(all) != 2 {
 		t.Errorf("%d incidents, want 2", len(all))
+	}
+	if got := getIncident(t, h, closed.ID); got.Status != dispatch.StatusClosed {
+		t.Errorf("a refused reopening reopened it: %s", got.Status)
+	}
+	if got := getIncident(t, h, inc.ID); got.Status != dispatch.StatusOpen {
+		t.Errorf("a refused close closed it: %s", got.Status)
 	}
 }

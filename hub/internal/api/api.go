@@ -88,6 +88,7 @@ func New(cfg Config) http.Handler {
 		mux.Handle("/api/incidents/{id}/assign", s.auth(methods{http.MethodPost: s.assign}))
 		mux.Handle("/api/incidents/{id}/sightings", s.auth(methods{http.MethodPost: s.sighting}))
 		mux.Handle("/api/incidents/{id}/close", s.auth(methods{http.MethodPost: s.closeIncident}))
+		mux.Handle("/api/incidents/{id}/reopen", s.auth(methods{http.MethodPost: s.reopen}))
 	}
 	if cfg.Stream != nil {
 		mux.Handle("/ws", cfg.Stream)

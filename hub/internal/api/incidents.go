@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"time"
 
@@ -75,8 +76,36 @@ func (s *server) sighting(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, inc)
 }
 
+// closeIncident takes an optional body {"note": "…"}: an empty body closes
+// it as before the note existed.
 func (s *server) closeIncident(w http.ResponseWriter, r *http.Request) {
-	inc, err := s.Dispatch.Close(r.PathValue("id"), dispatch.ActorDispatcher)
+	var body struct {
+		Note string `json:"note"`
+	}
+	if err := decodeBody(w, r, &body); err != nil && !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	inc, err := s.Dispatch.Close(r.PathValue("id"), dispatch.ActorDispatcher, body.Note)
+	if err != nil {
+		s.dispatchError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, inc)
+}
+
+// reopen opens a closed incident again; {"reason": "…"} is required. The
+// actor is "dispatcher": there are no accounts yet, and whoever holds the
+// admin token acts as the supervisor.
+func (s *server) reopen(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Reason string `json:"reason"`
+	}
+	if err := decodeBody(w, r, &body); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error()+`; the body is {"reason": "<why it is reopened>"}`)
+		return
+	}
+	inc, err := s.Dispatch.Reopen(r.PathValue("id"), dispatch.ActorDispatcher, body.Reason)
 	if err != nil {
 		s.dispatchError(w, r, err)
 		return

@@ -183,6 +183,9 @@ type Config struct {
 	// BetterBy is how much sooner a free unit must arrive than the best unit
 	// on its way for a sighting to offer it to the dispatcher.
 	BetterBy time.Duration
+	// CoverEvery is how often Run looks whether an acknowledged unit has
+	// driven into the first tier of an uncovered incident (default 5 s).
+	CoverEvery time.Duration
 	// OnChange, if set, hears which incidents changed; it must not block.
 	OnChange   func(ids ...string)
 	Logger     *slog.Logger
@@ -202,6 +205,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.BetterBy == 0 {
 		c.BetterBy = time.Minute
+	}
+	if c.CoverEvery == 0 {
+		c.CoverEvery = 5 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

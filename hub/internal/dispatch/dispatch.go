@@ -1,9 +1,12 @@
 // Package dispatch is the incident lifecycle: an incident is created, ranked
 // units are recommended, units are dispatched (by a dispatcher, or by the hub
 // itself for priority 1), and each unit's answers — ack, decline, arrived,
-// cleared — or silence move the incident along until it closes. Every step is
-// on the incident's timeline, and every state is stored before the command
-// that follows from it goes out, so a restart resumes where it stopped.
+// cleared — or silence move the incident along until it closes; a person may
+// reopen it. Whether anybody can be there within the first tier is kept up
+// to date (cover.go). Every step is on the incident's timeline with a
+// machine-readable reason (kuaifan/protocol/api), and every state is stored
+// before the command that follows from it goes out, so a restart resumes
+// where it stopped.
 //
 // A unit is assigned to one incident at a time: every change goes through one
 // lock, so two dispatchers (or a dispatcher and the hub) racing for a unit
@@ -18,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -29,6 +33,7 @@ import (
 	"kuaifan/hub/internal/match"
 	"kuaifan/hub/internal/store"
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 // Errors; each wraps a message for the caller.
@@ -134,7 +139,9 @@ func New(cfg Config, matchCfg match.Config, st *store.Store, f *fleet.Fleet, bus
 	return d, nil
 }
 
-// Run acts on ack deadlines and on the units' events until ctx is done.
+// Run acts on ack deadlines and on the units' events until ctx is done, and
+// every CoverEvery clears the flag of uncovered incidents an acknowledged
+// unit has since driven into the first tier.
 func (d *Dispatcher) Run(ctx context.Context) {
 	d.mu.Lock()
 	d.running = true
@@ -148,6 +155,8 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	}
 	d.mu.Unlock()
 	defer close(d.done)
+	cover := time.NewTicker(d.cfg.CoverEvery)
+	defer cover.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -161,6 +170,8 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			return
 		case events := <-d.events:
 			d.HandleEventsNow(events)
+		case <-cover.C:
+			d.reviewCovers()
 		}
 	}
 }
@@ -298,15 +309,16 @@ func (d *Dispatcher) Create(n NewIncident, actor string) (Incident, error) {
 	inc := &Incident{ID: id, Status: StatusOpen, Lat: n.Lat, Lon: n.Lon, Kind: n.Kind, Priority: n.Priority,
 		Summary: n.Summary, Needs: append([]string{}, n.Needs...), Created: now.UnixMilli(),
 		Assignments: []Assignment{}, Timeline: []Entry{}}
-	inc.add(now, EventCreated, "", actor, fmt.Sprintf("%s, priority %d", n.Kind, n.Priority))
+	inc.add(now, Entry{Type: api.EntryCreated, Actor: actor, Detail: fmt.Sprintf("%s, priority %d", n.Kind, n.Priority),
+		Reason: api.ReasonReported, Params: &api.Params{Kind: n.Kind, Priority: n.Priority}})
 	recs := d.recommend(inc, now)
-	inc.add(now, EventRecommended, "", ActorAuto, describe(recs, 3))
-	d.checkCover(inc, recs, now)
+	inc.add(now, ranked(recs, 3))
+	d.raiseUncovered(inc, recs, now)
 
 	var out outbox
 	out.changed(inc)
 	for _, r := range d.autoPicks(inc, recs, d.pol.autoUnits(n.Priority, n.Kind)) {
-		out.merge(d.dispatch(inc, r.Unit, r.Tier, ActorAuto, "", now))
+		out.merge(d.dispatch(inc, r.Unit, r.Tier, ActorAuto, inTier(r, fmt.Sprintf("tier %d (%s)", r.Tier, d.pol.Tiers[r.Tier-1].Name)), now))
 	}
 	if err := d.flush(&out); err != nil {
 		return Incident{}, err
@@ -316,25 +328,6 @@ func (d *Dispatcher) Create(n NewIncident, actor string) (Incident, error) {
 	c := inc.clone()
 	c.Recommendations = d.recommend(inc, now)
 	return c, nil
-}
-
-// checkCover flags an incident nobody fresh can reach within the first tier:
-// the search then widens tier by tier, and the dispatcher sees it at once.
-func (d *Dispatcher) checkCover(inc *Incident, recs []Recommendation, now time.Time) {
-	for _, r := range recs {
-		if !r.Stale && r.Tier == 1 {
-			inc.Uncovered = false
-			return
-		}
-	}
-	if !inc.Uncovered {
-		best := "no unit available anywhere"
-		if len(recs) > 0 {
-			best = fmt.Sprintf("best is %s in tier %d (%s)", recs[0].Unit, recs[0].Tier, d.pol.Tiers[recs[0].Tier-1].Name)
-		}
-		inc.add(now, EventUncovered, "", ActorAuto, "no fresh unit within tier 1; "+best)
-	}
-	inc.Uncovered = true
 }
 
 // autoPicks chooses up to n units for the hub to dispatch by itself: fresh,
@@ -353,17 +346,16 @@ func (d *Dispatcher) autoPicks(inc *Incident, recs []Recommendation, n int) []Re
 	return picks
 }
 
-// dispatch assigns a unit (already checked) and prepares its command.
-func (d *Dispatcher) dispatch(inc *Incident, unit string, tier int, actor, detail string, now time.Time) outbox {
+// dispatch assigns a unit (already checked) and prepares its command; why
+// is the dispatched entry's detail, reason and params.
+func (d *Dispatcher) dispatch(inc *Incident, unit string, tier int, actor string, why Entry, now time.Time) outbox {
 	cmd := protocol.Command{ID: newCommandID(), TS: now.UnixMilli(), Type: protocol.CmdDispatch, Incident: inc.ID,
 		Lat: ptr(inc.Lat), Lon: ptr(inc.Lon), Priority: inc.Priority, Kind: inc.Kind, Summary: inc.Summary}
 	timeout := time.Duration(d.pol.AckTimeout)
 	inc.Assignments = append(inc.Assignments, Assignment{Unit: unit, State: AssignDispatched, Command: cmd.ID, By: actor,
 		Tier: tier, Dispatched: now.UnixMilli(), Deadline: now.Add(timeout).UnixMilli()})
-	if detail == "" && tier > 0 {
-		detail = fmt.Sprintf("tier %d (%s)", tier, d.pol.Tiers[tier-1].Name)
-	}
-	inc.add(now, EventDispatched, unit, actor, detail)
+	why.Type, why.Unit, why.Actor = api.EntryDispatched, unit, actor
+	inc.add(now, why)
 	if inc.Figures.ToDispatchS == nil {
 		d.m.dispatchLatency.Observe(float64(now.UnixMilli()-inc.Created) / 1000)
 	}
@@ -417,16 +409,17 @@ func (d *Dispatcher) Assign(id, unit, actor string) (Incident, error) {
 		return Incident{}, fmt.Errorf("%w: volunteer patrols are not sent to %q incidents", ErrConflict, inc.Kind)
 	}
 	now := d.cfg.Now()
-	tier, detail := 0, "not among the recommendations"
+	tier, why := 0, Entry{Detail: "not among the recommendations", Reason: api.ReasonNotRecommended}
 	for _, r := range d.recommend(inc, now) {
 		if r.Unit == unit {
-			tier, detail = r.Tier, fmt.Sprintf("tier %d (%s), eta %.0f s", r.Tier, d.pol.Tiers[r.Tier-1].Name, r.ETAS)
+			detail := fmt.Sprintf("tier %d (%s), eta %.0f s", r.Tier, d.pol.Tiers[r.Tier-1].Name, r.ETAS)
 			if r.Stale {
 				detail += fmt.Sprintf(", position %.0f s old", r.FixAgeS)
 			}
+			tier, why = r.Tier, inTier(r, detail)
 		}
 	}
-	out := d.dispatch(inc, unit, tier, actor, detail, now)
+	out := d.dispatch(inc, unit, tier, actor, why, now)
 	if err := d.flush(&out); err != nil {
 		return Incident{}, err
 	}
@@ -464,6 +457,14 @@ func (d *Dispatcher) onEvent(e protocol.Event, now time.Time) outbox {
 		d.log.Warn("dispatch: event for an incident the unit is not assigned to", "unit", e.Unit, "incident", e.Incident, "type", e.Type)
 		return out
 	}
+	if inc.belongsEarlier(a, e.Seq) {
+		// A replay, or a queued message arriving late: its step is on the
+		// timeline already, under the unit's earlier assignment.
+		d.log.Debug("dispatch: event of an earlier assignment", "unit", e.Unit, "incident", e.Incident, "seq", e.Seq)
+		return out
+	}
+	// Noted first: a replacement's dispatch may move the assignments.
+	a.EventSeq = max(a.EventSeq, e.Seq)
 	at := min(e.TS, now.UnixMilli()) // a device clock ahead must not date steps in the future
 	ts := time.UnixMilli(at)
 	switch e.Type {
@@ -472,12 +473,14 @@ func (d *Dispatcher) onEvent(e protocol.Event, now time.Time) outbox {
 		case AssignDispatched:
 			a.State, a.Acked = AssignEnroute, at
 			d.stopTimer(a.Command)
-			inc.add(ts, EventAck, e.Unit, e.Unit, "")
+			inc.add(ts, Entry{Type: api.EntryAck, Unit: e.Unit, Actor: e.Unit})
 			inc.since(&inc.Figures.ToAckS, at)
 			d.m.ackLatency.Observe(float64(at-a.Dispatched) / 1000)
+			d.clearUncovered(inc, ts, now)
 		case AssignTimeout, AssignCancelled:
 			// Too late: it has been replaced or called off. Say so again.
-			inc.add(ts, EventCancelled, e.Unit, ActorAuto, "ack after the assignment ended ("+a.State+")")
+			inc.add(ts, Entry{Type: api.EntryCancelled, Unit: e.Unit, Actor: ActorAuto, Detail: "ack after the assignment ended (" + a.State + ")",
+				Reason: api.ReasonLateAck, Params: &api.Params{State: a.State}})
 			out.commands = append(out.commands, d.cancel(inc, e.Unit, now))
 		default:
 			return out
@@ -487,8 +490,8 @@ func (d *Dispatcher) onEvent(e protocol.Event, now time.Time) outbox {
 			return out
 		}
 		d.release(inc, a, AssignDeclined, at)
-		inc.add(ts, EventDecline, e.Unit, e.Unit, "")
-		out.merge(d.replace(inc, e.Unit+" declined", now))
+		inc.add(ts, Entry{Type: api.EntryDecline, Unit: e.Unit, Actor: e.Unit})
+		out.merge(d.replace(inc, *a, e.Unit+" declined", now))
 	case protocol.EventArrived:
 		if a.State != AssignDispatched && a.State != AssignEnroute {
 			return out
@@ -499,19 +502,22 @@ func (d *Dispatcher) onEvent(e protocol.Event, now time.Time) outbox {
 			inc.since(&inc.Figures.ToAckS, at)
 		}
 		a.State, a.Arrived = AssignOnScene, at
-		inc.add(ts, EventArrived, e.Unit, e.Unit, "")
+		inc.add(ts, Entry{Type: api.EntryArrived, Unit: e.Unit, Actor: e.Unit})
 		if inc.Figures.ToArrivalS == nil {
 			d.m.arrival.Observe(float64(at-inc.Created) / 1000)
 		}
 		inc.since(&inc.Figures.ToArrivalS, at)
+		d.clearUncovered(inc, ts, now)
 	case protocol.EventCleared:
 		if !active(a.State) {
 			return out
 		}
 		d.release(inc, a, AssignCleared, at)
-		inc.add(ts, EventCleared, e.Unit, e.Unit, "")
+		inc.add(ts, Entry{Type: api.EntryCleared, Unit: e.Unit, Actor: e.Unit})
 		if d.allDone(inc) {
-			d.close(inc, ActorAuto, "every unit cleared", now)
+			d.close(inc, ActorAuto, Entry{Detail: "every unit cleared", Reason: api.ReasonAllCleared}, now)
+		} else {
+			d.reviewCover(inc, nil, now) // it may have been the one covering it
 		}
 	default:
 		return out
@@ -550,33 +556,42 @@ func (d *Dispatcher) timeout(id, unit, cmd string) {
 	}
 	now := d.cfg.Now()
 	d.release(inc, a, AssignTimeout, now.UnixMilli())
-	inc.add(now, EventTimeout, unit, ActorSystem, fmt.Sprintf("no ack within %v", time.Duration(d.pol.AckTimeout)))
+	timeout := time.Duration(d.pol.AckTimeout)
+	inc.add(now, Entry{Type: api.EntryTimeout, Unit: unit, Actor: ActorSystem, Detail: fmt.Sprintf("no ack within %v", timeout),
+		Reason: api.ReasonNoAck, Params: &api.Params{TimeoutS: secs(timeout.Seconds())}})
 	var out outbox
 	out.changed(inc)
 	// Called off, so a dispatch delivered late is not acted on.
 	out.commands = append(out.commands, d.cancel(inc, unit, now))
-	out.merge(d.replace(inc, unit+" did not answer", now))
+	out.merge(d.replace(inc, *a, unit+" did not answer", now))
 	_ = d.flush(&out) // flush logs what fails
 }
 
 // replace sends the next candidate when an assignment failed, if the hub
 // dispatches this incident by itself; otherwise the dispatcher sees the
-// refreshed recommendations and chooses.
-func (d *Dispatcher) replace(inc *Incident, why string, now time.Time) outbox {
+// refreshed recommendations and chooses. Either way the incident's coverage
+// is checked again: the failed unit may have been the one covering it.
+func (d *Dispatcher) replace(inc *Incident, failed Assignment, why string, now time.Time) outbox {
 	var out outbox
 	out.changed(inc)
-	if inc.Status == StatusClosed || d.pol.autoUnits(inc.Priority, inc.Kind) == 0 {
+	if inc.Status == StatusClosed {
+		return out
+	}
+	if d.pol.autoUnits(inc.Priority, inc.Kind) == 0 {
+		d.reviewCover(inc, nil, now)
 		return out
 	}
 	recs := d.recommend(inc, now)
-	d.checkCover(inc, recs, now)
 	picks := d.autoPicks(inc, recs, 1)
 	if len(picks) == 0 {
-		inc.add(now, EventUncovered, "", ActorAuto, why+"; no fresh free unit to send instead")
-		inc.Uncovered = true
+		d.raiseNoReplacement(inc, failed, why, now)
 		return out
 	}
-	out.merge(d.dispatch(inc, picks[0].Unit, picks[0].Tier, ActorAuto, fmt.Sprintf("instead: %s; tier %d, eta %.0f s", why, picks[0].Tier, picks[0].ETAS), now))
+	d.reviewCover(inc, recs, now)
+	p := picks[0]
+	out.merge(d.dispatch(inc, p.Unit, p.Tier, ActorAuto, Entry{
+		Detail: fmt.Sprintf("instead: %s; tier %d, eta %.0f s", why, p.Tier, p.ETAS), Reason: api.ReasonReplacing,
+		Params: &api.Params{Other: failed.Unit, State: failed.State, Tier: p.Tier, ETAS: secs(p.ETAS)}}, now))
 	return out
 }
 
@@ -598,7 +613,8 @@ func (d *Dispatcher) Sighting(id string, s Sighting, actor string) (Incident, er
 	}
 	now := d.cfg.Now()
 	inc.Lat, inc.Lon = s.Lat, s.Lon
-	inc.add(now, EventSighting, "", actor, fmt.Sprintf("%s at %.6f, %.6f", orUnknown(s.Source), s.Lat, s.Lon))
+	inc.add(now, Entry{Type: api.EntrySighting, Actor: actor, Detail: fmt.Sprintf("%s at %.6f, %.6f", orUnknown(s.Source), s.Lat, s.Lon),
+		Reason: api.ReasonSighted, Params: &api.Params{Source: s.Source, Lat: ptr(s.Lat), Lon: ptr(s.Lon)}})
 	var out outbox
 	out.changed(inc)
 	bestEnroute := -1.0
@@ -613,7 +629,7 @@ func (d *Dispatcher) Sighting(id string, s Sighting, actor string) (Incident, er
 		}
 	}
 	recs := d.recommend(inc, now)
-	d.checkCover(inc, recs, now)
+	d.reviewCover(inc, recs, now)
 	inc.Offer = nil
 	if bestEnroute >= 0 {
 		for _, r := range recs {
@@ -622,7 +638,9 @@ func (d *Dispatcher) Sighting(id string, s Sighting, actor string) (Incident, er
 			}
 			if r.ETAS+d.cfg.BetterBy.Seconds() < bestEnroute {
 				inc.Offer = &Offer{Unit: r.Unit, ETAS: r.ETAS, BestETAS: bestEnroute, Sighting: now.UnixMilli()}
-				inc.add(now, EventOffered, r.Unit, ActorAuto, fmt.Sprintf("eta %.0f s; the best unit on its way needs %.0f s", r.ETAS, bestEnroute))
+				inc.add(now, Entry{Type: api.EntryOffered, Unit: r.Unit, Actor: ActorAuto,
+					Detail: fmt.Sprintf("eta %.0f s; the best unit on its way needs %.0f s", r.ETAS, bestEnroute),
+					Reason: api.ReasonSooner, Params: &api.Params{ETAS: secs(r.ETAS), BestETAS: secs(bestEnroute)}})
 			}
 			break
 		}
@@ -637,19 +655,17 @@ func (d *Dispatcher) Sighting(id string, s Sighting, actor string) (Incident, er
 
 // etaOf is a unit's estimated arrival at a place from its latest fix.
 func (d *Dispatcher) etaOf(unit string, lat, lon float64) (float64, bool) {
-	v, ok := d.fleet.Get(unit)
-	if !ok || v.Lat == nil {
-		return 0, false
-	}
-	speed := d.match.Speeds[v.Type]
-	if speed <= 0 {
-		return 0, false
-	}
-	return protocol.Haversine(*v.Lat, *v.Lon, lat, lon) * d.match.Detour / speed, true
+	ap, ok := d.approach(unit, lat, lon, d.cfg.Now())
+	return ap.etaS, ok
 }
 
-// Close ends an incident; units still assigned are called off.
-func (d *Dispatcher) Close(id, actor string) (Incident, error) {
+// Close ends an incident; units still assigned are called off. note is why,
+// if the person said (optional).
+func (d *Dispatcher) Close(id, actor, note string) (Incident, error) {
+	note, err := cleanNote(note, "note", false)
+	if err != nil {
+		return Incident{}, err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	inc, ok := d.incidents[id]
@@ -659,14 +675,20 @@ func (d *Dispatcher) Close(id, actor string) (Incident, error) {
 	if inc.Status == StatusClosed {
 		return inc.clone(), nil
 	}
-	out := d.close(inc, actor, "", d.cfg.Now())
+	why := Entry{Detail: "closed by " + actor, Reason: api.ReasonByPerson}
+	if note != "" {
+		why.Detail += ": " + note
+		why.Params = &api.Params{Note: note}
+	}
+	out := d.close(inc, actor, why, d.cfg.Now())
 	if err := d.flush(&out); err != nil {
 		return Incident{}, err
 	}
 	return inc.clone(), nil
 }
 
-func (d *Dispatcher) close(inc *Incident, actor, detail string, now time.Time) outbox {
+// close ends an incident; why is the closed entry's detail, reason and params.
+func (d *Dispatcher) close(inc *Incident, actor string, why Entry, now time.Time) outbox {
 	var out outbox
 	out.changed(inc)
 	for i := range inc.Assignments {
@@ -675,13 +697,69 @@ func (d *Dispatcher) close(inc *Incident, actor, detail string, now time.Time) o
 			continue
 		}
 		d.release(inc, a, AssignCancelled, now.UnixMilli())
-		inc.add(now, EventCancelled, a.Unit, actor, "incident closed")
+		inc.add(now, Entry{Type: api.EntryCancelled, Unit: a.Unit, Actor: actor, Detail: "incident closed", Reason: api.ReasonIncidentClosed})
 		out.commands = append(out.commands, d.cancel(inc, a.Unit, now))
 	}
 	inc.Status, inc.Closed, inc.Offer, inc.Uncovered = StatusClosed, now.UnixMilli(), nil, false
-	inc.add(now, EventClosed, "", actor, detail)
+	why.Type, why.Actor = api.EntryClosed, actor
+	inc.add(now, why)
 	inc.since(&inc.Figures.ToCloseS, now.UnixMilli())
 	return out
+}
+
+// Reopen opens a closed incident again: it was closed too soon, or the
+// trouble came back. reason is required: the timeline keeps why. Its units
+// all ended at the close, so it is open with nobody assigned (the hub does
+// not dispatch by itself here: a person is looking at it); its coverage is
+// checked again. One closed more than a day ago is read back from the store.
+func (d *Dispatcher) Reopen(id, actor, reason string) (Incident, error) {
+	reason, err := cleanNote(reason, "reason", true)
+	if err != nil {
+		return Incident{}, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	inc, ok := d.incidents[id]
+	if !ok {
+		if inc, err = d.load(id); err != nil {
+			return Incident{}, err
+		}
+	}
+	if inc.Status != StatusClosed {
+		return Incident{}, fmt.Errorf("%w: incident %s is %s, not closed", ErrConflict, id, inc.Status)
+	}
+	now := d.cfg.Now()
+	inc.Status, inc.Closed, inc.Figures.ToCloseS = StatusOpen, 0, nil // settle derives it from the assignments
+	inc.add(now, Entry{Type: api.EntryReopened, Actor: actor, Detail: "reopened by " + actor + ": " + reason,
+		Reason: api.ReasonReopened, Params: &api.Params{Note: reason}})
+	recs := d.recommend(inc, now)
+	d.raiseUncovered(inc, recs, now)
+	var out outbox
+	out.changed(inc)
+	if err := d.flush(&out); err != nil {
+		return Incident{}, err
+	}
+	d.incidents[id] = inc
+	d.m.reopened.Inc()
+	c := inc.clone()
+	c.Recommendations = recs
+	return c, nil
+}
+
+// load reads an incident that is no longer in memory from the store.
+func (d *Dispatcher) load(id string) (*Incident, error) {
+	b, err := d.store.Get(keyPrefix + id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: no incident %q", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dispatch: read %s: %w", id, err)
+	}
+	var inc Incident
+	if err := json.Unmarshal(b, &inc); err != nil {
+		return nil, fmt.Errorf("dispatch: decode %s: %w", id, err)
+	}
+	return &inc, nil
 }
 
 // Get returns an incident, with fresh recommendations while it is open.
@@ -697,15 +775,11 @@ func (d *Dispatcher) Get(id string) (Incident, error) {
 		return c, nil
 	}
 	d.mu.Unlock()
-	b, err := d.store.Get(keyPrefix + id)
-	if errors.Is(err, store.ErrNotFound) {
-		return Incident{}, fmt.Errorf("%w: no incident %q", ErrNotFound, id)
-	}
+	inc, err := d.load(id)
 	if err != nil {
 		return Incident{}, err
 	}
-	var c Incident
-	return c, json.Unmarshal(b, &c)
+	return *inc, nil
 }
 
 // List returns incidents by priority, then age: the open ones, or with
@@ -780,6 +854,10 @@ func newCommandID() string {
 
 func ptr(f float64) *float64 { return &f }
 
+// secs is a duration in seconds as the timeline keeps it: to a tenth, which
+// is all an estimate is worth, and what keeps stored entries short.
+func secs(s float64) *float64 { return ptr(math.Round(s*10) / 10) }
+
 func orUnknown(s string) string {
 	if s == "" {
 		return "unknown source"
@@ -787,17 +865,31 @@ func orUnknown(s string) string {
 	return s
 }
 
-func describe(recs []Recommendation, n int) string {
+// ranked is the recommended entry: the best n units as the timeline
+// remembers them.
+func ranked(recs []Recommendation, n int) Entry {
 	if len(recs) == 0 {
-		return "no unit available"
+		return Entry{Type: api.EntryRecommended, Actor: ActorAuto, Detail: "no unit available", Reason: api.ReasonNoUnit}
 	}
+	p := &api.Params{}
 	var parts []string
 	for _, r := range recs[:min(n, len(recs))] {
-		p := fmt.Sprintf("%s eta %.0f s", r.Unit, r.ETAS)
+		s := fmt.Sprintf("%s eta %.0f s", r.Unit, r.ETAS)
 		if r.Stale {
-			p += " (stale)"
+			s += " (stale)"
 		}
-		parts = append(parts, p)
+		parts = append(parts, s)
+		p.Ranked = append(p.Ranked, api.Ranked{Unit: r.Unit, ETAS: *secs(r.ETAS), Stale: r.Stale})
 	}
-	return strings.Join(parts, ", ")
+	return Entry{Type: api.EntryRecommended, Actor: ActorAuto, Detail: strings.Join(parts, ", "), Reason: api.ReasonRanked, Params: p}
+}
+
+// inTier is why a recommended unit was dispatched: its tier and ETA, and
+// its fix's age when the position was stale.
+func inTier(r Recommendation, detail string) Entry {
+	p := &api.Params{Tier: r.Tier, ETAS: secs(r.ETAS)}
+	if r.Stale {
+		p.FixAgeS = secs(r.FixAgeS)
+	}
+	return Entry{Detail: detail, Reason: api.ReasonInTier, Params: p}
 }

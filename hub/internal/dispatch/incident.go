@@ -3,10 +3,12 @@ package dispatch
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"kuaifan/hub/internal/match"
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 // Incident statuses.
@@ -32,37 +34,38 @@ func active(state string) bool {
 	return state == AssignDispatched || state == AssignEnroute || state == AssignOnScene
 }
 
-// Timeline entry types. The contract's v1 set (created, dispatched, ack,
-// decline, timeout, sighting, arrived, cleared, closed) plus recommended,
-// uncovered, offered and cancelled.
+// Timeline entry types, under the names the hub's code has always used: the
+// shared vocabulary's (kuaifan/protocol/api), which the dashboard renders.
 const (
-	EventCreated     = "created"
-	EventRecommended = "recommended"
-	EventUncovered   = "uncovered"
-	EventDispatched  = "dispatched"
-	EventAck         = "ack"
-	EventDecline     = "decline"
-	EventTimeout     = "timeout"
-	EventSighting    = "sighting"
-	EventOffered     = "offered"
-	EventArrived     = "arrived"
-	EventCleared     = "cleared"
-	EventCancelled   = "cancelled"
-	EventClosed      = "closed"
+	EventCreated     = api.EntryCreated
+	EventRecommended = api.EntryRecommended
+	EventUncovered   = api.EntryUncovered
+	EventCovered     = api.EntryCovered
+	EventDispatched  = api.EntryDispatched
+	EventAck         = api.EntryAck
+	EventDecline     = api.EntryDecline
+	EventTimeout     = api.EntryTimeout
+	EventSighting    = api.EntrySighting
+	EventOffered     = api.EntryOffered
+	EventArrived     = api.EntryArrived
+	EventCleared     = api.EntryCleared
+	EventCancelled   = api.EntryCancelled
+	EventClosed      = api.EntryClosed
+	EventReopened    = api.EntryReopened
 )
 
 // Actors other than a unit's id.
 const (
-	ActorDispatcher = "dispatcher"
-	ActorAuto       = "auto"   // the hub's own decision
-	ActorSystem     = "system" // a timer
+	ActorDispatcher = api.ActorDispatcher
+	ActorAuto       = api.ActorAuto   // the hub's own decision
+	ActorSystem     = api.ActorSystem // a timer
 )
 
 // Incident is one call for help and everything done about it.
 type Incident struct {
 	ID              string           `json:"id"`
 	Status          string           `json:"status"`
-	Uncovered       bool             `json:"uncovered"` // nobody could reach it within the first tier
+	Uncovered       bool             `json:"uncovered"` // nobody is there or acknowledged within the first tier, nor free to go within it (cover.go)
 	Lat             float64          `json:"lat"`
 	Lon             float64          `json:"lon"`
 	Kind            string           `json:"kind"`
@@ -90,16 +93,18 @@ type Assignment struct {
 	Acked      int64  `json:"acked,omitempty"`
 	Arrived    int64  `json:"arrived,omitempty"`
 	Ended      int64  `json:"ended,omitempty"` // cleared, declined, timed out or cancelled
+	// EventSeq is the seq of the unit's latest event applied to this
+	// assignment. A unit may be sent to the same incident again (after a
+	// decline, or a reopening); its events up to here belong to this
+	// assignment, and a replay after a restart must not apply them to the
+	// next one.
+	EventSeq uint64 `json:"event_seq,omitempty"`
 }
 
-// Entry is one step on the timeline.
-type Entry struct {
-	TS     int64  `json:"ts"`
-	Type   string `json:"type"`
-	Unit   string `json:"unit,omitempty"`
-	Actor  string `json:"actor"`
-	Detail string `json:"detail,omitempty"`
-}
+// Entry is one step on the timeline: the shared type, so the hub writes what
+// the dashboard reads. Once added, an entry is never changed (clones share
+// its Params).
+type Entry = api.Entry
 
 // Figures are the incident's response times in seconds from its creation;
 // absent until the step happens.
@@ -176,14 +181,33 @@ func (s *Sighting) validate() error {
 	return nil
 }
 
-func (inc *Incident) add(ts time.Time, typ, unit, actor, detail string) {
+// add puts a step on the timeline at ts.
+func (inc *Incident) add(ts time.Time, e Entry) {
 	const maxTimeline = 1000
 	if len(inc.Timeline) >= maxTimeline {
 		return
 	}
-	inc.Timeline = append(inc.Timeline, Entry{TS: ts.UnixMilli(), Type: typ, Unit: unit, Actor: actor, Detail: detail})
+	e.TS = ts.UnixMilli()
+	inc.Timeline = append(inc.Timeline, e)
 }
 
+// maxNote is the most a person may type as a reason or note, in bytes.
+const maxNote = 512
+
+// cleanNote trims what a person typed and checks its length; required: it may
+// not be empty.
+func cleanNote(s, field string, required bool) (string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case required && s == "":
+		return "", fmt.Errorf("%w: %s is required", ErrInvalid, field)
+	case len(s) > maxNote:
+		return "", fmt.Errorf("%w: %s longer than %d bytes", ErrInvalid, field, maxNote)
+	}
+	return s, nil
+}
+
+// assignment is the unit's latest assignment to the incident.
 func (inc *Incident) assignment(unit string) *Assignment {
 	for i := len(inc.Assignments) - 1; i >= 0; i-- {
 		if inc.Assignments[i].Unit == unit {
@@ -191,6 +215,17 @@ func (inc *Incident) assignment(unit string) *Assignment {
 		}
 	}
 	return nil
+}
+
+// belongsEarlier reports whether an event of a's unit is one an earlier
+// assignment of that unit to the incident already took (or one older still).
+func (inc *Incident) belongsEarlier(a *Assignment, seq uint64) bool {
+	for i := range inc.Assignments {
+		if b := &inc.Assignments[i]; b != a && b.Unit == a.Unit && seq <= b.EventSeq {
+			return true
+		}
+	}
+	return false
 }
 
 // settle derives the incident's status from its assignments.

@@ -4,6 +4,7 @@ import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
 	created         prometheus.Counter
+	reopened        prometheus.Counter
 	assignments     *prometheus.CounterVec
 	dispatchLatency prometheus.Histogram
 	ackLatency      prometheus.Histogram
@@ -17,6 +18,8 @@ func newMetrics(reg prometheus.Registerer, d *Dispatcher) *metrics {
 	m := &metrics{
 		created: prometheus.NewCounter(prometheus.CounterOpts{Name: "kuaifan_dispatch_incidents_created_total",
 			Help: "Incidents created."}),
+		reopened: prometheus.NewCounter(prometheus.CounterOpts{Name: "kuaifan_dispatch_incidents_reopened_total",
+			Help: "Closed incidents opened again."}),
 		assignments: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kuaifan_dispatch_assignments_total",
 			Help: "Assignments by state reached: dispatched, declined, timeout, cleared, cancelled."}, []string{"state"}),
 		dispatchLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "kuaifan_dispatch_latency_seconds",
@@ -46,11 +49,11 @@ func newMetrics(reg prometheus.Registerer, d *Dispatcher) *metrics {
 			return float64(n)
 		}
 	}
-	reg.MustRegister(m.created, m.assignments, m.dispatchLatency, m.ackLatency, m.arrival, m.eventsIgnored, m.commandErrors,
+	reg.MustRegister(m.created, m.reopened, m.assignments, m.dispatchLatency, m.ackLatency, m.arrival, m.eventsIgnored, m.commandErrors,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kuaifan_dispatch_incidents_open", Help: "Incidents not closed."},
 			count(func(i *Incident) bool { return i.Status != StatusClosed })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kuaifan_dispatch_incidents_uncovered",
-			Help: "Open incidents no fresh unit could reach within the first tier."},
+			Help: "Open incidents nobody covers: no unit on scene or acknowledged within the first tier, and none fresh and free to go within it."},
 			count(func(i *Incident) bool { return i.Status != StatusClosed && i.Uncovered })))
 	return m
 }

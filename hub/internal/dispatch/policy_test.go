@@ -3,11 +3,13 @@ package dispatch
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 func TestDefaultPolicy(t *testing.T) {
@@ -79,5 +81,26 @@ func TestLoadPolicy(t *testing.T) {
 				t.Errorf("error %v, want it to mention %q", err, tt.err)
 			}
 		})
+	}
+}
+
+// The default policy names only kinds the dashboard knows (and translates):
+// a misspelt kind in an allow-list would silently never match.
+func TestDefaultPolicyKindsKnown(t *testing.T) {
+	p := DefaultPolicy()
+	lists := map[string][]string{"volunteer_kinds": p.VolunteerKinds, "violent_kinds": p.ViolentKinds}
+	for prio, byKind := range p.AutoDispatch {
+		for kind := range byKind {
+			if kind != "*" {
+				lists["auto_dispatch "+prio] = append(lists["auto_dispatch "+prio], kind)
+			}
+		}
+	}
+	for list, kinds := range lists {
+		for _, k := range kinds {
+			if !slices.Contains(api.Kinds, k) {
+				t.Errorf("%s: kind %q is not in api.Kinds", list, k)
+			}
+		}
 	}
 }
