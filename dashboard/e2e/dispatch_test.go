@@ -170,7 +170,15 @@ func TestDispatchFromTheMap(t *testing.T) {
 	if unit == "" {
 		t.Fatal("the first recommendation names no unit")
 	}
-	b.do("dispatch", 10*time.Second, chromedp.Click(chromedp.CSS(".recommendation button.dispatch")))
+	b.do("dispatch", 10*time.Second,
+		chromedp.Click(chromedp.CSS(".recommendation button.dispatch")),
+		chromedp.WaitVisible(chromedp.CSS("#confirm")))
+	// The confirmation names the unit and the incident it will act on.
+	if got := eval[string](b, `document.querySelector("#confirm").dataset.unit + " " + document.querySelector("#confirm").dataset.incident`); got != unit+" "+incID {
+		t.Fatalf("the confirmation is for %q, the row showed %s on %s", got, unit, incID)
+	}
+	b.do("confirm", 10*time.Second, chromedp.Click(chromedp.CSS("#confirm-ok")),
+		chromedp.WaitNotPresent(chromedp.CSS("#confirm")))
 	// The officer acknowledges after about two seconds; the agent reports
 	// en route; the stream brings it to the page.
 	b.waitJS("the unit en route", fmt.Sprintf(

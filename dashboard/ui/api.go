@@ -140,10 +140,30 @@ func (a *API) Assign(ctx context.Context, id, unit string) (*Incident, error) {
 	return &inc, nil
 }
 
-// CloseIncident is POST /api/incidents/{id}/close.
-func (a *API) CloseIncident(ctx context.Context, id string) (*Incident, error) {
+// CloseIncident is POST /api/incidents/{id}/close, with the dispatcher's
+// note if there is one.
+func (a *API) CloseIncident(ctx context.Context, id, note string) (*Incident, error) {
 	var inc Incident
-	if err := a.do(ctx, "POST", "/api/incidents/"+url.PathEscape(id)+"/close", nil, &inc); err != nil {
+	var body any
+	if note != "" {
+		body = struct {
+			Note string `json:"note"`
+		}{note}
+	}
+	if err := a.do(ctx, "POST", "/api/incidents/"+url.PathEscape(id)+"/close", body, &inc); err != nil {
+		return nil, err
+	}
+	return &inc, nil
+}
+
+// ReopenIncident is POST /api/incidents/{id}/reopen: a closed incident is
+// open again, with the reason on its timeline.
+func (a *API) ReopenIncident(ctx context.Context, id, reason string) (*Incident, error) {
+	var inc Incident
+	body := struct {
+		Reason string `json:"reason"`
+	}{reason}
+	if err := a.do(ctx, "POST", "/api/incidents/"+url.PathEscape(id)+"/reopen", body, &inc); err != nil {
 		return nil, err
 	}
 	return &inc, nil

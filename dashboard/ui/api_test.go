@@ -29,7 +29,7 @@ func TestAPI(t *testing.T) {
 	if _, err := api.Incident(ctx, "inc-nope"); !errors.As(err, &apiErr) || apiErr.Status != 404 {
 		t.Errorf("404: %v", err)
 	}
-	got, err := api.CloseIncident(ctx, inc.ID)
+	got, err := api.CloseIncident(ctx, inc.ID, "")
 	if err != nil || got.Status != IncClosed {
 		t.Errorf("close: %+v %v", got, err)
 	}

@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"time"
+
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 )
 
@@ -51,4 +53,135 @@ func browserTiles(ctx app.Context) string {
 // now is performance.now() in ms (frame timing).
 func perfNow() float64 {
 	return app.Window().Get("performance").Call("now").Float()
+}
+
+// listenKeys calls on for every key pressed on the page, on the UI
+// goroutine, with the focused element's tag and whether it takes text; keys
+// the dashboard owns lose their browser default (a "/" typed into the search
+// it focuses, arrows scrolling the page).
+func listenKeys(ctx app.Context, on func(ctx app.Context, key, tag string, editable bool)) app.Func {
+	fn := app.FuncOf(func(_ app.Value, args []app.Value) any {
+		if len(args) == 0 {
+			return nil
+		}
+		e := args[0]
+		if e.Get("ctrlKey").Bool() || e.Get("metaKey").Bool() || e.Get("altKey").Bool() || e.Get("isComposing").Bool() {
+			return nil // a browser shortcut, or typing Chinese with an input method
+		}
+		key := e.Get("key").String()
+		tag, editable := "", false
+		if t := e.Get("target"); t.Truthy() {
+			if n := t.Get("tagName"); n.Truthy() {
+				tag = lower(n.String())
+			}
+			editable = t.Get("isContentEditable").Bool()
+		}
+		if ownsKey(key, tag, editable) {
+			e.Call("preventDefault")
+		}
+		ctx.Dispatch(func(ctx app.Context) { on(ctx, key, tag, editable) })
+		return nil
+	})
+	app.Window().Get("document").Call("addEventListener", "keydown", fn)
+	return fn
+}
+
+// ownsKey: keys whose browser default the dashboard replaces, outside text
+// fields.
+func ownsKey(key, tag string, editable bool) bool {
+	if editable || tag == "input" || tag == "textarea" || tag == "select" {
+		return false
+	}
+	switch key {
+	case "/", KeyUp, KeyDown:
+		return true
+	}
+	return false
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// alarm sounds the standing alerts with the Web Audio API: two short tones
+// every two seconds while any alert stands and the dispatcher has not muted
+// it. Browsers let a page make sound only after a person's click or key: the
+// sign-in click (or the mute button) unlocks it. window.kuaifanAlarm says
+// what it did: {beeps, alerts, muted, state}.
+type alarm struct {
+	js, stats app.Value
+	beeps     int
+	last      time.Time
+}
+
+// alarmJS makes the sounding function: fresh nodes per tone, on one
+// AudioContext created at the first unlock.
+const alarmJS = `(function() {
+	let ac = null;
+	return function(op) {
+		try {
+			if (!ac) {
+				const AC = window.AudioContext || window.webkitAudioContext;
+				if (!AC) return "none";
+				ac = new AC();
+			}
+			if (ac.state === "suspended") ac.resume();
+			if (op === "beep") {
+				const t = ac.currentTime;
+				for (const [f, at] of [[880, 0], [660, 0.22]]) {
+					const o = ac.createOscillator(), g = ac.createGain();
+					o.type = "square";
+					o.frequency.value = f;
+					g.gain.setValueAtTime(0.0001, t + at);
+					g.gain.exponentialRampToValueAtTime(0.25, t + at + 0.02);
+					g.gain.exponentialRampToValueAtTime(0.0001, t + at + 0.2);
+					o.connect(g).connect(ac.destination);
+					o.start(t + at);
+					o.stop(t + at + 0.21);
+				}
+			}
+			return ac.state;
+		} catch (e) {
+			return "error: " + e;
+		}
+	};
+})()`
+
+func (a *alarm) init() {
+	win := app.Window()
+	if !win.Truthy() || !win.Get("Function").Truthy() {
+		return // host tests, the server's pre-render
+	}
+	a.js = win.Get("Function").New("return " + alarmJS).Invoke()
+	a.stats = win.Get("Object").New()
+	win.Set("kuaifanAlarm", a.stats)
+}
+
+// unlock runs within a person's click: the audio may start.
+func (a *alarm) unlock() {
+	if a.js != nil {
+		a.stats.Set("state", a.js.Invoke("unlock").String())
+	}
+}
+
+// tick runs once a second: a beep every two seconds while on.
+func (a *alarm) tick(now time.Time, on bool, alerts int, muted bool) {
+	if a.js == nil {
+		return
+	}
+	a.stats.Set("alerts", alerts)
+	a.stats.Set("muted", muted)
+	if !on || now.Sub(a.last) < 2*time.Second {
+		return
+	}
+	a.last = now
+	a.beeps++
+	a.stats.Set("state", a.js.Invoke("beep").String())
+	a.stats.Set("beeps", a.beeps)
 }

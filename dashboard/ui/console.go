@@ -29,9 +29,27 @@ type Console struct {
 	Detail   *Incident
 	DetailAt time.Time
 	Notice   Notice
+	// Confirm is the action waiting for the dispatcher's confirmation.
+	Confirm *Pending
+	// Recs holds the recommendations still while the dispatcher points at
+	// or is in them: a newer ranking waits in Recs.Next.
+	Recs RecsHold
+	// Alerts stand until their incident is opened; newest last.
+	Alerts     []Alert
+	alertKnown map[string]bool // incidents this session has seen
+	// Tab is the panel shown on a narrow screen (TabIncidents, TabMap, TabUnits).
+	Tab string
+	// Cursor is the queue row the keyboard is on (↑ ↓, Enter opens it).
+	Cursor string
+	// Mute silences the alarm (the banner stays).
+	Mute bool
+
+	restore *Prefs // a selection to restore once the stream has shown it
 
 	sceneRev atomic.Uint64 // bumped whenever the map must be redrawn
 	fitted   bool          // the view was fitted to the fleet once
+	autoView View          // the view the console last chose by itself (console_map.go); under mu
+	pick     *Pick         // the picker open over the map, nil if none (pick.go); under mu
 }
 
 // IncidentForm is the new-incident form.
@@ -56,8 +74,10 @@ type Notice struct {
 func NewConsole(lang Lang) *Console {
 	c := &Console{Store: NewStore(), Lang: lang, Link: Link{State: LinkOffline}}
 	c.Scene.View = DefaultView(1024, 768)
+	c.autoView = c.Scene.View // refitted until the dispatcher moves the map
 	c.Scene.Lang = lang
 	c.Form = IncidentForm{Kind: Kinds[0], Priority: 2}
+	c.Tab = TabIncidents
 	return c
 }
 
@@ -91,14 +111,16 @@ func (c *Console) Say(text string, isErr bool, now time.Time) {
 func (c *Console) ApplyFrames(frames []*Frame, link Link, linkChanged bool) Change {
 	var ch Change
 	c.mu.Lock()
+	now := time.Now()
 	for _, f := range frames {
+		c.noteAlerts(f, now)
 		ch |= c.Store.Apply(f)
 	}
 	if ch&ChangedUnits != 0 {
 		c.extendTrack()
 		if !c.fitted && c.Store.Synced {
 			c.fitted = true
-			c.fitFleetIfNoneVisible()
+			c.firstFit()
 		}
 	}
 	c.mu.Unlock()
@@ -170,11 +192,10 @@ func (c *Console) FitFleet() {
 	c.Dirty()
 }
 
-// Home shows Changsha.
+// Home shows every district (Changsha's box without districts).
 func (c *Console) Home() {
 	c.mu.Lock()
-	v := c.Scene.View
-	c.Scene.View = FitBox(CityBox, v.W, v.H)
+	c.fitHome(c.Scene.View.W, c.Scene.View.H)
 	c.mu.Unlock()
 	c.Dirty()
 }
@@ -198,14 +219,20 @@ func (c *Console) View() View {
 
 // Click handles a click on the map at canvas point x, y and says what it
 // hit. In "new incident" mode, or on an empty spot, it opens the form there;
-// on an incident it selects it; on a unit it selects the unit.
+// on an incident it selects it; on a unit it selects the unit; on several
+// markers it opens the picker (pick.go). A click while the picker is open
+// closes it, and acts only if it lands on a marker.
 func (c *Console) Click(x, y float64) Hit {
 	c.mu.Lock()
 	h := HitTest(c.Store, c.Scene.View, x, y)
+	picked := c.pickClick(&h, x, y)
 	if c.Creating {
 		h.Kind, h.ID = HitNothing, ""
 	}
 	c.mu.Unlock()
+	if picked {
+		return h // several markers: the picker opened; or it closed
+	}
 	switch h.Kind {
 	case HitIncident:
 		c.SelectIncident(h.ID)
@@ -220,6 +247,7 @@ func (c *Console) Click(x, y float64) Hit {
 // StartCreating arms "new incident" mode.
 func (c *Console) StartCreating() {
 	c.Creating = true
+	c.ClosePick() // the next click places the incident, whatever is there
 }
 
 // OpenForm opens the new-incident form at a position (moving it if open).
@@ -272,10 +300,11 @@ func (c *Console) Created(inc *Incident) {
 func (c *Console) SelectIncident(id string) {
 	c.mu.Lock()
 	if c.Scene.SelInc != id {
-		c.Detail = nil
+		c.Detail, c.Recs.Next = nil, nil
 	}
 	c.Scene.SelInc = id
 	c.mu.Unlock()
+	c.Seen(id)
 	c.Dirty()
 }
 
@@ -287,8 +316,8 @@ func (c *Console) SetDetail(inc *Incident, now time.Time) {
 	sel := c.Scene.SelInc
 	c.mu.Unlock()
 	if inc.ID == sel {
-		d := *inc
-		c.Detail, c.DetailAt = &d, now
+		c.showDetail(inc)
+		c.DetailAt = now
 	}
 	c.Dirty()
 }
@@ -360,8 +389,10 @@ func (c *Console) SignedOut(link Link) {
 	c.Store = NewStore()
 	c.Scene.SelInc, c.Scene.SelUnit, c.Scene.Track, c.Scene.Pending = "", "", nil, nil
 	c.fitted = false
+	c.pick = nil
 	c.mu.Unlock()
-	c.Detail, c.Link, c.Creating = nil, link, false
+	c.Detail, c.Link, c.Creating, c.Confirm, c.Recs = nil, link, false, nil, RecsHold{}
+	c.Alerts, c.alertKnown = nil, nil
 	c.Form.Open, c.Form.Busy = false, false
 	c.Dirty()
 }

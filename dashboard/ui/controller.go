@@ -42,7 +42,8 @@ type Controller struct {
 	Now  func() time.Time
 
 	ui      Loop
-	api     *API // nil when signed out
+	sound   alarm // the browser's alarm sound (idle on the host)
+	api     *API  // nil when signed out
 	stream  *Stream
 	stop    context.CancelFunc
 	sess    context.Context
@@ -157,6 +158,7 @@ func (ct *Controller) drain(st *Stream) bool {
 	}
 	frames, link, linkChanged := st.Take()
 	ch := ct.C.ApplyFrames(frames, link, linkChanged)
+	ct.restoreSelection()
 	return linkChanged || ch&(ChangedIncidents|ChangedResync) != 0
 }
 
@@ -290,22 +292,110 @@ func (ct *Controller) detailCall(do func(ctx context.Context, api *API) (*Incide
 	})
 }
 
-// Assign dispatches a unit to an incident, then refreshes the incident.
-func (ct *Controller) Assign(incID, unit string) {
-	ct.detailCall(func(ctx context.Context, api *API) (*Incident, error) {
-		return api.Assign(ctx, incID, unit)
-	}, func(*Incident) {
-		ct.C.Say(Tf(ct.C.Lang, "inc.dispatched", unit, incID), false, ct.now())
-		ct.RefreshDetail()
-	})
+// AskDispatch asks the dispatcher to confirm sending unit to an incident.
+func (ct *Controller) AskDispatch(incID, unit string) {
+	ct.C.Ask(Pending{Action: ActDispatch, Incident: incID, Unit: unit})
 }
 
-// CloseIncident closes an incident.
-func (ct *Controller) CloseIncident(id string) {
-	ct.detailCall(func(ctx context.Context, api *API) (*Incident, error) {
-		return api.CloseIncident(ctx, id)
+// AskClose asks the dispatcher to confirm closing an incident.
+func (ct *Controller) AskClose(incID string) {
+	ct.C.Ask(Pending{Action: ActClose, Incident: incID})
+}
+
+// AskReopen asks for the reason to reopen a closed incident.
+func (ct *Controller) AskReopen(incID string) {
+	ct.C.Ask(Pending{Action: ActReopen, Incident: incID})
+}
+
+// ConfirmPending carries out the action the dialog shows. The dialog stays,
+// with the hub's answer, if the hub refuses it (a unit taken meanwhile, an
+// incident closed by someone else).
+func (ct *Controller) ConfirmPending() {
+	p := ct.C.Confirm
+	if p == nil || p.Busy {
+		return
+	}
+	note := strings.TrimSpace(p.Note)
+	if len(note) > MaxNote {
+		p.Err = Tf(ct.C.Lang, "confirm.note.long", MaxNote)
+		return
+	}
+	if p.Action == ActReopen && note == "" {
+		p.Err = T(ct.C.Lang, "confirm.reason.needed")
+		return
+	}
+	p.Busy, p.Err = true, ""
+	done := func(err error) {
+		if ct.C.Confirm != p {
+			return
+		}
+		if err != nil {
+			p.Busy, p.Err = false, err.Error()
+			return
+		}
+		ct.C.Confirm = nil
+	}
+	switch p.Action {
+	case ActDispatch:
+		ct.Assign(p.Incident, p.Unit, done)
+	case ActClose:
+		ct.CloseIncident(p.Incident, note, done)
+	case ActReopen:
+		ct.ReopenIncident(p.Incident, note, done)
+	default:
+		ct.C.Confirm = nil
+	}
+}
+
+// Assign dispatches a unit to an incident, then refreshes the incident;
+// done (if set) hears the outcome.
+func (ct *Controller) Assign(incID, unit string, done func(error)) {
+	ct.actionCall(func(ctx context.Context, api *API) (*Incident, error) {
+		return api.Assign(ctx, incID, unit)
+	}, func(*Incident) {
+		ct.C.Say(Tf(ct.C.Lang, "inc.dispatched", ct.C.Store.UnitName(unit), incID), false, ct.now())
+		ct.RefreshDetail()
+	}, done)
+}
+
+// CloseIncident closes an incident, with an optional note.
+func (ct *Controller) CloseIncident(id, note string, done func(error)) {
+	ct.actionCall(func(ctx context.Context, api *API) (*Incident, error) {
+		return api.CloseIncident(ctx, id, note)
 	}, func(*Incident) {
 		ct.C.Say(Tf(ct.C.Lang, "inc.closed", id), false, ct.now())
+	}, done)
+}
+
+// ReopenIncident reopens a closed incident for a reason, and shows it again
+// with fresh recommendations.
+func (ct *Controller) ReopenIncident(id, reason string, done func(error)) {
+	ct.actionCall(func(ctx context.Context, api *API) (*Incident, error) {
+		return api.ReopenIncident(ctx, id, reason)
+	}, func(*Incident) {
+		ct.C.Say(Tf(ct.C.Lang, "inc.reopened", id), false, ct.now())
+	}, done)
+}
+
+// actionCall is detailCall for an action a dialog waits on: done hears
+// whether it worked.
+func (ct *Controller) actionCall(do func(ctx context.Context, api *API) (*Incident, error), then func(*Incident), done func(error)) {
+	var inc *Incident
+	ct.call(func(ctx context.Context, api *API) (err error) {
+		inc, err = do(ctx, api)
+		return err
+	}, func(err error) {
+		if done != nil {
+			done(err)
+		}
+		if err != nil {
+			ct.fail(err)
+			return
+		}
+		ct.C.SetDetail(inc, ct.now())
+		if then != nil {
+			then(inc)
+		}
 	})
 }
 

@@ -177,11 +177,16 @@ func TestControllerDispatchFlow(t *testing.T) {
 	}
 	ct.C.CancelForm()
 
-	// Dispatch the first recommendation.
-	ct.Assign(id, "car-1")
+	// Dispatch the first recommendation: the dialog names it, the
+	// confirmation sends it and closes the dialog.
+	ct.AskDispatch(id, "car-1")
+	if p := ct.C.Confirm; p == nil || p.Action != ActDispatch || p.Incident != id || p.Unit != "car-1" {
+		t.Fatalf("confirmation %+v", ct.C.Confirm)
+	}
+	ct.ConfirmPending()
 	l.until(t, "assigned", func() bool {
 		inc := ct.C.Store.Incidents[id]
-		return inc != nil && len(inc.Assignments) == 1
+		return inc != nil && len(inc.Assignments) == 1 && ct.C.Confirm == nil
 	})
 	if got := ct.C.Selected().Assignments[0]; got.Unit != "car-1" || got.State != AsgDispatched {
 		t.Errorf("assignment %+v", got)
@@ -196,18 +201,47 @@ func TestControllerDispatchFlow(t *testing.T) {
 	c.send(t, &Frame{Type: FrameDelta, Seq: 2, TS: time.Now().UnixMilli(), Incidents: []Incident{inc}})
 	l.until(t, "enroute", func() bool { return ct.C.Selected().Assignments[0].State == AsgEnroute })
 
-	// A refused dispatch says why.
-	ct.Assign(id, "busy-unit")
+	// A refused dispatch says why, in the dialog, which stays.
+	ct.AskDispatch(id, "busy-unit")
+	ct.ConfirmPending()
 	l.until(t, "the 409", func() bool { return ct.C.Notice.Error })
 	if !strings.Contains(ct.C.Notice.Text, "not available") {
 		t.Errorf("notice %q", ct.C.Notice.Text)
 	}
+	if p := ct.C.Confirm; p == nil || p.Busy || !strings.Contains(p.Err, "not available") {
+		t.Errorf("the dialog after the 409: %+v", p)
+	}
+	ct.C.CancelConfirm()
 
-	// Close it.
-	ct.CloseIncident(id)
+	// Close it, with a note.
+	ct.AskClose(id)
+	ct.C.Confirm.Note = "  suspect detained  "
+	ct.ConfirmPending()
 	l.until(t, "closed", func() bool { return ct.C.Store.History[id] != nil })
-	if ct.C.Store.Incidents[id] != nil || ct.C.Selected().Status != IncClosed {
+	if ct.C.Store.Incidents[id] != nil || ct.C.Selected().Status != IncClosed || ct.C.Confirm != nil {
 		t.Error("closed incident still open")
+	}
+	h.mu.Lock()
+	closed, notes := h.closed, h.closeNotes
+	h.mu.Unlock()
+	if len(closed) != 1 || closed[0] != id || notes[0] != "suspect detained" {
+		t.Errorf("the hub closed %v with notes %q", closed, notes)
+	}
+
+	// Reopen it: a reason is required.
+	ct.AskReopen(id)
+	ct.ConfirmPending()
+	if p := ct.C.Confirm; p == nil || p.Busy || p.Err == "" {
+		t.Fatalf("reopen without a reason: %+v", p)
+	}
+	ct.C.Confirm.Note = "caller rang again: the suspect is back"
+	ct.ConfirmPending()
+	l.until(t, "reopened", func() bool { return ct.C.Store.Incidents[id] != nil && ct.C.Confirm == nil })
+	h.mu.Lock()
+	reopened := h.reopened
+	h.mu.Unlock()
+	if len(reopened) != 1 || reopened[0] != id+"/caller rang again: the suspect is back" {
+		t.Errorf("the hub reopened %v", reopened)
 	}
 
 	// Select a unit: its track since ten minutes ago (hub time).

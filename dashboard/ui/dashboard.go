@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"strings"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -16,6 +17,8 @@ type Dashboard struct {
 	ctl       *Controller
 	tilesEdit string
 	stopTick  chan struct{}
+	keys      app.Func // the document's keydown listener
+	saved     string   // the preferences last written to local storage
 }
 
 // newDashboard is the route's factory.
@@ -36,6 +39,10 @@ func (d *Dashboard) OnMount(ctx app.Context) {
 	d.ctl.C.SetLang(browserLang())
 	d.ctl.C.SetTiles(browserTiles(ctx))
 	d.tilesEdit = d.ctl.C.Scene.Tiles
+	ctx.LocalStorage().Get(PrefsKey, &d.saved)
+	d.ctl.C.Restore(decodePrefs(d.saved))
+	d.ctl.sound.init()
+	d.keys = listenKeys(ctx, d.onKey)
 	// The server pre-renders the same page: this says the app now runs it
 	// (what a test waits for before typing into the form).
 	app.Window().Get("document").Get("documentElement").Call("setAttribute", "data-app", "running")
@@ -50,11 +57,13 @@ func (d *Dashboard) OnMount(ctx app.Context) {
 				return
 			case <-t.C:
 				ctx.Dispatch(func(ctx app.Context) {
+					d.keep(ctx)
 					if !d.ctl.SignedIn() {
 						ctx.PreventUpdate() // nothing on the sign-in page ages
 						return
 					}
 					d.ctl.Tick()
+					d.ctl.sound.tick(time.Now(), d.ctl.C.Alarming() && !d.ctl.C.Mute, len(d.ctl.C.Alerts), d.ctl.C.Mute)
 				})
 			}
 		}
@@ -67,7 +76,45 @@ func (d *Dashboard) OnDismount() {
 		close(d.stopTick)
 		d.stopTick = nil
 	}
+	if d.keys != nil {
+		app.Window().Get("document").Call("removeEventListener", "keydown", d.keys)
+		d.keys.Release()
+		d.keys = nil
+	}
 	d.ctl.SignOut()
+}
+
+// keep writes the preferences to local storage when they changed (once a
+// second at most).
+func (d *Dashboard) keep(ctx app.Context) {
+	p := d.ctl.C.Prefs()
+	if !d.ctl.SignedIn() {
+		// Signed out, nothing is selected: keep the last selection for the
+		// next sign-in.
+		old := decodePrefs(d.saved)
+		p.Incident, p.Unit = old.Incident, old.Unit
+	}
+	if s := encodePrefs(p); s != d.saved {
+		d.saved = s
+		ctx.LocalStorage().Set(PrefsKey, s)
+	}
+}
+
+// onKey runs a key pressed anywhere on the page (KeyResult says what to do).
+func (d *Dashboard) onKey(ctx app.Context, key, tag string, editable bool) {
+	r := d.ctl.Key(key, tag, editable)
+	if !r.Handled {
+		ctx.PreventUpdate()
+		return
+	}
+	if r.Focus != "" {
+		id := r.Focus
+		ctx.Defer(func(app.Context) {
+			if el := app.Window().GetElementByID(id); el.Truthy() {
+				el.Call("focus")
+			}
+		})
+	}
 }
 
 // Render draws the sign-in form or the console.
@@ -81,6 +128,11 @@ func (d *Dashboard) Render() app.UI {
 		)
 	}
 	now := time.Now()
+	muteTitle := T(lang, "app.mute")
+	if c.Mute {
+		muteTitle = T(lang, "app.unmute")
+	}
+	tabs := []string{TabIncidents, TabMap, TabUnits}
 	return app.Div().ID("kuaifan").Class("kf").Lang(string(lang)).Body(
 		app.Header().Class("topbar").Body(
 			brandIcon(),
@@ -94,26 +146,92 @@ func (d *Dashboard) Render() app.UI {
 			}),
 			app.Span().Class("spacer"),
 			app.Details().Class("settings").Body(
-				app.Summary().Text("⚙"),
+				app.Summary().Title(T(lang, "key.help")).Text("⚙"),
 				app.Form().Class("tiles").OnSubmit(d.onTiles).Body(
 					app.Label().For("tiles").Text(T(lang, "map.tiles")),
 					app.Input().ID("tiles").Type("url").Value(d.tilesEdit).
 						Placeholder("https://tiles.example/{z}/{x}/{y}.png").
 						OnChange(d.ValueTo(&d.tilesEdit)),
 					app.Button().Type("submit").Text("OK"),
+					app.P().Class("keys").Text(T(lang, "key.help")),
 				),
 			),
+			app.Button().ID("mute").Class("ghost").DataSet("muted", c.Mute).Title(muteTitle).Aria("label", muteTitle).
+				Body(speakerIcon(c.Mute)).OnClick(d.onMute),
 			app.Button().ID("lang").Class("ghost").Title(string(lang.Other())).
 				Text(T(lang, "app.switch")).OnClick(d.onLang),
 			app.Button().ID("signout").Class("ghost").Text(T(lang, "app.signout")).OnClick(d.onSignOut),
 		),
-		app.Main().Class("console").Body(
+		app.If(len(c.Alerts) > 0, func() app.UI { return d.alerts(lang) }),
+		app.Nav().ID("tabs").Class("tabs").Body(
+			app.Range(tabs).Slice(func(i int) app.UI {
+				t := tabs[i]
+				cls := "tab"
+				if c.Tab == t {
+					cls += " active"
+				}
+				return app.Button().Class(cls).DataSet("tab", t).Text(T(lang, "tab."+t)).
+					OnClick(func(ctx app.Context, e app.Event) { d.ctl.C.Tab = t }, app.EventScope(t))
+			}),
+		),
+		app.Main().Class("console", "tab-"+c.Tab).Body(
 			&IncidentsPanel{Ctl: d.ctl, Rev: now.UnixNano()},
 			&MapView{Ctl: d.ctl, Lang: lang, Creating: c.Creating},
 			&UnitsPanel{Ctl: d.ctl, Rev: now.UnixNano()},
 		),
 		&StatusBar{Ctl: d.ctl, Rev: now.UnixNano()},
+		app.If(c.Confirm != nil, func() app.UI { return &ConfirmDialog{Ctl: d.ctl, Rev: now.UnixNano()} }),
 	)
+}
+
+// alerts is the banner (#alerts): one button per incident with standing
+// alerts, the newest first; opening the incident clears them.
+func (d *Dashboard) alerts(lang Lang) app.UI {
+	c := d.ctl.C
+	items := AlertsByIncident(c.Alerts)
+	return app.Div().ID("alerts").Class("alerts").Attr("role", "alert").DataSet("count", len(items)).Body(
+		app.Span().Class("count").Text(Tf(lang, "alert.count", len(items))),
+		app.Range(items).Slice(func(i int) app.UI {
+			a := items[i]
+			name := a.Incident
+			if inc := c.Store.Incident(a.Incident); inc != nil {
+				name = IncidentName(lang, inc)
+			}
+			var why []string
+			for _, r := range a.Reasons {
+				why = append(why, T(lang, "alert."+r))
+			}
+			id := a.Incident
+			return app.Button().Class(append([]string{"alert-item"}, a.Reasons...)...).DataSet("id", id).
+				DataSet("reason", strings.Join(a.Reasons, " ")).
+				Text(strings.Join(why, T(lang, "list.sep"))+": "+name).
+				OnClick(func(ctx app.Context, e app.Event) {
+					d.ctl.OpenIncident(id)
+					d.ctl.C.Tab = TabIncidents
+				}, app.EventScope(id))
+		}),
+	)
+}
+
+// speakerIcon is the alarm's mute button face: a speaker, struck through
+// when muted (SVG: the machines here may have no emoji font).
+func speakerIcon(muted bool) app.UI {
+	wave := svgEl("path").Attr("d", "M15 9a4 4 0 0 1 0 6M17.5 6.5a8 8 0 0 1 0 11").Attr("fill", "none").
+		Attr("stroke", "currentColor").Attr("stroke-width", "1.8").Attr("stroke-linecap", "round")
+	if muted {
+		wave = svgEl("path").Attr("d", "M15 9l6 6M21 9l-6 6").Attr("stroke", "currentColor").
+			Attr("stroke-width", "1.8").Attr("stroke-linecap", "round")
+	}
+	return svgEl("svg").Attr("viewBox", "0 0 24 24").Attr("width", "18").Attr("height", "18").Aria("hidden", "true").Body(
+		svgEl("path").Attr("d", "M4 9h4l5-4v14l-5-4H4z").Attr("fill", "currentColor"),
+		wave,
+	)
+}
+
+func (d *Dashboard) onMute(ctx app.Context, e app.Event) {
+	d.ctl.C.Mute = !d.ctl.C.Mute
+	d.ctl.sound.unlock() // a click may start the browser's audio
+	d.keep(ctx)
 }
 
 func noticeText(c *Console) string {
@@ -125,6 +243,7 @@ func noticeText(c *Console) string {
 
 func (d *Dashboard) onLang(ctx app.Context, e app.Event) {
 	d.ctl.C.SetLang(d.ctl.C.Lang.Other())
+	d.keep(ctx)
 }
 
 func (d *Dashboard) onSignOut(ctx app.Context, e app.Event) {
@@ -189,6 +308,7 @@ func (s *SignIn) onSubmit(ctx app.Context, e app.Event) {
 		v.Set("value", "")
 	}
 	s.token = ""
+	s.Ctl.sound.unlock() // the click lets the page sound the alarm later
 	s.Ctl.SignIn(tok)
 }
 

@@ -14,6 +14,7 @@ const (
 	HitNothing HitKind = iota
 	HitIncident
 	HitUnit
+	HitPick // several markers under the click: the picker opened (pick.go)
 )
 
 // Hit tolerances in CSS px, generous enough for a finger.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	papi "kuaifan/protocol/api"
 )
 
 // fakeHub is the hub's HTTP API and /ws as far as the dashboard uses them:
@@ -34,6 +35,9 @@ type fakeHub struct {
 	incidents  map[string]*Incident
 	created    []NewIncident
 	assigned   []string // incident/unit
+	closed     []string // incident ids, in order
+	closeNotes []string
+	reopened   []string // incident/reason
 	trackSince []string
 
 	conns chan *hubConn
@@ -158,11 +162,43 @@ func newFakeHub(t *testing.T) *fakeHub {
 		json.NewEncoder(w).Encode(inc)
 	})
 	api("POST /api/incidents/{id}/close", func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Note string }
+		json.NewDecoder(r.Body).Decode(&body) // an empty body is a close without a note
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		inc := h.incidents[r.PathValue("id")]
+		if inc == nil {
+			w.WriteHeader(http.StatusNotFound)
+			json.NewEncoder(w).Encode(map[string]string{"error": "no incident"})
+			return
+		}
+		h.closed = append(h.closed, inc.ID)
+		h.closeNotes = append(h.closeNotes, body.Note)
 		inc.Status = IncClosed
+		inc.Closed = time.Now().UnixMilli()
 		inc.Timeline = append(inc.Timeline, Entry{Type: "closed", Actor: "dispatcher"})
+		json.NewEncoder(w).Encode(inc)
+	})
+	api("POST /api/incidents/{id}/reopen", func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Reason string }
+		json.NewDecoder(r.Body).Decode(&body)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		inc := h.incidents[r.PathValue("id")]
+		switch {
+		case inc == nil:
+			w.WriteHeader(http.StatusNotFound)
+			json.NewEncoder(w).Encode(map[string]string{"error": "no incident"})
+			return
+		case inc.Status != IncClosed:
+			w.WriteHeader(http.StatusConflict)
+			json.NewEncoder(w).Encode(map[string]string{"error": "incident " + inc.ID + " is not closed"})
+			return
+		}
+		h.reopened = append(h.reopened, inc.ID+"/"+body.Reason)
+		inc.Status, inc.Closed = IncOpen, 0
+		inc.Timeline = append(inc.Timeline, Entry{Type: "reopened", Actor: "dispatcher", Reason: "reopened",
+			Params: &papi.Params{Note: body.Reason}})
 		json.NewEncoder(w).Encode(inc)
 	})
 	api("GET /api/units/{id}/track", func(w http.ResponseWriter, r *http.Request) {

@@ -4,9 +4,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"kuaifan/protocol/api"
 )
 
 // Every string exists in both languages.
@@ -70,14 +73,24 @@ func TestMessagesUsed(t *testing.T) {
 	for _, s := range []string{AsgDispatched, AsgEnroute, AsgOnScene, AsgCleared, AsgDeclined, AsgTimeout, AsgCancelled} {
 		built = append(built, "asg."+s)
 	}
-	for _, s := range []string{"created", "recommended", "uncovered", "dispatched", "ack", "decline", "timeout",
-		"sighting", "offered", "arrived", "cleared", "cancelled", "closed"} {
+	for _, s := range api.EntryTypes {
 		built = append(built, "ev."+s)
+	}
+	for _, reasons := range api.Reasons {
+		for _, r := range reasons {
+			built = append(built, "why."+r)
+		}
+	}
+	for _, s := range []string{SortID, SortStatus, SortDistance} {
+		built = append(built, "units.sort."+s)
+	}
+	for _, s := range []string{TabIncidents, TabMap, TabUnits} {
+		built = append(built, "tab."+s)
 	}
 	for _, s := range []string{"dispatcher", "auto", "system"} {
 		built = append(built, "actor."+s)
 	}
-	for _, k := range Kinds {
+	for _, k := range api.Kinds {
 		built = append(built, "kind."+k)
 	}
 	built = append(built, "tier.1", "tier.2", "tier.3", "tier.4", "inc.fig.dispatch", "inc.fig.ack", "inc.fig.arrival", "inc.fig.close")
@@ -170,5 +183,37 @@ func TestLinkText(t *testing.T) {
 		if got := LinkText(EN, tc.l, tc.age, tc.have); got != tc.want {
 			t.Errorf("LinkText = %q, want %q", got, tc.want)
 		}
+	}
+}
+
+// A reason's text uses only the placeholders EntryText fills, the same ones
+// in both languages.
+func TestWhyPlaceholders(t *testing.T) {
+	ph := regexp.MustCompile(`\{([a-z_]+)\}`)
+	names := func(s string) []string {
+		var out []string
+		for _, m := range ph.FindAllStringSubmatch(s, -1) {
+			out = append(out, m[1])
+		}
+		slices.Sort(out)
+		return out
+	}
+	n := 0
+	for k, v := range messages[EN] {
+		if !strings.HasPrefix(k, "why.") {
+			continue
+		}
+		n++
+		for _, p := range names(v) {
+			if !slices.Contains(whyPlaceholders, p) {
+				t.Errorf("%s: {%s} is not a placeholder EntryText fills", k, p)
+			}
+		}
+		if a, b := names(v), names(messages[ZH][k]); !slices.Equal(a, b) {
+			t.Errorf("%s: placeholders %v in English, %v in Chinese", k, a, b)
+		}
+	}
+	if n < 20 {
+		t.Errorf("only %d reasons", n)
 	}
 }

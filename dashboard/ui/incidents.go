@@ -8,9 +8,14 @@ import (
 )
 
 // IncidentsPanel is the queue of open incidents (priority, then age), the
-// new-incident form (#incident-form) and the selected incident: its
-// recommendations with a Dispatch button each, its assignments, figures and
-// timeline.
+// incidents closed today, the new-incident form (#incident-form) and the
+// selected incident: its recommendations with a Dispatch button each, its
+// assignments, figures and timeline.
+//
+// Every handler that acts on an incident or a unit is bound to it with
+// app.EventScope: go-app reuses rows when a list re-renders and would
+// otherwise keep the handler of whatever the row showed first
+// (TestHandlersBindIdentity).
 type IncidentsPanel struct {
 	app.Compo
 	Ctl *Controller
@@ -24,6 +29,7 @@ func (p *IncidentsPanel) Render() app.UI {
 	now := time.Now()
 	hubNow := c.Store.HubNow(now)
 	queue := Queue(c.Store.Incidents)
+	closed := ClosedToday(c.Store, DayStart(now, c.Store.Skew))
 	newCls := "primary"
 	if c.Creating {
 		newCls += " active"
@@ -32,8 +38,8 @@ func (p *IncidentsPanel) Render() app.UI {
 		app.Header().Class("panel-head").Body(
 			app.H2().Text(T(lang, "inc.title")),
 			app.Span().Class("count").Text(strconv.Itoa(len(queue))),
-			app.Button().ID("new-incident").Class(newCls).Text(T(lang, "inc.new")).
-				OnClick(func(ctx app.Context, e app.Event) { c.StartCreating() }),
+			app.Button().ID("new-incident").Class(newCls).Title(T(lang, "key.new")).Text(T(lang, "inc.new")).
+				OnClick(p.onNew),
 		),
 		app.If(c.Form.Open, func() app.UI { return p.form(lang) }),
 		app.If(len(queue) == 0, func() app.UI {
@@ -43,25 +49,40 @@ func (p *IncidentsPanel) Render() app.UI {
 				app.Range(queue).Slice(func(i int) app.UI { return p.row(queue[i], lang, hubNow) }),
 			)
 		}),
+		app.If(len(closed) > 0, func() app.UI {
+			return app.Details().ID("closed-today").Class("closed-today").Body(
+				app.Summary().Text(Tf(lang, "inc.closed.today", len(closed))),
+				app.Ul().Class("queue", "closed").Body(
+					app.Range(closed).Slice(func(i int) app.UI { return p.row(closed[i], lang, hubNow) }),
+				),
+			)
+		}),
 		app.If(c.Selected() != nil, func() app.UI { return p.detail(c.Selected(), lang, hubNow) }),
 	)
 }
 
+func (p *IncidentsPanel) onNew(ctx app.Context, e app.Event) { p.Ctl.C.StartCreating() }
+
+// row is one incident of the queue (or of today's closed ones).
 func (p *IncidentsPanel) row(inc *Incident, lang Lang, hubNow int64) app.UI {
+	c := p.Ctl.C
 	cls := []string{"incident", "p" + strconv.Itoa(inc.Priority)}
-	if inc.Uncovered {
+	if inc.Uncovered && inc.Status != IncClosed {
 		cls = append(cls, "uncovered")
 	}
-	if inc.ID == p.Ctl.C.Scene.SelInc {
+	if inc.ID == c.Scene.SelInc {
 		cls = append(cls, "selected")
+	}
+	if inc.ID == c.Cursor {
+		cls = append(cls, "cursor")
 	}
 	id := inc.ID
 	return app.Li().Class(cls...).DataSet("id", inc.ID).DataSet("priority", inc.Priority).
 		DataSet("status", inc.Status).DataSet("uncovered", inc.Uncovered).
-		OnClick(func(ctx app.Context, e app.Event) { p.Ctl.SelectIncident(id) }).Body(
+		OnClick(func(ctx app.Context, e app.Event) { p.Ctl.OpenIncident(id) }, app.EventScope(id)).Body(
 		app.Span().Class("badge", "p"+strconv.Itoa(inc.Priority)).Text(Tf(lang, "inc.p", inc.Priority)),
 		app.Span().Class("kind").Text(KindName(lang, inc.Kind)),
-		app.If(inc.Uncovered, func() app.UI {
+		app.If(inc.Uncovered && inc.Status != IncClosed, func() app.UI {
 			return app.Span().Class("flag", "uncovered").Text(T(lang, "ev.uncovered"))
 		}),
 		app.Span().Class("status").Text(lookup(lang, "inc.status.", inc.Status)),
@@ -69,49 +90,63 @@ func (p *IncidentsPanel) row(inc *Incident, lang Lang, hubNow int64) app.UI {
 		app.If(ActiveAssignments(inc) > 0, func() app.UI {
 			return app.Span().Class("assigned").Text(Tf(lang, "inc.assigned", ActiveAssignments(inc)))
 		}),
+		app.Small().Class("id").Text(inc.ID),
 	)
 }
 
 func (p *IncidentsPanel) form(lang Lang) app.UI {
-	c := p.Ctl.C
-	f := c.Form
-	return app.Form().ID("incident-form").Class("card", "form").OnSubmit(func(ctx app.Context, e app.Event) {
-		e.PreventDefault()
-		p.Ctl.CreateIncident()
-	}).Body(
+	f := p.Ctl.C.Form
+	return app.Form().ID("incident-form").Class("card", "form").OnSubmit(p.onCreate).Body(
 		app.Div().Class("at").Text(Tf(lang, "inc.at", f.Lat, f.Lon)),
 		app.Label().For("incident-kind").Text(T(lang, "inc.kind")),
-		app.Select().ID("incident-kind").OnChange(func(ctx app.Context, e app.Event) {
-			c.Form.Kind = ctx.JSSrc().Get("value").String()
-		}).Body(
+		app.Select().ID("incident-kind").OnChange(p.onKind).Body(
 			app.Range(Kinds).Slice(func(i int) app.UI {
 				k := Kinds[i]
 				return app.Option().Value(k).Selected(k == f.Kind).Text(KindName(lang, k))
 			}),
 		),
 		app.Label().For("incident-priority").Text(T(lang, "inc.priority")),
-		app.Select().ID("incident-priority").OnChange(func(ctx app.Context, e app.Event) {
-			if n, err := strconv.Atoi(ctx.JSSrc().Get("value").String()); err == nil {
-				c.Form.Priority = n
-			}
-		}).Body(
+		app.Select().ID("incident-priority").OnChange(p.onPriority).Body(
 			app.Range([]int{1, 2, 3}).Slice(func(i int) app.UI {
 				return app.Option().Value(i + 1).Selected(i+1 == f.Priority).Text(Tf(lang, "inc.p", i+1))
 			}),
 		),
 		app.Label().For("incident-summary").Text(T(lang, "inc.summary")),
-		app.Input().ID("incident-summary").Type("text").MaxLength(1024).Value(f.Summary).
-			OnInput(func(ctx app.Context, e app.Event) { c.Form.Summary = ctx.JSSrc().Get("value").String() }),
+		app.Input().ID("incident-summary").Type("text").MaxLength(1024).Value(f.Summary).OnInput(p.onSummary),
 		app.Label().For("incident-needs").Text(T(lang, "inc.needs")),
-		app.Input().ID("incident-needs").Type("text").Value(f.Needs).Placeholder("armed, medical").
-			OnInput(func(ctx app.Context, e app.Event) { c.Form.Needs = ctx.JSSrc().Get("value").String() }),
+		app.Input().ID("incident-needs").Type("text").Value(f.Needs).Placeholder("armed, medical").OnInput(p.onNeeds),
 		app.Div().Class("buttons").Body(
 			app.Button().ID("incident-submit").Type("submit").Class("primary").Disabled(f.Busy).Text(T(lang, "inc.create")),
 			app.Button().ID("incident-cancel").Type("button").Class("ghost").Text(T(lang, "inc.cancel")).
-				OnClick(func(ctx app.Context, e app.Event) { c.CancelForm() }),
+				OnClick(p.onCancelForm),
 		),
 	)
 }
+
+func (p *IncidentsPanel) onCreate(ctx app.Context, e app.Event) {
+	e.PreventDefault()
+	p.Ctl.CreateIncident()
+}
+
+func (p *IncidentsPanel) onKind(ctx app.Context, e app.Event) {
+	p.Ctl.C.Form.Kind = ctx.JSSrc().Get("value").String()
+}
+
+func (p *IncidentsPanel) onPriority(ctx app.Context, e app.Event) {
+	if n, err := strconv.Atoi(ctx.JSSrc().Get("value").String()); err == nil {
+		p.Ctl.C.Form.Priority = n
+	}
+}
+
+func (p *IncidentsPanel) onSummary(ctx app.Context, e app.Event) {
+	p.Ctl.C.Form.Summary = ctx.JSSrc().Get("value").String()
+}
+
+func (p *IncidentsPanel) onNeeds(ctx app.Context, e app.Event) {
+	p.Ctl.C.Form.Needs = ctx.JSSrc().Get("value").String()
+}
+
+func (p *IncidentsPanel) onCancelForm(ctx app.Context, e app.Event) { p.Ctl.C.CancelForm() }
 
 func (p *IncidentsPanel) detail(inc *Incident, lang Lang, hubNow int64) app.UI {
 	closed := inc.Status == IncClosed
@@ -120,6 +155,7 @@ func (p *IncidentsPanel) detail(inc *Incident, lang Lang, hubNow int64) app.UI {
 	if inc.Uncovered && !closed {
 		cls = append(cls, "uncovered")
 	}
+	name := p.Ctl.C.Store.UnitName
 	return app.Div().ID("incident-detail").Class(cls...).DataSet("id", inc.ID).DataSet("status", inc.Status).Body(
 		app.H3().Body(
 			app.Span().Class("badge", "p"+strconv.Itoa(inc.Priority)).Text(Tf(lang, "inc.p", inc.Priority)),
@@ -133,10 +169,14 @@ func (p *IncidentsPanel) detail(inc *Incident, lang Lang, hubNow int64) app.UI {
 		}),
 		app.If(inc.Summary != "", func() app.UI { return app.P().Class("summary").Text(inc.Summary) }),
 		app.Div().Class("buttons").Body(
-			app.Button().ID("incident-close").Class("danger").Disabled(closed).Text(T(lang, "inc.close")).
-				OnClick(func(ctx app.Context, e app.Event) { p.Ctl.CloseIncident(id) }),
-			app.Button().ID("incident-deselect").Class("ghost").Text(T(lang, "inc.deselect")).
-				OnClick(func(ctx app.Context, e app.Event) { p.Ctl.SelectIncident("") }),
+			app.If(!closed, func() app.UI {
+				return app.Button().ID("incident-close").Class("danger").DataSet("incident", id).Text(T(lang, "inc.close")).
+					OnClick(func(ctx app.Context, e app.Event) { p.Ctl.AskClose(id) }, app.EventScope(id))
+			}).Else(func() app.UI {
+				return app.Button().ID("incident-reopen").Class("primary").DataSet("incident", id).Text(T(lang, "inc.reopen")).
+					OnClick(func(ctx app.Context, e app.Event) { p.Ctl.AskReopen(id) }, app.EventScope(id))
+			}),
+			app.Button().ID("incident-deselect").Class("ghost").Text(T(lang, "inc.deselect")).OnClick(p.onDeselect),
 		),
 		figures(inc, lang),
 		app.H4().Text(T(lang, "inc.assignments")),
@@ -144,17 +184,19 @@ func (p *IncidentsPanel) detail(inc *Incident, lang Lang, hubNow int64) app.UI {
 			return app.P().Class("empty").Text(T(lang, "inc.assign.none"))
 		}).Else(func() app.UI {
 			return app.Ul().ID("assignments").Class("assignments").Body(
-				app.Range(inc.Assignments).Slice(func(i int) app.UI { return assignment(inc.Assignments[i], lang) }),
+				app.Range(inc.Assignments).Slice(func(i int) app.UI { return p.assignment(inc.Assignments[i], lang) }),
 			)
 		}),
 		app.If(inc.Offer != nil && !closed, func() app.UI { return p.offer(inc, lang) }),
 		app.If(!closed, func() app.UI { return p.recommendations(inc, lang) }),
 		app.H4().Text(T(lang, "inc.timeline")),
 		app.Ol().ID("timeline").Class("timeline").Body(
-			app.Range(inc.Timeline).Slice(func(i int) app.UI { return entry(inc.Timeline[i], lang) }),
+			app.Range(inc.Timeline).Slice(func(i int) app.UI { return entry(inc.Timeline[i], lang, name) }),
 		),
 	)
 }
+
+func (p *IncidentsPanel) onDeselect(ctx app.Context, e app.Event) { p.Ctl.SelectIncident("") }
 
 func figures(inc *Incident, lang Lang) app.UI {
 	f := inc.Figures
@@ -176,13 +218,22 @@ func figures(inc *Incident, lang Lang) app.UI {
 	)
 }
 
-func assignment(a Assignment, lang Lang) app.UI {
+// unitName is a unit as a person reads it — its callsign, with the id on
+// hover (title) and in data-unit.
+func unitName(s *Store, id string) app.UI {
+	return app.Span().Class("unit-id").DataSet("unit", id).Title(id).Text(s.UnitName(id))
+}
+
+// assignment is one unit sent; a click selects it and centres the map on it.
+func (p *IncidentsPanel) assignment(a Assignment, lang Lang) app.UI {
 	cls := []string{"assignment", "s-" + a.State}
 	if !activeAssignment(a.State) {
 		cls = append(cls, "ended")
 	}
-	return app.Li().Class(cls...).DataSet("unit", a.Unit).DataSet("state", a.State).Body(
-		app.Span().Class("unit-id").Text(a.Unit),
+	unit := a.Unit
+	return app.Li().Class(cls...).DataSet("unit", a.Unit).DataSet("state", a.State).
+		OnClick(func(ctx app.Context, e app.Event) { p.Ctl.SelectUnit(unit, true) }, app.EventScope(unit)).Body(
+		unitName(p.Ctl.C.Store, a.Unit),
 		app.Span().Class("state").Text(lookup(lang, "asg.", a.State)),
 		app.If(a.Tier > 0, func() app.UI { return app.Span().Class("tier").Text(lookup(lang, "tier.", strconv.Itoa(a.Tier))) }),
 		app.Span().Class("by").Text(lookup(lang, "actor.", a.By)),
@@ -190,28 +241,37 @@ func assignment(a Assignment, lang Lang) app.UI {
 	)
 }
 
-func entry(e Entry, lang Lang) app.UI {
-	return app.Li().Class("entry").DataSet("type", e.Type).Body(
+func entry(e Entry, lang Lang, name func(string) string) app.UI {
+	actor := lookup(lang, "actor.", e.Actor)
+	if e.Actor != "" && e.Actor == e.Unit {
+		actor = name(e.Actor) // the unit answered itself
+	}
+	text := EntryText(lang, e, name)
+	return app.Li().Class("entry").DataSet("type", e.Type).DataSet("reason", e.Reason).Body(
 		app.Span().Class("at").Text(FormatClock(e.TS, nil)),
 		app.Span().Class("type").Text(lookup(lang, "ev.", e.Type)),
-		app.If(e.Unit != "", func() app.UI { return app.Span().Class("unit-id").Text(e.Unit) }),
-		app.Span().Class("actor").Text(lookup(lang, "actor.", e.Actor)),
-		app.If(e.Detail != "", func() app.UI { return app.Span().Class("detail").Text(e.Detail) }),
+		app.If(e.Unit != "", func() app.UI {
+			return app.Span().Class("unit-id").DataSet("unit", e.Unit).Title(e.Unit).Text(name(e.Unit))
+		}),
+		app.Span().Class("actor").Text(actor),
+		app.If(text != "", func() app.UI { return app.Span().Class("detail").Text(text) }),
 	)
 }
 
 func (p *IncidentsPanel) offer(inc *Incident, lang Lang) app.UI {
 	o := inc.Offer
 	id, unit := inc.ID, o.Unit
+	s := p.Ctl.C.Store
 	return app.Div().Class("offer").DataSet("unit", o.Unit).Body(
-		app.Span().Text(Tf(lang, "inc.offer", o.Unit, FormatSeconds(lang, o.ETAS), FormatSeconds(lang, o.BestETAS))),
-		app.Button().Class("dispatch").DataSet("unit", o.Unit).Text(T(lang, "inc.dispatch")).
-			OnClick(func(ctx app.Context, e app.Event) { p.Ctl.Assign(id, unit) }),
+		app.Span().Title(o.Unit).Text(Tf(lang, "inc.offer", s.UnitName(o.Unit), FormatSeconds(lang, o.ETAS), FormatSeconds(lang, o.BestETAS))),
+		app.Button().Class("dispatch").DataSet("unit", o.Unit).Title(o.Unit).Text(Tf(lang, "inc.dispatch.unit", s.UnitName(o.Unit))).
+			OnClick(func(ctx app.Context, e app.Event) { p.Ctl.AskDispatch(id, unit) }, app.EventScope(id, unit)),
 	)
 }
 
 // recommendations is the ranked list from the last detail fetch: unit,
-// type, ETA, circle, distance, fix age (stale flagged), Dispatch.
+// type, ETA, circle, distance, fix age (stale flagged), Dispatch. It holds
+// still while the pointer or the focus is in it (RecsHold).
 func (p *IncidentsPanel) recommendations(inc *Incident, lang Lang) app.UI {
 	c := p.Ctl.C
 	head := app.H4().Text(T(lang, "inc.recs"))
@@ -229,14 +289,20 @@ func (p *IncidentsPanel) recommendations(inc *Incident, lang Lang) app.UI {
 		}
 	}
 	id := inc.ID
-	return app.Div().Class("recs").Body(
-		head,
+	return app.Div().ID("recs").Class("recs").
+		OnMouseEnter(p.onRecsEnter).OnMouseLeave(p.onRecsLeave).
+		On("focusin", p.onRecsFocus).On("focusout", p.onRecsBlur).Body(
+		app.Div().Class("recs-head").Body(
+			head,
+			app.If(c.Recs.Next != nil, func() app.UI {
+				return app.Button().ID("recs-refresh").Class("ghost", "updated").Text(T(lang, "inc.recs.updated")).
+					OnClick(p.onRecsRefresh)
+			}),
+		),
 		app.Table().ID("recommendations").Body(
 			app.THead().Body(app.Tr().Body(
-				app.Th().Text("#"),
 				app.Th().Text(T(lang, "inc.rec.unit")),
-				app.Th().Text(T(lang, "inc.rec.eta")),
-				app.Th().Text(T(lang, "inc.rec.tier")),
+				app.Th().Text(T(lang, "inc.rec.eta")+" · "+T(lang, "inc.rec.tier")),
 				app.Th().Text(T(lang, "inc.rec.dist")),
 				app.Th().Text(T(lang, "inc.rec.fix")),
 				app.Th(),
@@ -252,21 +318,38 @@ func (p *IncidentsPanel) recommendations(inc *Incident, lang Lang) app.UI {
 				if r.Stale {
 					fix += " · " + T(lang, "inc.rec.stale")
 				}
-				return app.Tr().Class(cls...).DataSet("unit", r.Unit).DataSet("stale", r.Stale).Body(
-					app.Td().Text(strconv.Itoa(i+1)),
-					app.Td().Class("unit-id").Body(
+				callsign := c.Store.UnitName(r.Unit)
+				return app.Tr().Class(cls...).DataSet("unit", r.Unit).DataSet("stale", r.Stale).DataSet("rank", i+1).Body(
+					app.Td().Class("unit-id").Title(r.Unit).Body(
 						app.Span().Class("glyph", string(r.Type)).Text(typeGlyph(r.Type)),
-						app.Text(" "+r.Unit),
+						app.Text(" "+callsign),
 					),
-					app.Td().Class("eta").Text(FormatSeconds(lang, r.ETAS)),
-					app.Td().Class("tier").Text(lookup(lang, "tier.", strconv.Itoa(r.Tier))),
+					app.Td().Class("eta").Body(
+						app.Text(FormatSeconds(lang, r.ETAS)+" "),
+						app.Span().Class("tier").Text(lookup(lang, "tier.", strconv.Itoa(r.Tier))),
+					),
 					app.Td().Class("dist").Text(FormatDistance(lang, r.DistanceM)),
 					app.Td().Class("fix").Text(fix),
-					app.Td().Body(app.Button().Class("dispatch").DataSet("unit", r.Unit).
-						Disabled(assigned[r.Unit]).Text(T(lang, "inc.dispatch")).
-						OnClick(func(ctx app.Context, e app.Event) { p.Ctl.Assign(id, unit) })),
+					app.Td().Body(app.Button().Class("dispatch").DataSet("unit", r.Unit).Title(r.Unit).
+						Disabled(assigned[r.Unit]).Text(Tf(lang, "inc.dispatch.unit", callsign)).
+						OnClick(func(ctx app.Context, e app.Event) { p.Ctl.AskDispatch(id, unit) }, app.EventScope(id, unit))),
 				)
 			})),
 		),
 	)
 }
+
+func (p *IncidentsPanel) onRecsEnter(ctx app.Context, e app.Event) { p.hold(ctx, true, true) }
+func (p *IncidentsPanel) onRecsLeave(ctx app.Context, e app.Event) { p.hold(ctx, true, false) }
+func (p *IncidentsPanel) onRecsFocus(ctx app.Context, e app.Event) { p.hold(ctx, false, true) }
+func (p *IncidentsPanel) onRecsBlur(ctx app.Context, e app.Event)  { p.hold(ctx, false, false) }
+
+// hold re-renders only when a waiting ranking is shown, not on every move
+// of the pointer in and out of the list.
+func (p *IncidentsPanel) hold(ctx app.Context, pointer, in bool) {
+	if !p.Ctl.C.HoldRecs(pointer, in) {
+		ctx.PreventUpdate()
+	}
+}
+
+func (p *IncidentsPanel) onRecsRefresh(ctx app.Context, e app.Event) { p.Ctl.C.RefreshRecs() }

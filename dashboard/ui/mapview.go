@@ -38,6 +38,7 @@ type MapView struct {
 	frames                               int
 	times                                frameTimes
 	memAt                                time.Time
+	pk                                   pickState // the picker (pick.go)
 }
 
 type listener struct {
@@ -66,6 +67,7 @@ func (m *MapView) Render() app.UI {
 				m.Ctl.C.Home()
 			}),
 		),
+		m.picker(),
 		app.If(m.Creating, func() app.UI {
 			return app.Div().ID("map-hint").Class("maphint").Text(T(lang, "inc.new.hint"))
 		}),
@@ -143,6 +145,8 @@ func (m *MapView) OnMount(ctx app.Context) {
 		m.Ctl.C.WithView(func(v *View) bool { v.ZoomAt(2, x, y); return true })
 	})
 
+	m.watchPick(ctx)
+
 	m.running = true
 	m.raf = app.FuncOf(func(_ app.Value, args []app.Value) any {
 		if !m.running {
@@ -208,6 +212,7 @@ const (
 
 // frame runs on every animation frame and draws if it must.
 func (m *MapView) frame() {
+	m.syncPick()
 	win := app.Window()
 	w, h := m.canvas.Get("clientWidth").Float(), m.canvas.Get("clientHeight").Float()
 	dpr := win.Get("devicePixelRatio").Float()
@@ -222,10 +227,7 @@ func (m *MapView) frame() {
 		m.w, m.h, m.dpr = w, h, dpr
 		m.canvas.Set("width", int(math.Round(w*dpr)))
 		m.canvas.Set("height", int(math.Round(h*dpr)))
-		c.WithView(func(v *View) bool {
-			v.W, v.H = w, h
-			return true
-		})
+		c.Resize(w, h)
 	}
 	now := time.Now()
 	rev := c.SceneRev()
@@ -263,6 +265,7 @@ func (m *MapView) frame() {
 	m.stats.Set("p95FrameMs", m.times.p95())
 	m.stats.Set("units", units)
 	m.stats.Set("drawn", info.Units)
+	m.stats.Set("labels", info.Labels)
 	if now.Sub(m.memAt) >= time.Second {
 		// Go's own heap lives in the WebAssembly memory, which Chromium's
 		// JSHeapUsedSize does not count.

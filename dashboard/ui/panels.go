@@ -2,6 +2,7 @@ package ui
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -45,7 +46,15 @@ type UnitFilter struct {
 	Type     string // "" all, or a protocol.UnitType
 	District string // "" all, a District.ID, or "outside"
 	Search   string // case-insensitive substring of id or callsign
+	Sort     string // SortID (or ""), SortStatus or SortDistance
 }
+
+// Orders of the units list.
+const (
+	SortID       = "id"       // natural id order (also the zero value)
+	SortStatus   = "status"   // available first, then en route, on scene, busy, off duty; offline last
+	SortDistance = "distance" // nearest the selected incident first; without a position last
+)
 
 // Match reports whether u passes the filter at hub time nowMS.
 func (f UnitFilter) Match(u *UnitState, nowMS int64) bool {
@@ -90,22 +99,44 @@ func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }
 
-// FilterUnits returns the units passing f in natural id order, at most limit
-// of them, and how many passed in all.
-func FilterUnits(s *Store, f UnitFilter, nowMS int64, limit int) ([]*UnitState, int) {
-	out := make([]*UnitState, 0, min(len(s.Units), max(limit, 0)))
-	total := 0
+// FilterUnits returns the units passing f in f.Sort's order, at most limit
+// of them, and how many passed in all. from is the selected incident, for
+// SortDistance (nil: natural order).
+func FilterUnits(s *Store, f UnitFilter, nowMS int64, limit int, from *Incident) ([]*UnitState, int) {
+	var all []*UnitState
 	for _, id := range s.SortedIDs() {
-		u := s.Units[id]
-		if u == nil || !f.Match(u, nowMS) {
-			continue
-		}
-		total++
-		if limit < 0 || len(out) < limit {
-			out = append(out, u)
+		if u := s.Units[id]; u != nil && f.Match(u, nowMS) {
+			all = append(all, u)
 		}
 	}
-	return out, total
+	switch {
+	case f.Sort == SortStatus:
+		// Stable: natural id order within a status.
+		slices.SortStableFunc(all, func(a, b *UnitState) int { return cmp.Compare(statusRank(a), statusRank(b)) })
+	case f.Sort == SortDistance && from != nil:
+		d := make(map[*UnitState]float64, len(all))
+		for _, u := range all {
+			d[u] = math.Inf(1)
+			if u.HasFix {
+				d[u] = protocol.Haversine(u.Lat, u.Lon, from.Lat, from.Lon)
+			}
+		}
+		slices.SortStableFunc(all, func(a, b *UnitState) int { return cmp.Compare(d[a], d[b]) })
+	}
+	total := len(all)
+	if limit >= 0 && len(all) > limit {
+		all = all[:limit]
+	}
+	return all, total
+}
+
+// statusRank orders units for SortStatus: the ones a dispatcher can send
+// first.
+func statusRank(u *UnitState) int {
+	if !u.Online {
+		return 10
+	}
+	return statusSlot(u.Status)
 }
 
 // NaturalCompare orders strings with their digit runs compared as numbers

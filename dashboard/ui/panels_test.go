@@ -62,7 +62,7 @@ func TestUnitFilter(t *testing.T) {
 		{UnitFilter{Type: "car", Status: "enroute", District: "yuelu", Search: "car"}, []string{"car-10"}},
 		{UnitFilter{Type: "car", District: "kaifu"}, nil},
 	} {
-		rows, total := FilterUnits(s, tc.f, now, 100)
+		rows, total := FilterUnits(s, tc.f, now, 100, nil)
 		var got []string
 		for _, u := range rows {
 			got = append(got, u.ID)
@@ -71,13 +71,13 @@ func TestUnitFilter(t *testing.T) {
 			t.Errorf("%+v: %v (%d), want %v", tc.f, got, total, tc.want)
 		}
 	}
-	rows, total := FilterUnits(s, UnitFilter{}, now, 2)
+	rows, total := FilterUnits(s, UnitFilter{}, now, 2, nil)
 	if len(rows) != 2 || total != 5 {
 		t.Errorf("limit: %d rows of %d", len(rows), total)
 	}
 	// The order follows units coming and going.
 	s.Apply(delta(1, 2, []Unit{unitAt("car-3", protocol.TypeCar, protocol.StatusAvailable, 28.2, 112.98, now)}, nil, []string{"car-10"}, nil))
-	rows, _ = FilterUnits(s, UnitFilter{Type: "car"}, now, -1)
+	rows, _ = FilterUnits(s, UnitFilter{Type: "car"}, now, -1, nil)
 	if len(rows) != 2 || rows[0].ID != "car-2" || rows[1].ID != "car-3" {
 		t.Errorf("after a delta: %v", rows)
 	}

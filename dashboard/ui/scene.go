@@ -94,11 +94,13 @@ type sceneBuf struct {
 	buckets  [numBuckets][]float32 // x, y per unit
 	headings [numAlpha][]float32   // x1, y1, x2, y2 per unit
 	tiles    []Tile
+	lab      labelBuf // callsign labels at close zoom (labels.go)
 }
 
 // SceneInfo reports what a frame drew.
 type SceneInfo struct {
 	Units   int  // unit markers drawn (after culling)
+	Labels  int  // callsign labels drawn (zoom ≥ LabelZoom)
 	Pulsing bool // an uncovered incident is in view: keep redrawing
 }
 
@@ -186,6 +188,8 @@ func (b *sceneBuf) build(s *Store, m *MapScene, nowMS int64, phase float64) Scen
 	d.op1(opPaint)
 
 	info.Units = b.units(s, v, nowMS)
+	// Labels over every marker, under the incidents (which matter more).
+	info.Labels = b.labels(s, m, v)
 
 	// The selected unit: a ring around its marker.
 	if u := s.Units[m.SelUnit]; u != nil && u.HasFix {
@@ -233,6 +237,7 @@ func (b *sceneBuf) units(s *Store, v View, nowMS int64) int {
 	scale := v.scale()
 	ox, oy := v.origin()
 	n := 0
+	labelled := b.lab.reset(v)
 	for _, u := range s.Units {
 		if !u.HasFix {
 			continue
@@ -251,6 +256,9 @@ func (b *sceneBuf) units(s *Store, v View, nowMS int64) int {
 				float32(x+sin*l1), float32(y-cos*l1))
 		}
 		n++
+		if labelled {
+			b.lab.add(u, float32(x), float32(y), a)
+		}
 	}
 	// Headings first, so the markers sit on their lines.
 	for a, segs := range b.headings {

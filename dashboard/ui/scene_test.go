@@ -310,7 +310,7 @@ func BenchmarkUnitsPanel5000(b *testing.B) {
 	s := fleet(5000, now)
 	b.ReportAllocs()
 	for b.Loop() {
-		FilterUnits(s, UnitFilter{}, now, UnitRows)
+		FilterUnits(s, UnitFilter{}, now, UnitRows, nil)
 		ComputeStats(s, now, now-1000)
 	}
 }

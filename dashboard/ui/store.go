@@ -267,14 +267,15 @@ func (s *Store) Incident(id string) *Incident {
 }
 
 // newerIncident reports whether a is at least as new as b. Incidents carry
-// no version; their timeline only grows (capped at 1000 entries by the hub)
-// and a closing is final.
+// no version; their timeline only grows, and closing and reopening each add
+// an entry. The hub caps a timeline at 1000 entries: past that, a closed
+// copy is taken as the newer.
 func newerIncident(a, b *Incident) bool {
-	if (a.Status == IncClosed) != (b.Status == IncClosed) {
-		return a.Status == IncClosed
-	}
 	if len(a.Timeline) != len(b.Timeline) {
 		return len(a.Timeline) > len(b.Timeline)
+	}
+	if (a.Status == IncClosed) != (b.Status == IncClosed) {
+		return a.Status == IncClosed
 	}
 	return len(a.Assignments) >= len(b.Assignments)
 }

@@ -170,8 +170,24 @@ func TestMergeKeepsNewer(t *testing.T) {
 	if !s.Merge(&newer) || s.Incidents["i"].Status != IncOnScene {
 		t.Error("a newer API answer was refused")
 	}
-	closed := Incident{ID: "i", Status: IncClosed, Timeline: make([]Entry, 2)}
+	closed := Incident{ID: "i", Status: IncClosed, Timeline: make([]Entry, 5)}
 	if !s.Merge(&closed) || s.History["i"] == nil || s.Incidents["i"] != nil {
-		t.Error("closing is final and moves the incident to history")
+		t.Error("closing moves the incident to history")
+	}
+	// Reopened (a longer timeline): open again; the copy of when it was
+	// closed, arriving late, does not close it again.
+	reopened := Incident{ID: "i", Status: IncOpen, Timeline: make([]Entry, 6)}
+	if !s.Merge(&reopened) || s.Incidents["i"] == nil || s.History["i"] != nil {
+		t.Error("a reopened incident stayed closed")
+	}
+	if s.Merge(&closed) || s.Incidents["i"] == nil {
+		t.Error("a late copy of the closed incident closed the reopened one")
+	}
+	// At the hub's 1000-entry cap, closing adds no entry: the closed copy wins.
+	capped := Incident{ID: "j", Status: IncOnScene, Timeline: make([]Entry, 1000)}
+	s.Apply(delta(1, 2, nil, []Incident{capped}, nil, nil))
+	cappedClosed := Incident{ID: "j", Status: IncClosed, Timeline: make([]Entry, 1000)}
+	if !s.Merge(&cappedClosed) || s.History["j"] == nil {
+		t.Error("a closing at the timeline's cap was refused")
 	}
 }

@@ -27,9 +27,11 @@ func (p *UnitsPanel) Render() app.UI {
 	lang := c.Lang
 	now := time.Now()
 	hubNow := c.Store.HubNow(now)
-	rows, total := FilterUnits(c.Store, c.Filter, hubNow, UnitRows)
+	from := c.Selected()
+	rows, total := FilterUnits(c.Store, c.Filter, hubNow, UnitRows, from)
 	sel := c.Scene.SelUnit
 	statuses := []string{"available", "enroute", "on_scene", "busy", "off_duty", "offline", "stale"}
+	sorts := []string{SortID, SortStatus, SortDistance}
 	return app.Section().ID("units").Class("panel", "units").Body(
 		app.Header().Class("panel-head").Body(
 			app.H2().Text(T(lang, "units.title")),
@@ -37,22 +39,22 @@ func (p *UnitsPanel) Render() app.UI {
 		),
 		app.Div().Class("filters").Body(
 			app.Input().ID("unit-search").Type("search").Placeholder(T(lang, "units.search")).Value(c.Filter.Search).
-				OnInput(func(ctx app.Context, e app.Event) { c.Filter.Search = ctx.JSSrc().Get("value").String() }),
-			app.Select().ID("unit-status").OnChange(p.set(&c.Filter.Status)).Body(
+				Title(T(lang, "key.search")).OnInput(p.onSearch),
+			app.Select().ID("unit-status").OnChange(p.set(&p.Ctl.C.Filter.Status)).Body(
 				app.Option().Value("").Selected(c.Filter.Status == "").Text(T(lang, "units.all.status")),
 				app.Range(statuses).Slice(func(i int) app.UI {
 					return app.Option().Value(statuses[i]).Selected(c.Filter.Status == statuses[i]).
 						Text(T(lang, "status."+statuses[i]))
 				}),
 			),
-			app.Select().ID("unit-type").OnChange(p.set(&c.Filter.Type)).Body(
+			app.Select().ID("unit-type").OnChange(p.set(&p.Ctl.C.Filter.Type)).Body(
 				app.Option().Value("").Selected(c.Filter.Type == "").Text(T(lang, "units.all.type")),
 				app.Range(protocol.UnitTypes[:]).Slice(func(i int) app.UI {
 					t := string(protocol.UnitTypes[i])
 					return app.Option().Value(t).Selected(c.Filter.Type == t).Text(T(lang, "type."+t))
 				}),
 			),
-			app.Select().ID("unit-district").OnChange(p.set(&c.Filter.District)).Body(
+			app.Select().ID("unit-district").OnChange(p.set(&p.Ctl.C.Filter.District)).Body(
 				app.Option().Value("").Selected(c.Filter.District == "").Text(T(lang, "units.all.district")),
 				app.Range(c.Store.Districts).Slice(func(i int) app.UI {
 					d := &c.Store.Districts[i]
@@ -60,16 +62,22 @@ func (p *UnitsPanel) Render() app.UI {
 				}),
 				app.Option().Value("outside").Selected(c.Filter.District == "outside").Text(T(lang, "units.outside")),
 			),
+			app.Select().ID("unit-sort").Title(T(lang, "units.sort")).OnChange(p.set(&p.Ctl.C.Filter.Sort)).Body(
+				app.Range(sorts).Slice(func(i int) app.UI {
+					return app.Option().Value(sorts[i]).Selected(c.Filter.Sort == sorts[i]).
+						Disabled(sorts[i] == SortDistance && from == nil).Text(T(lang, "units.sort."+sorts[i]))
+				}),
+			),
 		),
 		app.If(sel != "", func() app.UI {
-			return app.Div().ID("unit-track").Class("track").DataSet("unit", sel).
-				Text(sel + " · " + Tf(lang, "units.track", len(c.Scene.Track)))
+			return app.Div().ID("unit-track").Class("track").DataSet("unit", sel).Title(sel).
+				Text(c.Store.UnitName(sel) + " · " + Tf(lang, "units.track", len(c.Scene.Track)))
 		}),
 		app.If(total == 0, func() app.UI {
 			return app.P().Class("empty").Text(T(lang, "units.empty"))
 		}),
 		app.Ul().ID("unit-list").Class("unit-list").Body(
-			app.Range(rows).Slice(func(i int) app.UI { return p.row(rows[i], lang, hubNow, sel) }),
+			app.Range(rows).Slice(func(i int) app.UI { return p.row(rows[i], lang, hubNow, sel, from) }),
 			app.If(total > len(rows), func() app.UI {
 				return app.Li().Class("more").Text(Tf(lang, "units.more", total-len(rows)))
 			}),
@@ -77,12 +85,19 @@ func (p *UnitsPanel) Render() app.UI {
 	)
 }
 
+func (p *UnitsPanel) onSearch(ctx app.Context, e app.Event) {
+	p.Ctl.C.Filter.Search = ctx.JSSrc().Get("value").String()
+}
+
 // set stores a select's value in a filter field.
 func (p *UnitsPanel) set(field *string) app.EventHandler {
 	return func(ctx app.Context, e app.Event) { *field = ctx.JSSrc().Get("value").String() }
 }
 
-func (p *UnitsPanel) row(u *UnitState, lang Lang, hubNow int64, sel string) app.UI {
+// row is one unit: callsign first, as people know it; a click selects it
+// and centres the map on it. from is the selected incident (nil: none): its
+// distance is shown.
+func (p *UnitsPanel) row(u *UnitState, lang Lang, hubNow int64, sel string, from *Incident) app.UI {
 	fresh := u.Fresh(hubNow)
 	cls := []string{"unit", "s-" + string(u.Status)}
 	switch {
@@ -109,14 +124,21 @@ func (p *UnitsPanel) row(u *UnitState, lang Lang, hubNow int64, sel string) app.
 		}
 	}
 	district := p.Ctl.C.Store.DistrictName(u, lang)
+	dist := ""
+	if from != nil && u.HasFix {
+		dist = FormatDistance(lang, protocol.Haversine(u.Lat, u.Lon, from.Lat, from.Lon))
+	}
 	id := u.ID
 	return app.Li().Class(cls...).DataSet("id", u.ID).DataSet("status", string(u.Status)).
 		DataSet("type", string(u.Type)).DataSet("online", u.Online).DataSet("fresh", fresh).
-		OnClick(func(ctx app.Context, e app.Event) { p.Ctl.SelectUnit(id, true) }).Body(
+		OnClick(func(ctx app.Context, e app.Event) { p.Ctl.SelectUnit(id, true) }, app.EventScope(id)).Body(
 		app.Span().Class("glyph", "c-"+string(u.Status)).Title(T(lang, "type."+string(u.Type))).Text(typeGlyph(u.Type)),
+		app.If(u.Callsign != "", func() app.UI {
+			return app.Span().Class("callsign").Title(u.ID).Text(u.Callsign)
+		}),
 		app.Span().Class("unit-id").Text(u.ID),
-		app.If(u.Callsign != "", func() app.UI { return app.Span().Class("callsign").Text(u.Callsign) }),
 		app.Span().Class("status").Text(status),
+		app.If(dist != "", func() app.UI { return app.Span().Class("dist").Text(dist) }),
 		app.If(u.Incident != "", func() app.UI {
 			return app.Span().Class("incident-ref").Text(Tf(lang, "units.assigned", u.Incident))
 		}),

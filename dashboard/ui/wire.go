@@ -1,6 +1,9 @@
 package ui
 
-import "kuaifan/protocol"
+import (
+	"kuaifan/protocol"
+	"kuaifan/protocol/api"
+)
 
 // The JSON the dashboard reads. These types mirror the hub's on purpose
 // instead of importing them: the hub's packages would drag buntdb, paho and
@@ -90,14 +93,9 @@ type Assignment struct {
 	Ended      int64  `json:"ended,omitempty"`
 }
 
-// Entry is one step on an incident's timeline.
-type Entry struct {
-	TS     int64  `json:"ts"`
-	Type   string `json:"type"`
-	Unit   string `json:"unit,omitempty"`
-	Actor  string `json:"actor"`
-	Detail string `json:"detail,omitempty"`
-}
+// Entry is one step on an incident's timeline, with the reason behind it
+// (kuaifan/protocol/api: the hub writes it, EntryText renders it).
+type Entry = api.Entry
 
 // Figures are response times in seconds from the incident's creation; nil
 // until the step happens.

@@ -1,0 +1,118 @@
+package ui
+
+import "time"
+
+// Alerts are what the dispatcher must not miss: a new priority-1 incident,
+// and an incident that has just become uncovered. Each stands — a banner and
+// a sound — until a dispatcher opens the incident (or it closes). They are
+// this browser's: another dispatcher's screen alerts on its own.
+
+// Alert reasons.
+const (
+	AlertP1        = "p1"
+	AlertUncovered = "uncovered"
+)
+
+// Alert is one standing alert.
+type Alert struct {
+	Incident string
+	Reason   string    // AlertP1 or AlertUncovered
+	At       time.Time // local clock when raised
+}
+
+// noteAlerts raises alerts for what frame f brings, before it is applied:
+// incidents it is the first to show at priority 1, and incidents it shows
+// uncovered that were not. The first snapshot of a session raises them for
+// what is waiting: every open uncovered incident, and priority 1 nobody has
+// been sent to.
+func (c *Console) noteAlerts(f *Frame, now time.Time) {
+	first := !c.Store.Synced
+	if c.alertKnown == nil {
+		c.alertKnown = map[string]bool{}
+	}
+	for i := range f.Incidents {
+		inc := &f.Incidents[i]
+		old := c.Store.Incident(inc.ID)
+		known := c.alertKnown[inc.ID] || old != nil
+		c.alertKnown[inc.ID] = true
+		if inc.Status == IncClosed {
+			c.dropAlerts(inc.ID)
+			continue
+		}
+		switch {
+		case first && inc.Priority == 1 && inc.Status == IncOpen:
+			c.raise(inc.ID, AlertP1, now)
+		case !first && !known && inc.Priority == 1:
+			c.raise(inc.ID, AlertP1, now)
+		}
+		if inc.Uncovered && (old == nil || !old.Uncovered || old.Status == IncClosed) {
+			c.raise(inc.ID, AlertUncovered, now)
+		}
+		if !inc.Uncovered {
+			c.dropAlert(inc.ID, AlertUncovered)
+		}
+	}
+	for _, id := range f.RemovedIncidents {
+		c.dropAlerts(id)
+	}
+}
+
+func (c *Console) raise(id, reason string, now time.Time) {
+	if id == c.Scene.SelInc {
+		return // on screen already: opened
+	}
+	for _, a := range c.Alerts {
+		if a.Incident == id && a.Reason == reason {
+			return
+		}
+	}
+	c.Alerts = append(c.Alerts, Alert{Incident: id, Reason: reason, At: now})
+}
+
+// Seen clears the alerts of an incident a dispatcher has opened.
+func (c *Console) Seen(id string) {
+	if id != "" {
+		c.dropAlerts(id)
+	}
+}
+
+func (c *Console) dropAlerts(id string) { c.dropAlert(id, "") }
+
+// dropAlert removes an incident's alert for reason ("" every reason).
+func (c *Console) dropAlert(id, reason string) {
+	out := c.Alerts[:0]
+	for _, a := range c.Alerts {
+		if a.Incident != id || (reason != "" && a.Reason != reason) {
+			out = append(out, a)
+		}
+	}
+	clear(c.Alerts[len(out):])
+	c.Alerts = out
+}
+
+// Alarming reports whether an alert stands (the sound keeps going).
+func (c *Console) Alarming() bool { return len(c.Alerts) > 0 }
+
+// IncidentAlerts are an incident's standing alerts together.
+type IncidentAlerts struct {
+	Incident string
+	Reasons  []string // in the order raised
+}
+
+// AlertsByIncident groups the alerts by incident, the most recently alerted
+// incident first.
+func AlertsByIncident(alerts []Alert) []IncidentAlerts {
+	var out []IncidentAlerts
+	at := map[string]int{}
+	for i := len(alerts) - 1; i >= 0; i-- {
+		a := alerts[i]
+		k, ok := at[a.Incident]
+		if !ok {
+			k = len(out)
+			at[a.Incident] = k
+			out = append(out, IncidentAlerts{Incident: a.Incident})
+		}
+		out[k].Reasons = append([]string{a.Reason}, out[k].Reasons...)
+	}
+	return out
+}
