@@ -1,6 +1,11 @@
 package ui
 
-import "time"
+import (
+	"strings"
+	"time"
+
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+)
 
 // Alerts are what the dispatcher must not miss: a new priority-1 incident,
 // and an incident that has just become uncovered. Each stands — a banner and
@@ -115,4 +120,41 @@ func AlertsByIncident(alerts []Alert) []IncidentAlerts {
 		out[k].Reasons = append([]string{a.Reason}, out[k].Reasons...)
 	}
 	return out
+}
+
+// AlertBanner is #alerts: one button per incident with standing alerts,
+// the newest first; opening the incident clears them.
+type AlertBanner struct {
+	app.Compo
+	Ctl *Controller
+	Rev int64
+}
+
+// Render draws the banner.
+func (b *AlertBanner) Render() app.UI {
+	c := b.Ctl.C
+	lang := c.Lang
+	items := AlertsByIncident(c.Alerts)
+	return app.Div().ID("alerts").Class("alerts").Attr("role", "alert").DataSet("count", len(items)).Body(
+		app.Span().Class("count").Text(Tf(lang, "alert.count", len(items))),
+		app.Range(items).Slice(func(i int) app.UI {
+			a := items[i]
+			name := a.Incident
+			if inc := c.Store.Incident(a.Incident); inc != nil {
+				name = IncidentName(lang, inc)
+			}
+			var why []string
+			for _, r := range a.Reasons {
+				why = append(why, T(lang, "alert."+r))
+			}
+			id := a.Incident
+			return app.Button().Class(append([]string{"alert-item"}, a.Reasons...)...).DataSet("id", id).
+				DataSet("reason", strings.Join(a.Reasons, " ")).
+				Text(strings.Join(why, T(lang, "list.sep"))+": "+name).
+				OnClick(func(ctx app.Context, e app.Event) {
+					b.Ctl.OpenIncident(id)
+					b.Ctl.C.Tab = TabIncidents
+				}, app.EventScope(id))
+		}),
+	)
 }

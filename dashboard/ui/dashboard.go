@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"strings"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -162,7 +161,7 @@ func (d *Dashboard) Render() app.UI {
 				Text(T(lang, "app.switch")).OnClick(d.onLang),
 			app.Button().ID("signout").Class("ghost").Text(T(lang, "app.signout")).OnClick(d.onSignOut),
 		),
-		app.If(len(c.Alerts) > 0, func() app.UI { return d.alerts(lang) }),
+		app.If(len(c.Alerts) > 0, func() app.UI { return &AlertBanner{Ctl: d.ctl, Rev: now.UnixNano()} }),
 		app.Nav().ID("tabs").Class("tabs").Body(
 			app.Range(tabs).Slice(func(i int) app.UI {
 				t := tabs[i]
@@ -181,35 +180,6 @@ func (d *Dashboard) Render() app.UI {
 		),
 		&StatusBar{Ctl: d.ctl, Rev: now.UnixNano()},
 		app.If(c.Confirm != nil, func() app.UI { return &ConfirmDialog{Ctl: d.ctl, Rev: now.UnixNano()} }),
-	)
-}
-
-// alerts is the banner (#alerts): one button per incident with standing
-// alerts, the newest first; opening the incident clears them.
-func (d *Dashboard) alerts(lang Lang) app.UI {
-	c := d.ctl.C
-	items := AlertsByIncident(c.Alerts)
-	return app.Div().ID("alerts").Class("alerts").Attr("role", "alert").DataSet("count", len(items)).Body(
-		app.Span().Class("count").Text(Tf(lang, "alert.count", len(items))),
-		app.Range(items).Slice(func(i int) app.UI {
-			a := items[i]
-			name := a.Incident
-			if inc := c.Store.Incident(a.Incident); inc != nil {
-				name = IncidentName(lang, inc)
-			}
-			var why []string
-			for _, r := range a.Reasons {
-				why = append(why, T(lang, "alert."+r))
-			}
-			id := a.Incident
-			return app.Button().Class(append([]string{"alert-item"}, a.Reasons...)...).DataSet("id", id).
-				DataSet("reason", strings.Join(a.Reasons, " ")).
-				Text(strings.Join(why, T(lang, "list.sep"))+": "+name).
-				OnClick(func(ctx app.Context, e app.Event) {
-					d.ctl.OpenIncident(id)
-					d.ctl.C.Tab = TabIncidents
-				}, app.EventScope(id))
-		}),
 	)
 }
 

@@ -98,3 +98,226 @@ func ids(rows []node) []string {
 	}
 	return out
 }
+
+// A signed-in controller whose calls reach a fake hub, with n units and
+// the incident inc selected.
+func workingConsole(t *testing.T, incs ...Incident) (*Controller, *testLoop, *fakeHub) {
+	t.Helper()
+	h := newFakeHub(t)
+	ct, l, c := signedIn(t, h)
+	now := time.Now().UnixMilli()
+	var units []Unit
+	for i := range 6 {
+		u := unitAt(fmt.Sprintf("sim-moto-%04d", i), protocol.TypeMotorcycle, protocol.StatusAvailable, 28.2+float64(i)/1000, 112.98, now)
+		u.Callsign = fmt.Sprintf("铁骑-%02d", i)
+		units = append(units, u)
+	}
+	h.mu.Lock()
+	for i := range incs {
+		inc := incs[i]
+		h.incidents[inc.ID] = &inc
+	}
+	h.mu.Unlock()
+	c.send(t, &Frame{Type: FrameDelta, Seq: 2, TS: now, Units: units, Incidents: incs})
+	l.until(t, "the units and incidents", func() bool { return len(ct.C.Store.Units) >= 6 && len(ct.C.Store.Incidents) >= len(incs) })
+	return ct, l, h
+}
+
+func recs(units ...string) []Recommendation {
+	out := make([]Recommendation, len(units))
+	for i, u := range units {
+		out[i] = Recommendation{Candidate: Candidate{Unit: u, Type: protocol.TypeMotorcycle, ETAS: float64(30 * (i + 1)), Tier: 1}}
+	}
+	return out
+}
+
+// The recommendations re-rank (units moved) between two renders: Dispatch
+// on row k asks to send, and after confirmation sends, the unit row k shows
+// now — the bug was sim-moto-0255 sent from the row showing sim-moto-0019.
+func TestRecommendationDispatchAfterRerank(t *testing.T) {
+	now := time.Now().UnixMilli()
+	inc := incidentAt("inc-1", 2, now-60_000)
+	ct, l, h := workingConsole(t, inc)
+	ct.C.SelectIncident("inc-1")
+	a := inc
+	a.Recommendations = recs("sim-moto-0000", "sim-moto-0001", "sim-moto-0002", "sim-moto-0003")
+	ct.C.SetDetail(&a, time.Now())
+	m := mount(t, func(rev int64) app.Composer { return &IncidentsPanel{Ctl: ct, Rev: rev} })
+	if got := ids2(m.nodes("tr", "recommendation"), "data-unit"); fmt.Sprint(got) != "[sim-moto-0000 sim-moto-0001 sim-moto-0002 sim-moto-0003]" {
+		t.Fatalf("list A %v", got)
+	}
+
+	b := inc
+	b.Recommendations = recs("sim-moto-0003", "sim-moto-0000", "sim-moto-0005", "sim-moto-0001")
+	ct.C.SetDetail(&b, time.Now())
+	m.rerender()
+	buttons := m.nodes("button", "dispatch")
+	for k, want := range []string{"sim-moto-0003", "sim-moto-0000", "sim-moto-0005", "sim-moto-0001"} {
+		if got := buttons[k].attrs["data-unit"]; got != want {
+			t.Fatalf("row %d shows %s, want %s", k, got, want)
+		}
+		buttons[k].click(t)
+		if p := ct.C.Confirm; p == nil || p.Action != ActDispatch || p.Unit != want || p.Incident != "inc-1" {
+			t.Fatalf("Dispatch on row %d (showing %s) asks %+v", k, want, p)
+		}
+		ct.C.CancelConfirm()
+	}
+	// Confirmed: the hub is asked for the unit row 2 shows.
+	buttons[2].click(t)
+	ct.ConfirmPending()
+	l.until(t, "the dispatch", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return len(h.assigned) == 1
+	})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.assigned[0] != "inc-1/sim-moto-0005" {
+		t.Errorf("the hub was asked for %s, the row showed sim-moto-0005", h.assigned[0])
+	}
+}
+
+// Close after another incident was opened in the same detail: it closes the
+// incident on screen — the bug closed the one opened first, and called off
+// its units.
+func TestCloseActsOnTheIncidentShown(t *testing.T) {
+	now := time.Now().UnixMilli()
+	ct, l, h := workingConsole(t, incidentAt("inc-1", 2, now-60_000), incidentAt("inc-2", 2, now-30_000))
+	ct.C.SelectIncident("inc-1")
+	m := mount(t, func(rev int64) app.Composer { return &IncidentsPanel{Ctl: ct, Rev: rev} })
+	ct.C.SelectIncident("inc-2")
+	m.rerender()
+	closeBtn := m.nodes("button", "danger")
+	if len(closeBtn) != 1 || closeBtn[0].attrs["data-incident"] != "inc-2" {
+		t.Fatalf("close button %+v", closeBtn)
+	}
+	closeBtn[0].click(t)
+	if p := ct.C.Confirm; p == nil || p.Action != ActClose || p.Incident != "inc-2" {
+		t.Fatalf("Close asks %+v, want inc-2", p)
+	}
+	ct.ConfirmPending()
+	l.until(t, "closed", func() bool { return ct.C.Store.History["inc-2"] != nil })
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.closed) != 1 || h.closed[0] != "inc-2" {
+		t.Errorf("the hub closed %v, want [inc-2]", h.closed)
+	}
+}
+
+// The assignments change order (a unit was replaced, another added): a
+// click selects the unit its row shows.
+func TestAssignmentClickAfterChange(t *testing.T) {
+	now := time.Now().UnixMilli()
+	inc := incidentAt("inc-1", 1, now-60_000)
+	inc.Assignments = []Assignment{{Unit: "sim-moto-0001", State: AsgDispatched}, {Unit: "sim-moto-0002", State: AsgDispatched}}
+	ct, l, _ := workingConsole(t, inc)
+	ct.C.SelectIncident("inc-1")
+	m := mount(t, func(rev int64) app.Composer { return &IncidentsPanel{Ctl: ct, Rev: rev} })
+	b := inc
+	b.Assignments = []Assignment{{Unit: "sim-moto-0004", State: AsgDispatched}, {Unit: "sim-moto-0001", State: AsgDeclined},
+		{Unit: "sim-moto-0002", State: AsgEnroute}}
+	b.Timeline = append(append([]Entry{}, inc.Timeline...), Entry{Type: "decline"}, Entry{Type: "dispatched"})
+	ct.C.ApplyFrames([]*Frame{{Type: FrameDelta, Seq: 3, TS: now, conn: ct.C.Store.conn, received: now, Incidents: []Incident{b}}}, Link{}, false)
+	m.rerender()
+	rows := m.nodes("li", "assignment")
+	if len(rows) != 3 {
+		t.Fatalf("%d assignment rows", len(rows))
+	}
+	for k, row := range rows {
+		want := b.Assignments[k].Unit
+		if row.attrs["data-unit"] != want {
+			t.Fatalf("row %d shows %s, want %s", k, row.attrs["data-unit"], want)
+		}
+		row.click(t)
+		l.until(t, "the track", func() bool { return true })
+		if got := ct.C.Scene.SelUnit; got != want {
+			t.Errorf("click on assignment %d (showing %s) selected %s", k, want, got)
+		}
+	}
+}
+
+// Today's closed incidents reorder as more close; a click opens the one its
+// row shows, and Reopen there asks for that one.
+func TestClosedTodayClickAfterReorder(t *testing.T) {
+	ct := NewController(NewConsole(EN), "http://hub.invalid")
+	now := time.Now().UnixMilli()
+	closed := func(id string, at int64) Incident {
+		inc := incidentAt(id, 3, now-3_600_000)
+		inc.Status, inc.Closed = IncClosed, at
+		return inc
+	}
+	ct.C.ApplyFrames([]*Frame{{Type: FrameSnapshot, Seq: 1, TS: now, conn: 1, received: now,
+		Incidents: []Incident{closed("inc-a", now-50_000), closed("inc-b", now-40_000)}}}, Link{}, false)
+	m := mount(t, func(rev int64) app.Composer { return &IncidentsPanel{Ctl: ct, Rev: rev} })
+	ct.C.ApplyFrames([]*Frame{{Type: FrameDelta, Seq: 2, TS: now, conn: 1, received: now,
+		Incidents: []Incident{closed("inc-c", now-1_000)}}}, Link{}, false)
+	m.rerender()
+	rows := selectNodes(m.first, "li", "incident")
+	if got := ids(rows); fmt.Sprint(got) != "[inc-c inc-b inc-a]" {
+		t.Fatalf("closed today %v", got)
+	}
+	for k, row := range rows {
+		row.click(t)
+		if got := ct.C.Scene.SelInc; got != rows[k].attrs["data-id"] {
+			t.Errorf("row %d (%s) opened %s", k, rows[k].attrs["data-id"], got)
+		}
+	}
+	m.rerender()
+	reopen := m.nodes("button", "primary")
+	var btn *node
+	for i := range reopen {
+		if reopen[i].attrs["id"] == "incident-reopen" {
+			btn = &reopen[i]
+		}
+	}
+	if btn == nil {
+		t.Fatal("no Reopen button")
+	}
+	btn.click(t)
+	if p := ct.C.Confirm; p == nil || p.Action != ActReopen || p.Incident != "inc-a" {
+		t.Errorf("Reopen asks %+v, want inc-a", p)
+	}
+}
+
+// The alert banner reorders as alerts come and go: a click opens the
+// incident its button names.
+func TestAlertClickAfterReorder(t *testing.T) {
+	ct := NewController(NewConsole(EN), "http://hub.invalid")
+	ct.api = &API{Base: "http://hub.invalid"}
+	now := time.Now().UnixMilli()
+	ct.C.ApplyFrames([]*Frame{{Type: FrameSnapshot, Seq: 1, TS: now, conn: 1, received: now}}, Link{}, false)
+	add := func(seq uint64, incs ...Incident) {
+		ct.C.ApplyFrames([]*Frame{{Type: FrameDelta, Seq: seq, TS: now, conn: 1, received: now, Incidents: incs}}, Link{}, false)
+	}
+	add(2, incidentAt("inc-1", 1, now), incidentAt("inc-2", 1, now))
+	m := mount(t, func(rev int64) app.Composer { return &AlertBanner{Ctl: ct, Rev: rev} })
+	unc := incidentAt("inc-3", 2, now)
+	unc.Uncovered = true
+	add(3, unc, incidentAt("inc-4", 1, now))
+	m.rerender()
+	items := m.nodes("button", "alert-item")
+	if got := ids(items); fmt.Sprint(got) != "[inc-4 inc-3 inc-2 inc-1]" {
+		t.Fatalf("alerts %v", got)
+	}
+	items[1].click(t)
+	if got := ct.C.Scene.SelInc; got != "inc-3" {
+		t.Errorf("the alert for inc-3 opened %s", got)
+	}
+	m.rerender()
+	items = m.nodes("button", "alert-item")
+	if got := ids(items); fmt.Sprint(got) != "[inc-4 inc-2 inc-1]" {
+		t.Fatalf("after opening inc-3, alerts %v", got)
+	}
+	items[2].click(t)
+	if got := ct.C.Scene.SelInc; got != "inc-1" {
+		t.Errorf("the alert for inc-1 opened %s", got)
+	}
+}
+
+func ids2(rows []node, attr string) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.attrs[attr]
+	}
+	return out
+}
