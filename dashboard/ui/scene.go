@@ -127,8 +127,11 @@ func (b *sceneBuf) build(s *Store, m *MapScene, nowMS int64, phase float64) Scen
 		for _, t := range b.tiles {
 			d.tile(t)
 		}
+		// The districts' boundaries over the basemap: whose ground it is
+		// (the tiles name the places themselves).
+		b.districts(v, m.Lang, s.Districts, false)
 	} else {
-		b.districts(v, m.Lang, s.Districts)
+		b.districts(v, m.Lang, s.Districts, true)
 		b.grid(v)
 	}
 
@@ -355,9 +358,13 @@ func (b *sceneBuf) incidents(s *Store, m *MapScene, v View, phase float64) bool 
 }
 
 // districts draws the city's districts and their names.
-func (b *sceneBuf) districts(v View, lang Lang, ds []District) {
+func (b *sceneBuf) districts(v View, lang Lang, ds []District, filled bool) {
 	d := &b.d
-	d.style(colDistrictFill, colDistrictLine, 1, 1, 0)
+	if filled {
+		d.style(colDistrictFill, colDistrictLine, 1, 1, 0)
+	} else {
+		d.style(-1, colDistrictLine, 2, 0.9, 0)
+	}
 	for i := range ds {
 		for j, p := range ds[i].Ring {
 			x, y := v.ToScreen(p.Lat, p.Lon)
@@ -370,7 +377,7 @@ func (b *sceneBuf) districts(v View, lang Lang, ds []District) {
 		d.op1(opClose)
 	}
 	d.op1(opPaint)
-	if v.Zoom < 9.5 {
+	if v.Zoom < 9.5 || !filled {
 		return
 	}
 	d.style(-1, -1, 1, 1, 0)

@@ -233,6 +233,17 @@ func TestSceneSelection(t *testing.T) {
 	if count(ds, func(d drawn) bool { return d.fill == colDistrictFill || d.stroke == colGrid }) != 0 {
 		t.Error("vector background drawn under tiles")
 	}
+	// Over the tiles, the districts' boundaries: lines, no fill, no names.
+	dists := s.Districts
+	if len(dists) == 0 {
+		t.Fatal("the test store has no districts")
+	}
+	if count(ds, func(d drawn) bool { return d.op == opLine && d.stroke == colDistrictLine && d.fill < 0 }) == 0 {
+		t.Error("no district boundaries over the tiles")
+	}
+	if count(ds, func(d drawn) bool { return d.op == opText && d.text == dists[0].Name(ZH) }) != 0 {
+		t.Error("districts named over the tiles")
+	}
 }
 
 // A frame allocates nothing per unit: 5,000 units cost what 50 do.
