@@ -93,7 +93,7 @@ func TestMessagesUsed(t *testing.T) {
 	for _, k := range api.Kinds {
 		built = append(built, "kind."+k)
 	}
-	built = append(built, "tier.1", "tier.2", "tier.3", "tier.4", "inc.fig.dispatch", "inc.fig.ack", "inc.fig.arrival", "inc.fig.close")
+	built = append(built, "tier.1", "tier.2", "tier.3", "tier.4", "tier.in.1", "tier.in.2", "tier.in.3", "tier.in.4", "inc.fig.dispatch", "inc.fig.ack", "inc.fig.arrival", "inc.fig.close")
 	for _, k := range built {
 		if _, ok := messages[EN][k]; !ok {
 			t.Errorf("key %q not in the table", k)

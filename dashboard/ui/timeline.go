@@ -46,7 +46,7 @@ func EntryText(lang Lang, e Entry, name func(string) string) string {
 		case "other":
 			b.WriteString(name(p.Other))
 		case "tier":
-			b.WriteString(lookup(lang, "tier.", strconv.Itoa(p.Tier)))
+			b.WriteString(lookup(lang, "tier.in.", strconv.Itoa(p.Tier)))
 		case "eta":
 			b.WriteString(secs(p.ETAS))
 		case "fix":
