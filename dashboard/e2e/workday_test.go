@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -189,6 +190,17 @@ func TestDispatcherWorkday(t *testing.T) {
 	b.waitJS("the P1 alert", fmt.Sprintf(`document.querySelector('#alerts .alert-item[data-id=%q][data-reason~="p1"]') !== null`, q5), 10*time.Second)
 	b.waitJS("the alarm sounding", `window.kuaifanAlarm && kuaifanAlarm.beeps >= 1`, 10*time.Second)
 	b.screenshot("workday-1-alert-1440x900")
+	// Muted, the alarm stops and the banner stays; the choice is kept.
+	b.do("mute", 5*time.Second, chromedp.Click(chromedp.CSS("#mute")))
+	b.waitJS("muted", `kuaifanAlarm.muted === true && document.querySelector("#mute").dataset.muted === "true"`, 5*time.Second)
+	beeps := eval[int](b, `kuaifanAlarm.beeps`)
+	time.Sleep(2500 * time.Millisecond)
+	if got := eval[int](b, `kuaifanAlarm.beeps`); got != beeps || eval[bool](b, `document.querySelector("#alerts") === null`) {
+		t.Errorf("muted: %d beeps after %d, banner gone %v", got, beeps, eval[bool](b, `document.querySelector("#alerts") === null`))
+	}
+	b.waitJS("the muting kept", `JSON.parse(localStorage.getItem("kuaifan.prefs") || "{}").mute === true`, 5*time.Second)
+	b.do("unmute", 5*time.Second, chromedp.Click(chromedp.CSS("#mute")))
+	b.waitJS("sounding again", fmt.Sprintf(`kuaifanAlarm.muted === false && kuaifanAlarm.beeps > %d`, beeps), 10*time.Second)
 	for k := range 5 {
 		id := b.clickNth("#queue li.incident", k, "id")
 		b.waitJS("the incident clicked", fmt.Sprintf(`document.querySelector("#incident-detail") && document.querySelector("#incident-detail").dataset.id === %q`, id), 10*time.Second)
@@ -198,6 +210,14 @@ func TestDispatcherWorkday(t *testing.T) {
 	// Recommendations re-rank as units move: kf-e03 drives to 100 m.
 	b.clickNth("#queue li.incident", 3, "id") // q1
 	b.waitJS("q1 with its recommendations", fmt.Sprintf(`document.querySelector("#incident-detail").dataset.id === %q && document.querySelector('.recommendation[data-unit="kf-e01"]') !== null`, q1), 10*time.Second)
+	// Opened from the list, the incident is in the middle of the map.
+	lat, lon := north(0)
+	if c := eval[struct{ DX, DY float64 }](b, fmt.Sprintf(`(() => {
+		const r = document.getElementById("map").getBoundingClientRect(), p = window.kuaifanMapPoint(%g, %g);
+		return {dx: p.x - (r.left + r.width / 2), dy: p.y - (r.top + r.height / 2)};
+	})()`, lat, lon)); math.Abs(c.DX) > 2 || math.Abs(c.DY) > 2 {
+		t.Errorf("q1 is %.0f, %.0f px from the map's centre", c.DX, c.DY)
+	}
 	if got := b.attrs(".recommendation", "unit"); len(got) < 3 || got[0] != "kf-e01" || got[1] != "kf-e02" || got[2] != "kf-e03" {
 		t.Fatalf("recommendations %v, want kf-e01, kf-e02, kf-e03 first", got)
 	}
