@@ -116,9 +116,9 @@ func BenchmarkDashboardLive(b *testing.B) {
 			goEnd, goPeak = s.GoSysMB, max(goPeak, s.GoSysMB)
 			all = append(all, gaps...)
 			p95s = append(p95s, percentile(gaps, 0.95))
-			b.Logf("%4.0fs  frames %5d  gap p50 %5.1f ms  p95 %5.1f ms  max %6.1f ms  map build+paint p95 %5.1f ms  units %d drawn %d  decoding %5.1f ms/s  Go heap %6.1f MB of %6.1f MB  JS heap %6.1f MB  script %5.1f s  task %5.1f s",
+			b.Logf("%4.0fs  frames %5d  gap p50 %5.1f ms  p95 %5.1f ms  max %6.1f ms  map build+paint p95 %5.1f ms  panels' tick p95 %5.1f ms (max %5.1f)  units %d drawn %d  decoding %5.1f ms/s  Go heap %6.1f MB of %6.1f MB  JS heap %6.1f MB  script %5.1f s  task %5.1f s",
 				at.Seconds(), len(gaps), percentile(gaps, 0.5), percentile(gaps, 0.95), percentile(gaps, 1),
-				s.P95FrameMS, s.Units, s.Drawn, (s.DecodeMS-s0.DecodeMS)/at.Seconds(), s.GoHeapMB, s.GoSysMB, heap/1e6, m["ScriptDuration"]-m0["ScriptDuration"], m["TaskDuration"]-m0["TaskDuration"])
+				s.P95FrameMS, s.TickMS, s.TickMaxMS, s.Units, s.Drawn, (s.DecodeMS-s0.DecodeMS)/at.Seconds(), s.GoHeapMB, s.GoSysMB, heap/1e6, m["ScriptDuration"]-m0["ScriptDuration"], m["TaskDuration"]-m0["TaskDuration"])
 		}
 		link := eval[string](br, `document.querySelector("#link").dataset.state`)
 		if link != "connected" {
@@ -137,5 +137,6 @@ func BenchmarkDashboardLive(b *testing.B) {
 		b.ReportMetric(goEnd, "go-sys-end-MB")
 		b.ReportMetric(goPeak, "go-sys-peak-MB")
 		b.ReportMetric(float64(len(all))/window.Seconds(), "fps")
+		b.ReportMetric(br.stats().TickMS, "tick-p95-ms")
 	}
 }

@@ -178,3 +178,33 @@ func fleetUnits(n int, now int64) []Unit {
 	}
 	return out
 }
+
+// BenchmarkPanelsRender5000 is the once-a-second re-render of the panels
+// over a 5,000-unit fleet, through go-app's diff of the mounted tree (the
+// page pays several times this in WebAssembly: kuaifanStats.tickMs).
+func BenchmarkPanelsRender5000(b *testing.B) {
+	now := time.Now().UnixMilli()
+	for _, panel := range []string{"units", "status"} {
+		b.Run(panel, func(b *testing.B) {
+			ct := NewController(NewConsole(EN), "")
+			ct.C.ApplyFrames([]*Frame{{Type: FrameSnapshot, Seq: 1, TS: now, conn: 1, received: now, Units: fleetUnits(5000, now)}}, Link{}, false)
+			rev := int64(0)
+			mk := func() app.Composer {
+				rev++
+				if panel == "units" {
+					return &UnitsPanel{Ctl: ct, Rev: rev}
+				}
+				return &StatusBar{Ctl: ct, Rev: rev}
+			}
+			e := app.NewTestEngine()
+			if err := e.Load(mk()); err != nil {
+				b.Fatal(err)
+			}
+			e.ConsumeAll()
+			for b.Loop() {
+				e.Load(mk())
+				e.ConsumeAll()
+			}
+		})
+	}
+}

@@ -43,6 +43,8 @@ type Console struct {
 	Cursor string
 	// Mute silences the alarm (the banner stays).
 	Mute bool
+	// UnitRows is how many rows the units panel shows (UnitRows at least).
+	UnitRows int
 
 	restore *Prefs // a selection to restore once the stream has shown it
 

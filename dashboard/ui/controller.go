@@ -89,17 +89,21 @@ func (ct *Controller) SignIn(token string) {
 	api := &API{Base: ct.Base, Token: token}
 	ct.ui.Async(func() {
 		// One call checks the token and loads today's closed incidents
-		// (the stream's snapshot has only the open ones).
+		// (the stream's snapshot has only the open ones); the districts
+		// come at the same time, used only if the token was accepted.
+		var ds []District
+		var dErr error
+		districts := make(chan struct{})
+		go func() {
+			defer close(districts)
+			ds, dErr = api.Districts(context.Background())
+		}()
 		incs, err := api.Incidents(context.Background(), true)
 		var apiErr *APIError
 		if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
 			err = nil // a hub without dispatch: no history, still a hub
 		}
-		var ds []District
-		var dErr error
-		if err == nil {
-			ds, dErr = api.Districts(context.Background())
-		}
+		<-districts
 		ct.ui.Dispatch(func() {
 			ct.signing = false
 			switch {

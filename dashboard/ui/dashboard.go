@@ -16,8 +16,9 @@ type Dashboard struct {
 	ctl       *Controller
 	tilesEdit string
 	stopTick  chan struct{}
-	keys      app.Func // the document's keydown listener
-	saved     string   // the preferences last written to local storage
+	keys      app.Func   // the document's keydown listener
+	saved     string     // the preferences last written to local storage
+	ticks     frameTimes // the once-a-second re-render of the panels, ms
 }
 
 // newDashboard is the route's factory.
@@ -61,8 +62,12 @@ func (d *Dashboard) OnMount(ctx app.Context) {
 						ctx.PreventUpdate() // nothing on the sign-in page ages
 						return
 					}
+					start := perfNow()
 					d.ctl.Tick()
 					d.ctl.sound.tick(time.Now(), d.ctl.C.Alarming() && !d.ctl.C.Mute, len(d.ctl.C.Alerts), d.ctl.C.Mute)
+					// After go-app has re-rendered the page: what the tick cost
+					// the page's one thread (kuaifanStats.tickMs, p95 and max).
+					ctx.Defer(func(app.Context) { d.measureTick(perfNow() - start) })
 				})
 			}
 		}
@@ -81,6 +86,14 @@ func (d *Dashboard) OnDismount() {
 		d.keys = nil
 	}
 	d.ctl.SignOut()
+}
+
+func (d *Dashboard) measureTick(ms float64) {
+	d.ticks.add(ms)
+	if st := app.Window().Get("kuaifanStats"); st.Truthy() {
+		st.Set("tickMs", d.ticks.p95())
+		st.Set("tickMaxMs", d.ticks.max)
+	}
 }
 
 // keep writes the preferences to local storage when they changed (once a

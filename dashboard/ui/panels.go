@@ -103,10 +103,16 @@ func containsFold(s, sub string) bool {
 // of them, and how many passed in all. from is the selected incident, for
 // SortDistance (nil: natural order).
 func FilterUnits(s *Store, f UnitFilter, nowMS int64, limit int, from *Incident) ([]*UnitState, int) {
+	natural := f.Sort != SortStatus && (f.Sort != SortDistance || from == nil)
 	var all []*UnitState
+	total := 0
 	for _, id := range s.SortedIDs() {
 		if u := s.Units[id]; u != nil && f.Match(u, nowMS) {
-			all = append(all, u)
+			total++
+			// In natural order the first limit are the rows: count the rest.
+			if !natural || limit < 0 || len(all) < limit {
+				all = append(all, u)
+			}
 		}
 	}
 	switch {
@@ -123,7 +129,6 @@ func FilterUnits(s *Store, f UnitFilter, nowMS int64, limit int, from *Incident)
 		}
 		slices.SortStableFunc(all, func(a, b *UnitState) int { return cmp.Compare(d[a], d[b]) })
 	}
-	total := len(all)
 	if limit >= 0 && len(all) > limit {
 		all = all[:limit]
 	}
