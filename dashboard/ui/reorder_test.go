@@ -321,3 +321,35 @@ func ids2(rows []node, attr string) []string {
 	}
 	return out
 }
+
+// "Show more" adds UnitRows rows at a time; the rows keep acting on the
+// units they show.
+func TestUnitsShowMore(t *testing.T) {
+	ct := NewController(NewConsole(EN), "")
+	now := time.Now().UnixMilli()
+	ct.C.ApplyFrames([]*Frame{{Type: FrameSnapshot, Seq: 1, TS: now, conn: 1, received: now, Units: fleetUnits(UnitRows*2+10, now)}}, Link{}, false)
+	m := mount(t, func(rev int64) app.Composer { return &UnitsPanel{Ctl: ct, Rev: rev} })
+	for _, want := range []int{UnitRows, 2 * UnitRows, 2*UnitRows + 10} {
+		rows := m.nodes("li", "unit")
+		if len(rows) != want {
+			t.Fatalf("%d rows, want %d", len(rows), want)
+		}
+		last := rows[len(rows)-1]
+		last.click(t)
+		if ct.C.Scene.SelUnit != last.attrs["data-id"] {
+			t.Errorf("the last row (%s) selected %s", last.attrs["data-id"], ct.C.Scene.SelUnit)
+		}
+		more := m.nodes("button", "ghost")
+		if want == 2*UnitRows+10 {
+			if len(more) != 0 {
+				t.Error("show more with every unit shown")
+			}
+			break
+		}
+		if len(more) != 1 || more[0].attrs["id"] != "units-more" {
+			t.Fatalf("show more: %+v", more)
+		}
+		more[0].click(t)
+		m.rerender()
+	}
+}
