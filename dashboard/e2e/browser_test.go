@@ -146,9 +146,6 @@ type stats struct {
 	GoSysMB       float64 `json:"goSysMB"`
 	DecodedFrames int     `json:"decodedFrames"`
 	DecodeMS      float64 `json:"decodeMs"` // total time decoding stream frames
-	// The once-a-second re-render of the panels: p95 of the last 256, and the worst.
-	TickMS    float64 `json:"tickMs"`
-	TickMaxMS float64 `json:"tickMaxMs"`
 }
 
 func (b *browser) stats() stats {

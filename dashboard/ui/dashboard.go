@@ -39,8 +39,10 @@ func (d *Dashboard) OnMount(ctx app.Context) {
 	d.ctl.C.SetLang(browserLang())
 	d.ctl.C.SetTiles(browserTiles(ctx))
 	d.tilesEdit = d.ctl.C.Scene.Tiles
-	ctx.LocalStorage().Get(PrefsKey, &d.saved)
-	d.ctl.C.Restore(decodePrefs(d.saved))
+	var kept Prefs
+	ctx.LocalStorage().Get(PrefsKey, &kept) // go-app stores values as JSON
+	d.saved = encodePrefs(kept)
+	d.ctl.C.Restore(kept)
 	d.ctl.sound.init()
 	d.keys = listenKeys(ctx, d.onKey)
 	// The server pre-renders the same page: this says the app now runs it
@@ -62,12 +64,8 @@ func (d *Dashboard) OnMount(ctx app.Context) {
 						ctx.PreventUpdate() // nothing on the sign-in page ages
 						return
 					}
-					start := perfNow()
 					d.ctl.Tick()
 					d.ctl.sound.tick(time.Now(), d.ctl.C.Alarming() && !d.ctl.C.Mute, len(d.ctl.C.Alerts), d.ctl.C.Mute)
-					// After go-app has re-rendered the page: what the tick cost
-					// the page's one thread (kuaifanStats.tickMs, p95 and max).
-					ctx.Defer(func(app.Context) { d.measureTick(perfNow() - start) })
 				})
 			}
 		}
@@ -88,14 +86,6 @@ func (d *Dashboard) OnDismount() {
 	d.ctl.SignOut()
 }
 
-func (d *Dashboard) measureTick(ms float64) {
-	d.ticks.add(ms)
-	if st := app.Window().Get("kuaifanStats"); st.Truthy() {
-		st.Set("tickMs", d.ticks.p95())
-		st.Set("tickMaxMs", d.ticks.max)
-	}
-}
-
 // keep writes the preferences to local storage when they changed (once a
 // second at most).
 func (d *Dashboard) keep(ctx app.Context) {
@@ -108,7 +98,7 @@ func (d *Dashboard) keep(ctx app.Context) {
 	}
 	if s := encodePrefs(p); s != d.saved {
 		d.saved = s
-		ctx.LocalStorage().Set(PrefsKey, s)
+		ctx.LocalStorage().Set(PrefsKey, p)
 	}
 }
 
@@ -189,7 +179,7 @@ func (d *Dashboard) Render() app.UI {
 		app.Main().Class("console", "tab-"+c.Tab).Body(
 			&IncidentsPanel{Ctl: d.ctl, Rev: now.UnixNano()},
 			&MapView{Ctl: d.ctl, Lang: lang, Creating: c.Creating},
-			&UnitsPanel{Ctl: d.ctl, Rev: now.UnixNano()},
+			&UnitsPanel{Ctl: d.ctl, Shown: c.UnitsView(c.Store.HubNow(now))},
 		),
 		&StatusBar{Ctl: d.ctl, Rev: now.UnixNano()},
 		app.If(c.Confirm != nil, func() app.UI { return &ConfirmDialog{Ctl: d.ctl, Rev: now.UnixNano()} }),

@@ -78,7 +78,8 @@ func (ct *Controller) restoreSelection() {
 	}
 }
 
-// encodePrefs and decodePrefs are the stored form.
+// encodePrefs is the stored form (go-app writes local storage values as
+// JSON), compared to tell a change; decodePrefs reads it back.
 func encodePrefs(p Prefs) string {
 	b, _ := json.Marshal(p)
 	return string(b)

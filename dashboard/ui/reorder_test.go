@@ -71,7 +71,9 @@ func TestUnitsClickAfterSearch(t *testing.T) {
 		units = append(units, u)
 	}
 	ct.C.ApplyFrames([]*Frame{{Type: FrameSnapshot, Seq: 1, TS: now, conn: 1, received: now, Units: units}}, Link{}, false)
-	m := mount(t, func(rev int64) app.Composer { return &UnitsPanel{Ctl: ct, Rev: rev} })
+	m := mount(t, func(rev int64) app.Composer {
+		return &UnitsPanel{Ctl: ct, Shown: ct.C.UnitsView(ct.C.Store.HubNow(time.Now()))}
+	})
 	if n := len(m.nodes("li", "unit")); n != 30 {
 		t.Fatalf("%d rows", n)
 	}
@@ -328,7 +330,9 @@ func TestUnitsShowMore(t *testing.T) {
 	ct := NewController(NewConsole(EN), "")
 	now := time.Now().UnixMilli()
 	ct.C.ApplyFrames([]*Frame{{Type: FrameSnapshot, Seq: 1, TS: now, conn: 1, received: now, Units: fleetUnits(UnitRows*2+10, now)}}, Link{}, false)
-	m := mount(t, func(rev int64) app.Composer { return &UnitsPanel{Ctl: ct, Rev: rev} })
+	m := mount(t, func(rev int64) app.Composer {
+		return &UnitsPanel{Ctl: ct, Shown: ct.C.UnitsView(ct.C.Store.HubNow(time.Now()))}
+	})
 	for _, want := range []int{UnitRows, 2 * UnitRows, 2*UnitRows + 10} {
 		rows := m.nodes("li", "unit")
 		if len(rows) != want {

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"math"
 	"strconv"
 	"time"
 
@@ -15,75 +16,154 @@ import (
 // one thread in the 5,000-unit benchmark, a frame dropped every second.
 const UnitRows = 60
 
-// UnitsPanel lists units with filters (status, type, district) and a search
-// box; selecting one centres the map on it and draws its last ten minutes.
+// UnitsPanel lists units with filters (status, type, district), a search
+// box and an order; selecting one centres the map on it and draws its last
+// ten minutes.
+//
+// The page hands it Shown, what it shows now (UnitsView): go-app compares
+// props with reflect.DeepEqual, so the panel re-renders only when something
+// it shows changed, not on every tick of the page's clock. Fix ages are
+// shown to the minute for that reason (a unit reporting every few seconds
+// reads "fix < 1 min" until it stops).
 type UnitsPanel struct {
 	app.Compo
-	Ctl *Controller
-	Rev int64
+	Ctl   *Controller
+	Shown UnitsView
 }
 
-// Render draws the panel.
+// UnitsView is what the units panel shows.
+type UnitsView struct {
+	Lang        Lang
+	Filter      UnitFilter
+	Districts   []DistrictOption
+	Total       int // units passing the filter
+	Known       int // units in all
+	HasIncident bool
+	Sel         string // the selected unit, its name and track length
+	SelName     string
+	Track       int
+	Rows        []UnitRow
+}
+
+// DistrictOption is a district in the filter.
+type DistrictOption struct{ ID, Name string }
+
+// UnitRow is one unit as the list shows it.
+type UnitRow struct {
+	ID, Type, Status, Callsign      string
+	StatusText, Fix, Dist, District string
+	Incident                        string
+	Online, Fresh, Selected         bool
+}
+
+// UnitsView is the units panel's content at hub time nowMS.
+func (c *Console) UnitsView(nowMS int64) UnitsView {
+	lang := c.Lang
+	from := c.Selected()
+	units, total := FilterUnits(c.Store, c.Filter, nowMS, max(c.UnitRows, UnitRows), from)
+	v := UnitsView{Lang: lang, Filter: c.Filter, Total: total, Known: len(c.Store.Units), HasIncident: from != nil,
+		Sel: c.Scene.SelUnit, Track: len(c.Scene.Track), Rows: make([]UnitRow, len(units))}
+	if v.Sel != "" {
+		v.SelName = c.Store.UnitName(v.Sel)
+	}
+	for i := range c.Store.Districts {
+		d := &c.Store.Districts[i]
+		v.Districts = append(v.Districts, DistrictOption{ID: d.ID, Name: d.Name(lang)})
+	}
+	for i, u := range units {
+		v.Rows[i] = c.unitRow(u, nowMS, from)
+	}
+	return v
+}
+
+func (c *Console) unitRow(u *UnitState, nowMS int64, from *Incident) UnitRow {
+	lang := c.Lang
+	r := UnitRow{ID: u.ID, Type: string(u.Type), Status: string(u.Status), Callsign: u.Callsign,
+		Incident: u.Incident, Online: u.Online, Fresh: u.Fresh(nowMS), Selected: u.ID == c.Scene.SelUnit,
+		District: c.Store.DistrictName(u, lang)}
+	r.StatusText = lookup(lang, "status.", r.Status)
+	if r.Status == "" {
+		r.StatusText = T(lang, "status.unknown")
+	}
+	if !u.Online {
+		r.StatusText += " · " + T(lang, "status.offline")
+	}
+	r.Fix = T(lang, "unit.nofix")
+	if u.HasFix {
+		if age := u.FixAge(nowMS); age < time.Minute {
+			r.Fix = T(lang, "unit.fix.recent")
+		} else {
+			r.Fix = Tf(lang, "unit.fix.min", int(age/time.Minute))
+		}
+		if !r.Fresh {
+			r.Fix += " · " + T(lang, "status.stale")
+		}
+		if from != nil {
+			// To 10 m: the row changes when the distance does, not with GPS noise.
+			r.Dist = FormatDistance(lang, math.Round(protocol.Haversine(u.Lat, u.Lon, from.Lat, from.Lon)/10)*10)
+		}
+	}
+	return r
+}
+
+// Render draws the panel from what the console holds now.
 func (p *UnitsPanel) Render() app.UI {
 	c := p.Ctl.C
-	lang := c.Lang
-	now := time.Now()
-	hubNow := c.Store.HubNow(now)
-	from := c.Selected()
-	rows, total := FilterUnits(c.Store, c.Filter, hubNow, max(c.UnitRows, UnitRows), from)
-	sel := c.Scene.SelUnit
+	v := c.UnitsView(c.Store.HubNow(time.Now()))
+	lang := v.Lang
+	rows := v.Rows
 	statuses := []string{"available", "enroute", "on_scene", "busy", "off_duty", "offline", "stale"}
 	sorts := []string{SortID, SortStatus, SortDistance}
 	return app.Section().ID("units").Class("panel", "units").Body(
 		app.Header().Class("panel-head").Body(
 			app.H2().Text(T(lang, "units.title")),
-			app.Span().ID("unit-count").Class("count").Text(Tf(lang, "units.count", total, len(c.Store.Units))),
+			app.Span().ID("unit-count").Class("count").Text(Tf(lang, "units.count", v.Total, v.Known)),
 		),
 		app.Div().Class("filters").Body(
-			app.Input().ID("unit-search").Type("search").Placeholder(T(lang, "units.search")).Value(c.Filter.Search).
+			app.Input().ID("unit-search").Type("search").Placeholder(T(lang, "units.search")).Value(v.Filter.Search).
 				Title(T(lang, "key.search")).OnInput(p.onSearch),
 			app.Select().ID("unit-status").OnChange(p.set(&p.Ctl.C.Filter.Status)).Body(
-				app.Option().Value("").Selected(c.Filter.Status == "").Text(T(lang, "units.all.status")),
+				app.Option().Value("").Selected(v.Filter.Status == "").Text(T(lang, "units.all.status")),
 				app.Range(statuses).Slice(func(i int) app.UI {
-					return app.Option().Value(statuses[i]).Selected(c.Filter.Status == statuses[i]).
+					return app.Option().Value(statuses[i]).Selected(v.Filter.Status == statuses[i]).
 						Text(T(lang, "status."+statuses[i]))
 				}),
 			),
 			app.Select().ID("unit-type").OnChange(p.set(&p.Ctl.C.Filter.Type)).Body(
-				app.Option().Value("").Selected(c.Filter.Type == "").Text(T(lang, "units.all.type")),
+				app.Option().Value("").Selected(v.Filter.Type == "").Text(T(lang, "units.all.type")),
 				app.Range(protocol.UnitTypes[:]).Slice(func(i int) app.UI {
 					t := string(protocol.UnitTypes[i])
-					return app.Option().Value(t).Selected(c.Filter.Type == t).Text(T(lang, "type."+t))
+					return app.Option().Value(t).Selected(v.Filter.Type == t).Text(T(lang, "type."+t))
 				}),
 			),
 			app.Select().ID("unit-district").OnChange(p.set(&p.Ctl.C.Filter.District)).Body(
-				app.Option().Value("").Selected(c.Filter.District == "").Text(T(lang, "units.all.district")),
-				app.Range(c.Store.Districts).Slice(func(i int) app.UI {
-					d := &c.Store.Districts[i]
-					return app.Option().Value(d.ID).Selected(c.Filter.District == d.ID).Text(d.Name(lang))
+				app.Option().Value("").Selected(v.Filter.District == "").Text(T(lang, "units.all.district")),
+				app.Range(v.Districts).Slice(func(i int) app.UI {
+					d := v.Districts[i]
+					return app.Option().Value(d.ID).Selected(v.Filter.District == d.ID).Text(d.Name)
 				}),
-				app.Option().Value("outside").Selected(c.Filter.District == "outside").Text(T(lang, "units.outside")),
+				app.Option().Value("outside").Selected(v.Filter.District == "outside").Text(T(lang, "units.outside")),
 			),
 			app.Select().ID("unit-sort").Title(T(lang, "units.sort")).OnChange(p.set(&p.Ctl.C.Filter.Sort)).Body(
 				app.Range(sorts).Slice(func(i int) app.UI {
-					return app.Option().Value(sorts[i]).Selected(c.Filter.Sort == sorts[i]).
-						Disabled(sorts[i] == SortDistance && from == nil).Text(T(lang, "units.sort."+sorts[i]))
+					return app.Option().Value(sorts[i]).Selected(v.Filter.Sort == sorts[i]).
+						Disabled(sorts[i] == SortDistance && !v.HasIncident).Text(T(lang, "units.sort."+sorts[i]))
 				}),
 			),
 		),
-		app.If(sel != "", func() app.UI {
-			return app.Div().ID("unit-track").Class("track").DataSet("unit", sel).Title(sel).
-				Text(c.Store.UnitName(sel) + " · " + Tf(lang, "units.track", len(c.Scene.Track)))
+		app.If(v.Sel != "", func() app.UI {
+			return app.Div().ID("unit-track").Class("track").DataSet("unit", v.Sel).Title(v.Sel).
+				Text(v.SelName + " · " + Tf(lang, "units.track", v.Track))
 		}),
-		app.If(total == 0, func() app.UI {
+		app.If(v.Total == 0, func() app.UI {
 			return app.P().Class("empty").Text(T(lang, "units.empty"))
 		}),
 		app.Ul().ID("unit-list").Class("unit-list").Body(
-			app.Range(rows).Slice(func(i int) app.UI { return p.row(rows[i], lang, hubNow, sel, from) }),
-			app.If(total > len(rows), func() app.UI {
+			app.Range(rows).Slice(func(i int) app.UI { return p.row(rows[i], lang) }),
+			app.If(v.Total > len(rows), func() app.UI {
 				return app.Li().Class("more").Body(
-					app.Span().Text(Tf(lang, "units.more", total-len(rows))),
-					app.Button().ID("units-more").Class("ghost").Text(Tf(lang, "units.showmore", min(UnitRows, total-len(rows)))).
+					app.Span().Text(Tf(lang, "units.more", v.Total-len(rows))),
+					app.Button().ID("units-more").Class("ghost").Text(Tf(lang, "units.showmore", min(UnitRows, v.Total-len(rows)))).
 						OnClick(p.onMore),
 				)
 			}),
@@ -105,55 +185,34 @@ func (p *UnitsPanel) set(field *string) app.EventHandler {
 }
 
 // row is one unit: callsign first, as people know it; a click selects it
-// and centres the map on it. from is the selected incident (nil: none): its
-// distance is shown.
-func (p *UnitsPanel) row(u *UnitState, lang Lang, hubNow int64, sel string, from *Incident) app.UI {
-	fresh := u.Fresh(hubNow)
-	cls := []string{"unit", "s-" + string(u.Status)}
+// and centres the map on it.
+func (p *UnitsPanel) row(r UnitRow, lang Lang) app.UI {
+	cls := []string{"unit", "s-" + r.Status}
 	switch {
-	case !u.Online:
+	case !r.Online:
 		cls = append(cls, "offline")
-	case !fresh:
+	case !r.Fresh:
 		cls = append(cls, "stale")
 	}
-	if u.ID == sel {
+	if r.Selected {
 		cls = append(cls, "selected")
 	}
-	status := lookup(lang, "status.", string(u.Status))
-	if u.Status == "" {
-		status = T(lang, "status.unknown")
-	}
-	if !u.Online {
-		status += " · " + T(lang, "status.offline")
-	}
-	fix := T(lang, "unit.nofix")
-	if u.HasFix {
-		fix = Tf(lang, "unit.lastfix", FormatAge(lang, u.FixAge(hubNow)))
-		if !fresh {
-			fix += " · " + T(lang, "status.stale")
-		}
-	}
-	district := p.Ctl.C.Store.DistrictName(u, lang)
-	dist := ""
-	if from != nil && u.HasFix {
-		dist = FormatDistance(lang, protocol.Haversine(u.Lat, u.Lon, from.Lat, from.Lon))
-	}
-	id := u.ID
-	return app.Li().Class(cls...).DataSet("id", u.ID).DataSet("status", string(u.Status)).
-		DataSet("type", string(u.Type)).DataSet("online", u.Online).DataSet("fresh", fresh).
+	id := r.ID
+	return app.Li().Class(cls...).DataSet("id", r.ID).DataSet("status", r.Status).
+		DataSet("type", r.Type).DataSet("online", r.Online).DataSet("fresh", r.Fresh).
 		OnClick(func(ctx app.Context, e app.Event) { p.Ctl.SelectUnit(id, true) }, app.EventScope(id)).Body(
-		app.Span().Class("glyph", "c-"+string(u.Status)).Title(T(lang, "type."+string(u.Type))).Text(typeGlyph(u.Type)),
-		app.If(u.Callsign != "", func() app.UI {
-			return app.Span().Class("callsign").Title(u.ID).Text(u.Callsign)
+		app.Span().Class("glyph", "c-"+r.Status).Title(T(lang, "type."+r.Type)).Text(typeGlyph(protocol.UnitType(r.Type))),
+		app.If(r.Callsign != "", func() app.UI {
+			return app.Span().Class("callsign").Title(r.ID).Text(r.Callsign)
 		}),
-		app.Span().Class("unit-id").Text(u.ID),
-		app.Span().Class("status").Text(status),
-		app.If(dist != "", func() app.UI { return app.Span().Class("dist").Text(dist) }),
-		app.If(u.Incident != "", func() app.UI {
-			return app.Span().Class("incident-ref").Text(Tf(lang, "units.assigned", u.Incident))
+		app.Span().Class("unit-id").Text(r.ID),
+		app.Span().Class("status").Text(r.StatusText),
+		app.If(r.Dist != "", func() app.UI { return app.Span().Class("dist").Text(r.Dist) }),
+		app.If(r.Incident != "", func() app.UI {
+			return app.Span().Class("incident-ref").Text(Tf(lang, "units.assigned", r.Incident))
 		}),
-		app.Span().Class("fix").Text(fix),
-		app.If(district != "", func() app.UI { return app.Span().Class("district").Text(district) }),
+		app.Span().Class("fix").Text(r.Fix),
+		app.If(r.District != "", func() app.UI { return app.Span().Class("district").Text(r.District) }),
 	)
 }
 
