@@ -49,7 +49,16 @@ type Controller struct {
 	sess    context.Context
 	done    chan struct{}
 	signing bool
+	synced  bool // the session's first snapshot has been applied
 	ticks   int
+	// Timing of the last sign-in, in performance.now() ms (0 on the host):
+	// where the wait for the live map goes (kuaifanStats.signin).
+	Timing SignInTiming
+}
+
+// SignInTiming marks the steps from Sign in to the live map.
+type SignInTiming struct {
+	Clicked, Accepted, Linked, Synced, Drawn float64
 }
 
 // NewController returns a signed-out controller for the hub at base.
@@ -86,6 +95,7 @@ func (ct *Controller) SignIn(token string) {
 		return
 	}
 	ct.signing = true
+	ct.Timing = SignInTiming{Clicked: perfNow()}
 	api := &API{Base: ct.Base, Token: token}
 	ct.ui.Async(func() {
 		// One call checks the token and loads today's closed incidents
@@ -137,6 +147,7 @@ func (ct *Controller) Decoding() (frames uint64, took time.Duration) {
 // start runs the stream for a session. Its goroutine is the session's: it
 // ends when SignOut cancels it.
 func (ct *Controller) start(api *API) {
+	ct.Timing.Accepted, ct.synced = perfNow(), false
 	ctx, cancel := context.WithCancel(context.Background())
 	st := &Stream{API: api, Dial: ct.Dial, Now: ct.Now}
 	st.Notify = func() { ct.ui.Quiet(func() bool { return ct.drain(st) }) }
@@ -162,9 +173,31 @@ func (ct *Controller) drain(st *Stream) bool {
 	}
 	frames, link, linkChanged := st.Take()
 	ch := ct.C.ApplyFrames(frames, link, linkChanged)
+	if ct.Timing.Linked == 0 && link.State == LinkConnected {
+		ct.Timing.Linked = perfNow()
+	}
+	first := !ct.synced && ct.C.Store.Synced
+	if first {
+		ct.synced = true
+		ct.Timing.Synced = perfNow()
+	}
 	ct.restoreSelection()
+	if first {
+		// The map first: it draws the fleet at the next animation frame,
+		// reading the store itself; the panels, a page of rows built over
+		// the whole fleet, are rendered a moment later.
+		ct.ui.Async(func() {
+			time.Sleep(firstPanelsDelay)
+			ct.ui.Dispatch(func() {})
+		})
+		return false
+	}
 	return linkChanged || ch&(ChangedIncidents|ChangedResync) != 0
 }
+
+// firstPanelsDelay is how long after the first snapshot the panels follow
+// the map.
+const firstPanelsDelay = 60 * time.Millisecond
 
 func (ct *Controller) expired(st *Stream) {
 	if ct.stream != st {

@@ -95,10 +95,13 @@ func TestControllerSignIn(t *testing.T) {
 	}
 	c := h.conn(t)
 	now := time.Now().UnixMilli()
+	before := l.renders
 	c.send(t, &Frame{Type: FrameSnapshot, Seq: 3, TS: now,
 		Units:     []Unit{unitAt("car-1", protocol.TypeCar, protocol.StatusAvailable, 28.2, 112.98, now)},
 		Incidents: []Incident{{ID: "inc-9", Status: IncOpen, Priority: 2, Lat: 28.21, Lon: 112.99, Created: now}}})
 	l.until(t, "the snapshot", func() bool { return ct.C.Link.State == LinkConnected && len(ct.C.Store.Units) == 1 })
+	// The map draws the first snapshot by itself; the panels follow.
+	l.until(t, "the panels after the first snapshot", func() bool { return l.renders > before })
 	if u := ct.C.Store.Units["car-1"]; u.DistrictID != "furong" {
 		t.Errorf("car-1 at 28.2, 112.98 filed under %q, want furong", u.DistrictID)
 	}

@@ -265,6 +265,12 @@ func (m *MapView) frame() {
 	m.stats.Set("p95FrameMs", m.times.p95())
 	m.stats.Set("units", units)
 	m.stats.Set("drawn", info.Units)
+	if t := &m.Ctl.Timing; t.Drawn == 0 && t.Synced != 0 && units > 0 {
+		// The first frame with the fleet: where the wait since Sign in went.
+		t.Drawn = perfNow()
+		m.stats.Set("signin", map[string]any{"checkMs": t.Accepted - t.Clicked, "streamMs": t.Linked - t.Accepted,
+			"snapshotMs": t.Synced - t.Linked, "drawMs": t.Drawn - t.Synced, "totalMs": t.Drawn - t.Clicked})
+	}
 	m.stats.Set("labels", info.Labels)
 	if now.Sub(m.memAt) >= time.Second {
 		// Go's own heap lives in the WebAssembly memory, which Chromium's
