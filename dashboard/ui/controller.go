@@ -58,7 +58,7 @@ type Controller struct {
 
 // SignInTiming marks the steps from Sign in to the live map.
 type SignInTiming struct {
-	Clicked, Accepted, Linked, Synced, Drawn float64
+	Clicked, Accepted, Synced, Drawn float64
 }
 
 // NewController returns a signed-out controller for the hub at base.
@@ -173,9 +173,6 @@ func (ct *Controller) drain(st *Stream) bool {
 	}
 	frames, link, linkChanged := st.Take()
 	ch := ct.C.ApplyFrames(frames, link, linkChanged)
-	if ct.Timing.Linked == 0 && link.State == LinkConnected {
-		ct.Timing.Linked = perfNow()
-	}
 	first := !ct.synced && ct.C.Store.Synced
 	if first {
 		ct.synced = true
