@@ -16,9 +16,8 @@ type Dashboard struct {
 	ctl       *Controller
 	tilesEdit string
 	stopTick  chan struct{}
-	keys      app.Func   // the document's keydown listener
-	saved     string     // the preferences last written to local storage
-	ticks     frameTimes // the once-a-second re-render of the panels, ms
+	keys      app.Func // the document's keydown listener
+	saved     string   // the preferences last written to local storage
 }
 
 // newDashboard is the route's factory.
