@@ -134,53 +134,62 @@ func (d *Dashboard) Render() app.UI {
 		muteTitle = T(lang, "app.unmute")
 	}
 	tabs := []string{TabIncidents, TabMap, TabUnits}
+	// Behind a confirmation the page is inert: nothing there takes a click
+	// or the focus (a key pressed goes to the dialog, not to the button that
+	// opened it).
+	page := app.Div().ID("page").Class("page")
+	if c.Confirm != nil {
+		page = page.Attr("inert", true)
+	}
 	return app.Div().ID("kuaifan").Class("kf").Lang(string(lang)).Body(
-		app.Header().Class("topbar").Body(
-			brandIcon(),
-			app.Span().Class("brand").Text(T(lang, "app.title")),
-			app.If(c.Notice.Text != "", func() app.UI {
-				cls := "notice"
-				if c.Notice.Error {
-					cls += " error"
-				}
-				return app.Span().ID("notice").Class(cls).Text(c.Notice.Text)
-			}),
-			app.Span().Class("spacer"),
-			app.Details().Class("settings").Body(
-				app.Summary().Title(T(lang, "key.help")).Text("⚙"),
-				app.Form().Class("tiles").OnSubmit(d.onTiles).Body(
-					app.Label().For("tiles").Text(T(lang, "map.tiles")),
-					app.Input().ID("tiles").Type("url").Value(d.tilesEdit).
-						Placeholder("https://tiles.example/{z}/{x}/{y}.png").
-						OnChange(d.ValueTo(&d.tilesEdit)),
-					app.Button().Type("submit").Text("OK"),
-					app.P().Class("keys").Text(T(lang, "key.help")),
+		page.Body(
+			app.Header().Class("topbar").Body(
+				brandIcon(),
+				app.Span().Class("brand").Text(T(lang, "app.title")),
+				app.If(c.Notice.Text != "", func() app.UI {
+					cls := "notice"
+					if c.Notice.Error {
+						cls += " error"
+					}
+					return app.Span().ID("notice").Class(cls).Text(c.Notice.Text)
+				}),
+				app.Span().Class("spacer"),
+				app.Details().Class("settings").Body(
+					app.Summary().Title(T(lang, "key.help")).Text("⚙"),
+					app.Form().Class("tiles").OnSubmit(d.onTiles).Body(
+						app.Label().For("tiles").Text(T(lang, "map.tiles")),
+						app.Input().ID("tiles").Type("url").Value(d.tilesEdit).
+							Placeholder("https://tiles.example/{z}/{x}/{y}.png").
+							OnChange(d.ValueTo(&d.tilesEdit)),
+						app.Button().Type("submit").Text("OK"),
+						app.P().Class("keys").Text(T(lang, "key.help")),
+					),
 				),
+				app.Button().ID("mute").Class("ghost").DataSet("muted", c.Mute).Title(muteTitle).Aria("label", muteTitle).
+					Body(speakerIcon(c.Mute)).OnClick(d.onMute),
+				app.Button().ID("lang").Class("ghost").Title(string(lang.Other())).
+					Text(T(lang, "app.switch")).OnClick(d.onLang),
+				app.Button().ID("signout").Class("ghost").Text(T(lang, "app.signout")).OnClick(d.onSignOut),
 			),
-			app.Button().ID("mute").Class("ghost").DataSet("muted", c.Mute).Title(muteTitle).Aria("label", muteTitle).
-				Body(speakerIcon(c.Mute)).OnClick(d.onMute),
-			app.Button().ID("lang").Class("ghost").Title(string(lang.Other())).
-				Text(T(lang, "app.switch")).OnClick(d.onLang),
-			app.Button().ID("signout").Class("ghost").Text(T(lang, "app.signout")).OnClick(d.onSignOut),
+			app.If(len(c.Alerts) > 0, func() app.UI { return &AlertBanner{Ctl: d.ctl, Rev: now.UnixNano()} }),
+			app.Nav().ID("tabs").Class("tabs").Body(
+				app.Range(tabs).Slice(func(i int) app.UI {
+					t := tabs[i]
+					cls := "tab"
+					if c.Tab == t {
+						cls += " active"
+					}
+					return app.Button().Class(cls).DataSet("tab", t).Text(T(lang, "tab."+t)).
+						OnClick(func(ctx app.Context, e app.Event) { d.ctl.C.Tab = t }, app.EventScope(t))
+				}),
+			),
+			app.Main().Class("console", "tab-"+c.Tab).Body(
+				&IncidentsPanel{Ctl: d.ctl, Rev: now.UnixNano()},
+				&MapView{Ctl: d.ctl, Lang: lang, Creating: c.Creating},
+				&UnitsPanel{Ctl: d.ctl, Shown: c.UnitsView(c.Store.HubNow(now))},
+			),
+			&StatusBar{Ctl: d.ctl, Rev: now.UnixNano()},
 		),
-		app.If(len(c.Alerts) > 0, func() app.UI { return &AlertBanner{Ctl: d.ctl, Rev: now.UnixNano()} }),
-		app.Nav().ID("tabs").Class("tabs").Body(
-			app.Range(tabs).Slice(func(i int) app.UI {
-				t := tabs[i]
-				cls := "tab"
-				if c.Tab == t {
-					cls += " active"
-				}
-				return app.Button().Class(cls).DataSet("tab", t).Text(T(lang, "tab."+t)).
-					OnClick(func(ctx app.Context, e app.Event) { d.ctl.C.Tab = t }, app.EventScope(t))
-			}),
-		),
-		app.Main().Class("console", "tab-"+c.Tab).Body(
-			&IncidentsPanel{Ctl: d.ctl, Rev: now.UnixNano()},
-			&MapView{Ctl: d.ctl, Lang: lang, Creating: c.Creating},
-			&UnitsPanel{Ctl: d.ctl, Shown: c.UnitsView(c.Store.HubNow(now))},
-		),
-		&StatusBar{Ctl: d.ctl, Rev: now.UnixNano()},
 		app.If(c.Confirm != nil, func() app.UI { return &ConfirmDialog{Ctl: d.ctl, Rev: now.UnixNano()} }),
 	)
 }

@@ -74,7 +74,16 @@ func (ct *Controller) Key(key, tag string, editable bool) KeyResult {
 		}
 		return KeyResult{Handled: true}
 	}
-	if typing || c.Confirm != nil || !ct.SignedIn() {
+	if c.Confirm != nil {
+		// The dialog's: Enter confirms, unless a button of its own or the
+		// reason being typed has it.
+		if key == KeyEnter && !typing {
+			ct.ConfirmPending()
+			return KeyResult{Handled: true}
+		}
+		return KeyResult{}
+	}
+	if typing || !ct.SignedIn() {
 		return KeyResult{}
 	}
 	switch strings.ToLower(key) {

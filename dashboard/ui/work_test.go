@@ -168,11 +168,19 @@ func TestKeys(t *testing.T) {
 	if r := key("D", "body"); !r.Handled || c.Confirm == nil || c.Confirm.Unit != "u2" || c.Confirm.Incident != "p2" {
 		t.Fatalf("D: %+v confirm %+v", r, c.Confirm)
 	}
-	// With the dialog open, keys are the dialog's; Esc closes it, then the
+	// With the dialog open, keys are the dialog's: Enter on a button of its
+	// own is that button's; elsewhere it confirms; Esc closes it, then the
 	// selection.
 	if r := key("n", "body"); r.Handled || c.Creating {
 		t.Error("N acted under the dialog")
 	}
+	if r := key(KeyEnter, "button"); r.Handled || c.Confirm.Busy {
+		t.Error("Enter on a button confirmed")
+	}
+	if r := key(KeyEnter, "body"); !r.Handled || !c.Confirm.Busy {
+		t.Errorf("Enter did not confirm: %+v", c.Confirm)
+	}
+	c.Confirm.Busy = false // no hub here: as if it had refused
 	key(KeyEscape, "textarea")
 	if c.Confirm != nil {
 		t.Error("Esc left the dialog")
