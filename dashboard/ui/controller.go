@@ -303,18 +303,22 @@ func (ct *Controller) RefreshDetail() {
 	}
 	ct.detailCall(func(ctx context.Context, api *API) (*Incident, error) {
 		return api.Incident(ctx, id)
-	}, nil)
+	}, nil, nil)
 }
 
 // detailCall runs an API call that answers with an incident and shows the
 // answer as the selected incident's detail, then runs then (if any); an
-// error goes to the notice.
-func (ct *Controller) detailCall(do func(ctx context.Context, api *API) (*Incident, error), then func(*Incident)) {
+// error goes to the notice. done, if set, hears the outcome (a dialog
+// waiting on it).
+func (ct *Controller) detailCall(do func(ctx context.Context, api *API) (*Incident, error), then func(*Incident), done func(error)) {
 	var inc *Incident
 	ct.call(func(ctx context.Context, api *API) (err error) {
 		inc, err = do(ctx, api)
 		return err
 	}, func(err error) {
+		if done != nil {
+			done(err)
+		}
 		if err != nil {
 			ct.fail(err)
 			return
@@ -384,7 +388,7 @@ func (ct *Controller) ConfirmPending() {
 // Assign dispatches a unit to an incident, then refreshes the incident;
 // done (if set) hears the outcome.
 func (ct *Controller) Assign(incID, unit string, done func(error)) {
-	ct.actionCall(func(ctx context.Context, api *API) (*Incident, error) {
+	ct.detailCall(func(ctx context.Context, api *API) (*Incident, error) {
 		return api.Assign(ctx, incID, unit)
 	}, func(*Incident) {
 		ct.C.Say(Tf(ct.C.Lang, "inc.dispatched", ct.C.Store.UnitName(unit), incID), false, ct.now())
@@ -394,7 +398,7 @@ func (ct *Controller) Assign(incID, unit string, done func(error)) {
 
 // CloseIncident closes an incident, with an optional note.
 func (ct *Controller) CloseIncident(id, note string, done func(error)) {
-	ct.actionCall(func(ctx context.Context, api *API) (*Incident, error) {
+	ct.detailCall(func(ctx context.Context, api *API) (*Incident, error) {
 		return api.CloseIncident(ctx, id, note)
 	}, func(*Incident) {
 		ct.C.Say(Tf(ct.C.Lang, "inc.closed", id), false, ct.now())
@@ -404,33 +408,11 @@ func (ct *Controller) CloseIncident(id, note string, done func(error)) {
 // ReopenIncident reopens a closed incident for a reason, and shows it again
 // with fresh recommendations.
 func (ct *Controller) ReopenIncident(id, reason string, done func(error)) {
-	ct.actionCall(func(ctx context.Context, api *API) (*Incident, error) {
+	ct.detailCall(func(ctx context.Context, api *API) (*Incident, error) {
 		return api.ReopenIncident(ctx, id, reason)
 	}, func(*Incident) {
 		ct.C.Say(Tf(ct.C.Lang, "inc.reopened", id), false, ct.now())
 	}, done)
-}
-
-// actionCall is detailCall for an action a dialog waits on: done hears
-// whether it worked.
-func (ct *Controller) actionCall(do func(ctx context.Context, api *API) (*Incident, error), then func(*Incident), done func(error)) {
-	var inc *Incident
-	ct.call(func(ctx context.Context, api *API) (err error) {
-		inc, err = do(ctx, api)
-		return err
-	}, func(err error) {
-		if done != nil {
-			done(err)
-		}
-		if err != nil {
-			ct.fail(err)
-			return
-		}
-		ct.C.SetDetail(inc, ct.now())
-		if then != nil {
-			then(inc)
-		}
-	})
 }
 
 // TrackWindow is how much of a selected unit's history the map draws.
