@@ -49,7 +49,7 @@ type Console struct {
 	restore *Prefs // a selection to restore once the stream has shown it
 
 	sceneRev atomic.Uint64 // bumped whenever the map must be redrawn
-	fitted   bool          // the view was fitted to the fleet once
+	fitted   bool          // the session's first snapshot has had its fit (firstFit)
 	autoView View          // the view the console last chose by itself (console_map.go); under mu
 	pick     *Pick         // the picker open over the map, nil if none (pick.go); under mu
 }

@@ -45,7 +45,8 @@ func (c *Console) Prefs() Prefs {
 }
 
 // Restore applies kept preferences at start: the language, the muting and
-// the view now; the selection once the stream has shown what it names
+// the view now (a view the console did not choose is never refitted over:
+// console_map.go); the selection once the stream has shown what it names
 // (Controller.restoreSelection).
 func (c *Console) Restore(p Prefs) {
 	if p.Lang == ZH || p.Lang == EN {
@@ -57,7 +58,6 @@ func (c *Console) Restore(p Prefs) {
 			v.Lat, v.Lon, v.Zoom = p.View.Lat, p.View.Lon, p.View.Zoom
 			return true
 		})
-		c.fitted = true // the dispatcher's own view: no fitting over it
 	}
 	c.restore = &Prefs{Incident: p.Incident, Unit: p.Unit}
 }
