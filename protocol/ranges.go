@@ -38,19 +38,22 @@ func (rs Ranges) Insert(seq uint64) Ranges {
 	return rs
 }
 
-// Bound keeps at most max ranges by filling the lowest gaps: a sequence number
-// missing that long ago (thinned from a device's full queue, say) is treated as
-// seen. It may modify rs in place.
-func (rs Ranges) Bound(max int) Ranges {
+// Trim keeps at most max ranges, the highest, and returns them with floor:
+// the lowest sequence number the trimmed set still speaks for. At or above
+// floor the set is exact; below it, a number may or may not have been in the
+// set, and whoever asks must find out another way (the hub asks its store).
+// Trim never fills a gap: a set that claimed a number it never held would let
+// a resent report be confirmed without being stored. It may modify rs in place.
+func (rs Ranges) Trim(max int) (trimmed Ranges, floor uint64) {
 	if max < 1 {
 		max = 1
 	}
 	if len(rs) <= max {
-		return rs
+		return rs, 0
 	}
 	drop := len(rs) - max
-	rs[drop][0] = rs[0][0]
-	return append(rs[:0], rs[drop:]...)
+	floor = rs[drop][0]
+	return append(rs[:0], rs[drop:]...), floor
 }
 
 // Len is the number of sequence numbers in the set.

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -41,15 +42,31 @@ func TestRangesMatchASet(t *testing.T) {
 	}
 }
 
-func TestRangesBound(t *testing.T) {
-	rs := Ranges{{1, 2}, {5, 5}, {8, 9}, {20, 30}}
-	got := rs.Bound(2)
-	want := Ranges{{1, 9}, {20, 30}}
-	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
-		t.Errorf("Bound(2) = %v, want %v", got, want)
-	}
-	if got := (Ranges{{1, 1}}).Bound(5); len(got) != 1 {
-		t.Errorf("Bound on a small set changed it: %v", got)
+func TestRangesTrim(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		in    Ranges
+		max   int
+		want  Ranges
+		floor uint64
+	}{
+		{"within the bound", Ranges{{1, 1}}, 5, Ranges{{1, 1}}, 0},
+		{"keeps the highest", Ranges{{1, 2}, {5, 5}, {8, 9}, {20, 30}}, 2, Ranges{{8, 9}, {20, 30}}, 8},
+		{"at least one", Ranges{{1, 2}, {5, 5}}, 0, Ranges{{5, 5}}, 5},
+	} {
+		in := slices.Clone(tc.in)
+		got, floor := tc.in.Trim(tc.max)
+		if !slices.Equal(got, tc.want) || floor != tc.floor {
+			t.Errorf("%s: Trim(%d) = %v, floor %d; want %v, %d", tc.name, tc.max, got, floor, tc.want, tc.floor)
+		}
+		// Never a gap filled: nothing kept that was not there.
+		for _, r := range got {
+			for s := r[0]; s <= r[1]; s++ {
+				if !in.Contains(s) {
+					t.Errorf("%s: %d claimed", tc.name, s)
+				}
+			}
+		}
 	}
 }
 

@@ -691,8 +691,8 @@ func (l *Link) countResends(seqs []uint64) {
 		l.published = l.published.Insert(s)
 	}
 	// A set of ranges stays small as the backlog drains in order; bound it
-	// anyway (filling the oldest gaps), as the hub does.
-	l.published = l.published.Bound(4096)
+	// anyway: a forgotten seq published again counts as a first publish.
+	l.published, _ = l.published.Trim(4096)
 	l.stats.resent.Add(again)
 }
 

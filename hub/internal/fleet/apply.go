@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -137,13 +138,19 @@ func (f *Fleet) Apply(msgs []Message, now time.Time) (Outcome, error) {
 			sc.pending = append(sc.pending, p)
 			sc.work[id] = k
 		}
-		out.Results[i] = sc.pending[k].plan(m, batch, horizon, freshSince)
+		r, err := sc.pending[k].plan(m, batch, horizon, freshSince, f.store)
+		if err != nil {
+			f.mu.RUnlock()
+			return Outcome{}, err
+		}
+		out.Results[i] = r
 	}
 	f.mu.RUnlock()
 
 	for id, k := range sc.work {
 		if p := &sc.pending[k]; p.liveChanged {
-			p.live.Seqs = protocol.Ranges(p.live.Seqs).Bound(f.cfg.MaxSeqRanges)
+			seqs, floor := protocol.Ranges(p.live.Seqs).Trim(f.cfg.MaxSeqRanges)
+			p.live.Seqs, p.live.SeqFloor = seqs, max(p.live.SeqFloor, floor)
 			batch.Lives[id] = p.live
 		}
 	}
@@ -176,14 +183,25 @@ func (f *Fleet) Apply(msgs []Message, now time.Time) (Outcome, error) {
 // horizon is the oldest time, Unix ms, that the store keeps of each kind.
 type horizon struct{ positions, events int64 }
 
-func (p *pending) plan(m *Message, batch *store.Batch, h horizon, freshSince int64) Result {
+func (p *pending) plan(m *Message, batch *store.Batch, h horizon, freshSince int64, hist history) (Result, error) {
 	if m.Kind == protocol.KindState {
-		return p.presence(m.State)
+		return p.presence(m.State), nil
 	}
 	seq, _ := m.Seq()
 	seqs := protocol.Ranges(p.live.Seqs)
 	if seqs.Contains(seq) {
-		return Duplicate
+		return Duplicate, nil
+	}
+	if seq < p.live.SeqFloor {
+		// Below what the unit's seq ranges remember: only the history can
+		// say whether this is a resend of something already stored.
+		stored, err := h.has(m, hist)
+		if err != nil {
+			return 0, fmt.Errorf("fleet: is %s seq %d stored: %w", m.Unit(), seq, err)
+		}
+		if stored {
+			return Duplicate, nil
+		}
 	}
 	p.live.Seqs = seqs.Insert(seq)
 	p.liveChanged = true
@@ -192,12 +210,12 @@ func (p *pending) plan(m *Message, batch *store.Batch, h horizon, freshSince int
 	case protocol.KindTelemetry:
 		t := m.Telemetry
 		if t.TS < h.positions {
-			return Expired
+			return Expired, nil
 		}
 		pos := store.PositionOf(t)
 		batch.Points = append(batch.Points, store.UnitPosition{Unit: t.Unit, Position: pos})
 		if p.live.Fix != nil && !pos.Newer(*p.live.Fix) {
-			return Older
+			return Older, nil
 		}
 		p.live.Fix = &pos
 		p.setStatus(t.Status, t.TS)
@@ -207,12 +225,12 @@ func (p *pending) plan(m *Message, batch *store.Batch, h horizon, freshSince int
 		if !p.online && t.TS >= freshSince {
 			p.online = true
 		}
-		return Committed
+		return Committed, nil
 
 	default: // events
 		e := m.Event
 		if e.TS < h.events {
-			return Expired
+			return Expired, nil
 		}
 		batch.Events = append(batch.Events, e)
 		status := e.Status
@@ -222,13 +240,37 @@ func (p *pending) plan(m *Message, batch *store.Batch, h horizon, freshSince int
 		if status != "" && e.TS >= p.live.StatusTS {
 			p.setStatus(status, e.TS)
 			p.viewChanged = true
-			return Committed
+			return Committed, nil
 		}
 		if status != "" {
-			return Older
+			return Older, nil
 		}
-		return Committed
+		return Committed, nil
 	}
+}
+
+// history is what plan asks about seqs below a unit's seq window.
+type history interface {
+	HasPosition(unit string, ts int64, seq uint64) (bool, error)
+	HasEvent(unit string, ts int64, seq uint64) (bool, error)
+}
+
+// has reports whether m is in the history. What is older than the retention
+// is not there, and is not looked for: plan confirms it as Expired.
+func (h horizon) has(m *Message, hist history) (bool, error) {
+	switch m.Kind {
+	case protocol.KindTelemetry:
+		if m.Telemetry.TS < h.positions {
+			return false, nil
+		}
+		return hist.HasPosition(m.Telemetry.Unit, m.Telemetry.TS, m.Telemetry.Seq)
+	case protocol.KindEvents:
+		if m.Event.TS < h.events {
+			return false, nil
+		}
+		return hist.HasEvent(m.Event.Unit, m.Event.TS, m.Event.Seq)
+	}
+	return false, nil
 }
 
 // impliedStatus is the status a dispatch event puts a unit in when the event

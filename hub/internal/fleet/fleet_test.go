@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -99,16 +100,34 @@ func TestApply(t *testing.T) {
 func TestSeqRangesAreBounded(t *testing.T) {
 	f := open(t, t.TempDir())
 	f.Enrol(Enrolment{ID: "u1", Type: protocol.TypeFoot}, now)
+	at := func(seq uint64) time.Time { return now.Add(time.Duration(seq) * time.Second) }
 	// Every other seq: each one is a range of its own until the bound (4)
-	// fills the oldest gaps.
+	// forgets the oldest, below a floor.
 	for seq := uint64(1); seq <= 20; seq += 2 {
-		f.Apply([]Message{tele("u1", seq, now.Add(time.Duration(seq)*time.Second), protocol.StatusAvailable)}, now.Add(time.Minute))
+		f.Apply([]Message{tele("u1", seq, at(seq), protocol.StatusAvailable)}, now.Add(time.Minute))
 	}
 	f.mu.RLock()
-	seqs := protocol.Ranges(f.units["u1"].live.Seqs)
+	live := f.units["u1"].live
 	f.mu.RUnlock()
-	if len(seqs) != 4 || !seqs.Contains(2) || seqs.Contains(18) || !seqs.Contains(19) {
-		t.Errorf("seqs = %v", seqs)
+	seqs := protocol.Ranges(live.Seqs)
+	if len(seqs) != 4 || live.SeqFloor != 13 || seqs.Contains(2) || seqs.Contains(18) || !seqs.Contains(19) {
+		t.Errorf("seqs = %v, floor %d", seqs, live.SeqFloor)
+	}
+	// Below the floor the store decides: a gap is stored, a resend is not.
+	out, err := f.Apply([]Message{
+		tele("u1", 2, at(2), protocol.StatusAvailable),
+		tele("u1", 3, at(3), protocol.StatusAvailable),
+		tele("u1", 2, at(2), protocol.StatusAvailable),
+	}, now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Result{Older, Duplicate, Duplicate}; !slices.Equal(out.Results, want) {
+		t.Errorf("below the floor: %v, want %v", out.Results, want)
+	}
+	track, _ := f.Track("u1", 0, now.Add(time.Hour).UnixMilli(), 100)
+	if len(track) != 11 {
+		t.Errorf("track has %d positions, want 11", len(track))
 	}
 }
 

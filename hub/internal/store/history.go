@@ -103,6 +103,36 @@ func decodePosition(ts int64, seq uint64, val string) (Position, error) {
 	return p, nil
 }
 
+// HasPosition reports whether the store holds the position a unit sent
+// with this time and sequence number: how the hub recognises a resend it
+// no longer remembers (see fleet's seq window).
+func (s *Store) HasPosition(id string, ts int64, seq uint64) (bool, error) {
+	return s.hasHistory(positionPrefix, id, ts, seq)
+}
+
+// HasEvent is HasPosition for a unit's events.
+func (s *Store) HasEvent(id string, ts int64, seq uint64) (bool, error) {
+	return s.hasHistory(eventPrefix, id, ts, seq)
+}
+
+func (s *Store) hasHistory(prefix, id string, ts int64, seq uint64) (bool, error) {
+	var found bool
+	err := s.db.View(func(tx *buntdb.Tx) error {
+		_, err := tx.Get(historyKey(prefix, id, ts, seq))
+		switch {
+		case err == nil:
+			found = true
+		case !errors.Is(err, buntdb.ErrNotFound):
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: history of %s: %w", id, err)
+	}
+	return found, nil
+}
+
 // scanHistory visits a unit's records of one kind with since <= ts <= until,
 // in time order, until visit returns false or an error.
 func (s *Store) scanHistory(prefix, id string, since, until int64, visit func(ts int64, seq uint64, val string) (bool, error)) error {

@@ -51,11 +51,13 @@ func (p Position) Newer(q Position) bool {
 // Live is what the hub keeps of a unit between restarts: its latest fix, its
 // status and when that was set, and the sequence numbers it has committed
 // (so a message resent after a restart is still recognised as a duplicate).
+// Seqs is exact from SeqFloor up; below it, only the history knows.
 type Live struct {
 	Fix      *Position        `json:"fix,omitempty"`
 	Status   protocol.Status  `json:"status,omitempty"`
 	StatusTS int64            `json:"status_ts,omitempty"`
 	Seqs     []protocol.Range `json:"seqs,omitempty"`
+	SeqFloor uint64           `json:"seq_floor,omitempty"`
 }
 
 // Batch is one group commit: history to append and live records to replace.
