@@ -26,7 +26,7 @@ import (
 // Config tunes ingest; zero values take the defaults.
 type Config struct {
 	Topics        protocol.Topics
-	MaxClockAhead time.Duration // a ts further ahead of the hub's clock is rejected; default 2 min
+	MaxClockAhead time.Duration // a ts further ahead of the hub's clock is rejected; default DefaultMaxClockAhead
 	QueueSize     int           // messages waiting for a commit; default 16384
 	Decoders      int           // goroutines validating messages; default GOMAXPROCS
 	MaxBatch      int           // messages per commit; default 4096
@@ -45,9 +45,17 @@ type Config struct {
 	OnEvents func([]protocol.Event)
 }
 
+// DefaultMaxClockAhead is the clock skew a unit's timestamps may show. A
+// device's time comes from GNSS or NTP, good to well under a second; more
+// than a few seconds ahead is a wrong clock, and a report from it would pin
+// the unit's live marker so that its next true reports count as older. It
+// is refused unconfirmed: the agent resends it, and it is taken once its
+// time has come.
+const DefaultMaxClockAhead = 5 * time.Second
+
 func (c *Config) setDefaults() {
 	if c.MaxClockAhead == 0 {
-		c.MaxClockAhead = 2 * time.Minute
+		c.MaxClockAhead = DefaultMaxClockAhead
 	}
 	if c.QueueSize == 0 {
 		c.QueueSize = 16384
