@@ -27,6 +27,7 @@ import (
 
 	"kuaifan/hub/internal/api"
 	"kuaifan/hub/internal/broker"
+	"kuaifan/hub/internal/connlimit"
 	"kuaifan/hub/internal/dispatch"
 	"kuaifan/hub/internal/districts"
 	"kuaifan/hub/internal/fleet"
@@ -43,6 +44,18 @@ import (
 type Config struct {
 	HTTPAddr string // API and dashboard; "127.0.0.1:0" picks a free port
 	MQTTAddr string // the embedded broker's listener; unused with BrokerURL
+
+	// Limits of the HTTP server, against clients that hold connections open
+	// (slow or idle). 0 takes the default; a negative value turns one off.
+	// The live stream (/ws) sets its own deadlines once upgraded.
+	HTTPReadTimeout  time.Duration // a whole request, body included; 30 s
+	HTTPWriteTimeout time.Duration // a response, from the end of its request's headers; 2 min
+	HTTPIdleTimeout  time.Duration // a keep-alive connection waiting for its next request; 2 min
+	// HTTPMaxConnsPerIP caps the open connections from one IP address; more
+	// are closed at once and counted (kuaifan_http_conn_refused_total); 128.
+	// Behind a reverse proxy every client has the proxy's address: raise it
+	// or turn it off there.
+	HTTPMaxConnsPerIP int
 
 	// AllowedOrigins are web origins besides the hub's own that may open the
 	// live stream from a browser (coder/websocket patterns, e.g. "dash.example").
@@ -77,7 +90,7 @@ type Config struct {
 	Retention        time.Duration // positions; 24 h
 	EventRetention   time.Duration // unit events; 30 days
 	SnapshotInterval time.Duration // copy of the store for recovery; 1 h
-	MaxClockAhead    time.Duration // reject timestamps further ahead; 2 min
+	MaxClockAhead    time.Duration // reject timestamps further ahead; 5 s
 	AckInterval      time.Duration // a unit's confirmations gather this long (sooner after 64); 2 s
 
 	// MaxClientWritesPending bounds what the embedded broker queues for one
@@ -93,6 +106,17 @@ type Config struct {
 	Logger   *slog.Logger
 }
 
+// The HTTP server's limits when Config leaves them 0. The write timeout
+// leaves time for the largest answers on a slow link: a full page of track
+// (100,000 positions, ~15 MB) at about 1 Mbit/s, the dashboard (2.4 MB) at
+// 20 KB/s.
+const (
+	defaultHTTPReadTimeout   = 30 * time.Second
+	defaultHTTPWriteTimeout  = 2 * time.Minute
+	defaultHTTPIdleTimeout   = 2 * time.Minute
+	defaultHTTPMaxConnsPerIP = 128
+)
+
 // DefaultConfig is the hub as `make run` starts it.
 func DefaultConfig() Config {
 	return Config{
@@ -104,8 +128,13 @@ func DefaultConfig() Config {
 		Retention:        24 * time.Hour,
 		EventRetention:   30 * 24 * time.Hour,
 		SnapshotInterval: time.Hour,
-		MaxClockAhead:    2 * time.Minute,
+		MaxClockAhead:    ingest.DefaultMaxClockAhead,
 		AckInterval:      2 * time.Second,
+
+		HTTPReadTimeout:   defaultHTTPReadTimeout,
+		HTTPWriteTimeout:  defaultHTTPWriteTimeout,
+		HTTPIdleTimeout:   defaultHTTPIdleTimeout,
+		HTTPMaxConnsPerIP: defaultHTTPMaxConnsPerIP,
 
 		MaxClientWritesPending: 256,
 		Match:                  match.DefaultConfig(),
@@ -250,6 +279,7 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("hub: HTTP listener: %w", err)
 	}
+	h.httpLn = h.limitConns(h.httpLn)
 	dists := districts.Changsha()
 	switch cfg.Districts {
 	case "":
@@ -267,9 +297,40 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 			Metrics: promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{}), Health: h.health,
 			Logger: log.With("component", "api")}),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       orDefault(cfg.HTTPReadTimeout, defaultHTTPReadTimeout),
+		WriteTimeout:      orDefault(cfg.HTTPWriteTimeout, defaultHTTPWriteTimeout),
+		IdleTimeout:       orDefault(cfg.HTTPIdleTimeout, defaultHTTPIdleTimeout),
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return h, nil
+}
+
+// orDefault is v, or def if v is 0; negative stays (http.Server: no timeout).
+func orDefault(v, def time.Duration) time.Duration {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// limitConns caps the HTTP connections per remote address
+// (Config.HTTPMaxConnsPerIP). The refusals are counted, and logged at
+// debug only: a client flooding connections would flood the log too.
+func (h *Hub) limitConns(ln net.Listener) net.Listener {
+	refused := prometheus.NewCounter(prometheus.CounterOpts{Name: "kuaifan_http_conn_refused_total",
+		Help: "HTTP connections closed on accepting them: their address had HTTPMaxConnsPerIP open."})
+	h.registry.MustRegister(refused)
+	limit := h.cfg.HTTPMaxConnsPerIP
+	if limit == 0 {
+		limit = defaultHTTPMaxConnsPerIP
+	}
+	if limit < 0 {
+		return ln
+	}
+	return connlimit.Wrap(ln, connlimit.Config{Max: limit, OnRefuse: func(remote net.Addr) {
+		refused.Inc()
+		h.log.Debug("http: connection refused: too many open from its address", "remote", remote.String(), "max", limit)
+	}})
 }
 
 // site serves what the API leaves to the browser: the dashboard at /, and

@@ -20,6 +20,8 @@ import (
 func main() {
 	cfg := hub.DefaultConfig()
 	flag.StringVar(&cfg.HTTPAddr, "http", cfg.HTTPAddr, "`address` of the HTTP API and dashboard")
+	flag.IntVar(&cfg.HTTPMaxConnsPerIP, "http-max-conns-per-ip", cfg.HTTPMaxConnsPerIP, "HTTP connections one IP address may hold open; more are closed at once (negative: no limit). Behind a reverse proxy or a shared NAT, many clients have one address")
+	flag.DurationVar(&cfg.HTTPWriteTimeout, "http-write-timeout", cfg.HTTPWriteTimeout, "longest time to send one HTTP answer, e.g. a track page to a slow link (negative: none); the live stream has its own")
 	flag.StringVar(&cfg.MQTTAddr, "mqtt", cfg.MQTTAddr, "`address` the embedded MQTT broker listens on")
 	flag.StringVar(&cfg.BrokerURL, "broker", "", "external broker `URL` (tcp://host:1883, ssl://…) instead of the embedded one")
 	flag.StringVar(&cfg.BrokerUsername, "broker-user", "", "the hub's `username` on the external broker (password: env HUB_BROKER_PASSWORD)")

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"kuaifan/hub/internal/bearer"
+	"kuaifan/hub/internal/clip"
 	"kuaifan/hub/internal/dispatch"
 	"kuaifan/hub/internal/districts"
 	"kuaifan/hub/internal/fleet"
@@ -43,6 +45,15 @@ const (
 	DefaultTrackLimit = 10_000
 	MaxTrackLimit     = 100_000
 	maxBody           = 64 << 10
+	// maxError bounds an error message, after writeError has clipped what
+	// other packages' errors quote of the input in full (dispatch, match,
+	// encoding/json's "unknown field"); the API's own quotes are clipped
+	// where they are made (clip.Quote).
+	maxError = 512
+	// refusalGrace is how long a refused client has to read the 401 before
+	// the connection closes under what it is still sending (which resets
+	// it): net/http's own delay for that case.
+	refusalGrace = 500 * time.Millisecond
 )
 
 type server struct {
@@ -95,7 +106,7 @@ func New(cfg Config) http.Handler {
 		mux.Handle("/api/stream/ticket", s.auth(methods{http.MethodPost: s.ticket}))
 	}
 	mux.Handle("/api/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such API call: "+r.Method+" "+r.URL.Path)
+		writeError(w, http.StatusNotFound, "no such API call: "+clip.String(r.Method)+" "+clip.String(r.URL.Path))
 	})))
 	return mux
 }
@@ -113,15 +124,23 @@ func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		allowed = append(allowed, k)
 	}
 	w.Header().Set("Allow", strings.Join(allowed, ", "))
-	writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path)
+	writeError(w, http.StatusMethodNotAllowed, clip.String(r.Method)+" is not allowed on "+clip.String(r.URL.Path))
 }
 
 // auth admits a request carrying the admin token as a Bearer token.
 func (s *server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		token, ok := bearer.Token(r.Header.Get("Authorization"))
 		if !ok || len(s.token) == 0 || subtle.ConstantTimeCompare([]byte(token), s.token) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kuaifan"`)
+			// A refusal does not wait for the body. net/http reads what a
+			// handler left unread (up to 256 KiB) before it writes the
+			// answer, unless that says "Connection: close", and again when
+			// it closes the body after the handler, which the deadline cuts
+			// short: a client trickling a body held the connection and
+			// never heard the 401. Now it goes out as the handler returns.
+			w.Header().Set("Connection", "close")
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(refusalGrace))
 			writeError(w, http.StatusUnauthorized, "missing or wrong Bearer token")
 			return
 		}
@@ -146,7 +165,7 @@ func (s *server) listUnits(w http.ResponseWriter, r *http.Request) {
 func (s *server) getUnit(w http.ResponseWriter, r *http.Request) {
 	v, ok := s.Fleet.Get(r.PathValue("id"))
 	if !ok {
-		writeError(w, http.StatusNotFound, "no unit "+strconv.Quote(r.PathValue("id")))
+		writeError(w, http.StatusNotFound, "no unit "+clip.Quote(r.PathValue("id")))
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
@@ -164,7 +183,7 @@ func (s *server) enrol(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	case errors.Is(err, fleet.ErrExists):
-		writeError(w, http.StatusConflict, "unit "+strconv.Quote(e.ID)+" is already enrolled")
+		writeError(w, http.StatusConflict, "unit "+clip.Quote(e.ID)+" is already enrolled")
 		return
 	case err != nil:
 		s.fail(w, r, err)
@@ -179,7 +198,7 @@ func (s *server) revoke(w http.ResponseWriter, r *http.Request) {
 	err := s.Fleet.Revoke(id, s.Now())
 	switch {
 	case errors.Is(err, fleet.ErrNotFound):
-		writeError(w, http.StatusNotFound, "no unit "+strconv.Quote(id))
+		writeError(w, http.StatusNotFound, "no unit "+clip.Quote(id))
 		return
 	case err != nil:
 		s.fail(w, r, err)
@@ -212,7 +231,7 @@ func (s *server) track(w http.ResponseWriter, r *http.Request) {
 	track, err := s.Fleet.Track(r.PathValue("id"), since, until, int(limit))
 	switch {
 	case errors.Is(err, fleet.ErrNotFound):
-		writeError(w, http.StatusNotFound, "no unit "+strconv.Quote(r.PathValue("id")))
+		writeError(w, http.StatusNotFound, "no unit "+clip.Quote(r.PathValue("id")))
 	case err != nil:
 		s.fail(w, r, err)
 	default:
@@ -222,8 +241,8 @@ func (s *server) track(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) match(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	lat, err1 := strconv.ParseFloat(q.Get("lat"), 64)
-	lon, err2 := strconv.ParseFloat(q.Get("lon"), 64)
+	lat, err1 := degrees(q.Get("lat"))
+	lon, err2 := degrees(q.Get("lon"))
 	if err1 != nil || err2 != nil {
 		writeError(w, http.StatusBadRequest, "lat and lon are required decimal degrees")
 		return
@@ -246,6 +265,62 @@ func (s *server) match(w http.ResponseWriter, r *http.Request) {
 		cands = []match.Candidate{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"candidates": cands})
+}
+
+// maxDegrees is longer than any decimal a client writes for a coordinate.
+const maxDegrees = 64
+
+// degrees parses a coordinate from a query: a plain decimal, optionally
+// signed, with an optional fraction and exponent ("28.196", "-0.5",
+// "1e-7", which JavaScript writes for small numbers), and finite.
+// strconv.ParseFloat alone also takes "0x1p4" (16), "Inf", "NaN", "1_0" and
+// ".5", none of which a client means as a place. The range is match's to check.
+func degrees(s string) (float64, error) {
+	if len(s) > maxDegrees || !isDecimal(s) {
+		return 0, errors.New("not a decimal number")
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(v, 0) {
+		return 0, errors.New("not a finite decimal number")
+	}
+	return v, nil
+}
+
+// isDecimal says whether s is [+-]?digits(.digits)?([eE][+-]?digits)?.
+func isDecimal(s string) bool {
+	digits := func(i int) int { // the index after the digits starting at i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i
+	}
+	sign := func(i int) int {
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		return i
+	}
+	i := sign(0)
+	j := digits(i)
+	if j == i {
+		return false
+	}
+	if j < len(s) && s[j] == '.' {
+		k := digits(j + 1)
+		if k == j+1 {
+			return false
+		}
+		j = k
+	}
+	if j < len(s) && (s[j] == 'e' || s[j] == 'E') {
+		e := sign(j + 1)
+		k := digits(e)
+		if k == e {
+			return false
+		}
+		j = k
+	}
+	return j == len(s)
 }
 
 func intParam(s string, def int64) (int64, error) {
@@ -282,5 +357,5 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
+	writeJSON(w, status, map[string]string{"error": clip.To(clip.Quotes(msg), maxError)})
 }

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"kuaifan/hub/internal/clip"
 	"kuaifan/hub/internal/match"
 	"kuaifan/hub/internal/store"
 	"kuaifan/protocol"
@@ -34,7 +35,7 @@ var (
 type Config struct {
 	Store        *store.Store
 	Match        match.Config
-	MaxSeqRanges int // per unit; default 1024 (see protocol.Ranges.Bound)
+	MaxSeqRanges int // per unit; default 1024 (see protocol.Ranges.Trim)
 	Logger       *slog.Logger
 	// OnChange, if set, hears which units' views changed (or were removed).
 	// It is called after the change is visible and must not block.
@@ -143,10 +144,10 @@ const (
 
 func (e *Enrolment) validate() error {
 	if !protocol.ValidUnitID(e.ID) {
-		return fmt.Errorf("%w: id %q is not [A-Za-z0-9_-]{1,32}", ErrInvalid, e.ID)
+		return fmt.Errorf("%w: id %s is not [A-Za-z0-9_-]{1,32}", ErrInvalid, clip.Quote(e.ID))
 	}
 	if !e.Type.Valid() {
-		return fmt.Errorf("%w: type %q is not car, motorcycle, foot or volunteer", ErrInvalid, e.Type)
+		return fmt.Errorf("%w: type %s is not car, motorcycle, foot or volunteer", ErrInvalid, clip.Quote(string(e.Type)))
 	}
 	if len(e.Callsign) > maxCallsign {
 		return fmt.Errorf("%w: callsign longer than %d bytes", ErrInvalid, maxCallsign)
@@ -156,7 +157,7 @@ func (e *Enrolment) validate() error {
 	}
 	for _, c := range e.Capabilities {
 		if !protocol.ValidCapability(c) {
-			return fmt.Errorf("%w: capability %q is not [a-z0-9_-]{1,32}", ErrInvalid, c)
+			return fmt.Errorf("%w: capability %s is not [a-z0-9_-]{1,32}", ErrInvalid, clip.Quote(c))
 		}
 	}
 	return nil

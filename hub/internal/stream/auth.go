@@ -12,6 +12,9 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"kuaifan/hub/internal/bearer"
+	"kuaifan/hub/internal/clip"
 )
 
 // Ticket issues a single-use ticket for /ws?ticket=…, valid for TicketTTL:
@@ -53,7 +56,7 @@ func (s *Stream) redeem(ticket string) bool {
 // authorize admits the admin token as a Bearer token, or a valid ticket in
 // the query; else it says what is wrong.
 func (s *Stream) authorize(r *http.Request) (string, bool) {
-	if token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+	if token, ok := bearer.Token(r.Header.Get("Authorization")); ok {
 		if s.cfg.AdminToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.AdminToken)) == 1 {
 			return "", true
 		}
@@ -84,7 +87,7 @@ func (s *Stream) checkOrigin(r *http.Request) error {
 	}
 	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" {
-		return fmt.Errorf("origin %q is not a URL with a host", origin)
+		return fmt.Errorf("origin %s is not a URL with a host", clip.Quote(origin))
 	}
 	if strings.EqualFold(r.Host, u.Host) {
 		return nil
@@ -98,5 +101,5 @@ func (s *Stream) checkOrigin(r *http.Request) error {
 			return nil
 		}
 	}
-	return errors.New("origin " + origin + " is not allowed to open the stream")
+	return errors.New("origin " + clip.String(origin) + " is not allowed to open the stream")
 }
