@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"runtime/debug"
 	"sync"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"kuaifan/hub/internal/clip"
 	"kuaifan/protocol"
 )
 
@@ -57,6 +59,8 @@ type authHook struct {
 	policy  policy
 	log     *slog.Logger
 	metrics *metrics
+	// refusals rate-limits the log lines of refused connections per address.
+	refusals *refusalLog
 
 	// admitted holds clients that passed OnConnect; OnConnectAuthenticate,
 	// which mochi always calls next, takes them out again.
@@ -100,9 +104,7 @@ func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			h.panicked("OnConnect", cl, r)
-			h.metrics.authRefused.WithLabelValues(reasonInternal).Inc()
-			// "Server unavailable": the device retries later.
-			_ = h.srv.SendConnack(cl, packets.ErrServerUnavailable, false, nil)
+			h.refusedInternal(cl)
 			err = errRefused
 		}
 	}()
@@ -111,15 +113,80 @@ func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) (err error) {
 		h.admitted.Store(cl, struct{}{})
 		return nil
 	}
-	h.metrics.authRefused.WithLabelValues(reason).Inc()
+	h.refuse(cl, pk, reason, code)
+	return errRefused
+}
+
+// refuse counts a refused CONNECT, logs it (clipped, and rate-limited per
+// address), and answers it with code's CONNACK.
+func (h *authHook) refuse(cl *mqtt.Client, pk packets.Packet, reason string, code packets.Code) {
+	markRefused(cl)
 	// The unit id is logged as sent (it is not a secret); the password never is.
-	h.log.Warn("broker: connection refused", "reason", reason,
-		"client", pk.Connect.ClientIdentifier, "username", string(pk.Connect.Username),
-		"protocol", pk.ProtocolVersion, "remote", cl.Net.Remote)
+	h.refusedConn(cl.Net.Remote, reason, "protocol", pk.ProtocolVersion,
+		"client", clip.To(pk.Connect.ClientIdentifier, maxLoggedID), "username", clip.To(string(pk.Connect.Username), maxLoggedID))
+	if code == packets.ErrMalformedPacket && pk.ProtocolVersion < 5 {
+		return // MQTT 3.1.1 has no return code for it: closed without a CONNACK [MQTT-3.1.4-1]
+	}
+	if pk.ProtocolVersion == 5 {
+		// Refused in OnPacketRead, before mochi took the version from the
+		// CONNECT: the CONNACK is encoded for the client's version.
+		cl.Properties.ProtocolVersion = 5
+	}
 	if err := h.srv.SendConnack(cl, code, false, nil); err != nil {
 		h.log.Debug("broker: sending refusal CONNACK", "error", err, "remote", cl.Net.Remote)
 	}
-	return errRefused
+}
+
+// refusedInternal refuses a connection whose check panicked (already logged):
+// "server unavailable", so that the device retries later.
+func (h *authHook) refusedInternal(cl *mqtt.Client) {
+	markRefused(cl)
+	h.metrics.authRefused.WithLabelValues(reasonInternal).Inc()
+	_ = h.srv.SendConnack(cl, packets.ErrServerUnavailable, false, nil)
+}
+
+// refusedConn counts a refused connection and logs it unless its address has
+// had its share of refusal lines (args: more attributes, none longer than
+// clip allows).
+func (h *authHook) refusedConn(remote, reason string, args ...any) {
+	h.metrics.authRefused.WithLabelValues(reason).Inc()
+	if h.refusals.allow(remote) {
+		h.log.Warn("broker: connection refused", append([]any{"reason", reason, "remote", remote}, args...)...)
+	}
+}
+
+// markRefused tells connectionEnded that the connection's refusal was counted
+// and logged already.
+func markRefused(cl *mqtt.Client) {
+	if tc, ok := cl.Net.Conn.(*trackedConn); ok {
+		tc.refused.Store(true)
+	}
+}
+
+// checkWire refuses a CONNECT that is not MQTT 3.1 or 3.1.1 as written. mochi
+// checks the same after OnPacketRead and before OnConnect, but answers a 3.1.1
+// client with MQTT 5 codes it cannot read (0x82 for an empty password), and
+// no hook sees it: OnPacketRead calls this first.
+func checkWire(pk packets.Packet) (string, packets.Code) {
+	name := string(pk.Connect.ProtocolName)
+	if (pk.ProtocolVersion != 3 || name != "MQIsdp") && (pk.ProtocolVersion != 4 || name != "MQTT") {
+		// MQTT 5 is refused outright: a truncated v5 SUBSCRIBE panics mochi's
+		// decoder (mochi issue 501) and our clients speak 3.1.1.
+		return reasonProtocol, packets.ErrUnsupportedProtocolVersion
+	}
+	// mochi takes an empty password for a missing one that the flags promised;
+	// in MQTT 3.1.1 it is a password, which checkConnect refuses as such.
+	v := pk
+	if len(v.Connect.Password) == 0 {
+		v.Connect.PasswordFlag = false
+	}
+	if v.ConnectValidate() != packets.CodeSuccess {
+		return reasonMalformed, packets.ErrMalformedPacket
+	}
+	if !pk.Connect.Clean && pk.Connect.ClientIdentifier == "" {
+		return reasonClientID, packets.ErrClientIdentifierNotValid // [MQTT-3.1.3-8]
+	}
+	return "", packets.CodeSuccess
 }
 
 // checkConnect returns "" if the CONNECT may proceed, else the refusal reason
@@ -127,10 +194,8 @@ func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) (err error) {
 // 0x01 protocol, 0x02 identifier rejected, 0x04 bad username or password,
 // 0x05 not authorised).
 func (h *authHook) checkConnect(pk packets.Packet) (string, packets.Code) {
-	// MQTT 5 is refused outright: a truncated v5 SUBSCRIBE panics mochi's
-	// decoder (mochi issue 501) and our clients speak 3.1.1.
-	if pk.ProtocolVersion != 3 && pk.ProtocolVersion != 4 {
-		return reasonProtocol, packets.ErrUnsupportedProtocolVersion
+	if reason, code := checkWire(pk); reason != "" {
+		return reason, code
 	}
 	unit := string(pk.Connect.Username)
 	if !protocol.ValidUnitID(unit) {
@@ -168,6 +233,7 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) (ok 
 	if _, ok := h.admitted.LoadAndDelete(cl); ok {
 		return true
 	}
+	markRefused(cl)
 	h.metrics.authRefused.WithLabelValues(reasonInternal).Inc()
 	h.log.Error("broker: client reached authentication without passing OnConnect", "client", cl.ID)
 	return false
@@ -203,10 +269,14 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) (ok boo
 		ok = unit != "" && h.policy.canRead(unit, topic)
 	}
 	if !ok {
-		h.metrics.aclDenied.WithLabelValues(action).Inc()
-		h.log.Warn("broker: denied", "action", action, "unit", cl.ID, "topic", topic)
+		h.deny(cl, action, topic)
 	}
 	return ok
+}
+
+func (h *authHook) deny(cl *mqtt.Client, action, topic string) {
+	h.metrics.aclDenied.WithLabelValues(action).Inc()
+	h.log.Warn("broker: denied", "action", action, "unit", cl.ID, "topic", clip.To(topic, maxLoggedTopic))
 }
 
 // OnPublish strips the retain flag from a device's publish: the embedded
@@ -250,6 +320,10 @@ func (h *authHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 			h.panicked("OnSessionEstablished", cl, r)
 		}
 	}()
+	if tc, ok := cl.Net.Conn.(*trackedConn); ok {
+		unit := cl.ID
+		tc.unit.Store(&unit)
+	}
 	h.log.Debug("broker: unit connected", "unit", cl.ID, "remote", cl.Net.Remote, "clean", cl.Properties.Clean)
 }
 
@@ -262,19 +336,90 @@ func (h *authHook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	h.log.Debug("broker: unit disconnected", "unit", cl.ID, "remote", cl.Net.Remote, "reason", err, "session_ended", expire)
 }
 
-// OnPacketRead scrubs the password of a second CONNECT on an established
-// connection: mochi refuses that packet but logs it whole at Warn.
+// OnPacketRead checks a connection's first CONNECT before mochi does (see
+// checkWire), scrubs the password of a second one (mochi refuses that packet
+// but logs it whole at Warn), and denies a device's publish to a topic mochi
+// would drop before the ACL check.
 func (h *authHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (out packets.Packet, err error) {
+	// mochi names the client from its first CONNECT only once it has read it.
+	first := pk.FixedHeader.Type == packets.Connect && cl.ID == ""
 	defer func() {
 		if r := recover(); r != nil {
 			h.panicked("OnPacketRead", cl, r)
+			if first {
+				h.refusedInternal(cl)
+			}
 			// mochi logs a rejected packet at Debug: never with a password in it.
 			pk.Connect.Password = nil
 			out, err = pk, packets.ErrRejectPacket
 		}
 	}()
-	if pk.FixedHeader.Type == packets.Connect && cl.ID != "" {
+	switch {
+	case first:
+		if reason, code := checkWire(pk); reason != "" {
+			h.refuse(cl, pk, reason, code)
+			return pk, packets.ErrRejectPacket // ends the connection
+		}
+		// An empty password is no password (checkConnect refuses both alike),
+		// not the protocol violation mochi would answer with an MQTT 5 code.
+		if len(pk.Connect.Password) == 0 {
+			pk.Connect.PasswordFlag = false
+		}
+	case pk.FixedHeader.Type == packets.Connect:
 		pk.Connect.Password = nil
+	case pk.FixedHeader.Type == packets.Publish && !cl.Net.Inline && !mqtt.IsValidFilter(pk.TopicName, true):
+		// mochi drops a publish to $SYS/… (or with a wildcard) before the ACL
+		// check: uncounted, and a QoS 1 one without a PUBACK, which a 3.1.1
+		// client waits for in vain. It gets what OnACLCheck's denial gets.
+		h.deny(cl, actionPublish, pk.TopicName)
+		if pk.FixedHeader.Qos > 0 {
+			// As mochi does for a denied QoS 1/2 publish on 3.1.1, which has no
+			// code for it: the connection ends. (MQTT 5 is refused at connect.)
+			return pk, packets.ErrRejectPacket
+		}
+		// QoS 0: mochi drops it.
 	}
 	return pk, nil
+}
+
+// connectionEnded learns how mochi's handling of a connection ended. What the
+// hook refused was counted and logged then; any other connection that ended
+// before a session (a CONNECT that could not be read, or none at all in time)
+// is counted and logged here in the same way. mochi's own listener logged each
+// such end at Warn, whole.
+func (h *authHook) connectionEnded(conn net.Conn, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			h.panicked("connectionEnded", nil, r)
+		}
+	}()
+	if err == nil {
+		return
+	}
+	tc, _ := conn.(*trackedConn)
+	remote := conn.RemoteAddr().String()
+	if tc != nil {
+		if tc.refused.Load() {
+			return
+		}
+		if unit := tc.unit.Load(); unit != nil {
+			h.log.Warn("broker: connection ended", "unit", *unit, "remote", remote, "error", clip.To(err.Error(), maxLoggedTopic))
+			return
+		}
+	}
+	var ne net.Error
+	var reason string
+	switch {
+	case errors.Is(err, net.ErrClosed):
+		return // closed by the hub: it is shutting down
+	case errors.As(err, &ne) && ne.Timeout():
+		reason = reasonTimeout
+	case tc != nil && !tc.gotData.Load():
+		// Opened and closed, nothing sent: a port probe (a health check), no refusal.
+		h.log.Debug("broker: connection closed before sending anything", "remote", remote, "error", err)
+		return
+	default:
+		reason = reasonMalformed
+	}
+	h.refusedConn(remote, reason, "error", clip.To(err.Error(), maxLoggedTopic))
 }

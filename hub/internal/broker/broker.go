@@ -7,7 +7,8 @@
 // itself (username = client id = unit id), only over MQTT 3.1/3.1.1, and only
 // to its own topics: it writes {root}/units/{id}/telemetry|state|events and
 // reads exactly {root}/units/{id}/cmd and .../ack. Everything else is refused,
-// counted and logged. It retains nothing: the hub, its one reader, subscribes
+// counted and logged (refused connections rate-limited per address: they need
+// no credentials). It retains nothing: the hub, its one reader, subscribes
 // before any device can connect.
 //
 // Neither broker's PUBACK is a durability point (mochi even runs inline

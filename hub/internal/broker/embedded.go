@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -63,14 +63,15 @@ type Config struct {
 // Embedded is the in-process mochi broker, with the hub on mochi's inline
 // client.
 type Embedded struct {
-	srv     *mqtt.Server
-	topics  protocol.Topics
-	ln      *connListener
-	addr    net.Addr
-	log     *slog.Logger
-	metrics *metrics
-	subID   atomic.Int64                   // mochi keys inline subscriptions by (filter, id)
-	direct  atomic.Pointer[[]subscription] // the hub's handlers, for the delivery hook; replaced, never changed
+	srv      *mqtt.Server
+	topics   protocol.Topics
+	ln       *connListener
+	addr     net.Addr
+	log      *slog.Logger
+	metrics  *metrics
+	refusals *refusalLog
+	subID    atomic.Int64                   // mochi keys inline subscriptions by (filter, id)
+	direct   atomic.Pointer[[]subscription] // the hub's handlers, for the delivery hook; replaced, never changed
 
 	closed    atomic.Bool
 	started   atomic.Bool
@@ -120,13 +121,15 @@ func NewEmbedded(cfg Config) (*Embedded, error) {
 		InlineClient: true,
 		// mochi's Debug logs print whole packets, payload and all, byte by
 		// byte: costly, and nothing the hub needs.
-		Logger: slog.New(minLevel{cfg.Logger.Handler(), slog.LevelInfo}).With("component", "mochi"),
+		Logger: slog.New(quietMochi{minLevel{cfg.Logger.Handler(), slog.LevelInfo}}).With("component", "mochi"),
 		// $SYS is unused; publishing it every second costs a ReadMemStats.
 		SysTopicResendInterval: 60,
 	})
 
-	e := &Embedded{srv: srv, topics: cfg.Topics, addr: cfg.Listener.Addr(), log: cfg.Logger}
-	hook := &authHook{srv: srv, creds: cfg.Credentials, policy: policy{topics: cfg.Topics}, log: cfg.Logger}
+	e := &Embedded{srv: srv, topics: cfg.Topics, addr: cfg.Listener.Addr(), log: cfg.Logger,
+		refusals: newRefusalLog(cfg.Logger)}
+	hook := &authHook{srv: srv, creds: cfg.Credentials, policy: policy{topics: cfg.Topics}, log: cfg.Logger,
+		refusals: e.refusals}
 	if err := srv.AddHook(hook, nil); err != nil {
 		return nil, fmt.Errorf("broker: adding auth hook: %w", err)
 	}
@@ -134,7 +137,7 @@ func NewEmbedded(cfg Config) (*Embedded, error) {
 		return nil, fmt.Errorf("broker: adding delivery hook: %w", err)
 	}
 	e.ln = newConnListener(cfg.Listener, cfg.ConnectTimeout, cfg.WriteTimeout, cfg.Logger)
-	if err := srv.AddListener(listeners.NewNet("kuaifan", e.ln)); err != nil {
+	if err := srv.AddListener(&mochiListener{id: "kuaifan", ln: e.ln, ended: hook.connectionEnded}); err != nil {
 		return nil, fmt.Errorf("broker: adding listener: %w", err)
 	}
 	// Registered last: nothing above needs undoing if registration fails.
@@ -160,6 +163,7 @@ func (e *Embedded) Start() error {
 	if !e.started.CompareAndSwap(false, true) {
 		return errors.New("broker: already started")
 	}
+	e.refusals.start()
 	if err := e.srv.Serve(); err != nil {
 		return fmt.Errorf("broker: serving: %w", err)
 	}
@@ -337,7 +341,28 @@ func (e *Embedded) Close() error {
 		if err := e.srv.Close(); err != nil {
 			e.closeErr = fmt.Errorf("broker: closing: %w", err)
 		}
+		e.refusals.close() // after every connection ended: logs what it left out
 		e.metrics.unregister()
 	})
 	return e.closeErr
+}
+
+// quietMochi drops mochi's warning of a short keepalive, which mochi gives for
+// every CONNECT before any check: one line per attempt, for anyone who can
+// reach the port, past the rate limit on refusals.
+type quietMochi struct{ slog.Handler }
+
+func (h quietMochi) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == mqtt.ErrMinimumKeepalive.Error() {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h quietMochi) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietMochi{h.Handler.WithAttrs(as)}
+}
+
+func (h quietMochi) WithGroup(name string) slog.Handler {
+	return quietMochi{h.Handler.WithGroup(name)}
 }

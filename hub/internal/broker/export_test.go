@@ -12,16 +12,18 @@ import (
 // with it the hub) see of the internals.
 
 const (
-	ReasonProtocol    = reasonProtocol
-	ReasonUsername    = reasonUsername
-	ReasonReservedID  = reasonReservedID
-	ReasonClientID    = reasonClientID
-	ReasonNoPassword  = reasonNoPassword
-	ReasonCredentials = reasonCredentials
-	ReasonWill        = reasonWill
-	ReasonInternal    = reasonInternal
-	ActionPublish     = actionPublish
-	ActionSubscribe   = actionSubscribe
+	ReasonProtocol       = reasonProtocol
+	ReasonMalformed      = reasonMalformed
+	ReasonConnectTimeout = reasonTimeout
+	ReasonUsername       = reasonUsername
+	ReasonReservedID     = reasonReservedID
+	ReasonClientID       = reasonClientID
+	ReasonNoPassword     = reasonNoPassword
+	ReasonCredentials    = reasonCredentials
+	ReasonWill           = reasonWill
+	ReasonInternal       = reasonInternal
+	ActionPublish        = actionPublish
+	ActionSubscribe      = actionSubscribe
 )
 
 func (e *Embedded) Refused(reason string) float64 {

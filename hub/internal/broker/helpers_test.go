@@ -195,7 +195,7 @@ type rawWill struct {
 }
 
 type rawConnect struct {
-	version           byte // 4 = 3.1.1, 5 = MQTT 5
+	version           byte // 3 = 3.1, 4 = 3.1.1, 5 = MQTT 5
 	clientID          string
 	username          string
 	password          string
@@ -246,7 +246,11 @@ func (c rawConnect) bytes() []byte {
 	if !c.noPassword {
 		flags |= 0x40
 	}
-	b := appendString(nil, "MQTT")
+	name := "MQTT"
+	if c.version == 3 {
+		name = "MQIsdp" // MQTT 3.1
+	}
+	b := appendString(nil, name)
 	b = append(b, c.version, flags)
 	b = binary.BigEndian.AppendUint16(b, c.keepalive)
 	if c.version == 5 {

@@ -1,9 +1,11 @@
 package broker
 
 import (
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -99,4 +101,60 @@ func TestOnPublishDroppedCountsAndAlarms(t *testing.T) {
 	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "client=u1") {
 		t.Errorf("not an Error naming the client: %s", logs.String())
 	}
+}
+
+func TestRefusalLogLimitsPerAddressWithBoundedMemory(t *testing.T) {
+	var logs strings.Builder
+	r := newRefusalLog(slog.New(slog.NewTextHandler(&logs, nil)))
+	now := time.Unix(1000, 0)
+	r.now = func() time.Time { return now }
+	r.maxAddrs = 3
+
+	allowed := func(remote string, n int) int {
+		ok := 0
+		for range n {
+			if r.allow(remote) {
+				ok++
+			}
+		}
+		return ok
+	}
+	if got := allowed("10.0.0.1:1000", 20); got != r.limit {
+		t.Errorf("logged %d of 20 from one address, want %d", got, r.limit)
+	}
+	// The same host on other ports, and one IPv6 /64, count as one address each.
+	if got := allowed("10.0.0.1:2000", 1); got != 0 {
+		t.Error("another port of a limited address logged")
+	}
+	if got := allowed("[2001:db8::1]:1", r.limit) + allowed("[2001:db8::ffff]:2", 1); got != r.limit {
+		t.Errorf("one /64 logged %d, want %d", got, r.limit)
+	}
+	// Past maxAddrs, new addresses share one entry: memory stays bounded.
+	for i := range 1000 {
+		r.allow(fmt.Sprintf("192.0.2.%d:1", i%250))
+	}
+	if n := len(r.addrs); n > r.maxAddrs+1 {
+		t.Errorf("%d addresses tracked, want at most %d", n, r.maxAddrs+1)
+	}
+	if logs.Len() != 0 && strings.Contains(logs.String(), "not logged") {
+		t.Errorf("summary before the window ended: %s", logs.String())
+	}
+
+	// After the window, the sweep reports what was left out and forgets it all.
+	now = now.Add(r.window)
+	r.sweep(false)
+	if n := len(r.addrs); n != 0 {
+		t.Errorf("%d addresses kept after their window", n)
+	}
+	out := logs.String()
+	for _, want := range []string{"remote=10.0.0.1 not_logged=16", "remote=2001:db8::/64 not_logged=1", "remote=other"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no summary %q in:\n%s", want, out)
+		}
+	}
+	// A new window logs again.
+	if !r.allow("10.0.0.1:3000") {
+		t.Error("not logged in a new window")
+	}
+	r.close()
 }

@@ -7,7 +7,77 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mochi-mqtt/server/v2/listeners"
 )
+
+// mochiListener serves a connListener to mochi in place of mochi's
+// listeners.Net, which logs every connection that ends in an error at Warn:
+// one more line per refused CONNECT, with nothing to rate-limit it by. Here
+// how each connection ended goes to ended, with the connection.
+type mochiListener struct {
+	id    string
+	ln    *connListener
+	ended func(conn net.Conn, err error)
+
+	mu      sync.Mutex
+	closed  bool
+	serving sync.WaitGroup // Serve
+	conns   sync.WaitGroup // a goroutine per connection
+}
+
+var _ listeners.Listener = (*mochiListener)(nil)
+
+func (l *mochiListener) ID() string                { return l.id }
+func (l *mochiListener) Address() string           { return l.ln.Addr().String() }
+func (l *mochiListener) Protocol() string          { return l.ln.Addr().Network() }
+func (l *mochiListener) Init(_ *slog.Logger) error { return nil }
+
+// Serve runs each connection on its own goroutine until the listener is closed.
+func (l *mochiListener) Serve(establish listeners.EstablishFn) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	l.serving.Add(1)
+	l.mu.Unlock()
+	defer l.serving.Done()
+	for {
+		conn, err := l.ln.Accept()
+		if err != nil {
+			return // closed: Accept retries any other error itself
+		}
+		l.mu.Lock()
+		if l.closed {
+			l.mu.Unlock()
+			_ = conn.Close()
+			return
+		}
+		l.conns.Add(1)
+		l.mu.Unlock()
+		go func() {
+			defer l.conns.Done()
+			l.ended(conn, establish(l.id, conn))
+		}()
+	}
+}
+
+// Close stops accepting, has mochi disconnect its clients, and waits for every
+// connection's goroutine (mochi's Close counts on that, as with its own).
+func (l *mochiListener) Close(closeClients listeners.CloseFn) {
+	l.mu.Lock()
+	closed := l.closed
+	l.closed = true
+	l.mu.Unlock()
+	if closed {
+		return
+	}
+	l.ln.shutdown()
+	closeClients(l.id)
+	l.serving.Wait()
+	l.conns.Wait()
+}
 
 // connListener wraps the hub's listener for mochi; see trackedConn for the
 // connections it returns. mochi reads a connection's
@@ -30,14 +100,11 @@ type connListener struct {
 	mu     sync.Mutex
 	conns  map[*trackedConn]struct{}
 	closed bool
-	// handed is every connection Accept returned, until mochi has started
-	// reading it; see shutdown.
-	handed map[*trackedConn]struct{}
 }
 
 func newConnListener(l net.Listener, connectTimeout, writeTimeout time.Duration, log *slog.Logger) *connListener {
 	return &connListener{Listener: l, connectTimeout: connectTimeout, writeTimeout: writeTimeout, log: log,
-		done: make(chan struct{}), conns: make(map[*trackedConn]struct{}), handed: make(map[*trackedConn]struct{})}
+		done: make(chan struct{}), conns: make(map[*trackedConn]struct{})}
 }
 
 func (l *connListener) Accept() (net.Conn, error) {
@@ -63,7 +130,7 @@ func (l *connListener) Accept() (net.Conn, error) {
 			_ = c.Close()
 			continue
 		}
-		tc := &trackedConn{Conn: c, l: l, reading: make(chan struct{})}
+		tc := &trackedConn{Conn: c, l: l}
 		l.mu.Lock()
 		if l.closed {
 			l.mu.Unlock()
@@ -71,7 +138,6 @@ func (l *connListener) Accept() (net.Conn, error) {
 			return nil, net.ErrClosed
 		}
 		l.conns[tc] = struct{}{}
-		l.handed[tc] = struct{}{}
 		l.mu.Unlock()
 		return tc, nil
 	}
@@ -101,23 +167,8 @@ func (l *connListener) shutdown() {
 	}
 	// mochi counts a connection in (WaitGroup.Add) on the goroutine it starts
 	// for it, and its Close waits on that count: a connection accepted just
-	// before shutdown would be counted in while Close waits — a race inside
-	// mochi. Its first read comes after the count, so wait for that first.
-	l.mu.Lock()
-	pending := make([]*trackedConn, 0, len(l.handed))
-	for c := range l.handed {
-		pending = append(pending, c)
-	}
-	l.mu.Unlock()
-	deadline := time.After(5 * time.Second)
-	for _, c := range pending {
-		select {
-		case <-c.reading:
-		case <-deadline:
-			l.log.Warn("broker: a connection was never read; closing anyway")
-			return
-		}
-	}
+	// before shutdown could be counted in while Close waits. mochiListener.Close
+	// therefore waits for those goroutines before mochi does.
 }
 
 // trackedConn is a device's connection. Besides letting shutdown close it, it
@@ -135,18 +186,19 @@ type trackedConn struct {
 	l       *connListener
 	once    sync.Once
 	writing atomic.Int64 // when the write in progress started (Unix ns); 0: none
-	read    sync.Once
-	reading chan struct{} // closed by the first Read
+	gotData atomic.Bool  // a byte was read
+
+	// What the auth hook made of the connection, for mochiListener.ended.
+	refused atomic.Bool            // the hook refused it (and counted and logged that)
+	unit    atomic.Pointer[string] // the unit whose session it carries
 }
 
 func (c *trackedConn) Read(p []byte) (int, error) {
-	c.read.Do(func() {
-		c.l.mu.Lock()
-		delete(c.l.handed, c)
-		c.l.mu.Unlock()
-		close(c.reading)
-	})
-	return c.Conn.Read(p)
+	n, err := c.Conn.Read(p)
+	if n > 0 && !c.gotData.Load() {
+		c.gotData.Store(true)
+	}
+	return n, err
 }
 
 func (c *trackedConn) Write(p []byte) (int, error) {

@@ -11,7 +11,9 @@ import (
 // Reasons a device is refused at connect (label values of
 // kuaifan_broker_auth_refused_total).
 const (
-	reasonProtocol    = "protocol_version"   // not MQTT 3.1 or 3.1.1
+	reasonProtocol    = "protocol_version"   // not MQTT 3.1 or 3.1.1 (MQTT 5 included)
+	reasonMalformed   = "malformed"          // no CONNECT that MQTT 3.1.1 allows: unreadable, cut short, another packet first
+	reasonTimeout     = "connect_timeout"    // no complete CONNECT within Config.ConnectTimeout
 	reasonUsername    = "bad_username"       // missing, or not a valid unit id
 	reasonReservedID  = "reserved_client_id" // the broker's own inline client id
 	reasonClientID    = "client_id_mismatch" // client id differs from the username
@@ -21,8 +23,8 @@ const (
 	reasonInternal    = "internal_error"  // a panic in the hook (a bug)
 )
 
-var refusalReasons = []string{reasonProtocol, reasonUsername, reasonReservedID, reasonClientID,
-	reasonNoPassword, reasonCredentials, reasonWill, reasonInternal}
+var refusalReasons = []string{reasonProtocol, reasonMalformed, reasonTimeout, reasonUsername, reasonReservedID,
+	reasonClientID, reasonNoPassword, reasonCredentials, reasonWill, reasonInternal}
 
 // ACL actions (label values of kuaifan_broker_acl_denied_total).
 const (
