@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"kuaifan/hub"
 	"kuaifan/hub/hubtest"
 	"kuaifan/protocol"
 )
@@ -15,7 +14,7 @@ import (
 // floor backed by the store, 11 was confirmed and never stored. A restart in
 // between proves the floor survives one.
 func TestResendBelowTheSeqWindowIsStored(t *testing.T) {
-	h := hubtest.Start(t, func(c *hub.Config) { c.AckInterval = 50 * time.Millisecond })
+	h := hubtest.Start(t, nil)
 	secret := h.Enrol("car-gap", "car")
 	d := hubtest.Connect(t, h.MQTTURL(), "car-gap", secret, hubtest.DeviceOptions{})
 	start := time.Now().Add(-time.Hour)

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"kuaifan/hub"
 	"kuaifan/hub/hubtest"
 	"kuaifan/protocol"
 )
@@ -15,7 +14,7 @@ import (
 // is refused unconfirmed (the agent keeps it and resends it once its time has
 // come); a few seconds ahead is taken as it is.
 func TestFutureReportDoesNotPinTheLiveMarker(t *testing.T) {
-	h := hubtest.Start(t, func(c *hub.Config) { c.AckInterval = 50 * time.Millisecond })
+	h := hubtest.Start(t, nil)
 	d := hubtest.Connect(t, h.MQTTURL(), "car-ahead", h.Enrol("car-ahead", "car"), hubtest.DeviceOptions{})
 	const series = `kuaifan_ingest_rejected_total{reason="future_timestamp"}`
 	before := metric(t, h, series)

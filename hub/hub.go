@@ -98,10 +98,12 @@ type Config struct {
 	// up front, so its default (8192) costs 64 KiB per connected device.
 	MaxClientWritesPending int32 // 256
 
+	// Match is how units are ranked: speeds, detour factor, freshness. Its
+	// Tiers must be left empty: the response tiers are the dispatch
+	// policy's alone, and matching numbers tiers by them.
 	Match match.Config
 	// Dispatch is the dispatch policy: tiers, volunteers, auto-dispatch, ack
-	// timeout (hub -dispatch-config reads it from a file). Its tiers' minutes
-	// become Match.Tiers.
+	// timeout (hub -dispatch-config reads it from a file).
 	Dispatch dispatch.Policy
 	Logger   *slog.Logger
 }
@@ -137,9 +139,17 @@ func DefaultConfig() Config {
 		HTTPMaxConnsPerIP: defaultHTTPMaxConnsPerIP,
 
 		MaxClientWritesPending: 256,
-		Match:                  match.DefaultConfig(),
+		Match:                  matchDefaults(),
 		Dispatch:               dispatch.DefaultPolicy(),
 	}
+}
+
+// matchDefaults is matching's defaults without its tiers, which come from
+// the dispatch policy.
+func matchDefaults() match.Config {
+	m := match.DefaultConfig()
+	m.Tiers = nil
+	return m
 }
 
 // TokenFile is the admin token's file inside the data directory.
@@ -169,7 +179,6 @@ type Hub struct {
 // New opens the store, binds the HTTP and MQTT ports and connects everything,
 // but serves nothing until Run.
 func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
-	cfg.Match.Tiers = cfg.Dispatch.Circles()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -226,7 +235,7 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 			h.stream.IncidentsChanged(ids...)
 		}
 	}
-	h.fleet, err = fleet.Open(fleet.Config{Store: h.store, Match: cfg.Match, Logger: log, OnChange: unitsChanged})
+	h.fleet, err = fleet.Open(fleet.Config{Store: h.store, Match: cfg.matching(), Logger: log, OnChange: unitsChanged})
 	if err != nil {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
@@ -255,7 +264,7 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 
 	h.dispatch, err = dispatch.New(dispatch.Config{Policy: cfg.Dispatch, Topics: topics, FreshFor: cfg.Match.MaxFixAge,
 		OnChange: incidentsChanged, Logger: log.With("component", "dispatch"), Registerer: h.registry},
-		cfg.Match, h.store, h.fleet, h.bus)
+		cfg.matching(), h.store, h.fleet, h.bus)
 	if err != nil {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
@@ -363,7 +372,10 @@ func (c *Config) validate() error {
 	if c.BrokerURL == "" && c.MQTTAddr == "" {
 		errs = append(errs, errors.New("neither an MQTT listen address nor an external broker"))
 	}
-	if err := c.Match.Validate(); err != nil {
+	if len(c.Match.Tiers) > 0 {
+		errs = append(errs, errors.New("Match.Tiers is not read: the response tiers are the dispatch policy's (Dispatch.Tiers, -dispatch-config)"))
+	}
+	if err := c.matching().Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.Dispatch.Validate(); err != nil {
@@ -373,6 +385,14 @@ func (c *Config) validate() error {
 		return fmt.Errorf("hub: config: %w", err)
 	}
 	return nil
+}
+
+// matching is Match with the dispatch policy's tiers: one notion of tiers,
+// in one place.
+func (c Config) matching() match.Config {
+	m := c.Match
+	m.Tiers = c.Dispatch.Circles()
+	return m
 }
 
 // adminToken takes the configured token, else the one in <dir>/admin.token,
