@@ -247,7 +247,7 @@ func (a Ack) Validate() error {
 func CheckTime(message string, tsMillis int64, now time.Time, maxAhead time.Duration) error {
 	if limit := now.Add(maxAhead).UnixMilli(); tsMillis > limit {
 		return &Error{Message: message, Field: "ts", Reason: ReasonFuture,
-			Detail: time.Duration(tsMillis-now.UnixMilli()).String() + " ahead of the hub's clock"}
+			Detail: (time.Duration(tsMillis-now.UnixMilli()) * time.Millisecond).String() + " ahead of the hub's clock"}
 	}
 	return nil
 }

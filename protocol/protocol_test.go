@@ -252,6 +252,10 @@ func TestCheckTime(t *testing.T) {
 	}
 	err := CheckTime("telemetry", now.Add(2*time.Hour).UnixMilli(), now, time.Minute)
 	checkReject(t, err, "telemetry", "ts", ReasonFuture)
+	// The error says how far ahead, for the operator fixing the device's clock.
+	if !strings.Contains(err.Error(), "2h0m0s ahead") {
+		t.Errorf("error %q does not say 2h0m0s ahead", err)
+	}
 }
 
 func TestTopics(t *testing.T) {
