@@ -1,6 +1,6 @@
 # kuaifan — `make run` starts the hub with a simulated fleet; `make test` runs every test.
 GO      ?= go
-MODULES := protocol hub agent dashboard simulator
+MODULES := protocol testkit hub agent dashboard simulator
 STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 HTTP    ?= 127.0.0.1:8080
 MQTT    ?= 127.0.0.1:1883

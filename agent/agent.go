@@ -35,8 +35,8 @@ type Config struct {
 	Broker       string      // tcp://host:1883, ssl://host:8883 or tls:// (TLS), ws://host/path
 	TLS          *tls.Config // optional for ssl:// (a private CA, a client certificate)
 
-	GPS        string      // gps.Open spec: nmea:PATH | gpsd:HOST:PORT | sim; "" with UseGPS (a Sim must be driven: pass it with UseGPS)
-	GPSOptions gps.Options // quality bounds, serial baud, the simulator, pacing
+	GPS        string      // gps.Open spec: nmea:PATH | gpsd:HOST:PORT | sim (on patrol round GPSOptions.Patrol); "" with UseGPS (a Sim the caller drives)
+	GPSOptions gps.Options // quality bounds, serial baud, the simulator and its patrol, pacing
 	// Replay treats GPS as a recorded log driven as if live: it is read at
 	// its recorded pace and every fix is stamped with the agent's clock, so
 	// the hub takes it as the unit's position now (a log's own times are

@@ -5,16 +5,19 @@ go 1.26.0
 require (
 	github.com/adrianmo/go-nmea v1.10.0
 	github.com/eclipse/paho.mqtt.golang v1.5.1
+	github.com/mochi-mqtt/server/v2 v2.7.9
 	github.com/tidwall/btree v1.4.2
 	github.com/tidwall/buntdb v1.3.0
 	go.bug.st/serial v1.8.0
 	kuaifan/hub v0.0.0
 	kuaifan/protocol v0.0.0
+	kuaifan/testkit v0.0.0
 )
 
 require (
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/maxence-charriere/go-app/v10 v10.1.11 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
 
 require (
@@ -24,7 +27,6 @@ require (
 	github.com/dustin/go-humanize v1.1.0 // indirect
 	github.com/gorilla/websocket v1.5.3 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
-	github.com/mochi-mqtt/server/v2 v2.7.9 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect
 	github.com/prometheus/client_golang v1.25.0 // indirect
@@ -54,6 +56,7 @@ require (
 replace (
 	kuaifan/hub => ../hub
 	kuaifan/protocol => ../protocol
+	kuaifan/testkit => ../testkit
 )
 
 replace kuaifan/dashboard => ../dashboard

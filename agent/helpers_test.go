@@ -13,8 +13,8 @@ import (
 	"kuaifan/agent/internal/queue"
 	"kuaifan/agent/internal/report"
 	"kuaifan/hub/hubtest"
-	"kuaifan/hub/leakcheck"
 	"kuaifan/protocol"
+	"kuaifan/testkit/leakcheck"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }

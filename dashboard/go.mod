@@ -53,6 +53,7 @@ require (
 	kuaifan/agent v0.0.0 // indirect
 	kuaifan/hub v0.0.0
 	kuaifan/simulator v0.0.0
+	kuaifan/testkit v0.0.0
 )
 
 replace kuaifan/protocol => ../protocol
@@ -62,3 +63,5 @@ replace kuaifan/hub => ../hub
 replace kuaifan/simulator => ../simulator
 
 replace kuaifan/agent => ../agent
+
+replace kuaifan/testkit => ../testkit

@@ -13,6 +13,7 @@ require (
 	go.uber.org/goleak v1.3.0
 	kuaifan/dashboard v0.0.0
 	kuaifan/protocol v0.0.0
+	kuaifan/testkit v0.0.0
 	modernc.org/sqlite v1.62.0
 )
 
@@ -50,4 +51,5 @@ require (
 replace (
 	kuaifan/dashboard => ../dashboard
 	kuaifan/protocol => ../protocol
+	kuaifan/testkit => ../testkit
 )

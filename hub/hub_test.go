@@ -13,8 +13,8 @@ import (
 
 	"kuaifan/hub"
 	"kuaifan/hub/hubtest"
-	"kuaifan/hub/leakcheck"
 	"kuaifan/protocol"
+	"kuaifan/testkit/leakcheck"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }

@@ -12,9 +12,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"kuaifan/hub/hubtest"
-	"kuaifan/hub/leakcheck"
 	"kuaifan/protocol"
 	"kuaifan/simulator"
+	"kuaifan/testkit/leakcheck"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }

@@ -13,6 +13,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"kuaifan/protocol"
+	"kuaifan/testkit/pahostore"
 )
 
 // Device is a real paho MQTT client playing a patrol unit by the contract:
@@ -67,7 +68,7 @@ func Dial(t testing.TB, brokerURL, id, secret string, opts DeviceOptions) (*Devi
 	o := mqtt.NewClientOptions().AddBroker(brokerURL).SetClientID(clientID).
 		SetUsername(id).SetPassword(secret).SetProtocolVersion(4).
 		SetCleanSession(false).SetAutoReconnect(opts.AutoReconnect).
-		SetConnectRetry(false).SetConnectTimeout(5*time.Second).SetStore(newCopyingStore()).
+		SetConnectRetry(false).SetConnectTimeout(5*time.Second).SetStore(pahostore.New()).
 		SetMaxReconnectInterval(500*time.Millisecond).
 		// paho blocks a Publish whose connection just dropped for WriteTimeout (30 s by default).
 		SetWriteTimeout(time.Second).

@@ -1,7 +1,7 @@
 // Command agent runs kuaifan's edge agent on a patrol device: it reports the
 // unit's position and status to the hub over MQTT and carries out the hub's
-// dispatches. It only turns flags (and a -config file) into an agent.Config;
-// everything else is package agent.
+// dispatches. It only turns flags (and a -config file) into an agent.Config
+// and runs it; everything else is package agent and its internal packages.
 //
 //	agent -unit car-017 -secret S -broker tcp://hub:1883 -gps nmea:/dev/ttyUSB0 -data /var/lib/kuaifan-agent
 //	agent -h
@@ -9,29 +9,23 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
 	"os/signal"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
-	"time"
-
-	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"kuaifan/agent"
 	"kuaifan/agent/internal/gps"
 	"kuaifan/agent/internal/report"
+	"kuaifan/agent/internal/uplink"
 )
 
 func main() {
@@ -98,16 +92,17 @@ func load(args []string, stderr io.Writer) (agent.Config, *options, error) {
 		}
 		cfg.Report = rc
 	}
-	if o.ca != "" {
-		pem, err := os.ReadFile(o.ca)
+	if cfg.TLS, err = uplink.TLSConfig(o.ca); err != nil {
+		return cfg, nil, fmt.Errorf("-ca: %w", err)
+	}
+	// "sim" is a simulated unit on patrol round -sim-at, so that the agent
+	// can be tried without a receiver (the simulator drives its own Sims).
+	if cfg.GPS == "sim" {
+		lat, lon, err := parseLatLon(o.simAt)
 		if err != nil {
-			return cfg, nil, fmt.Errorf("-ca: %w", err)
+			return cfg, nil, fmt.Errorf("-sim-at: %w", err)
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return cfg, nil, fmt.Errorf("-ca %s: no PEM certificate in it", o.ca)
-		}
-		cfg.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		cfg.GPSOptions.Patrol = &gps.Circle{Lat: lat, Lon: lon}
 	}
 	return cfg, o, nil
 }
@@ -120,45 +115,14 @@ func run(args []string, stderr io.Writer) error {
 	h := slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.level})
 	cfg.Logger = slog.New(h)
 	cfg.GPSOptions.Logger = cfg.Logger
-	// paho logs through package variables: bridge them to slog, here only.
-	// One level down: paho logs every refused dial as an ERROR, twice, and
-	// a unit in a tunnel would fill its log with them (the uplink reports
-	// each failed attempt itself, at Warn).
-	mqtt.CRITICAL = slog.NewLogLogger(h, slog.LevelError)
-	mqtt.ERROR = slog.NewLogLogger(h, slog.LevelWarn)
-	mqtt.WARN = slog.NewLogLogger(h, slog.LevelInfo)
-	if o.level <= slog.LevelDebug {
-		mqtt.DEBUG = slog.NewLogLogger(h, slog.LevelDebug)
-	}
-
-	// "sim" is driven here, on a patrol loop, so that the agent can be tried
-	// without a receiver; the simulator drives its own Sims instead.
-	var sim *gps.Sim
-	var simLat, simLon float64
-	if cfg.GPS == "sim" {
-		if simLat, simLon, err = parseLatLon(o.simAt); err != nil {
-			return fmt.Errorf("-sim-at: %w", err)
-		}
-		sim = gps.NewSim(cfg.GPSOptions.Sim)
-		sim.Set(simLat, simLon, 0, 0)
-		cfg.GPS = "" // the agent takes sim through UseGPS
-	}
-
+	uplink.LogPaho(h) // paho's logs are the process's: here only
 	a, err := agent.New(cfg)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var wg sync.WaitGroup
-	if sim != nil {
-		a.UseGPS(sim) // closed by Run
-		wg.Go(func() { patrol(ctx, sim, simLat, simLon) })
-	}
-	err = a.Run(ctx)
-	stop()
-	wg.Wait()
-	return err
+	return a.Run(ctx)
 }
 
 func newFlags(cfg *agent.Config, o *options, stderr io.Writer) *flag.FlagSet {
@@ -282,36 +246,4 @@ func parseLatLon(s string) (float64, float64, error) {
 		return 0, 0, fmt.Errorf("%q is not lat,lon in degrees", s)
 	}
 	return lat, lon, nil
-}
-
-// patrol drives a simulated unit around a 400 m circle at a car's patrol
-// speed, stopping for a minute at every lap: moving, turning and standing
-// all show up in its reports.
-func patrol(ctx context.Context, sim *gps.Sim, lat, lon float64) {
-	const (
-		radius = 400.0 // m
-		speed  = 8.0   // m/s
-		stop   = time.Minute
-	)
-	mPerDeg := 6371008.8 * math.Pi / 180
-	lap := 2 * math.Pi * radius / speed
-	start := time.Now()
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			el := math.Mod(now.Sub(start).Seconds(), lap+stop.Seconds())
-			v := speed
-			if el > lap {
-				el, v = lap, 0
-			}
-			θ := el / lap * 2 * math.Pi
-			n, e := radius*math.Sin(θ), radius*(1-math.Cos(θ))
-			heading := math.Mod(90-θ*180/math.Pi+360, 360)
-			sim.Set(lat+n/mPerDeg, lon+e/(mPerDeg*math.Cos(lat*math.Pi/180)), v, heading)
-		}
-	}
 }

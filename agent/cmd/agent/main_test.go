@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,9 +18,10 @@ import (
 	"time"
 
 	"kuaifan/agent"
+	"kuaifan/agent/internal/gps"
 	"kuaifan/agent/internal/report"
 	"kuaifan/hub/hubtest"
-	"kuaifan/hub/leakcheck"
+	"kuaifan/testkit/leakcheck"
 )
 
 // A -config file sets options by their flag names; the command line
@@ -65,8 +68,58 @@ func TestLoad(t *testing.T) {
 	if _, _, err := load([]string{"-log-level", "loud"}, &bytes.Buffer{}); err == nil {
 		t.Error("-log-level loud accepted")
 	}
-	if _, _, err := load([]string{"-ca", file}, &bytes.Buffer{}); err == nil {
-		t.Error("-ca with no certificate accepted")
+}
+
+// -gps sim patrols round -sim-at (which nothing else reads); -ca names the
+// broker's CA.
+func TestLoadSimAndCA(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.StartTLS()
+	srv.Close()
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	notPEM := filepath.Join(dir, "agent.json")
+	if err := os.WriteFile(notPEM, []byte(`{"unit":"u"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		args   []string
+		patrol *gps.Circle
+		tls    bool
+		errHas string
+	}{
+		{"defaults", nil, nil, false, ""},
+		{"sim at the default place", []string{"-gps", "sim"}, &gps.Circle{Lat: 28.1941, Lon: 112.9823}, false, ""},
+		{"sim at -sim-at", []string{"-gps", "sim", "-sim-at", "30.5, -114.25"}, &gps.Circle{Lat: 30.5, Lon: -114.25}, false, ""},
+		{"sim off the globe", []string{"-gps", "sim", "-sim-at", "91,0"}, nil, false, "-sim-at"},
+		{"sim at nowhere", []string{"-gps", "sim", "-sim-at", "here"}, nil, false, "-sim-at"},
+		{"-sim-at without sim", []string{"-gps", "nmea:/dev/ttyUSB0", "-sim-at", "here"}, nil, false, ""},
+		{"a CA", []string{"-ca", ca}, nil, true, ""},
+		{"a missing CA", []string{"-ca", filepath.Join(dir, "missing.pem")}, nil, false, "-ca: open"},
+		{"a CA with no certificate", []string{"-ca", notPEM}, nil, false, "no PEM certificate"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, _, err := load(c.args, &bytes.Buffer{})
+			if c.errHas != "" {
+				if err == nil || !strings.Contains(err.Error(), c.errHas) {
+					t.Fatalf("err %v, want one saying %q", err, c.errHas)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p := cfg.GPSOptions.Patrol; (p == nil) != (c.patrol == nil) || (p != nil && *p != *c.patrol) {
+				t.Errorf("patrol %+v, want %+v", p, c.patrol)
+			}
+			if (cfg.TLS != nil) != c.tls || (c.tls && cfg.TLS.RootCAs == nil) {
+				t.Errorf("TLS %+v, want one: %v", cfg.TLS, c.tls)
+			}
+		})
 	}
 }
 
@@ -78,7 +131,7 @@ func TestHelp(t *testing.T) {
 	}
 	for _, name := range []string{"-unit", "-secret", "AGENT_SECRET", "-broker", "-gps", "-data", "-topic-root", "-terminal",
 		"-arrive-radius", "-resend-after", "-drain-rate", "-max-queued", "-ca", "-log-level", "-config", "-replay",
-		"-auto-ack", "-reconnect-min", "-reconnect-max", "-gps-baud", "-gps-max-hdop", "-gps-max-acc", "-gps-min-sats"} {
+		"-auto-ack", "-reconnect-min", "-reconnect-max", "-gps-baud", "-gps-max-hdop", "-gps-max-acc", "-gps-min-sats", "-sim-at"} {
 		if !strings.Contains(out.String(), name) {
 			t.Errorf("-h does not mention %s", name)
 		}

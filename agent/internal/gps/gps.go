@@ -2,7 +2,8 @@
 // the receivers a patrol device actually has — NMEA 0183 from a serial port
 // (cars' terminals, motorcycles' BeiDou boxes), a file or named pipe (replays,
 // multiplexers), gpsd's JSON over TCP (handsets and terminals that already run
-// gpsd) — and a simulated receiver for the simulator and tests.
+// gpsd) — and simulated receivers: a Sim that the simulator and tests move,
+// and a Patrol that drives itself round a circle (agent -gps sim).
 //
 // A Source reports only usable positions: epochs without a fix (a tunnel, a
 // cold start) and fixes worse than the Quality bound are skipped and counted,
@@ -161,6 +162,9 @@ type Options struct {
 	Baud    int          // serial ports; default 9600, NMEA 0183's standard rate
 	Sim     SimConfig    // for "sim"
 	Logger  *slog.Logger // default: discard
+	// Patrol, for "sim", makes the receiver drive itself round this circle
+	// (a *Patrol); nil leaves it to the caller to move (a *Sim).
+	Patrol *Circle
 	// Pace replays an NMEA source at the recorded rate (by the sentences'
 	// times) instead of as fast as possible: a log file then drives a unit
 	// across the map as the receiver once did.
@@ -186,7 +190,8 @@ var errClosed = fmt.Errorf("gps: source closed: %w", fs.ErrClosed)
 //	                 such as /dev/gnss0, or a serial port: a path under /dev/tty*
 //	                 or /dev/serial/ (or a link to one) opens at opts.Baud
 //	gpsd:HOST:PORT   gpsd's JSON protocol over TCP (PORT defaults to 2947)
-//	sim              a simulated receiver (a *Sim) configured by opts.Sim
+//	sim              a simulated receiver configured by opts.Sim: a *Patrol
+//	                 round opts.Patrol if set, else a *Sim the caller moves
 func Open(spec string, opts Options) (Source, error) {
 	kind, arg, _ := strings.Cut(spec, ":")
 	switch kind {
@@ -207,6 +212,9 @@ func Open(spec string, opts Options) (Source, error) {
 		}
 		s := NewSim(opts.Sim)
 		s.q = opts.Quality.withDefaults()
+		if opts.Patrol != nil {
+			return startPatrol(s, *opts.Patrol), nil
+		}
 		return s, nil
 	}
 	return nil, fmt.Errorf("gps: unknown source %q: want nmea:PATH, gpsd:HOST:PORT or sim", spec)

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"kuaifan/hub/leakcheck"
+	"kuaifan/testkit/leakcheck"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }

@@ -12,8 +12,8 @@ import (
 
 	"github.com/tidwall/buntdb"
 
-	"kuaifan/hub/leakcheck"
 	"kuaifan/protocol"
+	"kuaifan/testkit/leakcheck"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"kuaifan/agent/internal/gps"
-	"kuaifan/hub/leakcheck"
 	"kuaifan/protocol"
+	"kuaifan/testkit/leakcheck"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"kuaifan/hub/leakcheck"
 	"kuaifan/protocol"
+	"kuaifan/testkit/leakcheck"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }

@@ -28,6 +28,10 @@
 // or on the agent. A goroutine of the Link's applies acks to the queue and
 // passes commands to Config.OnCommands. No paho token is ever waited on with
 // Wait; the Link selects on Done with its own deadlines.
+//
+// For the agent's command the package also builds the TLS configuration for
+// a broker under a private CA (TLSConfig) and sends paho's own logs to slog
+// (LogPaho).
 package uplink
 
 import (
@@ -35,7 +39,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"kuaifan/agent/internal/backoff"
 	"log/slog"
 	"net"
 	"net/url"
@@ -45,8 +48,10 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"kuaifan/agent/internal/backoff"
 	"kuaifan/agent/internal/queue"
 	"kuaifan/protocol"
+	"kuaifan/testkit/pahostore"
 )
 
 // Queue is what the Link needs of the agent's durable queue (*queue.Queue).
@@ -334,7 +339,11 @@ func (l *Link) connect(ctx context.Context) (mqtt.Client, <-chan struct{}, error
 		// A persistent session: commands the hub sends while the unit is
 		// offline wait at the broker and arrive after the reconnect.
 		SetCleanSession(false).
-		SetStore(newCopyingStore()).
+		// paho's MemoryStore shares a resumed packet with its writer (a
+		// data race): a store that keeps and hands out copies. A fresh
+		// client per connection normally leaves nothing to resume — the
+		// queue resends — but the store keeps paho safe should that change.
+		SetStore(pahostore.New()).
 		SetAutoReconnect(false). // our loop reconnects, with jitter
 		SetConnectRetry(false).
 		SetConnectTimeout(l.cfg.ConnectTimeout).

@@ -12,9 +12,8 @@ import (
 	"github.com/eclipse/paho.mqtt.golang/packets"
 
 	"kuaifan/agent/internal/queue"
-	"kuaifan/hub/hubtest"
-	"kuaifan/hub/leakcheck"
 	"kuaifan/protocol"
+	"kuaifan/testkit/leakcheck"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
@@ -148,12 +147,12 @@ func runLink(t *testing.T, l *Link) (stop func()) {
 // and the goodbye at QoS 1 (paho drops QoS 0 while reconnecting); after a
 // cut link the Link comes back by itself and resends what was unconfirmed.
 func TestWire(t *testing.T) {
-	h := hubtest.Start(t, nil)
-	secret := h.Enrol("car-w", "car")
-	tp := newTap(t, h.MQTTAddr())
+	b := startBroker(t)
+	const secret = "s3cret"
+	tp := newTap(t, b.addr)
 	q := openQueue(t)
 	l, err := New(Config{Broker: tp.url(), Unit: "car-w", Secret: secret, Boot: "boot-1", Agent: "test/1",
-		ReconnectMin: 50 * time.Millisecond, ReconnectMax: 200 * time.Millisecond, Logger: hubtest.Logger(t)}, q)
+		ReconnectMin: 50 * time.Millisecond, ReconnectMax: 200 * time.Millisecond, Logger: testLogger(t)}, q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +167,7 @@ func TestWire(t *testing.T) {
 	}
 	waitEmpty := func() {
 		t.Helper()
-		hubtest.WaitFor(t, 10*time.Second, func() error {
+		waitFor(t, 10*time.Second, func() error {
 			if n := q.Len(); n > 0 {
 				return fmt.Errorf("%d still queued", n)
 			}
@@ -178,7 +177,7 @@ func TestWire(t *testing.T) {
 	waitEmpty()
 
 	tp.cut()
-	hubtest.WaitFor(t, 10*time.Second, func() error {
+	waitFor(t, 10*time.Second, func() error {
 		if s := l.Stats(); s.Connects < 2 || !s.Connected {
 			return fmt.Errorf("not reconnected: %+v", s)
 		}
@@ -268,8 +267,7 @@ func (m fakeMessage) Ack()              {}
 // returns at once, the publishing goes on, and once the agent is free it
 // gets all 1000, in order.
 func TestHandlerNeverBlocks(t *testing.T) {
-	h := hubtest.Start(t, nil)
-	secret := h.Enrol("car-h", "car")
+	b := startBroker(t)
 	q := openQueue(t)
 	now := time.Now().UnixMilli()
 	const backlog = 300
@@ -281,8 +279,8 @@ func TestHandlerNeverBlocks(t *testing.T) {
 	release := make(chan struct{})
 	var mu sync.Mutex
 	var got []string
-	l, err := New(Config{Broker: h.MQTTURL(), Unit: "car-h", Secret: secret, Boot: "b", DrainRate: 100,
-		Logger: hubtest.Logger(t),
+	l, err := New(Config{Broker: b.url(), Unit: "car-h", Secret: "s3cret", Boot: "b", DrainRate: 100,
+		Logger: testLogger(t),
 		OnCommands: func(cmds []protocol.Command) {
 			<-release // the agent is busy
 			mu.Lock()
@@ -295,7 +293,7 @@ func TestHandlerNeverBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	runLink(t, l)
-	hubtest.WaitFor(t, 10*time.Second, func() error {
+	waitFor(t, 10*time.Second, func() error {
 		if !l.Connected() {
 			return fmt.Errorf("not connected")
 		}
@@ -318,14 +316,14 @@ func TestHandlerNeverBlocks(t *testing.T) {
 		t.Fatal("paho's handler blocked while the agent was busy")
 	}
 	before := l.Stats().Published
-	hubtest.WaitFor(t, 10*time.Second, func() error {
+	waitFor(t, 10*time.Second, func() error {
 		if n := l.Stats().Published - before; n < 20 {
 			return fmt.Errorf("%d published while the agent's command handling is stuck", n)
 		}
 		return nil
 	})
 	close(release)
-	hubtest.WaitFor(t, 10*time.Second, func() error {
+	waitFor(t, 10*time.Second, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(got) != burst {
@@ -341,49 +339,12 @@ func TestHandlerNeverBlocks(t *testing.T) {
 	// Junk on the ack or cmd topic is counted, never passed on.
 	l.onMessage(nil, fakeMessage{"rr/units/car-h/cmd", []byte("{")})
 	l.onMessage(nil, fakeMessage{"rr/units/car-h/ack", []byte(`{"v":1,"seqs":[[5,1]]}`)})
-	hubtest.WaitFor(t, 5*time.Second, func() error {
+	waitFor(t, 5*time.Second, func() error {
 		if s := l.Stats(); s.BadMessages != 2 || s.Commands != burst {
 			return fmt.Errorf("stats %+v", s)
 		}
 		return nil
 	})
-}
-
-// The reconnect backoff doubles from min to max, each wait jittered into
-// [d/2, 3d/2], so a fleet that lost the same broker spreads out.
-
-// The store keeps copies and hands out copies: paho may set DUP on what it
-// resumes while its writer sends it.
-func TestCopyingStore(t *testing.T) {
-	s := newCopyingStore()
-	s.Open()
-	p := packets.NewControlPacket(packets.Publish).(*packets.PublishPacket)
-	p.TopicName, p.Qos, p.MessageID, p.Payload = "rr/units/x/telemetry", 1, 7, []byte("abc")
-	s.Put("o.7", p)
-	p.Payload[0], p.Dup = 'X', true
-	got := s.Get("o.7").(*packets.PublishPacket)
-	if string(got.Payload) != "abc" || got.Dup {
-		t.Fatalf("stored packet shares the original: %v", got)
-	}
-	got.Dup = true
-	if again := s.Get("o.7").(*packets.PublishPacket); again.Dup {
-		t.Fatal("Get handed out the stored packet itself")
-	}
-	if keys := s.All(); len(keys) != 1 || keys[0] != "o.7" {
-		t.Fatalf("keys %v", keys)
-	}
-	s.Del("i.9") // never stored: quietly nothing
-	s.Del("o.7")
-	if s.len() != 0 || s.Get("o.7") != nil {
-		t.Fatal("Del left the packet")
-	}
-	s.Put("o.8", p)
-	s.Reset()
-	s.Close()
-	s.Put("o.9", p)
-	if s.len() != 0 {
-		t.Fatal("a closed or reset store holds packets")
-	}
 }
 
 func TestConfig(t *testing.T) {

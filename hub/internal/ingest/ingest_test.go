@@ -17,8 +17,8 @@ import (
 	"kuaifan/hub/internal/fleet"
 	"kuaifan/hub/internal/match"
 	"kuaifan/hub/internal/store"
-	"kuaifan/hub/leakcheck"
 	"kuaifan/protocol"
+	"kuaifan/testkit/leakcheck"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }

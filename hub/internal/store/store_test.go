@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"kuaifan/hub/leakcheck"
+	"kuaifan/testkit/leakcheck"
 
 	"kuaifan/protocol"
 )

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"kuaifan/hub/leakcheck"
+	"kuaifan/testkit/leakcheck"
 )
 
 // The leak check also proves Close ends database/sql's and the driver's
