@@ -29,7 +29,6 @@ import (
 	"kuaifan/hub/internal/broker"
 	"kuaifan/hub/internal/connlimit"
 	"kuaifan/hub/internal/dispatch"
-	"kuaifan/hub/internal/districts"
 	"kuaifan/hub/internal/fleet"
 	"kuaifan/hub/internal/ingest"
 	"kuaifan/hub/internal/match"
@@ -38,6 +37,8 @@ import (
 	"kuaifan/hub/internal/tiles"
 	"kuaifan/hub/internal/webui"
 	"kuaifan/protocol"
+	"kuaifan/protocol/districts"
+	"kuaifan/protocol/districts/changsha"
 )
 
 // Config is everything the hub can be told. DefaultConfig fills it in.
@@ -289,7 +290,7 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 		return nil, fmt.Errorf("hub: HTTP listener: %w", err)
 	}
 	h.httpLn = h.limitConns(h.httpLn)
-	dists := districts.Changsha()
+	dists := changsha.Districts()
 	switch cfg.Districts {
 	case "":
 	case "none":

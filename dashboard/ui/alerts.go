@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"kuaifan/protocol/api"
 )
 
 // Alerts are what the dispatcher must not miss: a new priority-1 incident,
@@ -40,17 +42,17 @@ func (c *Console) noteAlerts(f *Frame, now time.Time) {
 		old := c.Store.Incident(inc.ID)
 		known := c.alertKnown[inc.ID] || old != nil
 		c.alertKnown[inc.ID] = true
-		if inc.Status == IncClosed {
+		if inc.Status == api.IncidentClosed {
 			c.dropAlerts(inc.ID)
 			continue
 		}
 		switch {
-		case first && inc.Priority == 1 && inc.Status == IncOpen:
+		case first && inc.Priority == 1 && inc.Status == api.IncidentOpen:
 			c.raise(inc.ID, AlertP1, now)
 		case !first && !known && inc.Priority == 1:
 			c.raise(inc.ID, AlertP1, now)
 		}
-		if inc.Uncovered && (old == nil || !old.Uncovered || old.Status == IncClosed) {
+		if inc.Uncovered && (old == nil || !old.Uncovered || old.Status == api.IncidentClosed) {
 			c.raise(inc.ID, AlertUncovered, now)
 		}
 		if !inc.Uncovered {

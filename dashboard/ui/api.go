@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"kuaifan/protocol/api"
 )
 
 // API calls the hub's HTTP API with the admin token as a Bearer token. In
@@ -62,9 +64,7 @@ func (a *API) do(ctx context.Context, method, path string, body, out any) error 
 	}
 	if status/100 != 2 {
 		e := &APIError{Status: status}
-		var msg struct {
-			Error string `json:"error"`
-		}
+		var msg api.Error
 		if json.Unmarshal(data, &msg) == nil {
 			e.Message = msg.Error
 		}
@@ -120,7 +120,7 @@ func (a *API) Incident(ctx context.Context, id string) (*Incident, error) {
 }
 
 // CreateIncident is POST /api/incidents.
-func (a *API) CreateIncident(ctx context.Context, n NewIncident) (*Incident, error) {
+func (a *API) CreateIncident(ctx context.Context, n api.NewIncident) (*Incident, error) {
 	var inc Incident
 	if err := a.do(ctx, "POST", "/api/incidents", n, &inc); err != nil {
 		return nil, err
@@ -131,9 +131,7 @@ func (a *API) CreateIncident(ctx context.Context, n NewIncident) (*Incident, err
 // Assign is POST /api/incidents/{id}/assign: dispatch a unit.
 func (a *API) Assign(ctx context.Context, id, unit string) (*Incident, error) {
 	var inc Incident
-	body := struct {
-		Unit string `json:"unit"`
-	}{unit}
+	body := api.Assign{Unit: unit}
 	if err := a.do(ctx, "POST", "/api/incidents/"+url.PathEscape(id)+"/assign", body, &inc); err != nil {
 		return nil, err
 	}
@@ -146,9 +144,7 @@ func (a *API) CloseIncident(ctx context.Context, id, note string) (*Incident, er
 	var inc Incident
 	var body any
 	if note != "" {
-		body = struct {
-			Note string `json:"note"`
-		}{note}
+		body = api.Close{Note: note}
 	}
 	if err := a.do(ctx, "POST", "/api/incidents/"+url.PathEscape(id)+"/close", body, &inc); err != nil {
 		return nil, err
@@ -160,9 +156,7 @@ func (a *API) CloseIncident(ctx context.Context, id, note string) (*Incident, er
 // open again, with the reason on its timeline.
 func (a *API) ReopenIncident(ctx context.Context, id, reason string) (*Incident, error) {
 	var inc Incident
-	body := struct {
-		Reason string `json:"reason"`
-	}{reason}
+	body := api.Reopen{Reason: reason}
 	if err := a.do(ctx, "POST", "/api/incidents/"+url.PathEscape(id)+"/reopen", body, &inc); err != nil {
 		return nil, err
 	}
@@ -170,15 +164,15 @@ func (a *API) ReopenIncident(ctx context.Context, id, reason string) (*Incident,
 }
 
 // Track is GET /api/units/{id}/track?since=: positions since a hub time.
-func (a *API) Track(ctx context.Context, unit string, sinceMS int64) ([]TrackPoint, error) {
-	var pts []TrackPoint
+func (a *API) Track(ctx context.Context, unit string, sinceMS int64) ([]api.TrackPoint, error) {
+	var pts []api.TrackPoint
 	path := "/api/units/" + url.PathEscape(unit) + "/track?since=" + strconv.FormatInt(sinceMS, 10)
 	return pts, a.do(ctx, "GET", path, nil, &pts)
 }
 
 // StreamTicket is POST /api/stream/ticket: a single-use ticket for /ws.
-func (a *API) StreamTicket(ctx context.Context) (Ticket, error) {
-	var t Ticket
+func (a *API) StreamTicket(ctx context.Context) (api.Ticket, error) {
+	var t api.Ticket
 	if err := a.do(ctx, "POST", "/api/stream/ticket", nil, &t); err != nil {
 		return t, err
 	}

@@ -5,41 +5,43 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"kuaifan/protocol/api"
 )
 
 func TestAPI(t *testing.T) {
 	h := newFakeHub(t)
 	ctx := context.Background()
-	api := &API{Base: h.srv.URL + "/", Token: h.token}
+	c := &API{Base: h.srv.URL + "/", Token: h.token}
 
-	inc, err := api.CreateIncident(ctx, NewIncident{Lat: 28.2, Lon: 112.98, Kind: "theft", Priority: 2, Summary: "电动车被盗", Needs: []string{}})
+	inc, err := c.CreateIncident(ctx, api.NewIncident{Lat: 28.2, Lon: 112.98, Kind: "theft", Priority: 2, Summary: "电动车被盗", Needs: []string{}})
 	if err != nil || inc.ID == "" || len(inc.Recommendations) != 1 {
 		t.Fatalf("create: %+v, %v", inc, err)
 	}
 	if got := h.created[0]; got.Kind != "theft" || got.Summary != "电动车被盗" || got.Needs == nil {
 		t.Errorf("body sent: %+v", got)
 	}
-	if _, err := api.Assign(ctx, inc.ID, "car-1"); err != nil {
+	if _, err := c.Assign(ctx, inc.ID, "car-1"); err != nil {
 		t.Fatal(err)
 	}
 	var apiErr *APIError
-	if _, err := api.Assign(ctx, inc.ID, "busy-unit"); !errors.As(err, &apiErr) || apiErr.Status != 409 || !strings.Contains(apiErr.Message, "not available") {
+	if _, err := c.Assign(ctx, inc.ID, "busy-unit"); !errors.As(err, &apiErr) || apiErr.Status != 409 || !strings.Contains(apiErr.Message, "not available") {
 		t.Errorf("409: %v", err)
 	}
-	if _, err := api.Incident(ctx, "inc-nope"); !errors.As(err, &apiErr) || apiErr.Status != 404 {
+	if _, err := c.Incident(ctx, "inc-nope"); !errors.As(err, &apiErr) || apiErr.Status != 404 {
 		t.Errorf("404: %v", err)
 	}
-	got, err := api.CloseIncident(ctx, inc.ID, "")
-	if err != nil || got.Status != IncClosed {
+	got, err := c.CloseIncident(ctx, inc.ID, "")
+	if err != nil || got.Status != api.IncidentClosed {
 		t.Errorf("close: %+v %v", got, err)
 	}
-	if pts, err := api.Track(ctx, "car/1", 12345); err != nil || len(pts) != 2 {
+	if pts, err := c.Track(ctx, "car/1", 12345); err != nil || len(pts) != 2 {
 		t.Errorf("track: %v %v", pts, err)
 	}
 	if h.trackSince[0] != "car/1@12345" {
 		t.Errorf("track request %v", h.trackSince)
 	}
-	if tk, err := api.StreamTicket(ctx); err != nil || tk.Ticket == "" {
+	if tk, err := c.StreamTicket(ctx); err != nil || tk.Ticket == "" {
 		t.Errorf("ticket: %+v %v", tk, err)
 	}
 	for _, a := range h.authHeader {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 // consoleFixture is a signed-in console with units, an open uncovered
@@ -24,22 +25,20 @@ func consoleFixture(lang Lang) *Controller {
 	off.Online = false
 	car := unitAt("car-1", protocol.TypeCar, protocol.StatusEnroute, 28.2, 112.98, now)
 	car.Callsign, car.Incident = "湘A-001", "inc-1"
-	sel := Incident{ID: "inc-1", Status: IncDispatched, Priority: 1, Kind: "robbery", Lat: 28.201, Lon: 112.981,
+	sel := Incident{ID: "inc-1", Status: api.IncidentDispatched, Priority: 1, Kind: "robbery", Lat: 28.201, Lon: 112.981,
 		Created: now - 90_000, Summary: "持刀抢劫",
-		Assignments: []Assignment{{Unit: "car-1", State: AsgEnroute, By: "dispatcher", Tier: 1, Dispatched: now - 80_000}},
+		Assignments: []api.Assignment{{Unit: "car-1", State: api.AssignEnroute, By: "dispatcher", Tier: 1, Dispatched: now - 80_000}},
 		Timeline: []Entry{{TS: now - 90_000, Type: "created", Actor: "dispatcher"}, {TS: now - 80_000, Type: "dispatched", Unit: "car-1", Actor: "dispatcher"},
 			{TS: now - 70_000, Type: "ack", Unit: "car-1", Actor: "car-1"}},
-		Figures: Figures{ToDispatchS: fp(10), ToAckS: fp(20)}}
-	c.ApplyFrames([]*Frame{{Type: FrameSnapshot, Seq: 1, TS: now, conn: 1, received: now,
-		Units:     []Unit{car, stale, off, unitAt("moto-2", protocol.TypeMotorcycle, protocol.StatusAvailable, 28.21, 112.99, now)},
-		Incidents: []Incident{sel, {ID: "inc-2", Status: IncOpen, Priority: 3, Kind: "noise", Uncovered: true, Created: now - 10_000}}}},
+		Figures: api.Figures{ToDispatchS: fp(10), ToAckS: fp(20)}}
+	c.ApplyFrames([]*Frame{{Frame: api.Frame{Type: api.FrameSnapshot, Seq: 1, TS: now, Units: []Unit{car, stale, off, unitAt("moto-2", protocol.TypeMotorcycle, protocol.StatusAvailable, 28.21, 112.99, now)}, Incidents: []Incident{sel, {ID: "inc-2", Status: api.IncidentOpen, Priority: 3, Kind: "noise", Uncovered: true, Created: now - 10_000}}}, conn: 1, received: now}},
 		Link{State: LinkConnected, Since: time.Now()}, true)
 	c.SelectIncident("inc-1")
 	d := sel
-	d.Recommendations = []Recommendation{
-		{Candidate: Candidate{Unit: "moto-2", Type: "motorcycle", ETAS: 41, Tier: 1, DistanceM: 320, FixAgeS: 2}},
-		{Candidate: Candidate{Unit: "foot-3", Type: "foot", ETAS: 400, Tier: 4, DistanceM: 900, FixAgeS: 300}, Stale: true},
-		{Candidate: Candidate{Unit: "car-1", Type: "car", ETAS: 20, Tier: 1, DistanceM: 150, FixAgeS: 1}},
+	d.Recommendations = []api.Recommendation{
+		{Candidate: api.Candidate{Unit: "moto-2", Type: "motorcycle", ETAS: 41, Tier: 1, DistanceM: 320, FixAgeS: 2}},
+		{Candidate: api.Candidate{Unit: "foot-3", Type: "foot", ETAS: 400, Tier: 4, DistanceM: 900, FixAgeS: 300}, Stale: true},
+		{Candidate: api.Candidate{Unit: "car-1", Type: "car", ETAS: 20, Tier: 1, DistanceM: 150, FixAgeS: 1}},
 	}
 	c.SetDetail(&d, time.Now())
 	c.OpenForm(28.205, 112.985)
@@ -95,7 +94,7 @@ func TestDashboardHooks(t *testing.T) {
 		t.Errorf("disabled: %v / %v", btns[0].attrs, btns[2].attrs)
 	}
 	one(t, es, "tr", map[string]string{"class": "recommendation stale", "data-unit": "foot-3", "data-stale": "true"})
-	one(t, es, "li", map[string]string{"class": "assignment", "data-unit": "car-1", "data-state": AsgEnroute})
+	one(t, es, "li", map[string]string{"class": "assignment", "data-unit": "car-1", "data-state": api.AssignEnroute})
 	one(t, es, "li", map[string]string{"class": "unit", "data-id": "car-1", "data-status": "enroute"})
 	one(t, es, "li", map[string]string{"class": "unit stale", "data-id": "foot-3"})
 	one(t, es, "li", map[string]string{"class": "unit offline", "data-id": "vol-4"})
@@ -105,7 +104,7 @@ func TestDashboardHooks(t *testing.T) {
 		t.Errorf("queue %v", q)
 	}
 	one(t, es, "", map[string]string{"id": "uncovered", "data-count": "1", "class": "alert"})
-	one(t, es, "div", map[string]string{"id": "incident-detail", "data-id": "inc-1", "data-status": IncDispatched})
+	one(t, es, "div", map[string]string{"id": "incident-detail", "data-id": "inc-1", "data-status": api.IncidentDispatched})
 	if n := len(find(es, "li", map[string]string{"class": "entry"})); n != 3 {
 		t.Errorf("%d timeline entries", n)
 	}
@@ -157,7 +156,7 @@ func TestSignInRendering(t *testing.T) {
 func TestUnitsPanelLimit(t *testing.T) {
 	ct := NewController(NewConsole(EN), "")
 	now := time.Now().UnixMilli()
-	ct.C.ApplyFrames([]*Frame{{Type: FrameSnapshot, Seq: 1, TS: now, conn: 1, received: now, Units: fleetUnits(UnitRows+50, now)}}, Link{}, false)
+	ct.C.ApplyFrames([]*Frame{{Frame: api.Frame{Type: api.FrameSnapshot, Seq: 1, TS: now, Units: fleetUnits(UnitRows+50, now)}, conn: 1, received: now}}, Link{}, false)
 	es := render(t, &UnitsPanel{Ctl: ct, Shown: ct.C.UnitsView(now)})
 	if n := len(find(es, "li", map[string]string{"class": "unit"})); n != UnitRows {
 		t.Errorf("%d rows", n)
@@ -191,7 +190,7 @@ func BenchmarkPanelsRender5000(b *testing.B) {
 	for _, panel := range []string{"units-changed", "units-unchanged", "status"} {
 		b.Run(panel, func(b *testing.B) {
 			ct := NewController(NewConsole(EN), "")
-			ct.C.ApplyFrames([]*Frame{{Type: FrameSnapshot, Seq: 1, TS: now, conn: 1, received: now, Units: fleetUnits(5000, now)}}, Link{}, false)
+			ct.C.ApplyFrames([]*Frame{{Frame: api.Frame{Type: api.FrameSnapshot, Seq: 1, TS: now, Units: fleetUnits(5000, now)}, conn: 1, received: now}}, Link{}, false)
 			rev := int64(0)
 			mk := func() app.Composer {
 				rev++

@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"kuaifan/protocol/api"
 )
 
 // Every consequential action — sending a unit, closing an incident,
@@ -166,7 +168,7 @@ func (d *ConfirmDialog) onNote(ctx app.Context, e app.Event) {
 func activeUnitNames(s *Store, inc *Incident) string {
 	var names []string
 	for _, a := range inc.Assignments {
-		if activeAssignment(a.State) {
+		if api.AssignmentActive(a.State) {
 			names = append(names, s.UnitName(a.Unit))
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"kuaifan/protocol/api"
 )
 
 // Console is the dashboard's state and the logic of its panels: the store,
@@ -149,7 +151,7 @@ func (c *Console) extendTrack() {
 	if len(t) >= maxTrack {
 		t = slices.Delete(t, 0, len(t)-maxTrack+1)
 	}
-	c.Scene.Track = append(t, TrackPoint{TS: u.FixTS, Lat: u.Lat, Lon: u.Lon, Status: u.Status})
+	c.Scene.Track = append(t, api.TrackPoint{TS: u.FixTS, Lat: u.Lat, Lon: u.Lon, Status: u.Status})
 }
 
 func (c *Console) fitFleetIfNoneVisible() {
@@ -257,7 +259,7 @@ func (c *Console) OpenForm(lat, lon float64) {
 	c.Creating = false
 	c.Form.Open, c.Form.Lat, c.Form.Lon, c.Form.Busy = true, lat, lon, false
 	c.mu.Lock()
-	c.Scene.Pending = &LatLon{lat, lon}
+	c.Scene.Pending = &LatLon{Lat: lat, Lon: lon}
 	c.mu.Unlock()
 	c.Dirty()
 }
@@ -274,7 +276,7 @@ func (c *Console) CancelForm() {
 
 // FormRequest validates the form into the API's body; bad is the first
 // invalid need (the form then stays as it is).
-func (c *Console) FormRequest() (n NewIncident, bad string) {
+func (c *Console) FormRequest() (n api.NewIncident, bad string) {
 	needs, bad := ParseNeeds(c.Form.Needs)
 	if bad != "" {
 		return n, bad
@@ -283,7 +285,7 @@ func (c *Console) FormRequest() (n NewIncident, bad string) {
 	if p < 1 || p > 3 {
 		p = 2
 	}
-	return NewIncident{Lat: c.Form.Lat, Lon: c.Form.Lon, Kind: c.Form.Kind, Priority: p,
+	return api.NewIncident{Lat: c.Form.Lat, Lon: c.Form.Lon, Kind: c.Form.Kind, Priority: p,
 		Summary: c.Form.Summary, Needs: needs}, ""
 }
 
@@ -346,13 +348,13 @@ func (c *Console) SelectUnit(id string, center bool) bool {
 	if center {
 		c.Scene.View.CenterOn(u.Lat, u.Lon, 14)
 	}
-	c.Scene.Track = append(c.Scene.Track, TrackPoint{TS: u.FixTS, Lat: u.Lat, Lon: u.Lon, Status: u.Status})
+	c.Scene.Track = append(c.Scene.Track, api.TrackPoint{TS: u.FixTS, Lat: u.Lat, Lon: u.Lon, Status: u.Status})
 	return true
 }
 
 // SetTrack installs a fetched track for unit (if still selected), merged
 // with the positions the stream brought meanwhile.
-func (c *Console) SetTrack(unit string, pts []TrackPoint) {
+func (c *Console) SetTrack(unit string, pts []api.TrackPoint) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.Scene.SelUnit != unit {

@@ -4,14 +4,15 @@ import (
 	"testing"
 
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 // farDistricts is a deployment elsewhere: two districts of Beijing, one long
 // and thin, far from Changsha's box.
 func farDistricts() []District {
 	return []District{
-		{ID: "dongcheng", EN: "Dongcheng", ZH: "东城", Ring: []LatLon{{39.88, 116.38}, {39.88, 116.44}, {39.97, 116.44}, {39.97, 116.38}}},
-		{ID: "corridor", EN: "Corridor", ZH: "走廊", Ring: []LatLon{{39.90, 116.44}, {39.91, 116.70}, {39.92, 116.44}}},
+		{ID: "dongcheng", EN: "Dongcheng", ZH: "东城", Ring: []LatLon{{Lat: 39.88, Lon: 116.38}, {Lat: 39.88, Lon: 116.44}, {Lat: 39.97, Lon: 116.44}, {Lat: 39.97, Lon: 116.38}}},
+		{ID: "corridor", EN: "Corridor", ZH: "走廊", Ring: []LatLon{{Lat: 39.90, Lon: 116.44}, {Lat: 39.91, Lon: 116.70}, {Lat: 39.92, Lon: 116.44}}},
 	}
 }
 
@@ -36,7 +37,7 @@ func fitsAll(t *testing.T, v View, ds []District) {
 
 // ⌂ fits every district (Changsha's box without any).
 func TestHomeFitsDistricts(t *testing.T) {
-	cityRing := []LatLon{{CityBox.MinLat, CityBox.MinLon}, {CityBox.MaxLat, CityBox.MaxLon}}
+	cityRing := []LatLon{{Lat: CityBox.MinLat, Lon: CityBox.MinLon}, {Lat: CityBox.MaxLat, Lon: CityBox.MaxLon}}
 	for _, tc := range []struct {
 		name string
 		ds   []District
@@ -137,7 +138,7 @@ func TestCenterOnIncident(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := NewConsole(EN)
 			c.Store = testStore(now)
-			c.Store.AddHistory([]Incident{{ID: "old", Status: IncClosed, Priority: 2, Lat: 28.25, Lon: 113.0, Created: now - 3600_000}})
+			c.Store.AddHistory([]Incident{{ID: "old", Status: api.IncidentClosed, Priority: 2, Lat: 28.25, Lon: 113.0, Created: now - 3600_000}})
 			c.Scene.View = View{Lat: 28.3, Lon: 113.05, Zoom: tc.zoom, W: 1000, H: 800}
 			rev := c.SceneRev()
 			c.CenterOnIncident(tc.id)

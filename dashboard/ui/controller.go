@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"kuaifan/protocol/api"
 )
 
 // Loop is the UI goroutine as the Controller sees it: Async runs work off
@@ -255,7 +257,7 @@ func (ct *Controller) fail(err error) {
 func (ct *Controller) Tick() {
 	ct.ticks++
 	if ct.ticks%5 == 0 {
-		if inc := ct.C.Selected(); inc != nil && inc.Status != IncClosed {
+		if inc := ct.C.Selected(); inc != nil && inc.Status != api.IncidentClosed {
 			ct.RefreshDetail()
 		}
 	}
@@ -426,7 +428,7 @@ func (ct *Controller) SelectUnit(id string, center bool) {
 		return
 	}
 	since := ct.C.Store.HubNow(ct.now()) - TrackWindow.Milliseconds()
-	var pts []TrackPoint
+	var pts []api.TrackPoint
 	ct.call(func(ctx context.Context, api *API) (err error) {
 		pts, err = api.Track(ctx, id, since)
 		return err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 // testLoop plays go-app's UI goroutine: Dispatch queues, the test goroutine
@@ -86,7 +87,7 @@ func TestControllerSignIn(t *testing.T) {
 	}
 
 	h.mu.Lock()
-	h.incidents["old"] = &Incident{ID: "old", Status: IncClosed, Created: time.Now().UnixMilli(), Figures: Figures{ToArrivalS: fp(95)}}
+	h.incidents["old"] = &Incident{ID: "old", Status: api.IncidentClosed, Created: time.Now().UnixMilli(), Figures: api.Figures{ToArrivalS: fp(95)}}
 	h.mu.Unlock()
 	ct.SignIn(" " + h.token + "\n")
 	l.until(t, "signed in", ct.SignedIn)
@@ -96,9 +97,9 @@ func TestControllerSignIn(t *testing.T) {
 	c := h.conn(t)
 	now := time.Now().UnixMilli()
 	before := l.renders
-	c.send(t, &Frame{Type: FrameSnapshot, Seq: 3, TS: now,
+	c.send(t, &Frame{Frame: api.Frame{Type: api.FrameSnapshot, Seq: 3, TS: now,
 		Units:     []Unit{unitAt("car-1", protocol.TypeCar, protocol.StatusAvailable, 28.2, 112.98, now)},
-		Incidents: []Incident{{ID: "inc-9", Status: IncOpen, Priority: 2, Lat: 28.21, Lon: 112.99, Created: now}}})
+		Incidents: []Incident{{ID: "inc-9", Status: api.IncidentOpen, Priority: 2, Lat: 28.21, Lon: 112.99, Created: now}}}})
 	l.until(t, "the snapshot", func() bool { return ct.C.Link.State == LinkConnected && len(ct.C.Store.Units) == 1 })
 	// The map draws the first snapshot by itself; the panels follow.
 	l.until(t, "the panels after the first snapshot", func() bool { return l.renders > before })
@@ -111,14 +112,14 @@ func TestControllerSignIn(t *testing.T) {
 	// A delta of units only does not re-render the page (the map redraws
 	// itself; the panels follow on the next tick); incidents do.
 	renders := l.renders
-	c.send(t, &Frame{Type: FrameDelta, Seq: 4, TS: now + 100,
-		Units: []Unit{unitAt("car-1", protocol.TypeCar, protocol.StatusAvailable, 28.201, 112.98, now+100)}})
+	c.send(t, &Frame{Frame: api.Frame{Type: api.FrameDelta, Seq: 4, TS: now + 100,
+		Units: []Unit{unitAt("car-1", protocol.TypeCar, protocol.StatusAvailable, 28.201, 112.98, now+100)}}})
 	l.until(t, "the unit delta", func() bool { return ct.C.Store.Units["car-1"].Lat == 28.201 })
 	if l.renders != renders {
 		t.Error("a unit-only delta re-rendered the page")
 	}
-	c.send(t, &Frame{Type: FrameDelta, Seq: 5, TS: now + 200,
-		Incidents: []Incident{{ID: "inc-9", Status: IncClosed, Priority: 2, Created: now}}})
+	c.send(t, &Frame{Frame: api.Frame{Type: api.FrameDelta, Seq: 5, TS: now + 200,
+		Incidents: []Incident{{ID: "inc-9", Status: api.IncidentClosed, Priority: 2, Created: now}}}})
 	l.until(t, "the incident delta", func() bool { return ct.C.Store.History["inc-9"] != nil })
 	if l.renders == renders {
 		t.Error("an incident delta did not re-render the page")
@@ -138,9 +139,9 @@ func signedIn(t *testing.T, h *fakeHub) (*Controller, *testLoop, *hubConn) {
 	l.until(t, "signed in", ct.SignedIn)
 	c := h.conn(t)
 	now := time.Now().UnixMilli()
-	c.send(t, &Frame{Type: FrameSnapshot, Seq: 1, TS: now,
+	c.send(t, &Frame{Frame: api.Frame{Type: api.FrameSnapshot, Seq: 1, TS: now,
 		Units:     []Unit{unitAt("car-1", protocol.TypeCar, protocol.StatusAvailable, 28.2, 112.98, now)},
-		Incidents: []Incident{}})
+		Incidents: []Incident{}}})
 	l.until(t, "the snapshot", func() bool { return ct.C.Link.State == LinkConnected })
 	return ct, l, c
 }
@@ -191,7 +192,7 @@ func TestControllerDispatchFlow(t *testing.T) {
 		inc := ct.C.Store.Incidents[id]
 		return inc != nil && len(inc.Assignments) == 1 && ct.C.Confirm == nil
 	})
-	if got := ct.C.Selected().Assignments[0]; got.Unit != "car-1" || got.State != AsgDispatched {
+	if got := ct.C.Selected().Assignments[0]; got.Unit != "car-1" || got.State != api.AssignDispatched {
 		t.Errorf("assignment %+v", got)
 	}
 	if ct.C.Notice.Error {
@@ -199,10 +200,10 @@ func TestControllerDispatchFlow(t *testing.T) {
 	}
 	// The stream says the unit acked: the assignment turns enroute.
 	inc := *ct.C.Selected()
-	inc.Assignments = []Assignment{{Unit: "car-1", State: AsgEnroute}}
+	inc.Assignments = []api.Assignment{{Unit: "car-1", State: api.AssignEnroute}}
 	inc.Timeline = append(append([]Entry{}, inc.Timeline...), Entry{Type: "ack", Unit: "car-1", Actor: "car-1"})
-	c.send(t, &Frame{Type: FrameDelta, Seq: 2, TS: time.Now().UnixMilli(), Incidents: []Incident{inc}})
-	l.until(t, "enroute", func() bool { return ct.C.Selected().Assignments[0].State == AsgEnroute })
+	c.send(t, &Frame{Frame: api.Frame{Type: api.FrameDelta, Seq: 2, TS: time.Now().UnixMilli(), Incidents: []Incident{inc}}})
+	l.until(t, "enroute", func() bool { return ct.C.Selected().Assignments[0].State == api.AssignEnroute })
 
 	// A refused dispatch says why, in the dialog, which stays.
 	ct.AskDispatch(id, "busy-unit")
@@ -221,7 +222,7 @@ func TestControllerDispatchFlow(t *testing.T) {
 	ct.C.Confirm.Note = "  suspect detained  "
 	ct.ConfirmPending()
 	l.until(t, "closed", func() bool { return ct.C.Store.History[id] != nil })
-	if ct.C.Store.Incidents[id] != nil || ct.C.Selected().Status != IncClosed || ct.C.Confirm != nil {
+	if ct.C.Store.Incidents[id] != nil || ct.C.Selected().Status != api.IncidentClosed || ct.C.Confirm != nil {
 		t.Error("closed incident still open")
 	}
 	h.mu.Lock()
@@ -282,12 +283,12 @@ func TestControllerTick(t *testing.T) {
 	h := newFakeHub(t)
 	ct, l, _ := signedIn(t, h)
 	h.mu.Lock()
-	h.incidents["inc-7"] = &Incident{ID: "inc-7", Status: IncOpen, Priority: 1,
-		Recommendations: []Recommendation{{Candidate: Candidate{Unit: "car-1", ETAS: 30, Tier: 1}}}}
+	h.incidents["inc-7"] = &Incident{ID: "inc-7", Status: api.IncidentOpen, Priority: 1,
+		Recommendations: []api.Recommendation{{Candidate: api.Candidate{Unit: "car-1", ETAS: 30, Tier: 1}}}}
 	h.mu.Unlock()
 	ct.C.SelectIncident("inc-7")
 	ct.C.Lock()
-	ct.C.Store.Merge(&Incident{ID: "inc-7", Status: IncOpen, Priority: 1})
+	ct.C.Store.Merge(&Incident{ID: "inc-7", Status: api.IncidentOpen, Priority: 1})
 	ct.C.Unlock()
 	for range 4 {
 		ct.Tick()

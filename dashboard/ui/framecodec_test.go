@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 // randomFrame is a delta or snapshot with every unit field exercised,
@@ -18,9 +19,9 @@ import (
 func randomFrame(r *rand.Rand, n int) Frame {
 	types := []protocol.UnitType{protocol.TypeCar, protocol.TypeMotorcycle, protocol.TypeFoot, protocol.TypeVolunteer}
 	statuses := []protocol.Status{protocol.StatusAvailable, protocol.StatusEnroute, protocol.StatusOnScene, protocol.StatusBusy, ""}
-	f := Frame{Type: FrameDelta, Seq: r.Uint64N(1 << 40), TS: r.Int64N(1 << 42)}
+	f := Frame{Frame: api.Frame{Type: api.FrameDelta, Seq: r.Uint64N(1 << 40), TS: r.Int64N(1 << 42)}}
 	if r.IntN(4) == 0 {
-		f.Type = FrameSnapshot
+		f.Type = api.FrameSnapshot
 	}
 	opt := func(v float64) *float64 {
 		if r.IntN(5) == 0 {
@@ -50,7 +51,7 @@ func randomFrame(r *rand.Rand, n int) Frame {
 	}
 	if r.IntN(3) == 0 {
 		f.RemovedUnits = []string{"sim-foot-0003"}
-		f.Incidents = []Incident{{ID: "inc-1", Status: IncOpen, Kind: "theft", Priority: 2, Lat: 28.2, Lon: 112.9}}
+		f.Incidents = []Incident{{ID: "inc-1", Status: api.IncidentOpen, Kind: "theft", Priority: 2, Lat: 28.2, Lon: 112.9}}
 	}
 	return f
 }
@@ -168,7 +169,7 @@ func benchDelta(b *testing.B) []byte {
 		us[i].Seq = &s
 		us[i].LastSeen = 1795958202536
 	}
-	data, _ := json.Marshal(Frame{Type: "delta", Seq: 5, TS: 1, Units: us})
+	data, _ := json.Marshal(Frame{Frame: api.Frame{Type: "delta", Seq: 5, TS: 1, Units: us}})
 	return data
 }
 

@@ -1,6 +1,10 @@
 package ui
 
-import "testing"
+import (
+	"testing"
+
+	"kuaifan/protocol/api"
+)
 
 func TestHitTest(t *testing.T) {
 	now := int64(1_800_000_000_000)
@@ -40,7 +44,7 @@ func TestHitTest(t *testing.T) {
 	}
 	// Incidents win over units at the same spot.
 	x, y := v.ToScreen(28.201, 112.981)
-	s.Apply(&Frame{Type: FrameDelta, Seq: 2, conn: 1, Units: []Unit{unitAt("on-top", "car", "available", 28.201, 112.981, now)}})
+	s.Apply(&Frame{Frame: api.Frame{Type: api.FrameDelta, Seq: 2, Units: []Unit{unitAt("on-top", "car", "available", 28.201, 112.981, now)}}, conn: 1})
 	if h := HitTest(s, v, x, y); h.Kind != HitIncident {
 		t.Errorf("unit on an incident: %+v", h)
 	}

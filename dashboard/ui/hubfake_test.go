@@ -33,7 +33,7 @@ type fakeHub struct {
 	wsQueries  []string // the query of every /ws request
 	wsExt      []string // Sec-WebSocket-Extensions offered
 	incidents  map[string]*Incident
-	created    []NewIncident
+	created    []papi.NewIncident
 	assigned   []string // incident/unit
 	closed     []string // incident ids, in order
 	closeNotes []string
@@ -95,7 +95,7 @@ func newFakeHub(t *testing.T) *fakeHub {
 		h.tickets[tk] = true
 		h.issued++
 		h.mu.Unlock()
-		json.NewEncoder(w).Encode(Ticket{Ticket: tk, Expires: time.Now().Add(30 * time.Second).UnixMilli(), ExpiresInS: 30})
+		json.NewEncoder(w).Encode(papi.Ticket{Ticket: tk, Expires: time.Now().Add(30 * time.Second).UnixMilli(), ExpiresInS: 30})
 	})
 	api("GET /api/districts", func(w http.ResponseWriter, r *http.Request) {
 		data, err := os.ReadFile(hubDistricts)
@@ -116,7 +116,7 @@ func newFakeHub(t *testing.T) *fakeHub {
 		json.NewEncoder(w).Encode(out)
 	})
 	api("POST /api/incidents", func(w http.ResponseWriter, r *http.Request) {
-		var n NewIncident
+		var n papi.NewIncident
 		if err := json.NewDecoder(r.Body).Decode(&n); err != nil || n.Priority < 1 || n.Priority > 3 {
 			w.WriteHeader(http.StatusBadRequest)
 			json.NewEncoder(w).Encode(map[string]string{"error": "bad incident"})
@@ -124,10 +124,10 @@ func newFakeHub(t *testing.T) *fakeHub {
 		}
 		h.mu.Lock()
 		h.created = append(h.created, n)
-		inc := &Incident{ID: "inc-" + string(rune('0'+len(h.created))), Status: IncOpen, Lat: n.Lat, Lon: n.Lon, Kind: n.Kind,
+		inc := &Incident{ID: "inc-" + string(rune('0'+len(h.created))), Status: papi.IncidentOpen, Lat: n.Lat, Lon: n.Lon, Kind: n.Kind,
 			Priority: n.Priority, Summary: n.Summary, Needs: n.Needs, Created: time.Now().UnixMilli(),
 			Timeline:        []Entry{{TS: time.Now().UnixMilli(), Type: "created", Actor: "dispatcher"}},
-			Recommendations: []Recommendation{{Candidate: Candidate{Unit: "car-1", Type: "car", ETAS: 42, Tier: 1, DistanceM: 250}}}}
+			Recommendations: []papi.Recommendation{{Candidate: papi.Candidate{Unit: "car-1", Type: "car", ETAS: 42, Tier: 1, DistanceM: 250}}}}
 		h.incidents[inc.ID] = inc
 		h.mu.Unlock()
 		w.WriteHeader(http.StatusCreated)
@@ -156,8 +156,8 @@ func newFakeHub(t *testing.T) *fakeHub {
 			return
 		}
 		h.assigned = append(h.assigned, r.PathValue("id")+"/"+body.Unit)
-		inc.Status = IncDispatched
-		inc.Assignments = append(inc.Assignments, Assignment{Unit: body.Unit, State: AsgDispatched, By: "dispatcher", Tier: 1})
+		inc.Status = papi.IncidentDispatched
+		inc.Assignments = append(inc.Assignments, papi.Assignment{Unit: body.Unit, State: papi.AssignDispatched, By: "dispatcher", Tier: 1})
 		inc.Timeline = append(inc.Timeline, Entry{Type: "dispatched", Unit: body.Unit, Actor: "dispatcher"})
 		json.NewEncoder(w).Encode(inc)
 	})
@@ -174,7 +174,7 @@ func newFakeHub(t *testing.T) *fakeHub {
 		}
 		h.closed = append(h.closed, inc.ID)
 		h.closeNotes = append(h.closeNotes, body.Note)
-		inc.Status = IncClosed
+		inc.Status = papi.IncidentClosed
 		inc.Closed = time.Now().UnixMilli()
 		inc.Timeline = append(inc.Timeline, Entry{Type: "closed", Actor: "dispatcher"})
 		json.NewEncoder(w).Encode(inc)
@@ -190,13 +190,13 @@ func newFakeHub(t *testing.T) *fakeHub {
 			w.WriteHeader(http.StatusNotFound)
 			json.NewEncoder(w).Encode(map[string]string{"error": "no incident"})
 			return
-		case inc.Status != IncClosed:
+		case inc.Status != papi.IncidentClosed:
 			w.WriteHeader(http.StatusConflict)
 			json.NewEncoder(w).Encode(map[string]string{"error": "incident " + inc.ID + " is not closed"})
 			return
 		}
 		h.reopened = append(h.reopened, inc.ID+"/"+body.Reason)
-		inc.Status, inc.Closed = IncOpen, 0
+		inc.Status, inc.Closed = papi.IncidentOpen, 0
 		inc.Timeline = append(inc.Timeline, Entry{Type: "reopened", Actor: "dispatcher", Reason: "reopened",
 			Params: &papi.Params{Note: body.Reason}})
 		json.NewEncoder(w).Encode(inc)
@@ -205,7 +205,7 @@ func newFakeHub(t *testing.T) *fakeHub {
 		h.mu.Lock()
 		h.trackSince = append(h.trackSince, r.PathValue("id")+"@"+r.URL.Query().Get("since"))
 		h.mu.Unlock()
-		json.NewEncoder(w).Encode([]TrackPoint{{Seq: 1, TS: 1, Lat: 28.19, Lon: 112.97}, {Seq: 2, TS: 2, Lat: 28.195, Lon: 112.975}})
+		json.NewEncoder(w).Encode([]papi.TrackPoint{{Seq: 1, TS: 1, Lat: 28.19, Lon: 112.97}, {Seq: 2, TS: 2, Lat: 28.195, Lon: 112.975}})
 	})
 	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
 		tk := r.URL.Query().Get("ticket")

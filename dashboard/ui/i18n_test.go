@@ -67,10 +67,10 @@ func TestMessagesUsed(t *testing.T) {
 	for _, s := range []string{"car", "motorcycle", "foot", "volunteer"} {
 		built = append(built, "type."+s)
 	}
-	for _, s := range []string{IncOpen, IncDispatched, IncOnScene, IncClosed} {
+	for _, s := range []string{api.IncidentOpen, api.IncidentDispatched, api.IncidentOnScene, api.IncidentClosed} {
 		built = append(built, "inc.status."+s)
 	}
-	for _, s := range []string{AsgDispatched, AsgEnroute, AsgOnScene, AsgCleared, AsgDeclined, AsgTimeout, AsgCancelled} {
+	for _, s := range []string{api.AssignDispatched, api.AssignEnroute, api.AssignOnScene, api.AssignCleared, api.AssignDeclined, api.AssignTimeout, api.AssignCancelled} {
 		built = append(built, "asg."+s)
 	}
 	for _, s := range api.EntryTypes {

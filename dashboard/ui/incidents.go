@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"kuaifan/protocol/api"
 )
 
 // IncidentsPanel is the queue of open incidents (priority, then age), the
@@ -67,7 +69,7 @@ func (p *IncidentsPanel) onNew(ctx app.Context, e app.Event) { p.Ctl.C.StartCrea
 func (p *IncidentsPanel) row(inc *Incident, lang Lang, hubNow int64) app.UI {
 	c := p.Ctl.C
 	cls := []string{"incident", "p" + strconv.Itoa(inc.Priority)}
-	if inc.Uncovered && inc.Status != IncClosed {
+	if inc.Uncovered && inc.Status != api.IncidentClosed {
 		cls = append(cls, "uncovered")
 	}
 	if inc.ID == c.Scene.SelInc {
@@ -82,7 +84,7 @@ func (p *IncidentsPanel) row(inc *Incident, lang Lang, hubNow int64) app.UI {
 		OnClick(func(ctx app.Context, e app.Event) { p.Ctl.OpenIncident(id) }, app.EventScope(id)).Body(
 		app.Span().Class("badge", "p"+strconv.Itoa(inc.Priority)).Text(Tf(lang, "inc.p", inc.Priority)),
 		app.Span().Class("kind").Text(KindName(lang, inc.Kind)),
-		app.If(inc.Uncovered && inc.Status != IncClosed, func() app.UI {
+		app.If(inc.Uncovered && inc.Status != api.IncidentClosed, func() app.UI {
 			return app.Span().Class("flag", "uncovered").Text(T(lang, "ev.uncovered"))
 		}),
 		app.Span().Class("status").Text(lookup(lang, "inc.status.", inc.Status)),
@@ -149,7 +151,7 @@ func (p *IncidentsPanel) onNeeds(ctx app.Context, e app.Event) {
 func (p *IncidentsPanel) onCancelForm(ctx app.Context, e app.Event) { p.Ctl.C.CancelForm() }
 
 func (p *IncidentsPanel) detail(inc *Incident, lang Lang, hubNow int64) app.UI {
-	closed := inc.Status == IncClosed
+	closed := inc.Status == api.IncidentClosed
 	id := inc.ID
 	cls := []string{"card", "detail"}
 	if inc.Uncovered && !closed {
@@ -225,9 +227,9 @@ func unitName(s *Store, id string) app.UI {
 }
 
 // assignment is one unit sent; a click selects it and centres the map on it.
-func (p *IncidentsPanel) assignment(a Assignment, lang Lang) app.UI {
+func (p *IncidentsPanel) assignment(a api.Assignment, lang Lang) app.UI {
 	cls := []string{"assignment", "s-" + a.State}
-	if !activeAssignment(a.State) {
+	if !api.AssignmentActive(a.State) {
 		cls = append(cls, "ended")
 	}
 	unit := a.Unit
@@ -284,7 +286,7 @@ func (p *IncidentsPanel) recommendations(inc *Incident, lang Lang) app.UI {
 	}
 	assigned := map[string]bool{}
 	for _, a := range inc.Assignments {
-		if activeAssignment(a.State) {
+		if api.AssignmentActive(a.State) {
 			assigned[a.Unit] = true
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 // labelsOf is the callsign labels of a frame: their text ops (white text
@@ -96,7 +97,7 @@ func TestSceneLabelsOverlap(t *testing.T) {
 	// A unit just left of the pile: the pile's left is taken by its marker,
 	// and its own right by the pile's.
 	us = append(us, unitAt("moto-9", protocol.TypeMotorcycle, protocol.StatusAvailable, 28.2001, 112.9796, now))
-	s.Apply(&Frame{Type: FrameSnapshot, Seq: 1, TS: now, conn: 1, Units: us})
+	s.Apply(&Frame{Frame: api.Frame{Type: api.FrameSnapshot, Seq: 1, TS: now, Units: us}, conn: 1})
 	v := View{Lat: 28.2, Lon: 112.98, Zoom: 17, W: 1000, H: 800}
 	for _, tc := range []struct {
 		sel                 string

@@ -9,6 +9,7 @@ import (
 	"unicode"
 
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 // The panels' logic, kept out of the components so it runs in host tests.
@@ -18,7 +19,7 @@ import (
 func Queue(incs map[string]*Incident) []*Incident {
 	out := make([]*Incident, 0, len(incs))
 	for _, inc := range incs {
-		if inc.Status != IncClosed {
+		if inc.Status != api.IncidentClosed {
 			out = append(out, inc)
 		}
 	}
@@ -33,7 +34,7 @@ func Queue(incs map[string]*Incident) []*Incident {
 func ActiveAssignments(inc *Incident) int {
 	n := 0
 	for _, a := range inc.Assignments {
-		if activeAssignment(a.State) {
+		if api.AssignmentActive(a.State) {
 			n++
 		}
 	}

@@ -6,17 +6,18 @@ import (
 	"time"
 
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 func TestQueueOrder(t *testing.T) {
 	incs := map[string]*Incident{}
 	for _, inc := range []Incident{
-		{ID: "c", Priority: 2, Created: 100, Status: IncOpen},
-		{ID: "a", Priority: 1, Created: 300, Status: IncDispatched},
-		{ID: "b", Priority: 1, Created: 200, Status: IncOpen},
-		{ID: "d", Priority: 3, Created: 50, Status: IncOnScene},
-		{ID: "x", Priority: 1, Created: 1, Status: IncClosed},
-		{ID: "e", Priority: 2, Created: 100, Status: IncOpen},
+		{ID: "c", Priority: 2, Created: 100, Status: api.IncidentOpen},
+		{ID: "a", Priority: 1, Created: 300, Status: api.IncidentDispatched},
+		{ID: "b", Priority: 1, Created: 200, Status: api.IncidentOpen},
+		{ID: "d", Priority: 3, Created: 50, Status: api.IncidentOnScene},
+		{ID: "x", Priority: 1, Created: 1, Status: api.IncidentClosed},
+		{ID: "e", Priority: 2, Created: 100, Status: api.IncidentOpen},
 	} {
 		incs[inc.ID] = &inc
 	}
@@ -107,14 +108,14 @@ func TestStats(t *testing.T) {
 		unitAt("v1", protocol.TypeVolunteer, protocol.StatusAvailable, 28.2, 112.98, now),
 		busy, offline, assigned,
 	}, []Incident{
-		{ID: "i1", Status: IncOnScene, Created: now - 1000, Figures: Figures{ToArrivalS: fp(300)}},
-		{ID: "i2", Status: IncOpen, Uncovered: true, Created: now - 1000},
+		{ID: "i1", Status: api.IncidentOnScene, Created: now - 1000, Figures: api.Figures{ToArrivalS: fp(300)}},
+		{ID: "i2", Status: api.IncidentOpen, Uncovered: true, Created: now - 1000},
 	}))
 	s.AddHistory([]Incident{
-		{ID: "h1", Status: IncClosed, Created: now - 2000, Figures: Figures{ToArrivalS: fp(100)}},
-		{ID: "h2", Status: IncClosed, Created: now - 3000, Figures: Figures{ToArrivalS: fp(200)}},
-		{ID: "y", Status: IncClosed, Created: now - 50_000_000, Figures: Figures{ToArrivalS: fp(9999)}}, // yesterday
-		{ID: "open", Status: IncOpen, Created: now},                                                     // not history
+		{ID: "h1", Status: api.IncidentClosed, Created: now - 2000, Figures: api.Figures{ToArrivalS: fp(100)}},
+		{ID: "h2", Status: api.IncidentClosed, Created: now - 3000, Figures: api.Figures{ToArrivalS: fp(200)}},
+		{ID: "y", Status: api.IncidentClosed, Created: now - 50_000_000, Figures: api.Figures{ToArrivalS: fp(9999)}}, // yesterday
+		{ID: "open", Status: api.IncidentOpen, Created: now},                                                         // not history
 	})
 	st := ComputeStats(s, now, now-10_000_000)
 	if st.Available != [4]int{1, 1, 0, 1} {

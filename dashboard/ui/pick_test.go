@@ -9,6 +9,7 @@ import (
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 // pickView is the view the picker tests click in: at zoom 16 a unit's
@@ -32,14 +33,14 @@ func pickStore(now int64) *Store {
 	ilat, ilon := at(600, 300)
 	onScene := unitPx("foot-7", protocol.TypeFoot, 602, 300, now)
 	onScene.Status = protocol.StatusOnScene
-	s.Apply(&Frame{Type: FrameSnapshot, Seq: 1, TS: now, conn: 1, Units: []Unit{
+	s.Apply(&Frame{Frame: api.Frame{Type: api.FrameSnapshot, Seq: 1, TS: now, Units: []Unit{
 		unitPx("car-3", protocol.TypeCar, 406, 300, now),
 		unitPx("car-1", protocol.TypeCar, 400, 300, now),
 		unitPx("car-2", protocol.TypeCar, 400, 303, now),
 		unitPx("moto-5", protocol.TypeMotorcycle, 600, 300, now),
 		onScene,
 		unitPx("vol-9", protocol.TypeVolunteer, 200, 600, now),
-	}, Incidents: []Incident{{ID: "inc-4", Status: IncOnScene, Priority: 2, Kind: "fight", Lat: ilat, Lon: ilon}}})
+	}, Incidents: []Incident{{ID: "inc-4", Status: api.IncidentOnScene, Priority: 2, Kind: "fight", Lat: ilat, Lon: ilon}}}, conn: 1})
 	return s
 }
 
@@ -214,9 +215,9 @@ func TestPickerChoose(t *testing.T) {
 		trackN int // the selected unit's track starts at its position now
 	}{
 		{name: "a unit", kind: HitUnit, id: "car-3", hit: HitUnit, selU: "car-3", trackN: 1},
-		{name: "a unit that moved away since", frame: &Frame{Type: FrameDelta, Seq: 2, conn: 1, Units: []Unit{moved}},
+		{name: "a unit that moved away since", frame: &Frame{Frame: api.Frame{Type: api.FrameDelta, Seq: 2, Units: []Unit{moved}}, conn: 1},
 			kind: HitUnit, id: "car-2", hit: HitUnit, selU: "car-2", trackN: 1},
-		{name: "a unit removed since", frame: &Frame{Type: FrameDelta, Seq: 2, conn: 1, RemovedUnits: []string{"car-2"}},
+		{name: "a unit removed since", frame: &Frame{Frame: api.Frame{Type: api.FrameDelta, Seq: 2, RemovedUnits: []string{"car-2"}}, conn: 1},
 			kind: HitUnit, id: "car-2", hit: HitNothing, items: []kindID{{HitUnit, "car-1"}, {HitUnit, "car-3"}}},
 		{name: "not in the picker", kind: HitUnit, id: "vol-9", hit: HitNothing,
 			items: []kindID{{HitUnit, "car-1"}, {HitUnit, "car-2"}, {HitUnit, "car-3"}}},
@@ -283,7 +284,7 @@ func TestPickerRender(t *testing.T) {
 		}
 	}
 	// Removed since: the item is gone, the count follows.
-	c.ApplyFrames([]*Frame{{Type: FrameDelta, Seq: 2, conn: 1, RemovedUnits: []string{"foot-7"}}}, Link{}, false)
+	c.ApplyFrames([]*Frame{{Frame: api.Frame{Type: api.FrameDelta, Seq: 2, RemovedUnits: []string{"foot-7"}}, conn: 1}}, Link{}, false)
 	es = render(t, &MapView{Ctl: ct, Lang: EN})
 	one(t, es, "div", map[string]string{"id": "pick", "data-count": "2"})
 	if n := len(find(es, "button", map[string]string{"class": "pick-item"})); n != 2 {
@@ -292,7 +293,7 @@ func TestPickerRender(t *testing.T) {
 	// A pile larger than the list says how many more.
 	for i := range pickRows + 5 {
 		u := unitPx("p-"+strconv.Itoa(i), protocol.TypeFoot, 200, 600, now)
-		c.Store.Apply(&Frame{Type: FrameDelta, Seq: c.Store.Seq + 1, conn: 1, Units: []Unit{u}})
+		c.Store.Apply(&Frame{Frame: api.Frame{Type: api.FrameDelta, Seq: c.Store.Seq + 1, Units: []Unit{u}}, conn: 1})
 	}
 	c.Click(200, 600)
 	es = render(t, &MapView{Ctl: ct, Lang: EN})

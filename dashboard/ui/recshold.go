@@ -1,6 +1,10 @@
 package ui
 
-import "slices"
+import (
+	"slices"
+
+	"kuaifan/protocol/api"
+)
 
 // RecsHold keeps the recommendations from reordering under the dispatcher's
 // pointer or keyboard: while either is in the list, a ranking in another
@@ -53,6 +57,6 @@ func (c *Console) RefreshRecs() {
 	}
 }
 
-func sameRanking(a, b []Recommendation) bool {
-	return slices.EqualFunc(a, b, func(x, y Recommendation) bool { return x.Unit == y.Unit })
+func sameRanking(a, b []api.Recommendation) bool {
+	return slices.EqualFunc(a, b, func(x, y api.Recommendation) bool { return x.Unit == y.Unit })
 }

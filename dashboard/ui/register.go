@@ -6,7 +6,7 @@
 // Both the tiny WebAssembly main (cmd/wasm) and the hub import it: the hub
 // calls Register so that it serves the same routes as the app, and builds
 // its app.Handler from NewHandler. Nothing here imports the hub; the JSON
-// types mirror the hub's (wire.go).
+// types are the API contract the hub produces, kuaifan/protocol/api (wire.go).
 package ui
 
 import (

@@ -7,6 +7,7 @@ import (
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 // Every list is drawn once (list A), changes under the dispatcher's eyes —
@@ -17,8 +18,8 @@ import (
 // handler of A[k] would dispatch, close or open the wrong one.
 
 func incidentAt(id string, prio int, created int64) Incident {
-	return Incident{ID: id, Status: IncOpen, Priority: prio, Kind: "theft", Lat: 28.2, Lon: 112.98, Created: created,
-		Assignments: []Assignment{}, Timeline: []Entry{{TS: created, Type: "created", Actor: "dispatcher"}}}
+	return Incident{ID: id, Status: api.IncidentOpen, Priority: prio, Kind: "theft", Lat: 28.2, Lon: 112.98, Created: created,
+		Assignments: []api.Assignment{}, Timeline: []Entry{{TS: created, Type: "created", Actor: "dispatcher"}}}
 }
 
 func TestQueueClickAfterReorder(t *testing.T) {
@@ -28,7 +29,7 @@ func TestQueueClickAfterReorder(t *testing.T) {
 	for i := range 9 {
 		a = append(a, incidentAt(fmt.Sprintf("inc-a%d", i), 2+i%2, now-int64(100-i)*1000))
 	}
-	ct.C.ApplyFrames([]*Frame{{Type: FrameSnapshot, Seq: 1, TS: now, conn: 1, received: now, Incidents: a}}, Link{}, false)
+	ct.C.ApplyFrames([]*Frame{{Frame: api.Frame{Type: api.FrameSnapshot, Seq: 1, TS: now, Incidents: a}, conn: 1, received: now}}, Link{}, false)
 	m := mount(t, func(rev int64) app.Composer { return &IncidentsPanel{Ctl: ct, Rev: rev} })
 	before := ids(m.nodes("li", "incident"))
 
@@ -36,8 +37,8 @@ func TestQueueClickAfterReorder(t *testing.T) {
 	// old ones is raised to priority 1.
 	raised := a[8]
 	raised.Priority = 1
-	ct.C.ApplyFrames([]*Frame{{Type: FrameDelta, Seq: 2, TS: now, conn: 1, received: now, Incidents: []Incident{
-		incidentAt("inc-b1", 1, now-5000), incidentAt("inc-b2", 1, now-4000), incidentAt("inc-b3", 3, now-3000), raised}}},
+	ct.C.ApplyFrames([]*Frame{{Frame: api.Frame{Type: api.FrameDelta, Seq: 2, TS: now, Incidents: []Incident{
+		incidentAt("inc-b1", 1, now-5000), incidentAt("inc-b2", 1, now-4000), incidentAt("inc-b3", 3, now-3000), raised}}, conn: 1, received: now}},
 		Link{}, false)
 	m.rerender()
 	rows := m.nodes("li", "incident")
@@ -70,7 +71,7 @@ func TestUnitsClickAfterSearch(t *testing.T) {
 		u.Callsign = fmt.Sprintf("湘A-%03d", i)
 		units = append(units, u)
 	}
-	ct.C.ApplyFrames([]*Frame{{Type: FrameSnapshot, Seq: 1, TS: now, conn: 1, received: now, Units: units}}, Link{}, false)
+	ct.C.ApplyFrames([]*Frame{{Frame: api.Frame{Type: api.FrameSnapshot, Seq: 1, TS: now, Units: units}, conn: 1, received: now}}, Link{}, false)
 	m := mount(t, func(rev int64) app.Composer {
 		return &UnitsPanel{Ctl: ct, Shown: ct.C.UnitsView(ct.C.Store.HubNow(time.Now()))}
 	})
@@ -120,15 +121,15 @@ func workingConsole(t *testing.T, incs ...Incident) (*Controller, *testLoop, *fa
 		h.incidents[inc.ID] = &inc
 	}
 	h.mu.Unlock()
-	c.send(t, &Frame{Type: FrameDelta, Seq: 2, TS: now, Units: units, Incidents: incs})
+	c.send(t, &Frame{Frame: api.Frame{Type: api.FrameDelta, Seq: 2, TS: now, Units: units, Incidents: incs}})
 	l.until(t, "the units and incidents", func() bool { return len(ct.C.Store.Units) >= 6 && len(ct.C.Store.Incidents) >= len(incs) })
 	return ct, l, h
 }
 
-func recs(units ...string) []Recommendation {
-	out := make([]Recommendation, len(units))
+func recs(units ...string) []api.Recommendation {
+	out := make([]api.Recommendation, len(units))
 	for i, u := range units {
-		out[i] = Recommendation{Candidate: Candidate{Unit: u, Type: protocol.TypeMotorcycle, ETAS: float64(30 * (i + 1)), Tier: 1}}
+		out[i] = api.Recommendation{Candidate: api.Candidate{Unit: u, Type: protocol.TypeMotorcycle, ETAS: float64(30 * (i + 1)), Tier: 1}}
 	}
 	return out
 }
@@ -211,15 +212,15 @@ func TestCloseActsOnTheIncidentShown(t *testing.T) {
 func TestAssignmentClickAfterChange(t *testing.T) {
 	now := time.Now().UnixMilli()
 	inc := incidentAt("inc-1", 1, now-60_000)
-	inc.Assignments = []Assignment{{Unit: "sim-moto-0001", State: AsgDispatched}, {Unit: "sim-moto-0002", State: AsgDispatched}}
+	inc.Assignments = []api.Assignment{{Unit: "sim-moto-0001", State: api.AssignDispatched}, {Unit: "sim-moto-0002", State: api.AssignDispatched}}
 	ct, l, _ := workingConsole(t, inc)
 	ct.C.SelectIncident("inc-1")
 	m := mount(t, func(rev int64) app.Composer { return &IncidentsPanel{Ctl: ct, Rev: rev} })
 	b := inc
-	b.Assignments = []Assignment{{Unit: "sim-moto-0004", State: AsgDispatched}, {Unit: "sim-moto-0001", State: AsgDeclined},
-		{Unit: "sim-moto-0002", State: AsgEnroute}}
+	b.Assignments = []api.Assignment{{Unit: "sim-moto-0004", State: api.AssignDispatched}, {Unit: "sim-moto-0001", State: api.AssignDeclined},
+		{Unit: "sim-moto-0002", State: api.AssignEnroute}}
 	b.Timeline = append(append([]Entry{}, inc.Timeline...), Entry{Type: "decline"}, Entry{Type: "dispatched"})
-	ct.C.ApplyFrames([]*Frame{{Type: FrameDelta, Seq: 3, TS: now, conn: ct.C.Store.conn, received: now, Incidents: []Incident{b}}}, Link{}, false)
+	ct.C.ApplyFrames([]*Frame{{Frame: api.Frame{Type: api.FrameDelta, Seq: 3, TS: now, Incidents: []Incident{b}}, conn: ct.C.Store.conn, received: now}}, Link{}, false)
 	m.rerender()
 	rows := m.nodes("li", "assignment")
 	if len(rows) != 3 {
@@ -245,14 +246,12 @@ func TestClosedTodayClickAfterReorder(t *testing.T) {
 	now := time.Now().UnixMilli()
 	closed := func(id string, at int64) Incident {
 		inc := incidentAt(id, 3, now-3_600_000)
-		inc.Status, inc.Closed = IncClosed, at
+		inc.Status, inc.Closed = api.IncidentClosed, at
 		return inc
 	}
-	ct.C.ApplyFrames([]*Frame{{Type: FrameSnapshot, Seq: 1, TS: now, conn: 1, received: now,
-		Incidents: []Incident{closed("inc-a", now-50_000), closed("inc-b", now-40_000)}}}, Link{}, false)
+	ct.C.ApplyFrames([]*Frame{{Frame: api.Frame{Type: api.FrameSnapshot, Seq: 1, TS: now, Incidents: []Incident{closed("inc-a", now-50_000), closed("inc-b", now-40_000)}}, conn: 1, received: now}}, Link{}, false)
 	m := mount(t, func(rev int64) app.Composer { return &IncidentsPanel{Ctl: ct, Rev: rev} })
-	ct.C.ApplyFrames([]*Frame{{Type: FrameDelta, Seq: 2, TS: now, conn: 1, received: now,
-		Incidents: []Incident{closed("inc-c", now-1_000)}}}, Link{}, false)
+	ct.C.ApplyFrames([]*Frame{{Frame: api.Frame{Type: api.FrameDelta, Seq: 2, TS: now, Incidents: []Incident{closed("inc-c", now-1_000)}}, conn: 1, received: now}}, Link{}, false)
 	m.rerender()
 	rows := selectNodes(m.first, "li", "incident")
 	if got := ids(rows); fmt.Sprint(got) != "[inc-c inc-b inc-a]" {
@@ -287,9 +286,9 @@ func TestAlertClickAfterReorder(t *testing.T) {
 	ct := NewController(NewConsole(EN), "http://hub.invalid")
 	ct.api = &API{Base: "http://hub.invalid"}
 	now := time.Now().UnixMilli()
-	ct.C.ApplyFrames([]*Frame{{Type: FrameSnapshot, Seq: 1, TS: now, conn: 1, received: now}}, Link{}, false)
+	ct.C.ApplyFrames([]*Frame{{Frame: api.Frame{Type: api.FrameSnapshot, Seq: 1, TS: now}, conn: 1, received: now}}, Link{}, false)
 	add := func(seq uint64, incs ...Incident) {
-		ct.C.ApplyFrames([]*Frame{{Type: FrameDelta, Seq: seq, TS: now, conn: 1, received: now, Incidents: incs}}, Link{}, false)
+		ct.C.ApplyFrames([]*Frame{{Frame: api.Frame{Type: api.FrameDelta, Seq: seq, TS: now, Incidents: incs}, conn: 1, received: now}}, Link{}, false)
 	}
 	add(2, incidentAt("inc-1", 1, now), incidentAt("inc-2", 1, now))
 	m := mount(t, func(rev int64) app.Composer { return &AlertBanner{Ctl: ct, Rev: rev} })
@@ -329,7 +328,7 @@ func ids2(rows []node, attr string) []string {
 func TestUnitsShowMore(t *testing.T) {
 	ct := NewController(NewConsole(EN), "")
 	now := time.Now().UnixMilli()
-	ct.C.ApplyFrames([]*Frame{{Type: FrameSnapshot, Seq: 1, TS: now, conn: 1, received: now, Units: fleetUnits(UnitRows*2+10, now)}}, Link{}, false)
+	ct.C.ApplyFrames([]*Frame{{Frame: api.Frame{Type: api.FrameSnapshot, Seq: 1, TS: now, Units: fleetUnits(UnitRows*2+10, now)}, conn: 1, received: now}}, Link{}, false)
 	m := mount(t, func(rev int64) app.Composer {
 		return &UnitsPanel{Ctl: ct, Shown: ct.C.UnitsView(ct.C.Store.HubNow(time.Now()))}
 	})

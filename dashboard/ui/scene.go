@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 // MapScene is what the map shows besides the store's data: the view, the
@@ -14,9 +15,9 @@ type MapScene struct {
 	View    View
 	SelInc  string
 	SelUnit string
-	Track   []TrackPoint // of SelUnit, oldest first
-	Pending *LatLon      // where the new incident will be
-	Tiles   string       // XYZ URL template; "" for the vector background
+	Track   []api.TrackPoint // of SelUnit, oldest first
+	Pending *LatLon          // where the new incident will be
+	Tiles   string           // XYZ URL template; "" for the vector background
 	Lang    Lang
 }
 
@@ -176,7 +177,7 @@ func (b *sceneBuf) build(s *Store, m *MapScene, nowMS int64, phase float64) Scen
 	for _, inc := range s.Incidents {
 		ix, iy := v.ToScreen(inc.Lat, inc.Lon)
 		for _, a := range inc.Assignments {
-			if !activeAssignment(a.State) {
+			if !api.AssignmentActive(a.State) {
 				continue
 			}
 			u := s.Units[a.Unit]

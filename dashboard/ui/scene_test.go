@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 // drawn is one shape or text of a frame, with the style it was drawn in.
@@ -80,12 +81,11 @@ func testStore(now int64) *Store {
 	off := unitAt("off-1", protocol.TypeCar, protocol.StatusOffDuty, 28.199, 112.97, now)
 	far := unitAt("far-1", protocol.TypeCar, protocol.StatusAvailable, 39.9, 116.4, now) // Beijing: culled
 	nofix := Unit{ID: "nofix", Type: protocol.TypeCar, Online: true}
-	s.Apply(&Frame{Type: FrameSnapshot, Seq: 1, TS: now, conn: 1, Units: []Unit{car, moto, foot, vol, off, far, nofix},
-		Incidents: []Incident{
-			{ID: "i1", Status: IncDispatched, Priority: 1, Lat: 28.201, Lon: 112.981,
-				Assignments: []Assignment{{Unit: "moto-1", State: AsgEnroute}, {Unit: "car-1", State: AsgDeclined}}},
-			{ID: "i2", Status: IncOpen, Priority: 3, Lat: 28.19, Lon: 112.97, Uncovered: true},
-		}})
+	s.Apply(&Frame{Frame: api.Frame{Type: api.FrameSnapshot, Seq: 1, TS: now, Units: []Unit{car, moto, foot, vol, off, far, nofix}, Incidents: []Incident{
+		{ID: "i1", Status: api.IncidentDispatched, Priority: 1, Lat: 28.201, Lon: 112.981,
+			Assignments: []api.Assignment{{Unit: "moto-1", State: api.AssignEnroute}, {Unit: "car-1", State: api.AssignDeclined}}},
+		{ID: "i2", Status: api.IncidentOpen, Priority: 3, Lat: 28.19, Lon: 112.97, Uncovered: true},
+	}}, conn: 1})
 	return s
 }
 
@@ -192,8 +192,8 @@ func TestSceneSelection(t *testing.T) {
 	now := int64(1_800_000_000_000)
 	s := testStore(now)
 	m := &MapScene{View: View{Lat: 28.2, Lon: 112.98, Zoom: 14, W: 1000, H: 800}, Lang: ZH,
-		SelInc: "i1", SelUnit: "car-1", Pending: &LatLon{28.21, 112.99},
-		Track: []TrackPoint{{Lat: 28.19, Lon: 112.97}, {Lat: 28.195, Lon: 112.975}, {Lat: 28.2, Lon: 112.98}},
+		SelInc: "i1", SelUnit: "car-1", Pending: &LatLon{Lat: 28.21, Lon: 112.99},
+		Track: []api.TrackPoint{{Lat: 28.19, Lon: 112.97}, {Lat: 28.195, Lon: 112.975}, {Lat: 28.2, Lon: 112.98}},
 		Tiles: "https://tiles.example/{z}/{x}/{y}.png"}
 	var b sceneBuf
 	b.build(s, m, now, 0)
@@ -278,10 +278,10 @@ func fleet(n int, now int64) *Store {
 	}
 	incs := make([]Incident, 20)
 	for i := range incs {
-		incs[i] = Incident{ID: fmt.Sprintf("i%d", i), Status: IncDispatched, Priority: 1 + i%3, Lat: 28.2, Lon: 112.98,
-			Uncovered: i%5 == 0, Assignments: []Assignment{{Unit: "u-" + strconv.Itoa(i), State: AsgEnroute}}}
+		incs[i] = Incident{ID: fmt.Sprintf("i%d", i), Status: api.IncidentDispatched, Priority: 1 + i%3, Lat: 28.2, Lon: 112.98,
+			Uncovered: i%5 == 0, Assignments: []api.Assignment{{Unit: "u-" + strconv.Itoa(i), State: api.AssignEnroute}}}
 	}
-	s.Apply(&Frame{Type: FrameSnapshot, Seq: 1, TS: now, conn: 1, Units: units, Incidents: incs})
+	s.Apply(&Frame{Frame: api.Frame{Type: api.FrameSnapshot, Seq: 1, TS: now, Units: units, Incidents: incs}, conn: 1})
 	return s
 }
 
@@ -306,7 +306,7 @@ func BenchmarkApplyDelta500(b *testing.B) {
 	for i := range us {
 		us[i] = unitAt("u-"+strconv.Itoa(i), protocol.TypeCar, protocol.StatusAvailable, 28.2+float64(i)*1e-4, 112.98, now)
 	}
-	f := &Frame{Type: FrameDelta, Units: us, conn: 1}
+	f := &Frame{Frame: api.Frame{Type: api.FrameDelta, Units: us}, conn: 1}
 	b.ReportAllocs()
 	for b.Loop() {
 		f.Seq = s.Seq + 1

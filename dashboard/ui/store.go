@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 // Store is the dashboard's picture of the hub: every unit and open incident
@@ -159,7 +160,7 @@ func (s *Store) Apply(f *Frame) Change {
 	var ch Change
 	sameConn := s.Frames > 0 && f.conn == s.conn
 	switch f.Type {
-	case FrameSnapshot:
+	case api.FrameSnapshot:
 		if sameConn {
 			s.Resyncs++
 		}
@@ -179,7 +180,7 @@ func (s *Store) Apply(f *Frame) Change {
 		// Open incidents missing from it closed (or went) while this
 		// client was not looking: the snapshot is the truth.
 		clear(s.Incidents)
-	case FrameDelta:
+	case api.FrameDelta:
 		if sameConn && f.Seq != s.Seq+1 {
 			s.Gaps++ // the hub follows a dropped backlog with a snapshot
 		}
@@ -227,7 +228,7 @@ func (s *Store) Apply(f *Frame) Change {
 		s.Received = time.UnixMilli(f.received)
 		s.Skew = f.TS - f.received
 	}
-	if f.Type == FrameSnapshot {
+	if f.Type == api.FrameSnapshot {
 		s.pruneHistory(f.TS - 24*time.Hour.Milliseconds())
 	}
 	return ch
@@ -236,7 +237,7 @@ func (s *Store) Apply(f *Frame) Change {
 // putIncident files an incident under its status.
 func (s *Store) putIncident(inc *Incident) {
 	inc.Recommendations = nil // only the detail fetch carries fresh ones
-	if inc.Status == IncClosed {
+	if inc.Status == api.IncidentClosed {
 		delete(s.Incidents, inc.ID)
 		s.History[inc.ID] = inc
 		return
@@ -274,8 +275,8 @@ func newerIncident(a, b *Incident) bool {
 	if len(a.Timeline) != len(b.Timeline) {
 		return len(a.Timeline) > len(b.Timeline)
 	}
-	if (a.Status == IncClosed) != (b.Status == IncClosed) {
-		return a.Status == IncClosed
+	if (a.Status == api.IncidentClosed) != (b.Status == api.IncidentClosed) {
+		return a.Status == api.IncidentClosed
 	}
 	return len(a.Assignments) >= len(b.Assignments)
 }
@@ -292,7 +293,7 @@ func (s *Store) pruneHistory(beforeMS int64) {
 // today's figures; open ones come from the stream.
 func (s *Store) AddHistory(incs []Incident) {
 	for i := range incs {
-		if incs[i].Status != IncClosed {
+		if incs[i].Status != api.IncidentClosed {
 			continue
 		}
 		if old := s.History[incs[i].ID]; old == nil || newerIncident(&incs[i], old) {

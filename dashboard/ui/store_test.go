@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 func fp(v float64) *float64 { return &v }
@@ -16,11 +17,11 @@ func unitAt(id string, typ protocol.UnitType, st protocol.Status, lat, lon float
 }
 
 func snapshot(conn, seq uint64, units []Unit, incs []Incident) *Frame {
-	return &Frame{Type: FrameSnapshot, Seq: seq, TS: 1000, Units: units, Incidents: incs, conn: conn}
+	return &Frame{Frame: api.Frame{Type: api.FrameSnapshot, Seq: seq, TS: 1000, Units: units, Incidents: incs}, conn: conn}
 }
 
 func delta(conn, seq uint64, units []Unit, incs []Incident, rmU, rmI []string) *Frame {
-	return &Frame{Type: FrameDelta, Seq: seq, TS: 2000, Units: units, Incidents: incs, RemovedUnits: rmU, RemovedIncidents: rmI, conn: conn}
+	return &Frame{Frame: api.Frame{Type: api.FrameDelta, Seq: seq, TS: 2000, Units: units, Incidents: incs, RemovedUnits: rmU, RemovedIncidents: rmI}, conn: conn}
 }
 
 func TestStoreApply(t *testing.T) {
@@ -66,8 +67,8 @@ func TestStoreApply(t *testing.T) {
 	a := unitAt("a", protocol.TypeCar, protocol.StatusAvailable, 28.2, 112.98, 100)
 	b := unitAt("b", protocol.TypeFoot, protocol.StatusBusy, 28.1, 112.9, 100)
 	a2 := unitAt("a", protocol.TypeCar, protocol.StatusEnroute, 28.21, 112.98, 200)
-	open := Incident{ID: "i1", Status: IncOpen, Priority: 1}
-	closed := Incident{ID: "i1", Status: IncClosed, Priority: 1, Timeline: []Entry{{Type: "closed"}}}
+	open := Incident{ID: "i1", Status: api.IncidentOpen, Priority: 1}
+	closed := Incident{ID: "i1", Status: api.IncidentClosed, Priority: 1, Timeline: []Entry{{Type: "closed"}}}
 	for _, tc := range []struct {
 		name   string
 		frames []*Frame
@@ -91,7 +92,7 @@ func TestStoreApply(t *testing.T) {
 		{"snapshot on a new connection is not a resync",
 			[]*Frame{snapshot(1, 5, []Unit{a}, nil), snapshot(2, 9, []Unit{b}, nil), delta(2, 10, nil, nil, nil, nil)},
 			[]check{units("b"), counters(3, 2, 0, 0)}},
-		{"unknown frame type is ignored", []*Frame{{Type: "hello", conn: 1}}, []check{counters(0, 0, 0, 0)}},
+		{"unknown frame type is ignored", []*Frame{{Frame: api.Frame{Type: "hello"}, conn: 1}}, []check{counters(0, 0, 0, 0)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := NewStore()
@@ -160,23 +161,23 @@ func TestStoreClock(t *testing.T) {
 
 func TestMergeKeepsNewer(t *testing.T) {
 	s := NewStore()
-	stream := Incident{ID: "i", Status: IncDispatched, Timeline: make([]Entry, 3), Assignments: make([]Assignment, 1)}
+	stream := Incident{ID: "i", Status: api.IncidentDispatched, Timeline: make([]Entry, 3), Assignments: make([]api.Assignment, 1)}
 	s.Apply(snapshot(1, 1, nil, []Incident{stream}))
-	older := Incident{ID: "i", Status: IncOpen, Timeline: make([]Entry, 2)}
-	if s.Merge(&older) || s.Incidents["i"].Status != IncDispatched {
+	older := Incident{ID: "i", Status: api.IncidentOpen, Timeline: make([]Entry, 2)}
+	if s.Merge(&older) || s.Incidents["i"].Status != api.IncidentDispatched {
 		t.Error("an older API answer replaced the stream's newer state")
 	}
-	newer := Incident{ID: "i", Status: IncOnScene, Timeline: make([]Entry, 4), Assignments: make([]Assignment, 1)}
-	if !s.Merge(&newer) || s.Incidents["i"].Status != IncOnScene {
+	newer := Incident{ID: "i", Status: api.IncidentOnScene, Timeline: make([]Entry, 4), Assignments: make([]api.Assignment, 1)}
+	if !s.Merge(&newer) || s.Incidents["i"].Status != api.IncidentOnScene {
 		t.Error("a newer API answer was refused")
 	}
-	closed := Incident{ID: "i", Status: IncClosed, Timeline: make([]Entry, 5)}
+	closed := Incident{ID: "i", Status: api.IncidentClosed, Timeline: make([]Entry, 5)}
 	if !s.Merge(&closed) || s.History["i"] == nil || s.Incidents["i"] != nil {
 		t.Error("closing moves the incident to history")
 	}
 	// Reopened (a longer timeline): open again; the copy of when it was
 	// closed, arriving late, does not close it again.
-	reopened := Incident{ID: "i", Status: IncOpen, Timeline: make([]Entry, 6)}
+	reopened := Incident{ID: "i", Status: api.IncidentOpen, Timeline: make([]Entry, 6)}
 	if !s.Merge(&reopened) || s.Incidents["i"] == nil || s.History["i"] != nil {
 		t.Error("a reopened incident stayed closed")
 	}
@@ -184,9 +185,9 @@ func TestMergeKeepsNewer(t *testing.T) {
 		t.Error("a late copy of the closed incident closed the reopened one")
 	}
 	// At the hub's 1000-entry cap, closing adds no entry: the closed copy wins.
-	capped := Incident{ID: "j", Status: IncOnScene, Timeline: make([]Entry, 1000)}
+	capped := Incident{ID: "j", Status: api.IncidentOnScene, Timeline: make([]Entry, 1000)}
 	s.Apply(delta(1, 2, nil, []Incident{capped}, nil, nil))
-	cappedClosed := Incident{ID: "j", Status: IncClosed, Timeline: make([]Entry, 1000)}
+	cappedClosed := Incident{ID: "j", Status: api.IncidentClosed, Timeline: make([]Entry, 1000)}
 	if !s.Merge(&cappedClosed) || s.History["j"] == nil {
 		t.Error("a closing at the timeline's cap was refused")
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"kuaifan/protocol/api"
 )
 
 // Link is the state of the live stream, for the link indicator.
@@ -190,12 +192,12 @@ func (s *Stream) session(ctx context.Context) (gotSnapshot bool, err error) {
 		err = DecodeFrame(data, f)
 		s.decodeNanos.Add(int64(time.Since(t0)))
 		s.decoded.Add(1)
-		if err != nil || (f.Type != FrameSnapshot && f.Type != FrameDelta) {
+		if err != nil || (f.Type != api.FrameSnapshot && f.Type != api.FrameDelta) {
 			c.Close(websocket.StatusUnsupportedData, "bad frame")
 			return gotSnapshot, fmt.Errorf("stream: bad frame: %v", err)
 		}
 		f.conn, f.received = conn, s.now().UnixMilli()
-		if f.Type == FrameSnapshot && !gotSnapshot {
+		if f.Type == api.FrameSnapshot && !gotSnapshot {
 			gotSnapshot = true
 			s.setLink(Link{State: LinkConnected, Since: s.now()})
 		}
@@ -223,7 +225,7 @@ func (s *Stream) dial(ctx context.Context, url string) (Conn, error) {
 // then emptied: the caller reconnects for a fresh snapshot).
 func (s *Stream) push(f *Frame) bool {
 	s.mu.Lock()
-	if f.Type == FrameSnapshot {
+	if f.Type == api.FrameSnapshot {
 		// Everything queued before a snapshot is superseded by it.
 		clear(s.frames)
 		s.frames = s.frames[:0]

@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 // streamUnderTest runs a Stream against the fake hub and collects what the
@@ -92,7 +93,7 @@ func bigSnapshot(seq uint64, n int) *Frame {
 		units[i].Capabilities = []string{"armed", "medical"}
 		units[i].Callsign = "湘A-" + strconv.Itoa(i)
 	}
-	return &Frame{Type: FrameSnapshot, Seq: seq, TS: 1, Units: units, Incidents: []Incident{}}
+	return &Frame{Frame: api.Frame{Type: api.FrameSnapshot, Seq: seq, TS: 1, Units: units, Incidents: []Incident{}}}
 }
 
 func (st *streamUnderTest) frame(i int) *Frame {
@@ -115,9 +116,9 @@ func TestStreamReadsBigSnapshot(t *testing.T) {
 	c := h.conn(t)
 	snap := bigSnapshot(7, 10000)
 	c.send(t, snap)
-	c.send(t, &Frame{Type: FrameDelta, Seq: 8, TS: 2})
+	c.send(t, &Frame{Frame: api.Frame{Type: api.FrameDelta, Seq: 8, TS: 2}})
 	eventually(t, "the snapshot and a delta", func() bool { return st.nFrames() == 2 })
-	if f := st.frame(0); f.Type != FrameSnapshot || len(f.Units) != 10000 || f.conn == 0 || f.received == 0 {
+	if f := st.frame(0); f.Type != api.FrameSnapshot || len(f.Units) != 10000 || f.conn == 0 || f.received == 0 {
 		t.Errorf("snapshot %s with %d units", f.Type, len(f.Units))
 	}
 	if st.lastLink().State != LinkConnected {
@@ -135,7 +136,7 @@ func TestStreamReconnects(t *testing.T) {
 	st := runStream(t, h, nil)
 	for i := range 3 {
 		c := h.conn(t)
-		c.send(t, &Frame{Type: FrameSnapshot, Seq: uint64(10 * i), TS: 1, Units: []Unit{}, Incidents: []Incident{}})
+		c.send(t, &Frame{Frame: api.Frame{Type: api.FrameSnapshot, Seq: uint64(10 * i), TS: 1, Units: []Unit{}, Incidents: []Incident{}}})
 		eventually(t, "connected", func() bool { return st.lastLink().State == LinkConnected && st.nFrames() == i+1 })
 		c.Close(websocket.StatusGoingAway, "hub shutting down")
 		c.end()
@@ -174,10 +175,10 @@ func TestStreamQuietHubIsNotDead(t *testing.T) {
 	h := newFakeHub(t)
 	st := runStream(t, h, func(s *Stream) { s.DialTimeout = 150 * time.Millisecond })
 	c := h.conn(t)
-	c.send(t, &Frame{Type: FrameSnapshot, Seq: 1, TS: 1, Units: []Unit{}, Incidents: []Incident{}})
+	c.send(t, &Frame{Frame: api.Frame{Type: api.FrameSnapshot, Seq: 1, TS: 1, Units: []Unit{}, Incidents: []Incident{}}})
 	eventually(t, "the snapshot", func() bool { return st.nFrames() == 1 })
 	time.Sleep(600 * time.Millisecond) // four dial timeouts of silence
-	c.send(t, &Frame{Type: FrameDelta, Seq: 2, TS: 2})
+	c.send(t, &Frame{Frame: api.Frame{Type: api.FrameDelta, Seq: 2, TS: 2}})
 	eventually(t, "the delta on the same connection", func() bool { return st.nFrames() == 2 })
 	if n := h.ticketsIssued(); n != 1 || st.lastLink().State != LinkConnected {
 		t.Errorf("%d tickets, link %+v: the quiet connection was dropped", n, st.lastLink())
@@ -195,7 +196,7 @@ func TestStreamAnswersPings(t *testing.T) {
 	go func() { done <- st.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	c := h.conn(t)
-	c.send(t, &Frame{Type: FrameSnapshot, Seq: 1, TS: 1, Units: []Unit{}, Incidents: []Incident{}})
+	c.send(t, &Frame{Frame: api.Frame{Type: api.FrameSnapshot, Seq: 1, TS: 1, Units: []Unit{}, Incidents: []Incident{}}})
 	for range 3 {
 		pctx, pcancel := context.WithTimeout(context.Background(), 2*time.Second)
 		err := c.Ping(pctx)
@@ -218,7 +219,7 @@ func TestStreamErrors(t *testing.T) {
 	c := h.conn(t)
 	c.Write(context.Background(), websocket.MessageText, []byte(`{"type":"snapshot","units":"not a list"}`))
 	c2 := h.conn(t) // reconnected after the bad frame
-	c2.send(t, &Frame{Type: FrameSnapshot, Seq: 1, TS: 1, Units: []Unit{}, Incidents: []Incident{}})
+	c2.send(t, &Frame{Frame: api.Frame{Type: api.FrameSnapshot, Seq: 1, TS: 1, Units: []Unit{}, Incidents: []Incident{}}})
 	eventually(t, "the good snapshot", func() bool { return st.nFrames() == 1 })
 	h.setToken("rotated")
 	c2.Close(websocket.StatusGoingAway, "restart")
@@ -252,20 +253,20 @@ func TestStreamBackoff(t *testing.T) {
 func TestStreamQueueBounded(t *testing.T) {
 	s := &Stream{}
 	for i := range maxQueued {
-		if !s.push(&Frame{Type: FrameDelta, Seq: uint64(i)}) {
+		if !s.push(&Frame{Frame: api.Frame{Type: api.FrameDelta, Seq: uint64(i)}}) {
 			t.Fatalf("refused frame %d", i)
 		}
 	}
-	if s.push(&Frame{Type: FrameDelta}) {
+	if s.push(&Frame{Frame: api.Frame{Type: api.FrameDelta}}) {
 		t.Error("queue grew past its bound")
 	}
 	if fs, _, _ := s.Take(); len(fs) != 0 {
 		t.Errorf("%d stale frames kept", len(fs))
 	}
-	s.push(&Frame{Type: FrameDelta, Seq: 1})
-	s.push(&Frame{Type: FrameSnapshot, Seq: 5})
-	s.push(&Frame{Type: FrameDelta, Seq: 6})
-	if fs, _, _ := s.Take(); len(fs) != 2 || fs[0].Type != FrameSnapshot {
+	s.push(&Frame{Frame: api.Frame{Type: api.FrameDelta, Seq: 1}})
+	s.push(&Frame{Frame: api.Frame{Type: api.FrameSnapshot, Seq: 5}})
+	s.push(&Frame{Frame: api.Frame{Type: api.FrameDelta, Seq: 6}})
+	if fs, _, _ := s.Take(); len(fs) != 2 || fs[0].Type != api.FrameSnapshot {
 		t.Errorf("frames before a snapshot kept: %d", len(fs))
 	}
 }

@@ -30,7 +30,7 @@ func TestEntryText(t *testing.T) {
 			"湘A-001 acknowledged, ETA 45 s", "湘A-001 已签收，预计 45秒 到达"},
 		{Entry{Type: api.EntryDispatched, Unit: "car-1", Reason: api.ReasonInTier, Params: &api.Params{Tier: 1, ETAS: fp(30), FixAgeS: fp(200)}},
 			"in the 1-min circle, ETA 30 s, position 3 min 20 s old", "1 分钟圈内，预计 30秒，定位已过 3分20秒"},
-		{Entry{Type: api.EntryDispatched, Unit: "moto-2", Reason: api.ReasonReplacing, Params: &api.Params{Other: "car-1", State: AsgDeclined, Tier: 1, ETAS: fp(50)}},
+		{Entry{Type: api.EntryDispatched, Unit: "moto-2", Reason: api.ReasonReplacing, Params: &api.Params{Other: "car-1", State: api.AssignDeclined, Tier: 1, ETAS: fp(50)}},
 			"instead of 湘A-001 (declined); in the 1-min circle, ETA 50 s", "替换 湘A-001（已拒绝）；1 分钟圈内，预计 50秒"},
 		{Entry{Type: api.EntryTimeout, Unit: "car-1", Reason: api.ReasonNoAck, Params: &api.Params{TimeoutS: fp(20)}},
 			"no acknowledgement within 20 s", "20秒内未签收"},
@@ -58,7 +58,7 @@ func TestEntryText(t *testing.T) {
 // placeholder left over, from an entry with every parameter set.
 func TestEntryTextEveryReason(t *testing.T) {
 	p := &api.Params{Kind: "theft", Priority: 1, Tier: 2, ETAS: fp(61), FixAgeS: fp(130), BestETAS: fp(200), TimeoutS: fp(20),
-		Other: "car-9", State: AsgTimeout, Source: "caller", Lat: fp(28.1), Lon: fp(112.9), Note: "n",
+		Other: "car-9", State: api.AssignTimeout, Source: "caller", Lat: fp(28.1), Lon: fp(112.9), Note: "n",
 		Ranked: []api.Ranked{{Unit: "u", ETAS: 5}}}
 	for typ, reasons := range api.Reasons {
 		for _, r := range reasons {

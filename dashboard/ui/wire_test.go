@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"os"
 	"testing"
+
+	"kuaifan/protocol/api"
 )
 
-// The mirror types must read what the hub writes: the incident example of
-// hub/README.md and the frame examples of hub/internal/stream/README.md
-// (copied into testdata; when the hub's shapes change, so must these).
+// The API's types (kuaifan/protocol/api) must read what the hub's READMEs
+// show: the incident example of hub/README.md and the frame examples of
+// hub/internal/stream/README.md (copied into testdata; when the hub's shapes
+// change, so must these).
 func TestWireIncident(t *testing.T) {
 	data, err := os.ReadFile("testdata/incident.json")
 	if err != nil {
@@ -20,9 +23,9 @@ func TestWireIncident(t *testing.T) {
 		t.Fatal(err)
 	}
 	switch {
-	case inc.ID != "inc-20261129-0042", inc.Status != IncDispatched, inc.Priority != 1, inc.Kind != "robbery":
+	case inc.ID != "inc-20261129-0042", inc.Status != api.IncidentDispatched, inc.Priority != 1, inc.Kind != "robbery":
 		t.Errorf("header: %+v", inc)
-	case len(inc.Assignments) != 1 || inc.Assignments[0].Unit != "moto-7" || inc.Assignments[0].State != AsgEnroute || inc.Assignments[0].Tier != 1:
+	case len(inc.Assignments) != 1 || inc.Assignments[0].Unit != "moto-7" || inc.Assignments[0].State != api.AssignEnroute || inc.Assignments[0].Tier != 1:
 		t.Errorf("assignments: %+v", inc.Assignments)
 	case len(inc.Timeline) != 4 || inc.Timeline[2].Unit != "moto-7" || inc.Timeline[2].Actor != "auto":
 		t.Errorf("timeline: %+v", inc.Timeline)
@@ -59,7 +62,7 @@ func readFrames(t *testing.T) []*Frame {
 
 func TestWireFrames(t *testing.T) {
 	fs := readFrames(t)
-	if len(fs) != 2 || fs[0].Type != FrameSnapshot || fs[0].Seq != 41 || fs[1].Type != FrameDelta || fs[1].Seq != 42 {
+	if len(fs) != 2 || fs[0].Type != api.FrameSnapshot || fs[0].Seq != 41 || fs[1].Type != api.FrameDelta || fs[1].Seq != 42 {
 		t.Fatalf("frames: %+v", fs)
 	}
 	u := fs[0].Units[0]

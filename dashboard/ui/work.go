@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+
+	"kuaifan/protocol/api"
 )
 
 // A dispatcher's speed of work: opening an incident from any list, the
@@ -141,7 +143,7 @@ func (c *Console) MoveCursor(down bool) {
 func (ct *Controller) DispatchTop() bool {
 	c := ct.C
 	inc := c.Selected()
-	if inc == nil || inc.Status == IncClosed || c.Detail == nil || c.Detail.ID != inc.ID {
+	if inc == nil || inc.Status == api.IncidentClosed || c.Detail == nil || c.Detail.ID != inc.ID {
 		return false
 	}
 	for _, r := range c.Detail.Recommendations {
@@ -155,7 +157,7 @@ func (ct *Controller) DispatchTop() bool {
 
 func onIncident(inc *Incident, unit string) bool {
 	for _, a := range inc.Assignments {
-		if a.Unit == unit && activeAssignment(a.State) {
+		if a.Unit == unit && api.AssignmentActive(a.State) {
 			return true
 		}
 	}

@@ -7,16 +7,17 @@ import (
 	"time"
 
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 func TestAlerts(t *testing.T) {
 	now := time.Now().UnixMilli()
 	unc := func(inc Incident) Incident { inc.Uncovered = true; return inc }
-	dispatched := func(inc Incident) Incident { inc.Status = IncDispatched; return inc }
-	closed := func(inc Incident) Incident { inc.Status = IncClosed; return inc }
+	dispatched := func(inc Incident) Incident { inc.Status = api.IncidentDispatched; return inc }
+	closed := func(inc Incident) Incident { inc.Status = api.IncidentClosed; return inc }
 	c := NewConsole(EN)
 	apply := func(typ string, seq uint64, incs ...Incident) {
-		c.ApplyFrames([]*Frame{{Type: typ, Seq: seq, TS: now, conn: 1, received: now, Incidents: incs}}, Link{}, false)
+		c.ApplyFrames([]*Frame{{Frame: api.Frame{Type: typ, Seq: seq, TS: now, Incidents: incs}, conn: 1, received: now}}, Link{}, false)
 	}
 	standing := func() string {
 		var s []string
@@ -26,31 +27,31 @@ func TestAlerts(t *testing.T) {
 		return strings.Join(s, " ")
 	}
 	// The first snapshot: what waits — uncovered ones, and P1 nobody is on.
-	apply(FrameSnapshot, 1, incidentAt("old-p1", 1, now), dispatched(incidentAt("old-p1-sent", 1, now)),
+	apply(api.FrameSnapshot, 1, incidentAt("old-p1", 1, now), dispatched(incidentAt("old-p1-sent", 1, now)),
 		unc(dispatched(incidentAt("old-unc", 2, now))), incidentAt("old-p3", 3, now))
 	if got := standing(); got != "old-p1:p1 old-unc:uncovered" {
 		t.Errorf("first snapshot: %q", got)
 	}
 	// New P1 (even auto-dispatched at once); a P2 becoming uncovered; a
 	// P3 seen again unchanged raises nothing.
-	apply(FrameDelta, 2, dispatched(incidentAt("new-p1", 1, now)), unc(incidentAt("old-p3", 3, now)), incidentAt("new-p2", 2, now))
+	apply(api.FrameDelta, 2, dispatched(incidentAt("new-p1", 1, now)), unc(incidentAt("old-p3", 3, now)), incidentAt("new-p2", 2, now))
 	if got := standing(); got != "old-p1:p1 old-unc:uncovered new-p1:p1 old-p3:uncovered" {
 		t.Errorf("after the delta: %q", got)
 	}
 	// Covered again: that alert goes; closed: every alert of it goes;
 	// opened: its alerts go.
-	apply(FrameDelta, 3, incidentAt("old-p3", 3, now), closed(incidentAt("old-unc", 2, now)))
+	apply(api.FrameDelta, 3, incidentAt("old-p3", 3, now), closed(incidentAt("old-unc", 2, now)))
 	c.SelectIncident("new-p1")
 	if got := standing(); got != "old-p1:p1" {
 		t.Errorf("after covering, closing and opening: %q", got)
 	}
 	// An incident on screen raises nothing: it is open before the eyes.
-	apply(FrameDelta, 4, unc(incidentAt("new-p1", 1, now)))
+	apply(api.FrameDelta, 4, unc(incidentAt("new-p1", 1, now)))
 	if got := standing(); got != "old-p1:p1" {
 		t.Errorf("the selected incident alerted: %q", got)
 	}
 	// Removed from the stream (closed long ago): gone.
-	c.ApplyFrames([]*Frame{{Type: FrameDelta, Seq: 5, TS: now, conn: 1, received: now, RemovedIncidents: []string{"old-p1"}}}, Link{}, false)
+	c.ApplyFrames([]*Frame{{Frame: api.Frame{Type: api.FrameDelta, Seq: 5, TS: now, RemovedIncidents: []string{"old-p1"}}, conn: 1, received: now}}, Link{}, false)
 	if c.Alarming() {
 		t.Errorf("still alarming: %q", standing())
 	}
@@ -64,7 +65,7 @@ func TestAlerts(t *testing.T) {
 func TestRecsHold(t *testing.T) {
 	c := NewConsole(EN)
 	now := time.Now().UnixMilli()
-	c.ApplyFrames([]*Frame{{Type: FrameSnapshot, Seq: 1, TS: now, conn: 1, received: now, Incidents: []Incident{incidentAt("i", 2, now)}}}, Link{}, false)
+	c.ApplyFrames([]*Frame{{Frame: api.Frame{Type: api.FrameSnapshot, Seq: 1, TS: now, Incidents: []Incident{incidentAt("i", 2, now)}}, conn: 1, received: now}}, Link{}, false)
 	c.SelectIncident("i")
 	detail := func(units ...string) *Incident {
 		inc := incidentAt("i", 2, now)
@@ -108,7 +109,7 @@ func TestRecsHold(t *testing.T) {
 	}
 }
 
-func ids2n(rs []Recommendation) []string {
+func ids2n(rs []api.Recommendation) []string {
 	out := make([]string, len(rs))
 	for i, r := range rs {
 		out[i] = r.Unit
@@ -121,8 +122,8 @@ func TestKeys(t *testing.T) {
 	ct := NewController(NewConsole(EN), "http://hub.invalid")
 	ct.api = &API{Base: "http://hub.invalid"} // signed in; calls go nowhere (no UI loop)
 	c := ct.C
-	c.ApplyFrames([]*Frame{{Type: FrameSnapshot, Seq: 1, TS: now, conn: 1, received: now, Incidents: []Incident{
-		incidentAt("p3", 3, now), incidentAt("p1", 1, now), incidentAt("p2", 2, now)}}}, Link{}, false)
+	c.ApplyFrames([]*Frame{{Frame: api.Frame{Type: api.FrameSnapshot, Seq: 1, TS: now, Incidents: []Incident{
+		incidentAt("p3", 3, now), incidentAt("p1", 1, now), incidentAt("p2", 2, now)}}, conn: 1, received: now}}, Link{}, false)
 	key := func(k, tag string) KeyResult { return ct.Key(k, tag, false) }
 
 	if r := key("n", "body"); !r.Handled || !c.Creating || c.Tab != TabMap {
@@ -161,7 +162,7 @@ func TestKeys(t *testing.T) {
 		t.Errorf("D without recommendations: %+v", r)
 	}
 	d := incidentAt("p2", 2, now)
-	d.Assignments = []Assignment{{Unit: "u1", State: AsgEnroute}}
+	d.Assignments = []api.Assignment{{Unit: "u1", State: api.AssignEnroute}}
 	d.Timeline = append(d.Timeline, Entry{Type: "dispatched"})
 	d.Recommendations = recs("u1", "u2")
 	c.SetDetail(&d, time.Now())
@@ -204,9 +205,7 @@ func TestPrefs(t *testing.T) {
 	}
 	// The first snapshot does not move the dispatcher's own view.
 	ct := NewController(c, "http://hub.invalid")
-	c.ApplyFrames([]*Frame{{Type: FrameSnapshot, Seq: 1, TS: now, conn: 1, received: now,
-		Units:     []Unit{unitAt("car-2", protocol.TypeCar, protocol.StatusAvailable, 28.1, 112.9, now)},
-		Incidents: []Incident{incidentAt("inc-7", 2, now)}}}, Link{}, false)
+	c.ApplyFrames([]*Frame{{Frame: api.Frame{Type: api.FrameSnapshot, Seq: 1, TS: now, Units: []Unit{unitAt("car-2", protocol.TypeCar, protocol.StatusAvailable, 28.1, 112.9, now)}, Incidents: []Incident{incidentAt("inc-7", 2, now)}}, conn: 1, received: now}}, Link{}, false)
 	ct.restoreSelection()
 	if v := c.View(); v.Lat != 28.3 || v.Zoom != 15.5 {
 		t.Errorf("the first snapshot moved the restored view: %+v", v)
@@ -231,7 +230,7 @@ func TestPrefs(t *testing.T) {
 	c2 := NewConsole(EN)
 	ct2 := NewController(c2, "")
 	c2.Restore(Prefs{Incident: "gone", Unit: "gone"})
-	c2.ApplyFrames([]*Frame{{Type: FrameSnapshot, Seq: 1, TS: now, conn: 1, received: now}}, Link{}, false)
+	c2.ApplyFrames([]*Frame{{Frame: api.Frame{Type: api.FrameSnapshot, Seq: 1, TS: now}, conn: 1, received: now}}, Link{}, false)
 	ct2.restoreSelection()
 	if c2.Scene.SelInc != "" || c2.Scene.SelUnit != "" {
 		t.Errorf("restored a selection that is gone: %q %q", c2.Scene.SelInc, c2.Scene.SelUnit)
@@ -244,12 +243,12 @@ func TestUnitSorts(t *testing.T) {
 	off := unitAt("a-3", protocol.TypeCar, protocol.StatusAvailable, 28.30, 112.98, now)
 	off.Online = false
 	nofix := Unit{ID: "a-4", Type: protocol.TypeCar, Status: protocol.StatusAvailable, Online: true}
-	s.Apply(&Frame{Type: FrameSnapshot, Seq: 1, TS: now, conn: 1, Units: []Unit{
+	s.Apply(&Frame{Frame: api.Frame{Type: api.FrameSnapshot, Seq: 1, TS: now, Units: []Unit{
 		unitAt("a-10", protocol.TypeCar, protocol.StatusBusy, 28.21, 112.98, now),
 		unitAt("a-2", protocol.TypeCar, protocol.StatusEnroute, 28.25, 112.98, now),
 		unitAt("a-1", protocol.TypeCar, protocol.StatusAvailable, 28.40, 112.98, now),
 		off, nofix,
-	}})
+	}}, conn: 1})
 	inc := &Incident{ID: "i", Lat: 28.20, Lon: 112.98}
 	order := func(f UnitFilter, from *Incident) string {
 		rows, _ := FilterUnits(s, f, now, -1, from)
@@ -281,7 +280,7 @@ func TestClosedToday(t *testing.T) {
 	day := DayStart(now, 0)
 	s := NewStore()
 	closed := func(id string, at int64) Incident {
-		return Incident{ID: id, Status: IncClosed, Created: at - 1000, Closed: at, Timeline: []Entry{{}}}
+		return Incident{ID: id, Status: api.IncidentClosed, Created: at - 1000, Closed: at, Timeline: []Entry{{}}}
 	}
 	s.AddHistory([]Incident{closed("yesterday", day-60_000), closed("morning", day+3_600_000), closed("noon", day+6*3_600_000)})
 	var got []string

@@ -45,7 +45,7 @@ func (e Entry) Check() error {
 		if p.Other == "" {
 			miss("params.other")
 		}
-		if p.State != "declined" && p.State != "timeout" {
+		if p.State != AssignDeclined && p.State != AssignTimeout {
 			errs = append(errs, fmt.Errorf("%s %s: params.state %q, want declined or timeout", e.Type, e.Reason, p.State))
 		}
 	}

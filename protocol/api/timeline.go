@@ -1,9 +1,3 @@
-// Package api is the vocabulary of kuaifan's HTTP API and websocket stream
-// that more than one program reads: the steps of an incident's timeline with
-// the structured reasons behind them, and the incident kinds the city uses.
-// The hub writes these; the dashboard renders them in the dispatcher's
-// language; the simulator reports on them. Standard library only, so the
-// WebAssembly dashboard imports it without pulling in the hub.
 package api
 
 // Timeline entry types. Version 1 of the contract had created, dispatched,

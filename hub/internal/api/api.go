@@ -1,7 +1,8 @@
 // Package api is the hub's HTTP API: enrolment and revocation of units, the
 // live fleet and its history, matching, health and metrics. Everything under
 // /api needs the admin token as a Bearer token; errors are JSON objects
-// {"error": "..."} with the matching status.
+// {"error": "..."} with the matching status. The requests and answers are
+// the types of kuaifan/protocol/api (imported here as wire).
 package api
 
 import (
@@ -19,9 +20,10 @@ import (
 	"kuaifan/hub/internal/bearer"
 	"kuaifan/hub/internal/clip"
 	"kuaifan/hub/internal/dispatch"
-	"kuaifan/hub/internal/districts"
 	"kuaifan/hub/internal/fleet"
 	"kuaifan/hub/internal/match"
+	wire "kuaifan/protocol/api"
+	"kuaifan/protocol/districts"
 )
 
 // Config is what the API serves from.
@@ -151,11 +153,11 @@ func (s *server) auth(next http.Handler) http.Handler {
 func (s *server) health(w http.ResponseWriter, r *http.Request) {
 	if s.Health != nil {
 		if err := s.Health(); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "error": err.Error()})
+			writeJSON(w, http.StatusServiceUnavailable, wire.Health{Status: wire.HealthUnhealthy, Error: err.Error()})
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, wire.Health{Status: wire.HealthOK})
 }
 
 func (s *server) listUnits(w http.ResponseWriter, r *http.Request) {
@@ -190,7 +192,7 @@ func (s *server) enrol(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/api/units/"+e.ID)
-	writeJSON(w, http.StatusCreated, map[string]string{"id": e.ID, "secret": secret})
+	writeJSON(w, http.StatusCreated, wire.Enrolled{ID: e.ID, Secret: secret})
 }
 
 func (s *server) revoke(w http.ResponseWriter, r *http.Request) {
@@ -235,7 +237,13 @@ func (s *server) track(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		s.fail(w, r, err)
 	default:
-		writeJSON(w, http.StatusOK, track)
+		// The store's records become the API's points: the same fields, but
+		// the one is a disk format and the other the wire's.
+		points := make([]wire.TrackPoint, len(track))
+		for i, p := range track {
+			points[i] = wire.TrackPoint(p)
+		}
+		writeJSON(w, http.StatusOK, points)
 	}
 }
 
@@ -264,7 +272,7 @@ func (s *server) match(w http.ResponseWriter, r *http.Request) {
 	if cands == nil {
 		cands = []match.Candidate{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"candidates": cands})
+	writeJSON(w, http.StatusOK, wire.Matches{Candidates: cands})
 }
 
 // maxDegrees is longer than any decimal a client writes for a coordinate.
@@ -357,5 +365,5 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": clip.To(clip.Quotes(msg), maxError)})
+	writeJSON(w, status, wire.Error{Error: clip.To(clip.Quotes(msg), maxError)})
 }

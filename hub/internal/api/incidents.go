@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"kuaifan/hub/internal/dispatch"
+	wire "kuaifan/protocol/api"
 )
 
 func (s *server) listIncidents(w http.ResponseWriter, r *http.Request) {
@@ -47,9 +48,7 @@ func (s *server) getIncident(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) assign(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Unit string `json:"unit"`
-	}
+	var body wire.Assign
 	if err := decodeBody(w, r, &body); err != nil || body.Unit == "" {
 		writeError(w, http.StatusBadRequest, `the body is {"unit": "<unit id>"}`)
 		return
@@ -79,9 +78,7 @@ func (s *server) sighting(w http.ResponseWriter, r *http.Request) {
 // closeIncident takes an optional body {"note": "…"}: an empty body closes
 // it as before the note existed.
 func (s *server) closeIncident(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Note string `json:"note"`
-	}
+	var body wire.Close
 	if err := decodeBody(w, r, &body); err != nil && !errors.Is(err, io.EOF) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -98,9 +95,7 @@ func (s *server) closeIncident(w http.ResponseWriter, r *http.Request) {
 // actor is "dispatcher": there are no accounts yet, and whoever holds the
 // admin token acts as the supervisor.
 func (s *server) reopen(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Reason string `json:"reason"`
-	}
+	var body wire.Reopen
 	if err := decodeBody(w, r, &body); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error()+`; the body is {"reason": "<why it is reopened>"}`)
 		return
@@ -115,8 +110,8 @@ func (s *server) reopen(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) ticket(w http.ResponseWriter, r *http.Request) {
 	t, expires := s.Ticket()
-	writeJSON(w, http.StatusOK, map[string]any{"ticket": t, "expires": expires.UnixMilli(),
-		"expires_in_s": time.Until(expires).Seconds()})
+	writeJSON(w, http.StatusOK, wire.Ticket{Ticket: t, Expires: expires.UnixMilli(),
+		ExpiresInS: time.Until(expires).Seconds()})
 }
 
 func (s *server) dispatchError(w http.ResponseWriter, r *http.Request, err error) {

@@ -73,7 +73,7 @@ func (d *Dispatcher) clearUncovered(inc *Incident, at, now time.Time) bool {
 		e.Detail = fmt.Sprintf("%s acknowledged and is %.0f s away: within tier 1 (%s)", c.unit, c.etaS, d.pol.Tiers[0].Name)
 		e.Params = &api.Params{ETAS: secs(c.etaS)}
 	}
-	inc.add(at, e)
+	add(inc, at, e)
 	return true
 }
 
@@ -112,7 +112,7 @@ func (d *Dispatcher) raiseUncovered(inc *Incident, recs []Recommendation, now ti
 			e.Params.FixAgeS = secs(b.FixAgeS)
 		}
 	}
-	inc.add(now, e)
+	add(inc, now, e)
 	return true
 }
 
@@ -127,7 +127,7 @@ func (d *Dispatcher) raiseNoReplacement(inc *Incident, failed Assignment, why st
 		return false
 	}
 	inc.Uncovered = true
-	inc.add(now, Entry{Type: api.EntryUncovered, Actor: ActorAuto, Reason: api.ReasonNoReplacement,
+	add(inc, now, Entry{Type: api.EntryUncovered, Actor: ActorAuto, Reason: api.ReasonNoReplacement,
 		Detail: why + "; no fresh free unit to send instead", Params: &api.Params{Other: failed.Unit, State: failed.State}})
 	return true
 }
@@ -178,7 +178,7 @@ func acked(inc *Incident) bool {
 // time out: neither the hub nor the coverage rule counts on it again.
 // Its latest assignment counts: a dispatcher may send it again after all.
 func (d *Dispatcher) failed(inc *Incident, unit string) bool {
-	a := inc.assignment(unit)
+	a := assignmentOf(inc, unit)
 	return a != nil && (a.State == AssignDeclined || a.State == AssignTimeout)
 }
 

@@ -54,7 +54,7 @@ func sight(dLat float64) func(*rig, *string) {
 func expire(unit string) func(*rig, *string) {
 	return func(r *rig, id *string) {
 		inc := r.get(*id)
-		r.d.timeout(*id, unit, inc.assignment(unit).Command)
+		r.d.timeout(*id, unit, assignmentOf(&inc, unit).Command)
 	}
 }
 

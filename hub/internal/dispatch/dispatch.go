@@ -237,7 +237,7 @@ func (d *Dispatcher) flush(o *outbox) error {
 	if len(o.save) > 0 {
 		recs := make(map[string][]byte, len(o.save))
 		for id, inc := range o.save {
-			inc.settle()
+			settle(inc)
 			b, err := json.Marshal(inc)
 			if err != nil {
 				return fmt.Errorf("dispatch: encode %s: %w", id, err)
@@ -294,7 +294,7 @@ func (d *Dispatcher) stopTimer(cmd string) {
 // Create opens an incident, ranks units for it and, as the policy says for
 // its priority and kind, dispatches the best of them at once.
 func (d *Dispatcher) Create(n NewIncident, actor string) (Incident, error) {
-	if err := n.validate(); err != nil {
+	if err := validateNew(&n); err != nil {
 		return Incident{}, err
 	}
 	slices.Sort(n.Needs)
@@ -309,10 +309,10 @@ func (d *Dispatcher) Create(n NewIncident, actor string) (Incident, error) {
 	inc := &Incident{ID: id, Status: StatusOpen, Lat: n.Lat, Lon: n.Lon, Kind: n.Kind, Priority: n.Priority,
 		Summary: n.Summary, Needs: append([]string{}, n.Needs...), Created: now.UnixMilli(),
 		Assignments: []Assignment{}, Timeline: []Entry{}}
-	inc.add(now, Entry{Type: api.EntryCreated, Actor: actor, Detail: fmt.Sprintf("%s, priority %d", n.Kind, n.Priority),
+	add(inc, now, Entry{Type: api.EntryCreated, Actor: actor, Detail: fmt.Sprintf("%s, priority %d", n.Kind, n.Priority),
 		Reason: api.ReasonReported, Params: &api.Params{Kind: n.Kind, Priority: n.Priority}})
 	recs := d.recommend(inc, now)
-	inc.add(now, ranked(recs, 3))
+	add(inc, now, ranked(recs, 3))
 	d.raiseUncovered(inc, recs, now)
 
 	var out outbox
@@ -325,7 +325,7 @@ func (d *Dispatcher) Create(n NewIncident, actor string) (Incident, error) {
 	}
 	d.incidents[id] = inc
 	d.m.created.Inc()
-	c := inc.clone()
+	c := clone(inc)
 	c.Recommendations = d.recommend(inc, now)
 	return c, nil
 }
@@ -338,7 +338,7 @@ func (d *Dispatcher) autoPicks(inc *Incident, recs []Recommendation, n int) []Re
 		if len(picks) >= n {
 			break
 		}
-		if r.Stale || r.Type == protocol.TypeVolunteer || d.busy[r.Unit] != "" || inc.assignment(r.Unit) != nil {
+		if r.Stale || r.Type == protocol.TypeVolunteer || d.busy[r.Unit] != "" || assignmentOf(inc, r.Unit) != nil {
 			continue
 		}
 		picks = append(picks, r)
@@ -355,11 +355,11 @@ func (d *Dispatcher) dispatch(inc *Incident, unit string, tier int, actor string
 	inc.Assignments = append(inc.Assignments, Assignment{Unit: unit, State: AssignDispatched, Command: cmd.ID, By: actor,
 		Tier: tier, Dispatched: now.UnixMilli(), Deadline: now.Add(timeout).UnixMilli()})
 	why.Type, why.Unit, why.Actor = api.EntryDispatched, unit, actor
-	inc.add(now, why)
+	add(inc, now, why)
 	if inc.Figures.ToDispatchS == nil {
 		d.m.dispatchLatency.Observe(float64(now.UnixMilli()-inc.Created) / 1000)
 	}
-	inc.since(&inc.Figures.ToDispatchS, now.UnixMilli())
+	since(inc, &inc.Figures.ToDispatchS, now.UnixMilli())
 	inc.Offer = nil
 	d.busy[unit] = inc.ID
 	if err := d.fleet.SetIncident(unit, inc.ID); err != nil {
@@ -423,7 +423,7 @@ func (d *Dispatcher) Assign(id, unit, actor string) (Incident, error) {
 	if err := d.flush(&out); err != nil {
 		return Incident{}, err
 	}
-	c := inc.clone()
+	c := clone(inc)
 	c.Recommendations = d.recommend(inc, now)
 	return c, nil
 }
@@ -450,14 +450,14 @@ func (d *Dispatcher) onEvent(e protocol.Event, now time.Time) outbox {
 	inc, ok := d.incidents[e.Incident]
 	var a *Assignment
 	if ok {
-		a = inc.assignment(e.Unit)
+		a = assignmentOf(inc, e.Unit)
 	}
 	if a == nil {
 		d.m.eventsIgnored.Inc()
 		d.log.Warn("dispatch: event for an incident the unit is not assigned to", "unit", e.Unit, "incident", e.Incident, "type", e.Type)
 		return out
 	}
-	if inc.belongsEarlier(a, e.Seq) {
+	if belongsEarlier(inc, a, e.Seq) {
 		// A replay, or a queued message arriving late: its step is on the
 		// timeline already, under the unit's earlier assignment.
 		d.log.Debug("dispatch: event of an earlier assignment", "unit", e.Unit, "incident", e.Incident, "seq", e.Seq)
@@ -473,13 +473,13 @@ func (d *Dispatcher) onEvent(e protocol.Event, now time.Time) outbox {
 		case AssignDispatched:
 			a.State, a.Acked = AssignEnroute, at
 			d.stopTimer(a.Command)
-			inc.add(ts, Entry{Type: api.EntryAck, Unit: e.Unit, Actor: e.Unit})
-			inc.since(&inc.Figures.ToAckS, at)
+			add(inc, ts, Entry{Type: api.EntryAck, Unit: e.Unit, Actor: e.Unit})
+			since(inc, &inc.Figures.ToAckS, at)
 			d.m.ackLatency.Observe(float64(at-a.Dispatched) / 1000)
 			d.clearUncovered(inc, ts, now)
 		case AssignTimeout, AssignCancelled:
 			// Too late: it has been replaced or called off. Say so again.
-			inc.add(ts, Entry{Type: api.EntryCancelled, Unit: e.Unit, Actor: ActorAuto, Detail: "ack after the assignment ended (" + a.State + ")",
+			add(inc, ts, Entry{Type: api.EntryCancelled, Unit: e.Unit, Actor: ActorAuto, Detail: "ack after the assignment ended (" + a.State + ")",
 				Reason: api.ReasonLateAck, Params: &api.Params{State: a.State}})
 			out.commands = append(out.commands, d.cancel(inc, e.Unit, now))
 		default:
@@ -490,7 +490,7 @@ func (d *Dispatcher) onEvent(e protocol.Event, now time.Time) outbox {
 			return out
 		}
 		d.release(inc, a, AssignDeclined, at)
-		inc.add(ts, Entry{Type: api.EntryDecline, Unit: e.Unit, Actor: e.Unit})
+		add(inc, ts, Entry{Type: api.EntryDecline, Unit: e.Unit, Actor: e.Unit})
 		out.merge(d.replace(inc, *a, e.Unit+" declined", now))
 	case protocol.EventArrived:
 		if a.State != AssignDispatched && a.State != AssignEnroute {
@@ -499,21 +499,21 @@ func (d *Dispatcher) onEvent(e protocol.Event, now time.Time) outbox {
 		if a.State == AssignDispatched { // arrived without acking first
 			a.Acked = at
 			d.stopTimer(a.Command)
-			inc.since(&inc.Figures.ToAckS, at)
+			since(inc, &inc.Figures.ToAckS, at)
 		}
 		a.State, a.Arrived = AssignOnScene, at
-		inc.add(ts, Entry{Type: api.EntryArrived, Unit: e.Unit, Actor: e.Unit})
+		add(inc, ts, Entry{Type: api.EntryArrived, Unit: e.Unit, Actor: e.Unit})
 		if inc.Figures.ToArrivalS == nil {
 			d.m.arrival.Observe(float64(at-inc.Created) / 1000)
 		}
-		inc.since(&inc.Figures.ToArrivalS, at)
+		since(inc, &inc.Figures.ToArrivalS, at)
 		d.clearUncovered(inc, ts, now)
 	case protocol.EventCleared:
 		if !active(a.State) {
 			return out
 		}
 		d.release(inc, a, AssignCleared, at)
-		inc.add(ts, Entry{Type: api.EntryCleared, Unit: e.Unit, Actor: e.Unit})
+		add(inc, ts, Entry{Type: api.EntryCleared, Unit: e.Unit, Actor: e.Unit})
 		if d.allDone(inc) {
 			d.close(inc, ActorAuto, Entry{Detail: "every unit cleared", Reason: api.ReasonAllCleared}, now)
 		} else {
@@ -550,14 +550,14 @@ func (d *Dispatcher) timeout(id, unit, cmd string) {
 	if !ok {
 		return
 	}
-	a := inc.assignment(unit)
+	a := assignmentOf(inc, unit)
 	if a == nil || a.Command != cmd || a.State != AssignDispatched {
 		return
 	}
 	now := d.cfg.Now()
 	d.release(inc, a, AssignTimeout, now.UnixMilli())
 	timeout := time.Duration(d.pol.AckTimeout)
-	inc.add(now, Entry{Type: api.EntryTimeout, Unit: unit, Actor: ActorSystem, Detail: fmt.Sprintf("no ack within %v", timeout),
+	add(inc, now, Entry{Type: api.EntryTimeout, Unit: unit, Actor: ActorSystem, Detail: fmt.Sprintf("no ack within %v", timeout),
 		Reason: api.ReasonNoAck, Params: &api.Params{TimeoutS: secs(timeout.Seconds())}})
 	var out outbox
 	out.changed(inc)
@@ -602,7 +602,7 @@ func (d *Dispatcher) cancel(inc *Incident, unit string, now time.Time) command {
 // Sighting moves an incident, sends the new place to the units on their way,
 // and offers (never forces) a free unit that would now arrive much sooner.
 func (d *Dispatcher) Sighting(id string, s Sighting, actor string) (Incident, error) {
-	if err := s.validate(); err != nil {
+	if err := validateSighting(&s); err != nil {
 		return Incident{}, err
 	}
 	d.mu.Lock()
@@ -613,7 +613,7 @@ func (d *Dispatcher) Sighting(id string, s Sighting, actor string) (Incident, er
 	}
 	now := d.cfg.Now()
 	inc.Lat, inc.Lon = s.Lat, s.Lon
-	inc.add(now, Entry{Type: api.EntrySighting, Actor: actor, Detail: fmt.Sprintf("%s at %.6f, %.6f", orUnknown(s.Source), s.Lat, s.Lon),
+	add(inc, now, Entry{Type: api.EntrySighting, Actor: actor, Detail: fmt.Sprintf("%s at %.6f, %.6f", orUnknown(s.Source), s.Lat, s.Lon),
 		Reason: api.ReasonSighted, Params: &api.Params{Source: s.Source, Lat: ptr(s.Lat), Lon: ptr(s.Lon)}})
 	var out outbox
 	out.changed(inc)
@@ -638,7 +638,7 @@ func (d *Dispatcher) Sighting(id string, s Sighting, actor string) (Incident, er
 			}
 			if r.ETAS+d.cfg.BetterBy.Seconds() < bestEnroute {
 				inc.Offer = &Offer{Unit: r.Unit, ETAS: r.ETAS, BestETAS: bestEnroute, Sighting: now.UnixMilli()}
-				inc.add(now, Entry{Type: api.EntryOffered, Unit: r.Unit, Actor: ActorAuto,
+				add(inc, now, Entry{Type: api.EntryOffered, Unit: r.Unit, Actor: ActorAuto,
 					Detail: fmt.Sprintf("eta %.0f s; the best unit on its way needs %.0f s", r.ETAS, bestEnroute),
 					Reason: api.ReasonSooner, Params: &api.Params{ETAS: secs(r.ETAS), BestETAS: secs(bestEnroute)}})
 			}
@@ -648,7 +648,7 @@ func (d *Dispatcher) Sighting(id string, s Sighting, actor string) (Incident, er
 	if err := d.flush(&out); err != nil {
 		return Incident{}, err
 	}
-	c := inc.clone()
+	c := clone(inc)
 	c.Recommendations = recs
 	return c, nil
 }
@@ -673,7 +673,7 @@ func (d *Dispatcher) Close(id, actor, note string) (Incident, error) {
 		return Incident{}, fmt.Errorf("%w: no incident %q", ErrNotFound, id)
 	}
 	if inc.Status == StatusClosed {
-		return inc.clone(), nil
+		return clone(inc), nil
 	}
 	why := Entry{Detail: "closed by " + actor, Reason: api.ReasonByPerson}
 	if note != "" {
@@ -684,7 +684,7 @@ func (d *Dispatcher) Close(id, actor, note string) (Incident, error) {
 	if err := d.flush(&out); err != nil {
 		return Incident{}, err
 	}
-	return inc.clone(), nil
+	return clone(inc), nil
 }
 
 // close ends an incident; why is the closed entry's detail, reason and params.
@@ -697,13 +697,13 @@ func (d *Dispatcher) close(inc *Incident, actor string, why Entry, now time.Time
 			continue
 		}
 		d.release(inc, a, AssignCancelled, now.UnixMilli())
-		inc.add(now, Entry{Type: api.EntryCancelled, Unit: a.Unit, Actor: actor, Detail: "incident closed", Reason: api.ReasonIncidentClosed})
+		add(inc, now, Entry{Type: api.EntryCancelled, Unit: a.Unit, Actor: actor, Detail: "incident closed", Reason: api.ReasonIncidentClosed})
 		out.commands = append(out.commands, d.cancel(inc, a.Unit, now))
 	}
 	inc.Status, inc.Closed, inc.Offer, inc.Uncovered = StatusClosed, now.UnixMilli(), nil, false
 	why.Type, why.Actor = api.EntryClosed, actor
-	inc.add(now, why)
-	inc.since(&inc.Figures.ToCloseS, now.UnixMilli())
+	add(inc, now, why)
+	since(inc, &inc.Figures.ToCloseS, now.UnixMilli())
 	return out
 }
 
@@ -730,7 +730,7 @@ func (d *Dispatcher) Reopen(id, actor, reason string) (Incident, error) {
 	}
 	now := d.cfg.Now()
 	inc.Status, inc.Closed, inc.Figures.ToCloseS = StatusOpen, 0, nil // settle derives it from the assignments
-	inc.add(now, Entry{Type: api.EntryReopened, Actor: actor, Detail: "reopened by " + actor + ": " + reason,
+	add(inc, now, Entry{Type: api.EntryReopened, Actor: actor, Detail: "reopened by " + actor + ": " + reason,
 		Reason: api.ReasonReopened, Params: &api.Params{Note: reason}})
 	recs := d.recommend(inc, now)
 	d.raiseUncovered(inc, recs, now)
@@ -741,7 +741,7 @@ func (d *Dispatcher) Reopen(id, actor, reason string) (Incident, error) {
 	}
 	d.incidents[id] = inc
 	d.m.reopened.Inc()
-	c := inc.clone()
+	c := clone(inc)
 	c.Recommendations = recs
 	return c, nil
 }
@@ -767,7 +767,7 @@ func (d *Dispatcher) Get(id string) (Incident, error) {
 	d.mu.Lock()
 	inc, ok := d.incidents[id]
 	if ok {
-		c := inc.clone()
+		c := clone(inc)
 		if inc.Status != StatusClosed {
 			c.Recommendations = d.recommend(inc, d.cfg.Now())
 		}
@@ -789,7 +789,7 @@ func (d *Dispatcher) List(withClosed bool) []Incident {
 	out := make([]Incident, 0, len(d.incidents))
 	for _, inc := range d.incidents {
 		if inc.Status != StatusClosed || withClosed {
-			out = append(out, inc.clone())
+			out = append(out, clone(inc))
 		}
 	}
 	d.mu.Unlock()
@@ -812,14 +812,14 @@ func (d *Dispatcher) Incidents(ids []string) []Incident {
 	if ids == nil {
 		for _, inc := range d.incidents {
 			if inc.Status != StatusClosed {
-				out = append(out, inc.clone())
+				out = append(out, clone(inc))
 			}
 		}
 		return out
 	}
 	for _, id := range ids {
 		if inc, ok := d.incidents[id]; ok {
-			out = append(out, inc.clone())
+			out = append(out, clone(inc))
 		}
 	}
 	return out

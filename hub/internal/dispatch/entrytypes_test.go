@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"fmt"
 	"go/ast"
 	"go/build"
 	"go/constant"
@@ -8,7 +9,9 @@ import (
 	"go/parser"
 	"go/token"
 	"go/types"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -119,10 +122,21 @@ func TestEntryTypesWritten(t *testing.T) {
 }
 
 // typeCheck type-checks one package from its source, its imports from the
-// compiler's export data: much quicker than the source importer, which would
-// type-check the standard library too.
+// compiler's export data, which go list finds (kuaifan/protocol too, a module
+// importer.Default cannot see): much quicker than the source importer, which
+// would type-check the standard library too.
 func typeCheck(t *testing.T, fset *token.FileSet, path string) *types.Package {
 	t.Helper()
+	list, err := exec.Command("go", "list", "-export", "-deps", "-f", "{{.ImportPath}}\t{{.Export}}", path).Output()
+	if err != nil {
+		t.Fatalf("go list -export %s: %v", path, err)
+	}
+	exports := map[string]string{}
+	for line := range strings.Lines(string(list)) {
+		if imp, file, ok := strings.Cut(strings.TrimSpace(line), "\t"); ok {
+			exports[imp] = file
+		}
+	}
 	bp, err := build.Import(path, ".", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +149,13 @@ func typeCheck(t *testing.T, fset *token.FileSet, path string) *types.Package {
 		}
 		files = append(files, f)
 	}
-	conf := types.Config{Importer: importer.Default()}
+	lookup := func(imp string) (io.ReadCloser, error) {
+		if exports[imp] == "" {
+			return nil, fmt.Errorf("no export data for %s", imp)
+		}
+		return os.Open(exports[imp])
+	}
+	conf := types.Config{Importer: importer.ForCompiler(fset, "gc", lookup)}
 	pkg, err := conf.Check(path, fset, files, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -6,33 +6,32 @@ import (
 	"strings"
 	"time"
 
-	"kuaifan/hub/internal/match"
 	"kuaifan/protocol"
 	"kuaifan/protocol/api"
 )
 
-// Incident statuses.
+// Incident statuses, under the names the hub's code has always used: the
+// API's (kuaifan/protocol/api).
 const (
-	StatusOpen       = "open"       // no unit assigned (yet, or any more)
-	StatusDispatched = "dispatched" // a unit is assigned and not yet there
-	StatusOnScene    = "on_scene"   // a unit has arrived
-	StatusClosed     = "closed"
+	StatusOpen       = api.IncidentOpen       // no unit assigned (yet, or any more)
+	StatusDispatched = api.IncidentDispatched // a unit is assigned and not yet there
+	StatusOnScene    = api.IncidentOnScene    // a unit has arrived
+	StatusClosed     = api.IncidentClosed
 )
 
-// Assignment states, from dispatched to one of the ends.
+// Assignment states, from dispatched to one of the ends (kuaifan/protocol/api).
 const (
-	AssignDispatched = "dispatched" // command sent, waiting for the unit's ack
-	AssignEnroute    = "enroute"    // acked
-	AssignOnScene    = "on_scene"
-	AssignCleared    = "cleared"
-	AssignDeclined   = "declined"
-	AssignTimeout    = "timeout" // no ack within the policy's timeout
-	AssignCancelled  = "cancelled"
+	AssignDispatched = api.AssignDispatched // command sent, waiting for the unit's ack
+	AssignEnroute    = api.AssignEnroute    // acked
+	AssignOnScene    = api.AssignOnScene
+	AssignCleared    = api.AssignCleared
+	AssignDeclined   = api.AssignDeclined
+	AssignTimeout    = api.AssignTimeout // no ack within the policy's timeout
+	AssignCancelled  = api.AssignCancelled
 )
 
-func active(state string) bool {
-	return state == AssignDispatched || state == AssignEnroute || state == AssignOnScene
-}
+// active reports whether a unit in this assignment state is still on the job.
+func active(state string) bool { return api.AssignmentActive(state) }
 
 // Timeline entry types, under the names the hub's code has always used: the
 // shared vocabulary's (kuaifan/protocol/api), which the dashboard renders.
@@ -61,89 +60,44 @@ const (
 	ActorSystem     = api.ActorSystem // a timer
 )
 
-// Incident is one call for help and everything done about it.
-type Incident struct {
-	ID              string           `json:"id"`
-	Status          string           `json:"status"`
-	Uncovered       bool             `json:"uncovered"` // nobody is there or acknowledged within the first tier, nor free to go within it (cover.go)
-	Lat             float64          `json:"lat"`
-	Lon             float64          `json:"lon"`
-	Kind            string           `json:"kind"`
-	Priority        int              `json:"priority"`
-	Summary         string           `json:"summary,omitempty"`
-	Needs           []string         `json:"needs"`
-	Created         int64            `json:"created"`          // Unix ms
-	Closed          int64            `json:"closed,omitempty"` // Unix ms
-	Assignments     []Assignment     `json:"assignments"`
-	Timeline        []Entry          `json:"timeline"`
-	Figures         Figures          `json:"figures"`
-	Offer           *Offer           `json:"offer,omitempty"`           // a better-placed free unit, after a sighting
-	Recommendations []Recommendation `json:"recommendations,omitempty"` // computed when asked, never stored
-}
-
-// Assignment is one unit sent to the incident.
-type Assignment struct {
-	Unit       string `json:"unit"`
-	State      string `json:"state"`
-	Command    string `json:"command"`    // id of the dispatch command
-	By         string `json:"by"`         // who sent it: dispatcher or auto
-	Tier       int    `json:"tier"`       // the tier it was in when sent
-	Dispatched int64  `json:"dispatched"` // Unix ms, hub clock
-	Deadline   int64  `json:"deadline"`   // Unix ms: no ack by then is a timeout
-	Acked      int64  `json:"acked,omitempty"`
-	Arrived    int64  `json:"arrived,omitempty"`
-	Ended      int64  `json:"ended,omitempty"` // cleared, declined, timed out or cancelled
-	// EventSeq is the seq of the unit's latest event applied to this
-	// assignment. A unit may be sent to the same incident again (after a
-	// decline, or a reopening); its events up to here belong to this
-	// assignment, and a replay after a restart must not apply them to the
-	// next one.
-	EventSeq uint64 `json:"event_seq,omitempty"`
-}
-
-// Entry is one step on the timeline: the shared type, so the hub writes what
-// the dashboard reads. Once added, an entry is never changed (clones share
-// its Params).
-type Entry = api.Entry
-
-// Figures are the incident's response times in seconds from its creation;
-// absent until the step happens.
-type Figures struct {
-	ToDispatchS *float64 `json:"to_dispatch_s,omitempty"`
-	ToAckS      *float64 `json:"to_ack_s,omitempty"`
-	ToArrivalS  *float64 `json:"to_arrival_s,omitempty"`
-	ToCloseS    *float64 `json:"to_close_s,omitempty"`
-}
-
-// Offer is a free unit better placed than those on their way.
-type Offer struct {
-	Unit     string  `json:"unit"`
-	ETAS     float64 `json:"eta_s"`
-	BestETAS float64 `json:"best_enroute_eta_s"` // the best unit on its way, to the new place
-	Sighting int64   `json:"sighting"`           // the sighting that prompted it, Unix ms
-}
-
-// Recommendation is a ranked unit for the incident: the match candidate,
-// the tier it falls in under the policy, and whether its position is stale.
-type Recommendation struct {
-	match.Candidate
-	Stale bool `json:"stale"` // older than the freshness bound: ranked after every fresh unit
-}
-
-// NewIncident is what a call-taker or dispatcher reports.
-type NewIncident struct {
-	Lat      float64  `json:"lat"`
-	Lon      float64  `json:"lon"`
-	Kind     string   `json:"kind"`
-	Priority int      `json:"priority"`
-	Summary  string   `json:"summary"`
-	Needs    []string `json:"needs"`
-}
+// The incident and its parts are the API's types (kuaifan/protocol/api): the
+// hub stores, answers and streams them as they are, so it writes what the
+// dashboard reads. The functions below are the dispatcher's own operations on
+// them.
+type (
+	// Incident is one call for help and everything done about it. Its
+	// Recommendations are computed when asked, never stored; Uncovered is
+	// kept up to date by cover.go.
+	Incident = api.Incident
+	// Assignment is one unit sent to the incident. EventSeq is the seq of
+	// the unit's latest event applied to it: a unit may be sent to the same
+	// incident again (after a decline, or a reopening); its events up to
+	// here belong to this assignment, and a replay after a restart must not
+	// apply them to the next one.
+	Assignment = api.Assignment
+	// Entry is one step on the timeline. Once added, an entry is never
+	// changed (clones share its Params).
+	Entry = api.Entry
+	// Figures are the incident's response times in seconds from its
+	// creation; absent until the step happens.
+	Figures = api.Figures
+	// Offer is a free unit better placed than those on their way.
+	Offer = api.Offer
+	// Recommendation is a ranked unit for the incident: the match
+	// candidate, the tier it falls in under the policy, and whether its
+	// position is stale (ranked after every fresh unit).
+	Recommendation = api.Recommendation
+	// NewIncident is what a call-taker or dispatcher reports.
+	NewIncident = api.NewIncident
+	// Sighting moves an incident: a camera or a caller saw it somewhere else.
+	Sighting = api.Sighting
+)
 
 // ErrInvalid wraps a message for the caller about bad input.
 var ErrInvalid = errors.New("invalid")
 
-func (n *NewIncident) validate() error {
+// validateNew reports what is wrong with a new incident.
+func validateNew(n *NewIncident) error {
 	switch {
 	case !protocol.ValidLatLon(n.Lat, n.Lon):
 		return fmt.Errorf("%w: lat, lon %v, %v are not WGS-84 degrees", ErrInvalid, n.Lat, n.Lon)
@@ -164,14 +118,8 @@ func (n *NewIncident) validate() error {
 	return nil
 }
 
-// Sighting moves an incident: a camera or a caller saw it somewhere else.
-type Sighting struct {
-	Lat    float64 `json:"lat"`
-	Lon    float64 `json:"lon"`
-	Source string  `json:"source"`
-}
-
-func (s *Sighting) validate() error {
+// validateSighting reports what is wrong with a sighting.
+func validateSighting(s *Sighting) error {
 	if !protocol.ValidLatLon(s.Lat, s.Lon) {
 		return fmt.Errorf("%w: lat, lon %v, %v are not WGS-84 degrees", ErrInvalid, s.Lat, s.Lon)
 	}
@@ -181,8 +129,8 @@ func (s *Sighting) validate() error {
 	return nil
 }
 
-// add puts a step on the timeline at ts.
-func (inc *Incident) add(ts time.Time, e Entry) {
+// add puts a step on the incident's timeline at ts.
+func add(inc *Incident, ts time.Time, e Entry) {
 	const maxTimeline = 1000
 	if len(inc.Timeline) >= maxTimeline {
 		return
@@ -207,8 +155,8 @@ func cleanNote(s, field string, required bool) (string, error) {
 	return s, nil
 }
 
-// assignment is the unit's latest assignment to the incident.
-func (inc *Incident) assignment(unit string) *Assignment {
+// assignmentOf is the unit's latest assignment to the incident.
+func assignmentOf(inc *Incident, unit string) *Assignment {
 	for i := len(inc.Assignments) - 1; i >= 0; i-- {
 		if inc.Assignments[i].Unit == unit {
 			return &inc.Assignments[i]
@@ -219,7 +167,7 @@ func (inc *Incident) assignment(unit string) *Assignment {
 
 // belongsEarlier reports whether an event of a's unit is one an earlier
 // assignment of that unit to the incident already took (or one older still).
-func (inc *Incident) belongsEarlier(a *Assignment, seq uint64) bool {
+func belongsEarlier(inc *Incident, a *Assignment, seq uint64) bool {
 	for i := range inc.Assignments {
 		if b := &inc.Assignments[i]; b != a && b.Unit == a.Unit && seq <= b.EventSeq {
 			return true
@@ -229,7 +177,7 @@ func (inc *Incident) belongsEarlier(a *Assignment, seq uint64) bool {
 }
 
 // settle derives the incident's status from its assignments.
-func (inc *Incident) settle() {
+func settle(inc *Incident) {
 	if inc.Status == StatusClosed {
 		return
 	}
@@ -245,16 +193,17 @@ func (inc *Incident) settle() {
 	}
 }
 
-// since records a figure the first time a step happens.
-func (inc *Incident) since(f **float64, at int64) {
+// since records a figure of the incident the first time a step happens.
+func since(inc *Incident, f **float64, at int64) {
 	if *f == nil {
 		v := float64(at-inc.Created) / 1000
 		*f = &v
 	}
 }
 
-// clone is a deep copy, for handing out while the original keeps changing.
-func (inc *Incident) clone() Incident {
+// clone is a deep copy of an incident, for handing out while the original
+// keeps changing.
+func clone(inc *Incident) Incident {
 	c := *inc
 	c.Needs = append([]string{}, inc.Needs...)
 	c.Assignments = append([]Assignment{}, inc.Assignments...)

@@ -133,7 +133,7 @@ func TestCloseNote(t *testing.T) {
 }
 
 func stateOf(inc Incident, unit string) string {
-	if a := inc.assignment(unit); a != nil {
+	if a := assignmentOf(&inc, unit); a != nil {
 		return a.State
 	}
 	return ""

@@ -22,6 +22,7 @@ import (
 	"kuaifan/hub/internal/match"
 	"kuaifan/hub/internal/store"
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 // Errors returned by Fleet; ErrInvalid wraps a message meant for the caller.
@@ -129,20 +130,17 @@ func (u *unit) matchUnit() match.Unit {
 	return m
 }
 
-// Enrolment is what an operator supplies to enrol a device.
-type Enrolment struct {
-	ID           string            `json:"id"`
-	Type         protocol.UnitType `json:"type"`
-	Callsign     string            `json:"callsign"`
-	Capabilities []string          `json:"capabilities"`
-}
+// Enrolment is what an operator supplies to enrol a device: the body of
+// POST /api/units (kuaifan/protocol/api).
+type Enrolment = api.Enrolment
 
 const (
 	maxCallsign     = 64
 	maxCapabilities = 16
 )
 
-func (e *Enrolment) validate() error {
+// validate reports the first thing wrong with an enrolment.
+func validate(e *Enrolment) error {
 	if !protocol.ValidUnitID(e.ID) {
 		return fmt.Errorf("%w: id %s is not [A-Za-z0-9_-]{1,32}", ErrInvalid, clip.Quote(e.ID))
 	}
@@ -166,7 +164,7 @@ func (e *Enrolment) validate() error {
 // Enrol registers a unit and returns its MQTT secret, which is not kept: only
 // its hash is stored.
 func (f *Fleet) Enrol(e Enrolment, now time.Time) (secret string, err error) {
-	if err := e.validate(); err != nil {
+	if err := validate(&e); err != nil {
 		return "", err
 	}
 	caps := slices.Clone(e.Capabilities)
@@ -262,26 +260,9 @@ func (f *Fleet) Known(id string) bool {
 	return ok
 }
 
-// View is a unit as the API shows it. Position fields are absent until the
-// unit has reported a fix.
-type View struct {
-	ID           string            `json:"id"`
-	Type         protocol.UnitType `json:"type"`
-	Callsign     string            `json:"callsign,omitempty"`
-	Capabilities []string          `json:"capabilities"`
-	Status       protocol.Status   `json:"status,omitempty"`
-	Online       bool              `json:"online"`
-	Lat          *float64          `json:"lat"`
-	Lon          *float64          `json:"lon"`
-	TS           *int64            `json:"ts"`
-	Seq          *uint64           `json:"seq,omitempty"`
-	AccM         *float64          `json:"acc_m,omitempty"`
-	SpeedMPS     *float64          `json:"speed_mps,omitempty"`
-	HeadingDeg   *float64          `json:"heading_deg,omitempty"`
-	Battery      *float64          `json:"battery,omitempty"`
-	LastSeen     int64             `json:"last_seen,omitempty"` // hub time of the last message, Unix ms
-	Incident     string            `json:"incident,omitempty"`  // assigned to
-}
+// View is a unit as the API and the stream show it (kuaifan/protocol/api).
+// Position fields are absent until the unit has reported a fix.
+type View = api.Unit
 
 func (u *unit) view() View {
 	v := View{ID: u.meta.ID, Type: u.meta.Type, Callsign: u.meta.Callsign, Capabilities: u.meta.Capabilities,

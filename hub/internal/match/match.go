@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 // MaxK bounds Query.K: a dispatcher looks at a handful of candidates, and the
@@ -120,17 +121,12 @@ func (q *Query) maxFixAge(cfg *Config) time.Duration {
 	return cfg.MaxFixAge
 }
 
-// Candidate is one ranked unit.
-type Candidate struct {
-	Unit      string            `json:"unit"`
-	Type      protocol.UnitType `json:"type"`
-	DistanceM float64           `json:"distance_m"` // haversine, metres
-	ETAS      float64           `json:"eta_s"`      // DistanceM × Detour ÷ Speeds[Type]
-	Tier      int               `json:"tier"`       // 1-based response circle ETAS falls in (<= bound)
-	FixAgeS   float64           `json:"fix_age_s"`  // age of the position used, seconds (negative ages clamp to 0)
-	Lat       float64           `json:"lat"`
-	Lon       float64           `json:"lon"`
-}
+// Candidate is one ranked unit: the API's type (kuaifan/protocol/api), as
+// GET /api/match and an incident's recommendations show it. DistanceM is the
+// haversine distance in metres, ETAS is DistanceM × Detour ÷ Speeds[Type],
+// Tier the 1-based response circle ETAS falls in (<= bound), FixAgeS the age
+// of the position used in seconds (negative ages clamp to 0).
+type Candidate = api.Candidate
 
 // Rank is the brute force: it filters units, computes every candidate and
 // sorts them, returning at most q.K. It is the reference Index.Query must

@@ -2,7 +2,7 @@
 // GET /ws, a websocket that sends a snapshot of every unit and open incident,
 // then deltas batched at most once per Interval (100 ms).
 //
-// Frames are JSON text messages:
+// Frames are JSON text messages, kuaifan/protocol/api's Frame:
 //
 //	{"type":"snapshot","seq":N,"ts":ms,"units":[…],"incidents":[…]}
 //	{"type":"delta","seq":N,"ts":ms,"units":[…],"incidents":[…],"removed_units":[ids],"removed_incidents":[ids]}
@@ -43,6 +43,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"kuaifan/protocol/api"
 )
 
 // Item is one thing the stream shows, as JSON.
@@ -347,10 +349,11 @@ func (s *Stream) giveBack(units, incidents map[string]struct{}) {
 	s.spareUnits, s.spareIncidents = units, incidents
 }
 
-// Frame kinds, also the values of the frames_total type label.
+// Frame kinds (kuaifan/protocol/api), also the values of the frames_total
+// type label.
 const (
-	kindSnapshot = "snapshot"
-	kindDelta    = "delta"
+	kindSnapshot = api.FrameSnapshot
+	kindDelta    = api.FrameDelta
 )
 
 // frame is one encoded message, shared by every client it is queued for.
@@ -360,26 +363,13 @@ type frame struct {
 	data []byte
 }
 
-type snapshotMsg struct {
-	Type      string `json:"type"`
-	Seq       uint64 `json:"seq"`
-	TS        int64  `json:"ts"`
-	Units     []any  `json:"units"`
-	Incidents []any  `json:"incidents"`
-}
-
-type deltaMsg struct {
-	Type             string   `json:"type"`
-	Seq              uint64   `json:"seq"`
-	TS               int64    `json:"ts"`
-	Units            []any    `json:"units,omitempty"`
-	Incidents        []any    `json:"incidents,omitempty"`
-	RemovedUnits     []string `json:"removed_units,omitempty"`
-	RemovedIncidents []string `json:"removed_incidents,omitempty"`
-}
+// message is a frame before encoding: the API's frame (kuaifan/protocol/api)
+// with the Source's values as they are. A snapshot's lists are never nil, so
+// they are sent even when empty; a delta's are nil when empty, and left out.
+type message = api.FrameOf[any, any]
 
 func (s *Stream) buildDelta(units, incidents map[string]struct{}) *frame {
-	msg := deltaMsg{Type: kindDelta, Seq: s.seq, TS: s.cfg.Now().UnixMilli()}
+	msg := message{Type: kindDelta, Seq: s.seq, TS: s.cfg.Now().UnixMilli()}
 	if len(units) > 0 {
 		ids := slices.Collect(maps.Keys(units))
 		msg.Units, msg.RemovedUnits = split(ids, s.src.Units(ids))
@@ -393,7 +383,7 @@ func (s *Stream) buildDelta(units, incidents map[string]struct{}) *frame {
 
 func (s *Stream) buildSnapshot() *frame {
 	start := time.Now()
-	msg := snapshotMsg{Type: kindSnapshot, Seq: s.seq, TS: s.cfg.Now().UnixMilli(),
+	msg := message{Type: kindSnapshot, Seq: s.seq, TS: s.cfg.Now().UnixMilli(),
 		Units: values(s.src.Units(nil)), Incidents: values(s.src.Incidents(nil))}
 	f := s.encode(kindSnapshot, msg.Seq, &msg)
 	s.log.Debug("stream: snapshot built", "seq", msg.Seq, "units", len(msg.Units),
@@ -433,7 +423,7 @@ func values(items []Item) []any {
 
 // encode marshals msg once. Should a value fail to encode, the frame goes out
 // without it rather than not at all, so one bad value cannot stop the stream.
-func (s *Stream) encode(kind string, seq uint64, msg any) *frame {
+func (s *Stream) encode(kind string, seq uint64, msg *message) *frame {
 	data, err := json.Marshal(msg)
 	if err != nil {
 		data = s.encodeSkippingBad(msg)
@@ -442,8 +432,11 @@ func (s *Stream) encode(kind string, seq uint64, msg any) *frame {
 	return &frame{kind: kind, seq: seq, data: data}
 }
 
-func (s *Stream) encodeSkippingBad(msg any) []byte {
+func (s *Stream) encodeSkippingBad(msg *message) []byte {
 	clean := func(values []any) []any {
+		if values == nil {
+			return nil
+		}
 		out := make([]any, 0, len(values))
 		for _, v := range values {
 			b, err := json.Marshal(v)
@@ -453,14 +446,12 @@ func (s *Stream) encodeSkippingBad(msg any) []byte {
 			}
 			out = append(out, json.RawMessage(b))
 		}
+		if len(out) == 0 && msg.Type == kindDelta {
+			return nil // a delta leaves out an empty list
+		}
 		return out
 	}
-	switch m := msg.(type) {
-	case *snapshotMsg:
-		m.Units, m.Incidents = clean(m.Units), clean(m.Incidents)
-	case *deltaMsg:
-		m.Units, m.Incidents = clean(m.Units), clean(m.Incidents)
-	}
+	msg.Units, msg.Incidents = clean(msg.Units), clean(msg.Incidents)
 	data, err := json.Marshal(msg)
 	if err != nil { // cannot happen: only strings, numbers and valid raw JSON are left
 		panic("stream: encoding a cleaned frame: " + err.Error())

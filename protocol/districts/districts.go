@@ -1,37 +1,57 @@
-// Package districts holds the city's administrative districts as the hub
-// serves them (GET /api/districts): polygons with names in Chinese and
-// English, read from a GeoJSON file (-districts) or, by default, Changsha's
-// built in. The dashboard draws them and files units under them; they are
-// the same polygons the simulator's Changsha patrols.
+// Package districts is a city's administrative districts as kuaifan shares
+// them: polygons with names in Chinese and English, read from GeoJSON (Parse,
+// Load), written as the hub serves them at GET /api/districts (Set.GeoJSON),
+// and the district a point is in (Set.At, Ring.Contains). The hub serves a
+// Set, the dashboard reads the hub's answer with Parse to draw the districts
+// and file units under them, and the simulator patrols the same polygons.
+//
+// It uses the standard library only, so the WebAssembly dashboard imports it
+// too. Changsha's districts, built in, are the package
+// kuaifan/protocol/districts/changsha, which a program that only reads the
+// hub's answer does not need to carry.
 package districts
 
 import (
 	"bytes"
-	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os"
-	"regexp"
 	"strings"
 )
 
-// District is one district. Ring is its outline as [lon, lat] pairs, closed
-// (the last position repeats the first), as GeoJSON has it.
+// District is one district.
 type District struct {
-	ID     string
+	ID     string // [a-z0-9_-]{1,64}, unique in its set
 	Name   string // as given, e.g. "芙蓉区 Furong"
 	NameZH string
 	NameEN string
-	Ring   [][2]float64
+	Ring   Ring // the outline: at least 3 vertices, some area; without GeoJSON's closing repeat
 }
 
-// Set is a city's districts and their GeoJSON.
+// Contains reports whether p is in the district (Ring.Contains).
+func (d *District) Contains(p Point) bool { return d.Ring.Contains(p) }
+
+// Set is a city's districts and their GeoJSON. Make one with Parse (or Load,
+// or None): a Set changed after that keeps serving the GeoJSON it was made
+// from.
 type Set struct {
 	Name      string
 	Districts []District
 	geojson   []byte
+}
+
+// At returns the index in s.Districts of the district containing p, -1 if
+// none does. Districts are meant not to overlap; if they do, the first one
+// wins.
+func (s *Set) At(p Point) int {
+	for i := range s.Districts {
+		if s.Districts[i].Contains(p) {
+			return i
+		}
+	}
+	return -1
 }
 
 // Limits that keep a file sane.
@@ -39,20 +59,6 @@ const (
 	MaxDistricts = 1000
 	MaxVertices  = 10_000
 )
-
-//go:embed changsha.geojson
-var changsha []byte
-
-// Changsha returns the built-in districts: Changsha's six urban districts
-// and Changsha County, coarse polygons along the Xiang river and the main
-// district lines (enough to orient a dispatcher, not survey boundaries).
-func Changsha() *Set {
-	s, err := Parse(changsha)
-	if err != nil {
-		panic("districts: the built-in Changsha is invalid: " + err.Error())
-	}
-	return s
-}
 
 // None is a city without districts.
 func None() *Set {
@@ -72,8 +78,6 @@ func Load(path string) (*Set, error) {
 	}
 	return s, nil
 }
-
-var idPattern = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
 
 type featureCollection struct {
 	Type     string     `json:"type"`
@@ -101,8 +105,8 @@ type feature struct {
 // feature's id, else made from the name: [a-z0-9_-]), name_zh and name_en
 // (else both are the name). A polygon's outer ring is used; holes are not
 // modelled. Positions are [lon, lat] in WGS-84 (a third number, an
-// altitude, is ignored). Anything else is refused with the feature's
-// number.
+// altitude, is ignored); a ring left open is closed. Anything else is
+// refused with the feature's number.
 func Parse(data []byte) (*Set, error) {
 	var fc featureCollection
 	if err := json.Unmarshal(data, &fc); err != nil {
@@ -170,13 +174,14 @@ func district(f *feature) (District, error) {
 	if d.ID == "" {
 		d.ID = slug(d.NameEN)
 	}
-	if !idPattern.MatchString(d.ID) {
+	if !validID(d.ID) {
 		return d, fmt.Errorf("%s: id %q: want [a-z0-9_-]{1,64}", d.Name, d.ID)
 	}
 	ring := rings[0]
 	if len(ring) > MaxVertices {
 		return d, fmt.Errorf("%s: %d vertices; at most %d", d.Name, len(ring), MaxVertices)
 	}
+	closed := make(Ring, 0, len(ring)+1)
 	for j, pos := range ring {
 		if len(pos) < 2 || len(pos) > 3 {
 			return d, fmt.Errorf("%s: position %d: want [lon, lat]", d.Name, j+1)
@@ -185,18 +190,32 @@ func district(f *feature) (District, error) {
 		if math.IsNaN(lon) || math.IsNaN(lat) || lon < -180 || lon > 180 || lat < -90 || lat > 90 {
 			return d, fmt.Errorf("%s: position %d: [%v, %v] is not WGS-84 [lon, lat]", d.Name, j+1, lon, lat)
 		}
-		d.Ring = append(d.Ring, [2]float64{lon, lat})
+		closed = append(closed, Point{Lat: lat, Lon: lon})
 	}
-	if n := len(d.Ring); n > 0 && d.Ring[0] != d.Ring[n-1] {
-		d.Ring = append(d.Ring, d.Ring[0]) // GeoJSON closes rings; accept one left open
+	if n := len(closed); n > 0 && closed[0] != closed[n-1] {
+		closed = append(closed, closed[0]) // GeoJSON closes rings; accept one left open
 	}
-	if len(d.Ring) < 4 {
-		return d, fmt.Errorf("%s: %d positions; a ring needs at least 3 distinct ones", d.Name, len(d.Ring)-1)
+	if len(closed) < 4 {
+		return d, fmt.Errorf("%s: %d positions; a ring needs at least 3 distinct ones", d.Name, len(closed)-1)
 	}
-	if area(d.Ring) == 0 {
+	if area(closed) == 0 {
 		return d, fmt.Errorf("%s: the polygon has no area", d.Name)
 	}
+	d.Ring = closed[:len(closed)-1] // without the closing repeat
 	return d, nil
+}
+
+// validID is the pattern [a-z0-9_-]{1,64}.
+func validID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 // slug makes an id from a name: lower case ASCII letters and digits, other
@@ -217,16 +236,19 @@ func slug(name string) string {
 }
 
 // area is twice the signed area of a closed ring (shoelace), in degrees².
-func area(ring [][2]float64) float64 {
+func area(ring Ring) float64 {
 	var a float64
 	for i := 0; i+1 < len(ring); i++ {
-		a += ring[i][0]*ring[i+1][1] - ring[i+1][0]*ring[i][1]
+		a += ring[i].Lon*ring[i+1].Lat - ring[i+1].Lon*ring[i].Lat
 	}
 	return a
 }
 
-// GeoJSON returns the set as the API serves it: a FeatureCollection, each
-// feature with its id and properties id, name, name_zh and name_en.
+// GeoJSON returns the set as the API serves it (application/geo+json): a
+// FeatureCollection with the set's name, each feature a Polygon of one
+// closed ring of [lon, lat], with its id and properties id, name, name_zh
+// and name_en. Parse reads it back as the same set. The bytes are the set's
+// own: do not modify them.
 func (s *Set) GeoJSON() []byte { return s.geojson }
 
 func (s *Set) encode() []byte {
@@ -252,9 +274,14 @@ func (s *Set) encode() []byte {
 		Features []feat `json:"features"`
 	}{Type: "FeatureCollection", Name: s.Name, Features: []feat{}}
 	for _, d := range s.Districts {
+		ring := make([][2]float64, 0, len(d.Ring)+1)
+		for _, p := range d.Ring {
+			ring = append(ring, [2]float64{p.Lon, p.Lat})
+		}
+		ring = append(ring, ring[0])
 		out.Features = append(out.Features, feat{Type: "Feature", ID: d.ID,
 			Properties: props{ID: d.ID, Name: d.Name, NameZH: d.NameZH, NameEN: d.NameEN},
-			Geometry:   geometry{Type: "Polygon", Coordinates: [][][2]float64{d.Ring}}})
+			Geometry:   geometry{Type: "Polygon", Coordinates: [][][2]float64{ring}}})
 	}
 	b, err := json.Marshal(out)
 	if err != nil {

@@ -1,36 +1,21 @@
-package districts
+package districts_test
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
+
+	"kuaifan/protocol/districts"
 )
 
-func TestChangsha(t *testing.T) {
-	s := Changsha()
-	if len(s.Districts) != 7 {
-		t.Fatalf("%d districts", len(s.Districts))
+func TestNone(t *testing.T) {
+	s := districts.None()
+	if n := len(s.Districts); n != 0 || !strings.Contains(string(s.GeoJSON()), `"features":[]`) {
+		t.Errorf("None: %d, %s", n, s.GeoJSON())
 	}
-	want := map[string]string{"furong": "芙蓉区", "tianxin": "天心区", "yuelu": "岳麓区", "kaifu": "开福区",
-		"yuhua": "雨花区", "wangcheng": "望城区", "changsha_county": "长沙县"}
-	for _, d := range s.Districts {
-		if want[d.ID] != d.NameZH || d.NameEN == "" || d.NameEN == d.NameZH {
-			t.Errorf("%+v", d)
-		}
-		if d.Ring[0] != d.Ring[len(d.Ring)-1] {
-			t.Errorf("%s: ring not closed", d.ID)
-		}
-	}
-	// What the API serves reads back as the same set.
-	again, err := Parse(s.GeoJSON())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(again, s) {
-		t.Errorf("round trip:\n%+v\n%+v", again.Districts, s.Districts)
-	}
-	if n := len(None().Districts); n != 0 || !strings.Contains(string(None().GeoJSON()), `"features":[]`) {
-		t.Errorf("None: %d, %s", n, None().GeoJSON())
+	if i := s.At(districts.Point{Lat: 28.2, Lon: 113}); i != -1 {
+		t.Errorf("None().At: %d", i)
 	}
 }
 
@@ -43,7 +28,7 @@ func TestParse(t *testing.T) {
 		return `{"type":"Feature","properties":` + props + `,"geometry":{"type":"Polygon","coordinates":` + coords + `}}`
 	}
 	t.Run("ids and names", func(t *testing.T) {
-		s, err := Parse([]byte(fc(
+		s, err := districts.Parse([]byte(fc(
 			poly(`{"name":"西区 West Side"}`, sq),
 			`{"type":"Feature","id":7,"properties":{"name":"东区","name_en":"East"},"geometry":{"type":"Polygon","coordinates":[[[113,28.1,40],[113.1,28.1,40],[113.1,28.2,40]]]}}`,
 			`{"type":"Feature","id":"n-1","properties":{"name":"北区","id":"north","name_zh":"北区","name_en":"North","fill":"#ccc"},"geometry":{"type":"Polygon","coordinates":`+sq+`}}`,
@@ -59,8 +44,20 @@ func TestParse(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("got %q, want %q", got, want)
 		}
-		if r := s.Districts[1].Ring; len(r) != 4 || r[0] != r[3] || r[1] != [2]float64{113.1, 28.1} {
+		// Rings are kept without GeoJSON's closing repeat.
+		if r := s.Districts[0].Ring; len(r) != 4 || r[3] != (districts.Point{Lat: 28.2, Lon: 112.9}) {
+			t.Errorf("the closed ring: %v", r)
+		}
+		if r := s.Districts[1].Ring; len(r) != 3 || r[1] != (districts.Point{Lat: 28.1, Lon: 113.1}) {
 			t.Errorf("the open ring with altitudes: %v", r)
+		}
+		// The API's GeoJSON closes every ring again.
+		if !strings.Contains(string(s.GeoJSON()), `"coordinates":[[[113,28.1],[113.1,28.1],[113.1,28.2],[113,28.1]]]`) {
+			t.Errorf("GeoJSON: %s", s.GeoJSON())
+		}
+		if s.At(districts.Point{Lat: 28.15, Lon: 113.05}) != 1 || s.At(districts.Point{Lat: 28.15, Lon: 112.95}) != 0 ||
+			s.At(districts.Point{Lat: 28.3, Lon: 113}) != -1 {
+			t.Error("At")
 		}
 	})
 	for _, tc := range []struct{ name, doc, want string }{
@@ -79,40 +76,60 @@ func TestParse(t *testing.T) {
 		{"one number", fc(poly(`{"name":"a"}`, `[[[1],[2,2],[3,1]]]`)), "position 1: want [lon, lat]"},
 		{"flat", fc(poly(`{"name":"a"}`, `[[[1,1],[2,2],[3,3]]]`)), "no area"},
 		{"bad id", fc(poly(`{"name":"a","id":"A B"}`, sq)), `id "A B"`},
+		{"id too long", fc(poly(`{"name":"a","id":"`+strings.Repeat("a", 65)+`"}`, sq)), `want [a-z0-9_-]{1,64}`},
 		{"no id from a Chinese name", fc(poly(`{"name":"芙蓉区"}`, sq)), `id ""`},
 		{"same id", fc(poly(`{"name":"a"}`, sq), poly(`{"name":"A"}`, sq)), `feature 2: id "a" used twice`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse([]byte(tc.doc))
+			_, err := districts.Parse([]byte(tc.doc))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want %q", err, tc.want)
 			}
 		})
 	}
+	t.Run("longest id", func(t *testing.T) {
+		id := strings.Repeat("a-_0", 16)
+		if s, err := districts.Parse([]byte(fc(poly(`{"name":"a","id":"`+id+`"}`, sq)))); err != nil || s.Districts[0].ID != id {
+			t.Errorf("%v", err)
+		}
+	})
 }
 
 func TestLoad(t *testing.T) {
-	if _, err := Load("testdata/missing.geojson"); err == nil || !strings.Contains(err.Error(), "missing.geojson") {
+	if _, err := districts.Load("testdata/missing.geojson"); err == nil || !strings.Contains(err.Error(), "missing.geojson") {
 		t.Errorf("missing file: %v", err)
+	}
+	s, err := districts.Load("changsha/changsha.geojson")
+	if err != nil || len(s.Districts) != 7 {
+		t.Errorf("changsha.geojson: %v", err)
 	}
 }
 
 // FuzzParse: whatever the file, Parse refuses it or gives a set whose
 // GeoJSON reads back as the same set.
 func FuzzParse(f *testing.F) {
+	changsha, err := os.ReadFile("changsha/changsha.geojson")
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Add(changsha)
 	f.Add([]byte(`{"type":"FeatureCollection","features":[{"type":"Feature","id":1,"properties":{"name":"a b"},"geometry":{"type":"Polygon","coordinates":[[[1,1],[2,1],[2,2]]]}}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s, err := Parse(data)
+		s, err := districts.Parse(data)
 		if err != nil {
 			return
 		}
-		again, err := Parse(s.GeoJSON())
+		again, err := districts.Parse(s.GeoJSON())
 		if err != nil {
 			t.Fatalf("its own GeoJSON is refused: %v\n%s", err, s.GeoJSON())
 		}
 		if !reflect.DeepEqual(again.Districts, s.Districts) {
 			t.Fatalf("round trip differs:\n%+v\n%+v", again.Districts, s.Districts)
+		}
+		for _, d := range s.Districts {
+			if len(d.Ring) < 3 {
+				t.Fatalf("%s: ring %v", d.ID, d.Ring)
+			}
 		}
 	})
 }

@@ -1,0 +1,75 @@
+package api
+
+import "kuaifan/protocol"
+
+// Unit is one patrol unit as GET /api/units, GET /api/units/{id} and the
+// stream show it. The position fields (Lat, Lon, TS, Seq and the optional
+// figures) are those of the unit's latest fix; Lat, Lon and TS are null
+// until it has one.
+type Unit struct {
+	ID           string            `json:"id"`
+	Type         protocol.UnitType `json:"type"`
+	Callsign     string            `json:"callsign,omitempty"`
+	Capabilities []string          `json:"capabilities"` // never null
+	Status       protocol.Status   `json:"status,omitempty"`
+	Online       bool              `json:"online"`
+	Lat          *float64          `json:"lat"`
+	Lon          *float64          `json:"lon"`
+	TS           *int64            `json:"ts"` // GPS time of the fix, Unix ms
+	Seq          *uint64           `json:"seq,omitempty"`
+	AccM         *float64          `json:"acc_m,omitempty"`
+	SpeedMPS     *float64          `json:"speed_mps,omitempty"`
+	HeadingDeg   *float64          `json:"heading_deg,omitempty"`
+	Battery      *float64          `json:"battery,omitempty"`
+	LastSeen     int64             `json:"last_seen,omitempty"` // hub time of its last message, Unix ms
+	Incident     string            `json:"incident,omitempty"`  // the incident it is assigned to
+}
+
+// Enrolment is the body of POST /api/units: a device to enrol. Unknown
+// fields are refused.
+type Enrolment struct {
+	ID           string            `json:"id"`
+	Type         protocol.UnitType `json:"type"`
+	Callsign     string            `json:"callsign"`
+	Capabilities []string          `json:"capabilities"`
+}
+
+// Enrolled is the answer of POST /api/units: the unit's MQTT password,
+// shown this once (the hub keeps only its hash).
+type Enrolled struct {
+	ID     string `json:"id"`
+	Secret string `json:"secret"`
+}
+
+// TrackPoint is one stored position of a unit, as GET /api/units/{id}/track
+// lists them (oldest first).
+type TrackPoint struct {
+	Seq        uint64          `json:"seq"`
+	TS         int64           `json:"ts"` // GPS time, Unix ms
+	Lat        float64         `json:"lat"`
+	Lon        float64         `json:"lon"`
+	Status     protocol.Status `json:"status"`
+	AccM       *float64        `json:"acc_m,omitempty"`
+	SpeedMPS   *float64        `json:"speed_mps,omitempty"`
+	HeadingDeg *float64        `json:"heading_deg,omitempty"`
+	Battery    *float64        `json:"battery,omitempty"`
+}
+
+// Candidate is one unit ranked for a place: by GET /api/match, and as the
+// core of an incident's Recommendation.
+type Candidate struct {
+	Unit      string            `json:"unit"`
+	Type      protocol.UnitType `json:"type"`
+	DistanceM float64           `json:"distance_m"` // great-circle, metres
+	ETAS      float64           `json:"eta_s"`      // distance × detour ÷ the type's road speed
+	Tier      int               `json:"tier"`       // 1-based response tier the ETA falls in (by default ≤ 1, 3, 5 minutes; 4 beyond)
+	FixAgeS   float64           `json:"fix_age_s"`  // age of the position used, seconds
+	Lat       float64           `json:"lat"`
+	Lon       float64           `json:"lon"`
+}
+
+// Matches is the answer of GET /api/match: the candidates, best first by
+// ETA (an empty list, never null).
+type Matches struct {
+	Candidates []Candidate `json:"candidates"`
+}
