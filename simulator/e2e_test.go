@@ -14,6 +14,12 @@ import (
 	"kuaifan/hub"
 	"kuaifan/hub/hubtest"
 	"kuaifan/protocol"
+	"kuaifan/simulator/internal/city"
+	"kuaifan/simulator/internal/faults"
+	"kuaifan/simulator/internal/mosquitto"
+	"kuaifan/simulator/internal/patrol"
+	"kuaifan/simulator/internal/report"
+	"kuaifan/simulator/internal/scenario"
 )
 
 // testConfig is a run against h: a small fleet, quick to connect and to
@@ -90,8 +96,8 @@ func TestRunEndToEnd(t *testing.T) {
 			continue
 		}
 		travel := *j.ArrivedS - *j.AckS
-		d := haversine(j.From, j.Target)
-		v := ResponseSpeed(protocol.UnitType(j.Type))
+		d := city.DistanceM(j.From, j.Target)
+		v := patrol.ResponseSpeed(protocol.UnitType(j.Type))
 		// The agent may declare the arrival within 50 m of its (noisy) fix;
 		// the officer acts on the step after the Mover got there.
 		if low := (d - 50 - 15) / v; travel < low-tick {
@@ -120,7 +126,7 @@ func TestRunEndToEnd(t *testing.T) {
 // hub's history afterwards.
 func TestOutageScenario(t *testing.T) {
 	t.Parallel()
-	sc, ok := BuiltinScenario("outage")
+	sc, ok := scenario.Builtin("outage")
 	if !ok {
 		t.Fatal("no built-in outage scenario")
 	}
@@ -154,7 +160,7 @@ func TestOutageScenario(t *testing.T) {
 // the last place the suspects were seen.
 func TestRobberyChase(t *testing.T) {
 	t.Parallel()
-	sc, ok := BuiltinScenario("robbery-chase")
+	sc, ok := scenario.Builtin("robbery-chase")
 	if !ok {
 		t.Fatal("no built-in robbery-chase")
 	}
@@ -193,7 +199,7 @@ func TestRobberyChase(t *testing.T) {
 		for _, u := range s.EnRoute {
 			enroute++
 			if !slices.Contains(s.Retargeted, u) {
-				t.Errorf("sighting at %s: %s was en route but got no update_location (re-targeted %v)", hms(s.AtS), u, s.Retargeted)
+				t.Errorf("sighting at %s: %s was en route but got no update_location (re-targeted %v)", report.HMS(s.AtS), u, s.Retargeted)
 			}
 		}
 	}
@@ -226,30 +232,30 @@ func TestFaults(t *testing.T) {
 	h := hubtest.Start(t, nil)
 	cfg := testConfig(t, h, h.MQTTURL())
 	cfg.Units, cfg.TimeScale, cfg.Duration = 20, 20, 10*time.Minute
-	cfg.Faults, cfg.FaultEvery = FaultNames(), time.Minute
+	cfg.Faults, cfg.FaultEvery = faults.Names(), time.Minute
 	cfg.IncidentsPerHour = -1
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("\n%s", rep)
-	counts := map[string]FaultReport{}
+	counts := map[string]faults.Report{}
 	for _, f := range rep.Faults {
 		counts[f.Name] = f
 	}
-	for _, n := range FaultNames() {
-		if n == FaultBrokerRestart {
+	for _, n := range faults.Names() {
+		if n == faults.BrokerRestart {
 			continue
 		}
 		if counts[n].Injected == 0 {
 			t.Errorf("%s never injected: %+v", n, counts[n])
 		}
 	}
-	if f := counts[FaultBrokerRestart]; f.Injected != 0 ||
+	if f := counts[faults.BrokerRestart]; f.Injected != 0 ||
 		!slices.ContainsFunc(rep.Notes, func(s string) bool { return strings.Contains(s, "broker_restart skipped") }) {
 		t.Errorf("broker_restart with the embedded broker: %+v, notes %q", f, rep.Notes)
 	}
-	rogue := counts[FaultRogue]
+	rogue := counts[faults.Rogue]
 	if rogue.Refused != rogue.Injected {
 		t.Errorf("rogue: %+v (a wrong secret accepted?)", rogue)
 	}
@@ -260,8 +266,8 @@ func TestFaults(t *testing.T) {
 	if hr.Duplicates == 0 {
 		t.Errorf("no duplicates counted: %+v", hr)
 	}
-	if rep.Units.Kills == 0 || rep.Units.Kills != counts[FaultAgentKill].Injected {
-		t.Errorf("%d kills for %+v", rep.Units.Kills, counts[FaultAgentKill])
+	if rep.Units.Kills == 0 || rep.Units.Kills != counts[faults.AgentKill].Injected {
+		t.Errorf("%d kills for %+v", rep.Units.Kills, counts[faults.AgentKill])
 	}
 	m := rep.Messages
 	if m.Lost != 0 || m.Thinned != 0 || m.Confirmed+m.LostByKill != m.Positions+m.Events {
@@ -276,7 +282,7 @@ func TestFaults(t *testing.T) {
 func mosquittoRun(t *testing.T) (*hubtest.Mosquitto, Config) {
 	dir := t.TempDir()
 	passwd := filepath.Join(dir, "passwd")
-	hubHash, err := mosquittoHash("hub-pw")
+	hubHash, err := mosquitto.Hash("hub-pw")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +315,7 @@ func TestThroughMosquitto(t *testing.T) {
 	mosq, cfg := mosquittoRun(t)
 	cfg.Units, cfg.TimeScale, cfg.Duration = 12, 20, 6*time.Minute
 	cfg.IncidentsPerHour = 60
-	cfg.Faults, cfg.FaultEvery = []string{FaultRogue, FaultDuplicate}, time.Minute
+	cfg.Faults, cfg.FaultEvery = []string{faults.Rogue, faults.Duplicate}, time.Minute
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -320,7 +326,7 @@ func TestThroughMosquitto(t *testing.T) {
 	}
 	checkDelivery(t, rep)
 	for _, f := range rep.Faults {
-		if f.Name == FaultRogue && (f.Injected == 0 || f.Refused != f.Injected) {
+		if f.Name == faults.Rogue && (f.Injected == 0 || f.Refused != f.Injected) {
 			t.Errorf("rogue: %+v", f)
 		}
 	}
@@ -339,7 +345,7 @@ func TestBrokerRestarts(t *testing.T) {
 	mosq, cfg := mosquittoRun(t)
 	cfg.Units, cfg.TimeScale, cfg.Duration = 12, 20, 6*time.Minute
 	cfg.IncidentsPerHour = 30
-	cfg.Faults, cfg.FaultEvery = []string{FaultBrokerRestart}, time.Minute
+	cfg.Faults, cfg.FaultEvery = []string{faults.BrokerRestart}, time.Minute
 	cfg.BrokerRestart = func(context.Context) error { return mosq.RestartErr() }
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {

@@ -10,6 +10,7 @@ require (
 	kuaifan/agent v0.0.0
 	kuaifan/hub v0.0.0
 	kuaifan/protocol v0.0.0
+	kuaifan/testkit v0.0.0
 )
 
 require (
@@ -56,3 +57,5 @@ replace (
 )
 
 replace kuaifan/dashboard => ../dashboard
+
+replace kuaifan/testkit => ../testkit

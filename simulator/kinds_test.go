@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	"kuaifan/protocol/api"
+	"kuaifan/simulator/internal/city"
+	"kuaifan/simulator/internal/incident"
+	"kuaifan/simulator/internal/scenario"
 )
 
 // Every kind the simulator reports by default is one the dashboard knows
@@ -14,20 +17,20 @@ import (
 func TestKindsKnown(t *testing.T) {
 	type use struct{ where, kind string }
 	var uses []use
-	for _, k := range DefaultIncidentMix().Kinds {
+	for _, k := range incident.DefaultMix().Kinds {
 		uses = append(uses, use{"default mix", k.Kind})
 	}
-	for _, h := range ChangshaCity().HotSpots {
+	for _, h := range city.Changsha().HotSpots {
 		for _, k := range h.Kinds {
 			uses = append(uses, use{"hot spot " + h.Name, k})
 		}
 	}
-	names := BuiltinScenarioNames()
+	names := scenario.BuiltinNames()
 	if len(names) == 0 {
 		t.Fatal("no built-in scenarios")
 	}
 	for _, name := range names {
-		s, ok := BuiltinScenario(name)
+		s, ok := scenario.Builtin(name)
 		if !ok {
 			t.Fatalf("built-in scenario %s does not load", name)
 		}

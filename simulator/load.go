@@ -2,21 +2,19 @@ package simulator
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
-	"runtime"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
-
-	"kuaifan/agent"
+	"kuaifan/simulator/internal/fleet"
+	"kuaifan/simulator/internal/hubapi"
+	"kuaifan/simulator/internal/journal"
+	"kuaifan/simulator/internal/loadtest"
+	"kuaifan/simulator/internal/simclock"
 )
 
 // LoadConfig is one load test (simulator load): Units real agents reporting
@@ -31,7 +29,7 @@ type LoadConfig struct {
 	Duration          time.Duration // the measured window (real time); 60 s
 	Seed              uint64
 	Prefix            string        // "load"
-	City              *CityModel    // nil: ChangshaCity()
+	City              *CityModel    // nil: Changsha, built in
 	StartRate         int           // agents started per second; 1000
 	ConnectWait       time.Duration // for the fleet to connect before measuring; 3 min
 	DrainWait         time.Duration // for the last reports to be confirmed; 60 s
@@ -95,80 +93,6 @@ func (c LoadConfig) resolve() (LoadConfig, error) {
 	return c, nil
 }
 
-// LoadReport is what a load test measured.
-type LoadReport struct {
-	Mode      string  `json:"mode"` // "load"
-	Units     int     `json:"units"`
-	Connected int     `json:"connected"`
-	Hz        float64 `json:"hz"`
-	WindowS   float64 `json:"window_s"`  // the measured window, real seconds
-	ConnectS  float64 `json:"connect_s"` // from the first agent started to all connected
-	WallS     float64 `json:"wall_s"`
-
-	// Throughput in the window.
-	TargetPerS    float64 `json:"target_per_s"` // Units × Hz
-	QueuedPerS    float64 `json:"queued_per_s"` // positions the agents made
-	SentPerS      float64 `json:"sent_per_s"`   // publishes
-	ConfirmedPerS float64 `json:"confirmed_per_s"`
-
-	// Totals over the whole run, after the final wait.
-	Positions  uint64  `json:"positions"`
-	Confirmed  uint64  `json:"confirmed"`
-	Thinned    uint64  `json:"thinned"`
-	Lost       uint64  `json:"lost"`
-	Resent     uint64  `json:"resent"`
-	DrainWaitS float64 `json:"drain_wait_s"`
-
-	// The hub's own counters in the window (from /metrics).
-	HubReceivedPerS  float64 `json:"hub_received_per_s"`
-	HubCommittedPerS float64 `json:"hub_committed_per_s"`
-	HubDropped       float64 `json:"hub_publish_dropped"`
-	HubUnavailable   string  `json:"hub_unavailable,omitempty"`
-
-	// End to end: a position's GPS time to the websocket delta carrying it.
-	Latency      Dist   `json:"latency_ms"`
-	StreamFrames int64  `json:"stream_frames"`
-	StreamError  string `json:"stream_error,omitempty"`
-
-	// The simulator itself.
-	CPUCores          float64  `json:"cpu_cores"`          // CPU time ÷ wall time in the window
-	CPUPerUnitPct     float64  `json:"cpu_per_unit_pct"`   // of one core
-	MemPeakBytes      int64    `json:"mem_peak_bytes"`     // VmHWM
-	MemPerUnitBytes   int64    `json:"mem_per_unit_bytes"` // (VmHWM − RSS before the fleet) ÷ units
-	Goroutines        int      `json:"goroutines"`
-	GoroutinesPerUnit float64  `json:"goroutines_per_unit"`
-	GOMAXPROCS        int      `json:"gomaxprocs"`
-	Notes             []string `json:"notes,omitempty"`
-}
-
-// String is the load report for people.
-func (r LoadReport) String() string {
-	var b strings.Builder
-	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	p("simulator load: %d units at %g Hz, %s measured (%s wall in all)\n", r.Units, r.Hz, hms(r.WindowS), hms(r.WallS))
-	p("  fleet        %d connected in %.1f s\n", r.Connected, r.ConnectS)
-	p("  throughput   target %.0f/s; queued %.0f/s, sent %.0f/s, confirmed %.0f/s\n", r.TargetPerS, r.QueuedPerS, r.SentPerS, r.ConfirmedPerS)
-	if r.HubUnavailable != "" {
-		p("  hub          /metrics unavailable: %s\n", r.HubUnavailable)
-	} else {
-		p("  hub          received %.0f/s, committed %.0f/s; broker drops %.0f\n", r.HubReceivedPerS, r.HubCommittedPerS, r.HubDropped)
-	}
-	p("  delivery     %d positions, %d confirmed, %d thinned, %d resent; LOST %d (after %.1f s of final wait)\n",
-		r.Positions, r.Confirmed, r.Thinned, r.Resent, r.Lost, r.DrainWaitS)
-	if r.StreamError != "" {
-		p("  latency      stream: %s\n", r.StreamError)
-	} else if r.Latency.N > 0 {
-		p("  latency      GPS time → websocket: p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms (%d samples, %d frames)\n",
-			r.Latency.Median, r.Latency.P90, r.Latency.P99, r.Latency.Max, r.Latency.N, r.StreamFrames)
-	}
-	p("  simulator    %.2f cores (%.4f%% of a core per unit), peak memory %.0f MB (%.0f KB per unit), %d goroutines (%.1f per unit), GOMAXPROCS %d\n",
-		r.CPUCores, r.CPUPerUnitPct, float64(r.MemPeakBytes)/(1<<20), float64(r.MemPerUnitBytes)/1024, r.Goroutines, r.GoroutinesPerUnit, r.GOMAXPROCS)
-	for _, n := range r.Notes {
-		p("  note         %s\n", n)
-	}
-	return b.String()
-}
-
 // RunLoad runs the load test: it enrols the units, starts them (real
 // agents, each with its own MQTT connection, reporting every 1/Hz s
 // whatever they do), waits for all to connect, measures for Duration —
@@ -177,93 +101,85 @@ func (r LoadReport) String() string {
 // fixes and waits for the last reports to be confirmed, and counts loss.
 func RunLoad(ctx context.Context, cfg LoadConfig) (rep LoadReport, err error) {
 	wall := time.Now()
-	cfg, err = cfg.resolve()
-	if err != nil {
+	if cfg, err = cfg.resolve(); err != nil {
 		return LoadReport{Mode: "load"}, err
 	}
-	rep = LoadReport{Mode: "load", Units: cfg.Units, Hz: cfg.Hz, TargetPerS: float64(cfg.Units) * cfg.Hz, GOMAXPROCS: runtime.GOMAXPROCS(0)}
+	rep = loadtest.NewReport(cfg.Units, cfg.Hz)
 	defer func() { rep.WallS = time.Since(wall).Seconds() }()
 	log := cfg.Logger
 	if cfg.Seed == 0 {
 		cfg.Seed = rand.Uint64() | 1
 	}
-	base, _ := sampleProc()
+	base := loadtest.Before()
 
-	specs, err := planFleet(cfg.Prefix, cfg.Units)
+	// The hub: the fleet enrolled.
+	specs, err := fleet.Plan(cfg.Prefix, cfg.Units)
 	if err != nil {
 		return rep, err
 	}
-	api, transport := newAPI(cfg.HubURL, cfg.AdminToken)
-	defer transport.CloseIdleConnections()
-	if err := connectHub(ctx, api, cfg.HubWait, cfg.AdminTokenFile); err != nil {
+	api := hubapi.New(cfg.HubURL, cfg.AdminToken)
+	defer api.Close()
+	if err := api.Connect(ctx, cfg.HubWait, cfg.AdminTokenFile); err != nil {
 		return rep, err
 	}
 	log.Info("simulator: load: enrolling", "units", len(specs))
-	secrets, err := api.enrolAll(ctx, specs, 16)
+	secrets, err := api.EnrolAll(ctx, specs, 16)
 	if err != nil {
 		return rep, err
 	}
 
+	// The fleet, every fix reported: a fixed rate rather than the adaptive
+	// policy.
 	interval := time.Duration(float64(time.Second) / cfg.Hz)
-	f, err := newFleet(fleetConfig{
+	f, err := fleet.New(fleet.Config{
 		Broker: cfg.BrokerURL, TopicRoot: cfg.TopicRoot, GPSInterval: interval, GPSNoiseM: DefaultGPSNoiseM,
 		Tick: interval, ReconnectMax: DefaultReconnectMax, StartRate: cfg.StartRate,
-		Officer: DefaultOfficerConfig(), Logger: log, AgentLogger: slog.New(minLevel{log.Handler(), slog.LevelError}),
-		// Every fix reported, whatever the unit does: a fixed rate rather
-		// than the adaptive policy.
-		Report: func(c *agent.Config) {
-			c.Report.Dispatched, c.Report.Fast, c.Report.Moving, c.Report.Patrol, c.Report.Stationary =
-				interval, interval, interval, interval, interval
-		},
-	}, cfg.City, specs, secrets, cfg.Seed, &journal{}, newRegistry())
+		Officer: fleet.DefaultOfficerConfig(), Logger: log, AgentLogger: fleet.AgentLogger(log),
+		Report: loadtest.FixedRate(interval),
+	}, cfg.City, specs, secrets, cfg.Seed, &journal.Journal{})
 	if err != nil {
 		return rep, err
 	}
-	f.clock = newSimClock(1)
 	agentsCtx, stopAll := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopAll()
-	defer f.stopAgents()
-	f.startMoving(agentsCtx)
-	defer f.stopMoving()
+	defer f.StopAgents()
+	f.StartMoving(agentsCtx, simclock.New(1))
+	defer f.StopMoving()
 
 	// The stream first: its snapshot of 10,000 units is large, and the
 	// latency counts only the deltas after it.
-	var st *streamWatch
+	var st *loadtest.Stream
 	var streamWG sync.WaitGroup
 	if !cfg.NoStream {
-		st = &streamWatch{prefix: cfg.Prefix + "-"}
-		if err := st.connect(ctx, cfg.HubURL, api.token); err != nil {
+		s, err := loadtest.Dial(ctx, cfg.HubURL, api.Token(), cfg.Prefix+"-")
+		if err != nil {
 			rep.StreamError = err.Error()
-			st = nil
 		} else {
-			streamWG.Go(func() { st.read(agentsCtx) })
-			defer func() { st.close(); streamWG.Wait() }()
+			st = s
+			streamWG.Go(func() { st.Read(agentsCtx) })
+			defer func() { st.Close(); streamWG.Wait() }()
 		}
 	}
 
 	connStart := time.Now()
-	f.startAgents(agentsCtx)
-	n := f.waitConnected(ctx, cfg.ConnectWait)
+	f.StartAgents(agentsCtx)
+	n := f.WaitConnected(ctx, cfg.ConnectWait)
 	rep.ConnectS = time.Since(connStart).Seconds()
 	rep.Connected = n
 	if n == 0 {
 		return rep, fmt.Errorf("simulator: load: no unit could connect to %s", cfg.BrokerURL)
 	}
-	if n < len(f.units) {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("only %d of %d units connected within %v", n, len(f.units), cfg.ConnectWait))
+	if n < f.Len() {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("only %d of %d units connected within %v", n, f.Len(), cfg.ConnectWait))
 	}
 	log.Info("simulator: load: measuring", "units", n, "window", cfg.Duration)
 
 	// The window.
-	t0, p0 := f.totals(), sampleProcOr()
-	m0, merr := api.metrics(ctx)
-	if st != nil {
-		st.measure(true)
-	}
+	w := loadtest.Open(ctx, f, api, st)
 	var prog sync.WaitGroup
 	pctx, stopProg := context.WithCancel(ctx)
 	if cfg.Out != nil {
-		prog.Go(func() { loadProgress(pctx, cfg.Out, f, st) })
+		prog.Go(func() { loadtest.Progress(pctx, cfg.Out, f, st) })
 	}
 	timer := time.NewTimer(cfg.Duration)
 	select {
@@ -273,170 +189,11 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (rep LoadReport, err error) {
 	timer.Stop()
 	stopProg()
 	prog.Wait()
-	t1, p1 := f.totals(), sampleProcOr()
-	m1, merr2 := api.metrics(context.WithoutCancel(ctx))
-	if st != nil {
-		st.measure(false)
-	}
-	win := p1.at.Sub(p0.at).Seconds()
-	rep.WindowS = win
-	rep.QueuedPerS = float64(t1.positions-t0.positions) / win
-	rep.SentPerS = float64(t1.sent-t0.sent) / win
-	rep.ConfirmedPerS = float64(t1.confirmed-t0.confirmed) / win
-	rep.CPUCores = (p1.cpu - p0.cpu).Seconds() / win
-	rep.CPUPerUnitPct = 100 * rep.CPUCores / float64(cfg.Units)
-	rep.Goroutines = runtime.NumGoroutine()
-	rep.GoroutinesPerUnit = float64(rep.Goroutines) / float64(cfg.Units)
-	if m0 == nil || m1 == nil {
-		rep.HubUnavailable = fmt.Sprint(errors.Join(merr, merr2))
-	} else {
-		rep.HubReceivedPerS = delta(m0, m1, "kuaifan_ingest_received_total", "kind", "telemetry") / win
-		rep.HubCommittedPerS = delta(m0, m1, "kuaifan_ingest_results_total", "kind", "telemetry", "result", "committed") / win
-		rep.HubDropped = delta(m0, m1, "kuaifan_broker_publish_dropped_total")
-	}
+	w.Close(ctx, &rep)
 
 	// No more fixes; the last reports get DrainWait to be confirmed.
-	f.stopMoving()
-	f.silence()
-	ds := time.Now()
-	f.waitDrained(cfg.DrainWait)
-	rep.DrainWaitS = time.Since(ds).Seconds()
-	t2 := f.totals()
-	rep.Positions, rep.Confirmed, rep.Thinned, rep.Resent = t2.positions, t2.confirmed, t2.dropped, t2.resent
-	if out := t2.confirmed + t2.dropped; t2.positions+t2.events > out {
-		rep.Lost = t2.positions + t2.events - out
-	}
-	if st != nil {
-		rep.Latency, rep.StreamFrames = st.latency()
-		if e := st.error(); e != "" {
-			rep.StreamError = e
-		}
-	}
-	pEnd := sampleProcOr()
-	rep.MemPeakBytes = pEnd.hwmBytes
-	rep.MemPerUnitBytes = (pEnd.hwmBytes - base.rssBytes) / int64(cfg.Units)
-	if rep.Lost > 0 {
-		rep.Notes = append(rep.Notes, "lost = reports still unconfirmed after the final wait")
-	}
+	f.StopMoving()
+	rep.DrainWaitS = f.Drain(cfg.DrainWait).Seconds()
+	rep.Finish(f.Totals(), st, base)
 	return rep, nil
-}
-
-func sampleProcOr() procSample {
-	s, _ := sampleProc()
-	return s
-}
-
-func loadProgress(ctx context.Context, out io.Writer, f *fleet, st *streamWatch) {
-	t := time.NewTicker(progressEvery)
-	defer t.Stop()
-	start := time.Now()
-	last := f.totals()
-	lastAt := start
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			tot := f.totals()
-			secs := now.Sub(lastAt).Seconds()
-			line := fmt.Sprintf("[%s] %d units online · %.0f queued/s, %.0f confirmed/s · %d waiting",
-				hms(now.Sub(start).Seconds()), tot.connected, float64(tot.positions-last.positions)/secs,
-				float64(tot.confirmed-last.confirmed)/secs, tot.queued)
-			if st != nil {
-				l, _ := st.latency()
-				line += fmt.Sprintf(" · latency p50 %.0f ms p99 %.0f ms", l.Median, l.P99)
-			}
-			fmt.Fprintln(out, line)
-			last, lastAt = tot, now
-		}
-	}
-}
-
-// streamWatch reads the hub's websocket stream and measures, for each of
-// our units in a delta, the time from the position's GPS time ("ts") to the
-// frame's arrival.
-type streamWatch struct {
-	prefix string
-	conn   *websocket.Conn
-
-	mu        sync.Mutex
-	measuring bool
-	samples   []float64 // ms
-	frames    int64
-	err       string
-}
-
-func (s *streamWatch) connect(ctx context.Context, hubURL, token string) error {
-	u := "ws" + strings.TrimPrefix(hubURL, "http") + "/ws"
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
-	if err != nil {
-		return fmt.Errorf("connecting to %s: %w", u, err)
-	}
-	c.SetReadLimit(-1) // a snapshot of 10,000 units is megabytes
-	s.conn = c
-	return nil
-}
-
-// frame is the part of a stream frame the latency needs.
-type frame struct {
-	Type  string `json:"type"`
-	Units []struct {
-		ID string `json:"id"`
-		TS *int64 `json:"ts"`
-	} `json:"units"`
-}
-
-func (s *streamWatch) read(ctx context.Context) {
-	for {
-		_, data, err := s.conn.Read(ctx)
-		if err != nil {
-			if ctx.Err() == nil && websocket.CloseStatus(err) == -1 {
-				s.mu.Lock()
-				if s.err == "" {
-					s.err = err.Error()
-				}
-				s.mu.Unlock()
-			}
-			return
-		}
-		now := time.Now().UnixMilli()
-		var fr frame
-		if err := json.Unmarshal(data, &fr); err != nil || fr.Type != "delta" {
-			continue
-		}
-		s.mu.Lock()
-		s.frames++
-		if s.measuring {
-			for _, u := range fr.Units {
-				if u.TS != nil && strings.HasPrefix(u.ID, s.prefix) {
-					s.samples = append(s.samples, float64(now-*u.TS))
-				}
-			}
-		}
-		s.mu.Unlock()
-	}
-}
-
-func (s *streamWatch) measure(on bool) {
-	s.mu.Lock()
-	s.measuring = on
-	s.mu.Unlock()
-}
-
-func (s *streamWatch) latency() (Dist, int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return dist(s.samples), s.frames
-}
-
-func (s *streamWatch) error() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
-}
-
-func (s *streamWatch) close() {
-	s.conn.Close(websocket.StatusNormalClosure, "load test over")
 }

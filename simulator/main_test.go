@@ -3,7 +3,7 @@ package simulator
 import (
 	"testing"
 
-	"kuaifan/hub/leakcheck"
+	"kuaifan/testkit/leakcheck"
 )
 
 // Every goroutine a run starts — the agents, their paho clients, the

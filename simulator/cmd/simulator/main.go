@@ -2,27 +2,28 @@
 // agents with simulated GPS and officers — against a kuaifan hub, with
 // incidents, scripted scenarios and faults (simulator run), measures the
 // hub under load (simulator load), and lists its scenarios (simulator
-// scenarios). It only turns flags into the simulator package's configs.
+// scenarios). It only turns flags into the simulator package's configs and
+// runs them; package cli does the rest of a command's work.
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
-
 	"kuaifan/simulator"
+	"kuaifan/simulator/internal/city"
+	"kuaifan/simulator/internal/cli"
+	"kuaifan/simulator/internal/dispatch"
+	"kuaifan/simulator/internal/faults"
+	"kuaifan/simulator/internal/fleet"
+	"kuaifan/simulator/internal/incident"
+	"kuaifan/simulator/internal/scenario"
 )
 
 func main() {
@@ -67,29 +68,18 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.logLevel, "log-level", "warn", "the log `level` on stderr: debug, info, warn or error (the agents log errors only, unless debug)")
 }
 
-// setup checks the token and builds the logger; it returns a non-zero exit
-// code on a problem.
+// setup reads the admin token (without -token-file) and builds the
+// logger; it returns a non-zero exit code on a problem.
 func (c *common) setup(stderr io.Writer) (token string, log *slog.Logger, code int) {
-	if c.tokenFile == "" {
-		token = os.Getenv("HUB_ADMIN_TOKEN")
-		if token == "" {
-			fmt.Fprintln(stderr, "simulator: no admin token: give -token-file or set HUB_ADMIN_TOKEN")
-			return "", nil, 2
-		}
+	token, err := cli.AdminToken(c.tokenFile)
+	if err != nil {
+		fmt.Fprintln(stderr, "simulator:", err)
+		return "", nil, 2
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+	if log, err = cli.Logger(stderr, c.logLevel); err != nil {
 		fmt.Fprintln(stderr, "simulator: -log-level:", err)
 		return "", nil, 2
 	}
-	log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	// paho logs through package variables. With one client per unit, a
-	// broker restart makes every client log each failed reconnect: its
-	// errors and warnings go to debug; the agents and the report say what
-	// matters.
-	mqtt.CRITICAL = slog.NewLogLogger(log.Handler(), slog.LevelError)
-	mqtt.ERROR = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
-	mqtt.WARN = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	return token, log, 0
 }
 
@@ -103,47 +93,10 @@ func (c *common) progressOut(stdout, stderr io.Writer) io.Writer {
 	return stdout
 }
 
-// parse parses a command's flags; when it is not ok, the command exits
-// with code (0 after -h, 2 on a mistake, which the flag package or this
-// function has already reported).
-func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, ok bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, false
-		}
-		return 2, false
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "%s: unexpected arguments %q\n", fs.Name(), fs.Args())
-		return 2, false
-	}
-	return 0, true
-}
-
-// signalContext ends on SIGINT or SIGTERM; after the first, a second one
-// kills the process (the run is winding down and may take its final wait).
-func signalContext() (context.Context, context.CancelFunc) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	context.AfterFunc(ctx, stop)
-	return ctx, stop
-}
-
-// shell runs a command line with sh -c, for -broker-restart-cmd and -broker-reload-cmd.
-func shell(cmdline string, stderr io.Writer) func(context.Context) error {
-	return func(ctx context.Context) error {
-		cmd := exec.CommandContext(ctx, "sh", "-c", cmdline)
-		cmd.Stdout, cmd.Stderr = stderr, stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("%q: %w", cmdline, err)
-		}
-		return nil
-	}
-}
-
 type runOpts struct {
 	common
 	cfg                    simulator.Config
-	officer                simulator.OfficerConfig
+	officer                fleet.OfficerConfig
 	city, scenario, faults string
 	restartCmd, reloadCmd  string
 }
@@ -153,26 +106,26 @@ func runFlags(o *runOpts, stderr io.Writer) *flag.FlagSet {
 	fs.SetOutput(stderr)
 	o.common.register(fs)
 	c := &o.cfg
-	o.officer = simulator.DefaultOfficerConfig()
+	o.officer = fleet.DefaultOfficerConfig()
 	fs.IntVar(&c.Units, "units", 0, fmt.Sprintf("how many units (car 40%%, motorcycle 25%%, foot 20%%, volunteer 15%%); 0: the scenario's, else %d", simulator.DefaultUnits))
 	fs.DurationVar(&c.Duration, "duration", 0, "how long to run, in simulated time (e.g. 2h); 0: the scenario's, else until interrupted")
 	fs.Uint64Var(&c.Seed, "seed", 0, "random seed of the fleet's patterns, the incidents, the officers and the faults; 0 picks one (the report shows it)")
 	fs.StringVar(&o.city, "city", "", "the city model, a JSON or GeoJSON `file` (districts, stations, posts, routes, hot spots); default: Changsha, built in")
 	fs.StringVar(&o.scenario, "scenario", "", "a built-in scenario's `name` (see below) or a scenario file")
 	fs.Float64Var(&c.TimeScale, "time-scale", 0, "simulated seconds per real second; 0: the scenario's, else 1")
-	fs.Float64Var(&c.IncidentsPerHour, "incidents-per-hour", 0, fmt.Sprintf("background incidents per simulated hour; 0: the scenario's or the default mix's (%d), -1: none", simulator.DefaultPerHour))
+	fs.Float64Var(&c.IncidentsPerHour, "incidents-per-hour", 0, fmt.Sprintf("background incidents per simulated hour; 0: the scenario's or the default mix's (%d), -1: none", incident.DefaultPerHour))
 	fs.StringVar(&o.faults, "faults", "", "faults to inject, comma-separated, or all (see below); none by default")
 	fs.DurationVar(&c.FaultEvery, "fault-every", simulator.DefaultFaultEvery, "mean simulated time between two injections of each fault")
 	fs.StringVar(&o.restartCmd, "broker-restart-cmd", "", "shell `command` restarting the external broker, for the broker_restart fault (e.g. 'systemctl restart mosquitto')")
 	fs.StringVar(&c.MosquittoPasswd, "mosquitto-passwd", "", "with an external Mosquitto: write every unit's secret into this password `file` after enrolling\n(Mosquitto 2's hash; other lines kept), then run -broker-reload-cmd so Mosquitto reads it")
 	fs.StringVar(&o.reloadCmd, "broker-reload-cmd", "", "shell `command` run after enrolling, before the units connect (e.g. 'systemctl reload mosquitto')")
-	fs.DurationVar(&o.officer.AckMedian, "ack-median", simulator.DefaultAckMedian, "officers' median time to acknowledge a dispatch (simulated; lognormal)")
-	fs.Float64Var(&o.officer.AckSigma, "ack-sigma", simulator.DefaultAckSigma, "σ of the log of the ack time")
-	fs.Float64Var(&o.officer.DeclineRate, "decline-rate", simulator.DefaultDeclineRate, "share of dispatches declined")
-	fs.Float64Var(&o.officer.NoAnswerRate, "no-answer-rate", simulator.DefaultNoAnswerRate, "share of dispatches never answered (the hub times out)")
-	fs.DurationVar(&o.officer.ServiceMin, "service-min", simulator.DefaultServiceMin, "shortest time on scene (simulated)")
-	fs.DurationVar(&o.officer.ServiceMax, "service-max", simulator.DefaultServiceMax, "longest time on scene (simulated)")
-	fs.DurationVar(&c.Dispatcher.Delay, "dispatch-delay", simulator.DefaultDispatchDelay, "the simulated dispatcher's delay before assigning an incident the hub did not dispatch (simulated)")
+	fs.DurationVar(&o.officer.AckMedian, "ack-median", fleet.DefaultAckMedian, "officers' median time to acknowledge a dispatch (simulated; lognormal)")
+	fs.Float64Var(&o.officer.AckSigma, "ack-sigma", fleet.DefaultAckSigma, "σ of the log of the ack time")
+	fs.Float64Var(&o.officer.DeclineRate, "decline-rate", fleet.DefaultDeclineRate, "share of dispatches declined")
+	fs.Float64Var(&o.officer.NoAnswerRate, "no-answer-rate", fleet.DefaultNoAnswerRate, "share of dispatches never answered (the hub times out)")
+	fs.DurationVar(&o.officer.ServiceMin, "service-min", fleet.DefaultServiceMin, "shortest time on scene (simulated)")
+	fs.DurationVar(&o.officer.ServiceMax, "service-max", fleet.DefaultServiceMax, "longest time on scene (simulated)")
+	fs.DurationVar(&c.Dispatcher.Delay, "dispatch-delay", dispatch.DefaultDelay, "the simulated dispatcher's delay before assigning an incident the hub did not dispatch (simulated)")
 	fs.BoolVar(&c.Dispatcher.IgnoreOffers, "ignore-offers", false, "the dispatcher does not send the better-placed unit the hub offers after a sighting")
 	fs.StringVar(&c.Prefix, "prefix", simulator.DefaultPrefix, "unit id `prefix`: ids are PREFIX-car-0001, PREFIX-moto-0002, …;\nunits enrolled by an earlier run with the same prefix are revoked and enrolled again")
 	fs.DurationVar(&c.Tick, "tick", simulator.DefaultTick, "real time between two movement steps")
@@ -204,14 +157,9 @@ Flags of run:
 `)
 		fs.PrintDefaults()
 		fmt.Fprint(w, "\nScenarios (-scenario NAME, or a file in the same JSON form):\n")
-		for _, n := range simulator.BuiltinScenarioNames() {
-			sc, _ := simulator.BuiltinScenario(n)
-			fmt.Fprintf(w, "  %-14s %s\n", n, describe(sc))
-		}
+		cli.ScenarioHelp(w)
 		fmt.Fprint(w, "\nFaults (-faults a,b or all):\n")
-		for _, n := range simulator.FaultNames() {
-			fmt.Fprintf(w, "  %-14s %s\n", n, simulator.FaultHelp(n))
-		}
+		cli.FaultHelp(w)
 		fmt.Fprint(w, `
 Examples:
   simulator -hub http://127.0.0.1:8080 -broker tcp://127.0.0.1:1883 -token-file data/admin.token -units 300
@@ -222,16 +170,10 @@ Examples:
 	return fs
 }
 
-// describe is a scenario's one-line summary for the help.
-func describe(sc simulator.Scenario) string {
-	d := strings.Join(strings.Fields(sc.Description), " ")
-	return fmt.Sprintf("%s [%v simulated at ×%g, %d units]", d, sc.Duration, sc.TimeScale, sc.Units)
-}
-
 func runCmd(args []string, stdout, stderr io.Writer) int {
 	o := &runOpts{}
 	fs := runFlags(o, stderr)
-	if code, ok := parse(fs, args, stderr); !ok {
+	if code, ok := cli.Parse(fs, args, stderr); !ok {
 		return code
 	}
 	token, log, code := o.setup(stderr)
@@ -248,76 +190,50 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.Out = o.progressOut(stdout, stderr)
 	if o.city != "" {
-		city, err := simulator.LoadCity(o.city)
+		c, err := city.Load(o.city)
 		if err != nil {
 			fmt.Fprintln(stderr, "simulator:", err)
 			return 2
 		}
-		cfg.City = city
+		cfg.City = c
 	}
 	if o.scenario != "" {
-		sc, ok := simulator.BuiltinScenario(o.scenario)
-		if !ok {
-			var err error
-			if sc, err = simulator.LoadScenario(o.scenario); err != nil {
-				fmt.Fprintf(stderr, "simulator: -scenario %s: not a built-in (%s) and not a file: %v\n",
-					o.scenario, strings.Join(simulator.BuiltinScenarioNames(), ", "), err)
-				return 2
-			}
+		sc, err := scenario.Open(o.scenario)
+		if err != nil {
+			fmt.Fprintln(stderr, "simulator: -scenario", err)
+			return 2
 		}
 		cfg.Scenario = &sc
 	}
-	faults, err := simulator.ParseFaults(o.faults)
+	list, err := faults.Parse(o.faults)
 	if err != nil {
 		fmt.Fprintln(stderr, "simulator: -faults:", err)
 		return 2
 	}
-	cfg.Faults = faults
+	cfg.Faults = list
 	if o.restartCmd != "" {
-		cfg.BrokerRestart = shell(o.restartCmd, stderr)
+		cfg.BrokerRestart = cli.Shell(o.restartCmd, stderr)
 	}
 	if o.reloadCmd != "" {
-		cfg.AfterEnrol = shell(o.reloadCmd, stderr)
+		cfg.AfterEnrol = cli.Shell(o.reloadCmd, stderr)
 	}
 	if cfg.MosquittoPasswd != "" && o.reloadCmd == "" {
 		fmt.Fprintln(stderr, "simulator: note: -mosquitto-passwd without -broker-reload-cmd: Mosquitto must reread the file (SIGHUP) before the units connect")
 	}
 
-	ctx, stop := signalContext()
+	ctx, stop := cli.SignalContext()
 	defer stop()
 	rep, err := simulator.Run(ctx, cfg)
 	if rep.Units.Enrolled > 0 || err == nil {
-		printReport(stdout, o.json, rep)
+		cli.PrintReport(stdout, o.json, rep)
 	}
-	return exitCode(stderr, err)
-}
-
-func printReport(w io.Writer, asJSON bool, rep fmt.Stringer) {
-	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(rep)
-		return
-	}
-	fmt.Fprint(w, rep.String())
-}
-
-func exitCode(stderr io.Writer, err error) int {
-	if err == nil {
-		return 0
-	}
-	if errors.Is(err, context.Canceled) {
-		fmt.Fprintln(stderr, "simulator: interrupted:", err)
-		return 130
-	}
-	fmt.Fprintln(stderr, err)
-	return 1
+	return cli.ExitCode(stderr, err)
 }
 
 func loadCmd(args []string, stdout, stderr io.Writer) int {
 	var c common
 	var cfg simulator.LoadConfig
-	var city string
+	var cityFile string
 	fs := flag.NewFlagSet("simulator load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c.register(fs)
@@ -326,7 +242,7 @@ func loadCmd(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Duration, "duration", simulator.DefaultLoadDuration, "the measured window, once every unit is connected (real time)")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "random seed of the units' patrols; 0 picks one")
 	fs.StringVar(&cfg.Prefix, "prefix", simulator.DefaultLoadPrefix, "unit id `prefix` (ids PREFIX-car-00001, …); an earlier run's units are revoked and enrolled again")
-	fs.StringVar(&city, "city", "", "the city model `file`; default: Changsha, built in")
+	fs.StringVar(&cityFile, "city", "", "the city model `file`; default: Changsha, built in")
 	fs.IntVar(&cfg.StartRate, "start-rate", 1000, "agents started per second")
 	fs.DurationVar(&cfg.ConnectWait, "connect-wait", 3*time.Minute, "how long to wait for every unit to connect before measuring")
 	fs.DurationVar(&cfg.DrainWait, "drain-wait", time.Minute, "after the window, how long the last reports get to be confirmed")
@@ -348,7 +264,7 @@ Flags of load:
 		fs.PrintDefaults()
 		fmt.Fprint(w, "\nExample:\n  simulator load -token-file data/admin.token -units 10000 -hz 1 -duration 60s\n")
 	}
-	if code, ok := parse(fs, args, stderr); !ok {
+	if code, ok := cli.Parse(fs, args, stderr); !ok {
 		return code
 	}
 	token, log, code := c.setup(stderr)
@@ -359,21 +275,21 @@ Flags of load:
 	cfg.AdminToken, cfg.AdminTokenFile = token, c.tokenFile
 	cfg.Logger = log
 	cfg.Out = c.progressOut(stdout, stderr)
-	if city != "" {
-		m, err := simulator.LoadCity(city)
+	if cityFile != "" {
+		m, err := city.Load(cityFile)
 		if err != nil {
 			fmt.Fprintln(stderr, "simulator:", err)
 			return 2
 		}
 		cfg.City = m
 	}
-	ctx, stop := signalContext()
+	ctx, stop := cli.SignalContext()
 	defer stop()
 	rep, err := simulator.RunLoad(ctx, cfg)
 	if rep.Connected > 0 || err == nil {
-		printReport(stdout, c.json, rep)
+		cli.PrintReport(stdout, c.json, rep)
 	}
-	return exitCode(stderr, err)
+	return cli.ExitCode(stderr, err)
 }
 
 func scenariosCmd(args []string, stdout, stderr io.Writer) int {
@@ -390,20 +306,9 @@ func scenariosCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	for _, n := range simulator.BuiltinScenarioNames() {
-		sc, _ := simulator.BuiltinScenario(n)
-		if *asJSON {
-			b, err := json.MarshalIndent(sc, "", "  ")
-			if err != nil {
-				fmt.Fprintln(stderr, "simulator:", err)
-				return 1
-			}
-			fmt.Fprintf(stdout, "%s\n", b)
-			continue
-		}
-		fmt.Fprintf(stdout, "%s — %v simulated at ×%g (%v wall), %d units, %d steps\n", n, sc.Duration, sc.TimeScale,
-			(time.Duration(float64(sc.Duration) / sc.TimeScale)).Round(time.Second), sc.Units, len(sc.Steps))
-		fmt.Fprintf(stdout, "    %s\n\n", strings.Join(strings.Fields(sc.Description), " "))
+	if err := cli.ListScenarios(stdout, *asJSON); err != nil {
+		fmt.Fprintln(stderr, "simulator:", err)
+		return 1
 	}
 	return 0
 }

@@ -1,0 +1,85 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"kuaifan/simulator/internal/hubapi"
+)
+
+// Settle lets the dispatcher and the units go on after the run's time until
+// every incident the run created has been dispatched (or closed), or d has
+// passed.
+func Settle(ctx context.Context, api *hubapi.Client, reg *Registry, d time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for {
+		incs, err := api.Incidents(ctx, true)
+		if err == nil {
+			waiting := 0
+			for i := range incs {
+				if !reg.Known(incs[i].ID) {
+					continue // not this run's
+				}
+				if incs[i].Status != "closed" && !incs[i].Has("dispatched") {
+					waiting++
+				}
+			}
+			if waiting == 0 {
+				return
+			}
+		}
+		t := time.NewTimer(500 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+}
+
+// Collect reads the run's incidents from the hub, in the registry's order.
+func Collect(ctx context.Context, api *hubapi.Client, reg *Registry) ([]hubapi.Incident, error) {
+	recs := reg.Snapshot()
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	all, err := api.Incidents(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]hubapi.Incident, len(all))
+	for _, inc := range all {
+		byID[inc.ID] = inc
+	}
+	out := make([]hubapi.Incident, 0, len(recs))
+	var errs []error
+	for _, r := range recs {
+		inc, ok := byID[r.ID]
+		if !ok {
+			if inc, err = api.Incident(ctx, r.ID); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", r.ID, err))
+				continue
+			}
+		}
+		out = append(out, inc)
+	}
+	return out, errors.Join(errs...)
+}
+
+// CloseOpen closes those of incs that are not closed yet and returns how
+// many it closed.
+func CloseOpen(ctx context.Context, api *hubapi.Client, incs []hubapi.Incident) int {
+	n := 0
+	for _, inc := range incs {
+		if inc.Status != "closed" {
+			if err := api.CloseIncident(ctx, inc.ID); err == nil {
+				n++
+			}
+		}
+	}
+	return n
+}

@@ -1,0 +1,385 @@
+package patrol
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"kuaifan/protocol"
+	"kuaifan/simulator/internal/city"
+)
+
+// moversOf makes n movers of type ty on the built-in city, seeded.
+func moversOf(c *city.Model, ty protocol.UnitType, n int, seed uint64) []*Mover {
+	r := rand.New(rand.NewPCG(seed, 42))
+	out := make([]*Mover, n)
+	for i := range out {
+		out[i] = NewMover(c, ty, r)
+	}
+	return out
+}
+
+func TestPatternChoice(t *testing.T) {
+	c := city.Changsha()
+	for _, tc := range []struct {
+		ty   protocol.UnitType
+		want map[PatternKind][2]float64 // share range
+	}{
+		{protocol.TypeFoot, map[PatternKind][2]float64{PatternPost: {0.6, 0.8}, PatternArea: {0.2, 0.4}}},
+		{protocol.TypeMotorcycle, map[PatternKind][2]float64{PatternRoute: {1, 1}}},
+		{protocol.TypeCar, map[PatternKind][2]float64{PatternRoute: {0.5, 0.7}, PatternArea: {0.3, 0.5}}},
+		{protocol.TypeVolunteer, map[PatternKind][2]float64{PatternArea: {1, 1}}},
+	} {
+		t.Run(string(tc.ty), func(t *testing.T) {
+			const n = 400
+			count := map[PatternKind]int{}
+			for _, m := range moversOf(c, tc.ty, n, 1) {
+				count[m.Pattern()]++
+				if d := m.offPattern(m.Position()); d > 0.5 {
+					t.Errorf("%s starts %.1f m off its pattern", m.PatternName(), d)
+				}
+				if c.DistrictOf(m.Position()) == "" && m.Pattern() != PatternRoute {
+					t.Errorf("%s starts outside every district at %v", m.PatternName(), m.Position())
+				}
+				if m.Type() != tc.ty || m.PatternName() == "" {
+					t.Errorf("type %q, pattern name %q", m.Type(), m.PatternName())
+				}
+			}
+			for k, share := range tc.want {
+				if got := float64(count[k]) / n; got < share[0] || got > share[1] {
+					t.Errorf("%v: share %.2f; want %.2f … %.2f", k, got, share[0], share[1])
+				}
+			}
+			if len(count) != len(tc.want) {
+				t.Errorf("patterns %v; want only %v", count, tc.want)
+			}
+		})
+	}
+}
+
+// TestPatternFallbacks: a city with nothing but a district still gets every
+// type moving.
+func TestPatternFallbacks(t *testing.T) {
+	c := &city.Model{Name: "bare", Districts: []city.Area{{Name: "A", Polygon: []city.Point{{Lat: 28, Lon: 113}, {Lat: 28, Lon: 113.05}, {Lat: 28.05, Lon: 113.05}, {Lat: 28.05, Lon: 113}}}}}
+	r := rand.New(rand.NewPCG(3, 3))
+	for _, ty := range append(protocol.UnitTypes[:], "hovercraft") {
+		m := NewMover(c, ty, r)
+		if m.Pattern() == PatternRoute {
+			t.Errorf("%s: a route in a city without routes", ty)
+		}
+		for range 600 {
+			p, _, _ := m.Step(10 * time.Second)
+			if !protocol.ValidLatLon(p.Lat, p.Lon) || m.offPattern(p) > 1 {
+				t.Fatalf("%s: %v off its pattern %s", ty, p, m.PatternName())
+			}
+		}
+	}
+	if s := PatternKind(9).String(); s != "PatternKind(9)" {
+		t.Errorf("String: %q", s)
+	}
+}
+
+// TestMoverStaysOnPattern runs movers of every type for 8 simulated hours:
+// never off their pattern, areas inside their district nearly always (a
+// straight leg may cut a concave corner).
+func TestMoverStaysOnPattern(t *testing.T) {
+	c := city.Changsha()
+	for _, ty := range protocol.UnitTypes {
+		t.Run(string(ty), func(t *testing.T) {
+			for _, m := range moversOf(c, ty, 12, 7) {
+				steps, outside := 0, 0
+				for range 8 * 3600 / 5 {
+					p, v, h := m.Step(5 * time.Second)
+					steps++
+					if d := m.offPattern(p); d > 1 {
+						t.Fatalf("%s: %v is %.1f m off the pattern", m.PatternName(), p, d)
+					}
+					if m.Pattern() == PatternArea && m.area != nil && !m.area.Contains(p) {
+						outside++
+					}
+					if v < 0 || h < 0 || h >= 360 || math.IsNaN(v+h) {
+						t.Fatalf("speed %v, heading %v", v, h)
+					}
+				}
+				if float64(outside) > 0.05*float64(steps) {
+					t.Errorf("%s: %d of %d positions outside its district", m.PatternName(), outside, steps)
+				}
+			}
+		})
+	}
+}
+
+// TestMoverSpeeds measures the speed while moving on patrol against the
+// type's, and checks each step's reported speed is its displacement ÷ dt.
+func TestMoverSpeeds(t *testing.T) {
+	c := city.Changsha()
+	lo := map[protocol.UnitType]float64{"car": 5, "motorcycle": 6, "foot": 0.8, "volunteer": 0.8}
+	hi := map[protocol.UnitType]float64{"car": 8, "motorcycle": 9, "foot": 1.3, "volunteer": 1.2}
+	for _, ty := range protocol.UnitTypes {
+		t.Run(string(ty), func(t *testing.T) {
+			const dt = time.Second
+			var sum float64
+			var moving, still, total, turns int
+			for _, m := range moversOf(c, ty, 10, 11) {
+				prev := m.Position()
+				for range 4 * 3600 {
+					p, v, _ := m.Step(dt)
+					total++
+					// The reported speed is the path's: the straight
+					// displacement is shorter in a step that turns a corner.
+					switch d := city.DistanceM(prev, p); {
+					case d > v*dt.Seconds()*(1+1e-6)+1e-6:
+						t.Fatalf("reported %.3f m/s; moved %.3f m in %v", v, d, dt)
+					case d < v*dt.Seconds()*(1-1e-6)-1e-6:
+						turns++
+					}
+					if v > hi[ty]+1e-9 {
+						t.Fatalf("%s: %.2f m/s on patrol; the range ends at %v", m.PatternName(), v, hi[ty])
+					}
+					// Steps with a pause or a turn in them are part-still:
+					// count only the steps spent wholly on a leg.
+					switch {
+					case v == 0:
+						still++
+					case v >= lo[ty]-1e-9:
+						sum += v
+						moving++
+					}
+					prev = p
+				}
+			}
+			if turns > total/50 {
+				t.Errorf("%d of %d steps turned a corner", turns, total)
+			}
+			mean := sum / float64(moving)
+			if want := Speed(ty); math.Abs(mean-want) > 0.1*want {
+				t.Errorf("mean patrol speed %.3f m/s; want %.3f ± 10 %%", mean, want)
+			}
+			// A foot officer at a post mostly stands; the others mostly move.
+			t.Logf("%s: mean %.2f m/s moving, still %.0f %% of the time", ty, mean, 100*float64(still)/float64(total))
+			if ty != protocol.TypeFoot && float64(still) > 0.3*float64(total) {
+				t.Errorf("still %d of %d steps", still, total)
+			}
+		})
+	}
+}
+
+func TestSpeedsMatchHub(t *testing.T) {
+	// hub/internal/match.DefaultConfig: the hub's ETAs assume these.
+	for ty, want := range map[protocol.UnitType]float64{"car": 8.3, "motorcycle": 11.1, "foot": 1.39, "volunteer": 1.39} {
+		if got := ResponseSpeed(ty); got != want {
+			t.Errorf("ResponseSpeed(%s) = %v; want %v", ty, got, want)
+		}
+		if Speed(ty) >= ResponseSpeed(ty) {
+			t.Errorf("%s patrols at %v, responds at %v", ty, Speed(ty), ResponseSpeed(ty))
+		}
+	}
+}
+
+// TestMoverGoTo: a straight line at the response speed arrives in
+// distance ÷ speed (within a step), well inside the hub's ETA (× 1.4), and
+// stays.
+func TestMoverGoTo(t *testing.T) {
+	c := city.Changsha()
+	for _, tc := range []struct {
+		ty      protocol.UnitType
+		bearing float64
+		distM   float64
+		dt      time.Duration
+	}{
+		{protocol.TypeCar, 45, 3000, time.Second},
+		{protocol.TypeCar, 200, 1234, 7 * time.Second},
+		{protocol.TypeMotorcycle, 300, 4000, 2 * time.Second},
+		{protocol.TypeFoot, 90, 600, time.Second},
+		{protocol.TypeVolunteer, 170, 400, 3 * time.Second},
+	} {
+		m := moversOf(c, tc.ty, 1, 5)[0]
+		m.Step(time.Minute)
+		target := city.Offset(m.Position(), tc.distM, tc.bearing)
+		d := m.DistanceTo(target)
+		m.GoTo(target)
+		if got, ok := m.Target(); !ok || got != target || m.Arrived() {
+			t.Fatalf("%s: Target %v %v, Arrived %v", tc.ty, got, ok, m.Arrived())
+		}
+		want := d / ResponseSpeed(tc.ty)
+		var elapsed float64
+		for !m.Arrived() && elapsed < 2*want+60 {
+			_, v, h := m.Step(tc.dt)
+			elapsed += tc.dt.Seconds()
+			if v > ResponseSpeed(tc.ty)+1e-9 {
+				t.Fatalf("%s: %v m/s", tc.ty, v)
+			}
+			if !m.Arrived() && math.Abs(angleDiff(h, tc.bearing)) > 0.5 {
+				t.Fatalf("%s: heading %v; want %v", tc.ty, h, tc.bearing)
+			}
+		}
+		if elapsed < want || elapsed >= want+tc.dt.Seconds() {
+			t.Errorf("%s: %.0f m in %.1f s; want %.1f s (within a step of %v)", tc.ty, d, elapsed, want, tc.dt)
+		}
+		if eta := d * 1.4 / ResponseSpeed(tc.ty); elapsed > eta {
+			t.Errorf("%s: arrival %.1f s after the hub's ETA %.1f s", tc.ty, elapsed, eta)
+		}
+		for range 10 {
+			if p, v, _ := m.Step(tc.dt); p != target || v != 0 {
+				t.Fatalf("%s: after arrival at %v, speed %v", tc.ty, p, v)
+			}
+		}
+	}
+}
+
+// TestMoverRetarget: a sighting moves the job half-way; the unit turns from
+// where it is.
+func TestMoverRetarget(t *testing.T) {
+	c := city.Changsha()
+	m := moversOf(c, protocol.TypeCar, 1, 9)[0]
+	a := city.Offset(m.Position(), 2000, 90)
+	m.GoTo(a)
+	var elapsed time.Duration
+	for m.DistanceTo(a) > 1000 {
+		m.Step(time.Second)
+		elapsed += time.Second
+	}
+	mid := m.Position()
+	b := city.Offset(mid, 1500, 0)
+	m.GoTo(b)
+	want := city.DistanceM(mid, b) / ResponseSpeed(protocol.TypeCar)
+	var more time.Duration
+	for !m.Arrived() {
+		_, _, h := m.Step(time.Second)
+		more += time.Second
+		if !m.Arrived() && math.Abs(angleDiff(h, 0)) > 0.5 {
+			t.Fatalf("heading %v after re-targeting north", h)
+		}
+		if more > time.Hour {
+			t.Fatal("never arrived")
+		}
+	}
+	if s := more.Seconds(); s < want || s >= want+1 {
+		t.Errorf("re-targeted arrival after %.0f s; want %.1f", s, want)
+	}
+	if m.Position() != b || m.DistanceTo(a) < 1000 {
+		t.Errorf("at %v", m.Position())
+	}
+}
+
+func TestMoverHold(t *testing.T) {
+	c := city.Changsha()
+	m := moversOf(c, protocol.TypeMotorcycle, 1, 13)[0]
+	target := city.Offset(m.Position(), 3000, 135)
+	m.GoTo(target)
+	m.Step(time.Minute)
+	m.Hold()
+	here := m.Position()
+	for range 100 {
+		if p, v, _ := m.Step(10 * time.Second); p != here || v != 0 {
+			t.Fatalf("holding, yet at %v at %v m/s", p, v)
+		}
+	}
+	if m.Arrived() {
+		t.Error("arrived without getting there")
+	}
+	// GoTo after Hold resumes the job; GoTo to where it is arrives at once.
+	m.GoTo(here)
+	if !m.Arrived() {
+		t.Error("GoTo(here) did not arrive")
+	}
+	if _, _, h := m.Step(0); h < 0 || h >= 360 {
+		t.Errorf("heading %v", h)
+	}
+	if p, v, _ := m.Step(-time.Second); p != here || v != 0 {
+		t.Errorf("negative step moved to %v at %v", p, v)
+	}
+}
+
+// TestMoverPatrolReturns: after a job far off its pattern the unit goes
+// back at patrol speed, reaches its pattern in the time that takes, and
+// stays on it.
+func TestMoverPatrolReturns(t *testing.T) {
+	c := city.Changsha()
+	for _, ty := range protocol.UnitTypes {
+		for _, m := range moversOf(c, ty, 8, 17) {
+			m.Step(10 * time.Minute)
+			away := 1500.0
+			if ty == protocol.TypeFoot || ty == protocol.TypeVolunteer {
+				away = 300
+			}
+			target := city.Offset(m.Position(), away, 60)
+			m.GoTo(target)
+			for !m.Arrived() {
+				m.Step(5 * time.Second)
+			}
+			m.Hold()
+			m.Step(10 * time.Minute)
+			off := m.offPattern(m.Position())
+			m.Patrol()
+			if _, ok := m.Target(); ok || m.Arrived() {
+				t.Errorf("%s: still on a job after Patrol", m.PatternName())
+			}
+			lo, _ := patrolRange(ty)
+			limit := time.Duration((off/lo + 5) * float64(time.Second))
+			var took time.Duration
+			for m.offPattern(m.Position()) > 1 {
+				m.Step(time.Second)
+				took += time.Second
+				if took > limit {
+					t.Fatalf("%s: %.0f m off, still not back after %v", m.PatternName(), off, took)
+				}
+			}
+			for range 3600 {
+				if p, _, _ := m.Step(5 * time.Second); m.offPattern(p) > 1 {
+					t.Fatalf("%s: left the pattern after returning: %v", m.PatternName(), p)
+				}
+			}
+			m.Patrol() // on patrol already: no change
+		}
+	}
+}
+
+// TestMoverLongStep: one long step covers many legs and stays on pattern.
+func TestMoverLongStep(t *testing.T) {
+	c := city.Changsha()
+	for _, ty := range protocol.UnitTypes {
+		for _, m := range moversOf(c, ty, 5, 23) {
+			p, v, _ := m.Step(3 * time.Hour)
+			if m.offPattern(p) > 1 || v > Speed(ty)*2 {
+				t.Errorf("%s: after 3 h at %v, %v m/s", m.PatternName(), p, v)
+			}
+		}
+	}
+}
+
+func TestMoverDeterministic(t *testing.T) {
+	c := city.Changsha()
+	run := func() city.Point {
+		m := moversOf(c, protocol.TypeCar, 3, 99)[2]
+		for range 1000 {
+			m.Step(3 * time.Second)
+		}
+		return m.Position()
+	}
+	if a, b := run(), run(); a != b {
+		t.Errorf("same seed, different places: %v, %v", a, b)
+	}
+}
+
+func TestBearingAndOffset(t *testing.T) {
+	o := city.Point{Lat: 28.2, Lon: 112.97}
+	for _, b := range []float64{0, 45, 90, 135, 180, 270, 359} {
+		p := city.Offset(o, 1000, b)
+		if d := city.DistanceM(o, p); math.Abs(d-1000) > 1 {
+			t.Errorf("bearing %v: %v m", b, d)
+		}
+		if got := bearingDeg(o, p); math.Abs(angleDiff(got, b)) > 0.1 {
+			t.Errorf("bearing %v: got %v", b, got)
+		}
+	}
+	q, i := nearestOnPolyline([]city.Point{{Lat: 0, Lon: 0}, {Lat: 0, Lon: 1}, {Lat: 1, Lon: 1}}, city.Point{Lat: 0.5, Lon: 1.2})
+	if i != 1 || math.Abs(q.Lat-0.5) > 1e-9 || q.Lon != 1 {
+		t.Errorf("nearest %v on segment %d", q, i)
+	}
+}
+
+func angleDiff(a, b float64) float64 {
+	return math.Mod(a-b+540, 360) - 180
+}

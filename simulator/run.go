@@ -1,0 +1,195 @@
+package simulator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"kuaifan/simulator/internal/director"
+	"kuaifan/simulator/internal/dispatch"
+	"kuaifan/simulator/internal/fleet"
+	"kuaifan/simulator/internal/hubapi"
+	"kuaifan/simulator/internal/journal"
+	"kuaifan/simulator/internal/mosquitto"
+	"kuaifan/simulator/internal/report"
+	"kuaifan/simulator/internal/scenario"
+	"kuaifan/simulator/internal/simclock"
+)
+
+// Run enrols the fleet, connects it, waits for it to come up, and then runs
+// the simulation — incidents, dispatches, the scenario, faults — for
+// Duration of simulated time or until ctx ends. Then it winds down: the
+// last incidents get Settle to be dispatched, the units stop moving and
+// reporting, their last reports get DrainWait to be confirmed, the figures
+// are read from the hub, and the units shut down cleanly. The report is
+// returned even with an error; ctx ending is the normal way to stop a run
+// without Duration and is no error.
+func Run(ctx context.Context, cfg Config) (rep Report, err error) {
+	wall := time.Now()
+	if cfg, err = cfg.resolve(); err != nil {
+		return Report{Mode: "run"}, err
+	}
+	log := cfg.Logger
+	rep = cfg.newReport()
+	defer func() { rep.WallS = time.Since(wall).Seconds() }()
+
+	// The hub: the fleet enrolled, the hub's counters before.
+	specs, err := fleet.Plan(cfg.Prefix, cfg.Units)
+	if err != nil {
+		return rep, err
+	}
+	rep.Units.ByType = fleet.ByType(specs)
+	api := hubapi.New(cfg.HubURL, cfg.AdminToken)
+	defer api.Close()
+	secrets, err := enrol(ctx, cfg, api, specs)
+	if err != nil {
+		return rep, err
+	}
+	rep.Units.Enrolled = len(specs)
+	before, merr := api.Metrics(ctx)
+	if merr != nil {
+		log.Warn("simulator: the hub's /metrics", "err", merr)
+	}
+
+	// The fleet, connected before the clock starts. The agents outlive ctx:
+	// after it ends they still drain their queues.
+	stateDir, err := os.MkdirTemp("", "kuaifan-sim-*")
+	if err != nil {
+		return rep, fmt.Errorf("simulator: %w", err)
+	}
+	defer os.RemoveAll(stateDir)
+	jr, reg := &journal.Journal{}, dispatch.NewRegistry()
+	f, err := fleet.New(cfg.fleetConfig(stateDir), cfg.City, specs, secrets, cfg.Seed, jr)
+	if err != nil {
+		return rep, err
+	}
+	agentsCtx, stopAgents := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAgents()
+	f.StartAgents(agentsCtx)
+	defer f.StopAgents()
+	log.Info("simulator: fleet starting", "units", len(specs), "broker", cfg.BrokerURL, "seed", cfg.Seed, "time_scale", cfg.TimeScale)
+	if err := waitFleet(ctx, cfg, f, &rep); err != nil {
+		return rep, err
+	}
+
+	// The run: the clock starts (the scenario's times count from here), the
+	// units move, and the call-taker, the dispatcher, the scenario and the
+	// faults act until Duration has passed or ctx ends.
+	clock := simclock.New(cfg.TimeScale)
+	rep.Units.MovementTick = clock.Sim(cfg.Tick).Seconds()
+	runCtx, stopRun := cfg.runContext(ctx, clock)
+	defer stopRun()
+	f.StartMoving(agentsCtx, clock)
+	c := cfg.newCast(api, f, clock, reg, jr, &rep)
+	c.start(runCtx, agentsCtx, cfg.Out, f, reg, clock)
+	defer c.stop()
+	c.waitRun(runCtx)
+
+	// Winding down: the last incidents get their units (unless the run was
+	// interrupted); then no more positions, so the queues can empty.
+	end := report.End{Fleet: f, Registry: reg, Journal: jr, Faults: c.faults, Director: c.dir, Clock: clock,
+		Simulated: clock.Elapsed(), MetricsBefore: before, DispatchDelay: cfg.Dispatcher.Delay}
+	log.Info("simulator: run over; winding down", "simulated", end.Simulated.Round(time.Second))
+	if ctx.Err() == nil && cfg.Settle > 0 {
+		dispatch.Settle(ctx, api, reg, cfg.Settle)
+	}
+	c.stopDispatcher()
+	f.StopMoving()
+	end.Moved = clock.Elapsed()
+	end.DrainWait = f.Drain(cfg.DrainWait)
+	end.Totals = f.Totals()
+	readHub(ctx, cfg, api, reg, c.dir, &end, merr)
+	rep.Finish(end)
+	log.Info("simulator: done", "incidents", rep.Incidents.Created, "confirmed", rep.Messages.Confirmed, "lost", rep.Messages.Lost)
+	return rep, nil
+}
+
+// newReport is the report's head: what the run was asked.
+func (c Config) newReport() Report {
+	rep := Report{Mode: "run", City: c.City.Name, Seed: c.Seed, TimeScale: c.TimeScale,
+		Units: report.Units{Asked: c.Units, ByType: map[string]int{}}}
+	if c.Scenario != nil {
+		rep.Scenario = c.Scenario.Name
+	}
+	return rep
+}
+
+// runContext ends when Duration of simulated time has passed, or with ctx.
+func (c Config) runContext(ctx context.Context, clock *simclock.Clock) (context.Context, context.CancelFunc) {
+	if c.Duration > 0 {
+		return context.WithTimeout(ctx, clock.Real(c.Duration))
+	}
+	return context.WithCancel(ctx)
+}
+
+// readHub reads the figures of the run's end from the hub — its incidents,
+// the outages' positions in its history, its /metrics — and then closes
+// the run's incidents still open (unless KeepOpen).
+func readHub(ctx context.Context, cfg Config, api *hubapi.Client, reg *dispatch.Registry, dir *director.Director, end *report.End, merr error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	end.Incidents, end.IncidentsErr = dispatch.Collect(ctx, api, reg)
+	end.Outages = dir.CheckOutages(ctx)
+	after, aerr := api.Metrics(ctx)
+	end.MetricsAfter, end.MetricsErr = after, errors.Join(merr, aerr)
+	if !cfg.KeepOpen {
+		end.ClosedByRun = dispatch.CloseOpen(ctx, api, end.Incidents)
+	}
+}
+
+// enrol waits for the hub and enrols the units; with an external Mosquitto
+// it writes their secrets into its password file, and it runs AfterEnrol.
+// It returns the units' secrets.
+func enrol(ctx context.Context, cfg Config, api *hubapi.Client, specs []hubapi.NewUnit) ([]string, error) {
+	if err := api.Connect(ctx, cfg.HubWait, cfg.AdminTokenFile); err != nil {
+		return nil, err
+	}
+	cfg.Logger.Info("simulator: enrolling units", "units", len(specs), "hub", cfg.HubURL)
+	secrets, err := api.EnrolAll(ctx, specs, enrolWorkers)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MosquittoPasswd != "" {
+		ids := make([]string, len(specs))
+		for i, s := range specs {
+			ids[i] = s.ID
+		}
+		if err := mosquitto.WritePasswd(cfg.MosquittoPasswd, ids, secrets); err != nil {
+			return nil, err
+		}
+		cfg.Logger.Info("simulator: units written to the Mosquitto password file", "file", cfg.MosquittoPasswd)
+	}
+	if cfg.AfterEnrol != nil {
+		if err := cfg.AfterEnrol(ctx); err != nil {
+			return nil, fmt.Errorf("simulator: after enrolling: %w", err)
+		}
+	}
+	return secrets, nil
+}
+
+// fleetConfig is the fleet's part of the configuration.
+func (c Config) fleetConfig(stateDir string) fleet.Config {
+	faultSteps := c.Scenario != nil && slices.ContainsFunc(c.Scenario.Steps, func(s scenario.Step) bool { return s.Action == "fault" })
+	return fleet.Config{
+		Broker: c.BrokerURL, TopicRoot: c.TopicRoot, StateDir: stateDir,
+		GPSInterval: c.GPSInterval, GPSNoiseM: DefaultGPSNoiseM, Tick: c.Tick,
+		ReconnectMax: c.ReconnectMax, StartRate: c.StartRate, KeepRecent: len(c.Faults) > 0 || faultSteps,
+		Officer: *c.Officer, Logger: c.Logger, AgentLogger: c.AgentLogger,
+	}
+}
+
+// waitFleet waits up to ConnectWait for the units to connect: with none
+// connected the run fails; with some, it goes on without the others.
+func waitFleet(ctx context.Context, cfg Config, f *fleet.Fleet, rep *Report) error {
+	if n := f.WaitConnected(ctx, cfg.ConnectWait); n < f.Len() {
+		if n == 0 {
+			rep.Units.Connected = f.Totals().EverConnected
+			return fmt.Errorf("simulator: no unit could connect to %s within %v", cfg.BrokerURL, cfg.ConnectWait)
+		}
+		cfg.Logger.Warn("simulator: not every unit connected; starting anyway", "connected", n, "units", f.Len())
+	}
+	return ctx.Err()
+}
