@@ -1,5 +1,11 @@
 package api
 
+import (
+	"fmt"
+
+	"kuaifan/protocol"
+)
+
 // Incident statuses, derived from the assignments until it is closed.
 const (
 	IncidentOpen       = "open"       // no unit assigned (yet, or any more)
@@ -101,6 +107,47 @@ type NewIncident struct {
 	Priority int      `json:"priority"` // 1 (highest) to 3
 	Summary  string   `json:"summary"`  // at most 1024 bytes
 	Needs    []string `json:"needs"`    // at most 8 capabilities
+}
+
+// Limits of a NewIncident: the hub refuses more, and a client that
+// generates incidents (the simulator) keeps within them.
+const (
+	MaxIncidentSummary = 1024 // bytes
+	MaxIncidentNeeds   = 8
+	MaxSightingSource  = 128 // bytes
+)
+
+// Check reports what the hub refuses in a new incident.
+func (n NewIncident) Check() error {
+	switch {
+	case !protocol.ValidLatLon(n.Lat, n.Lon):
+		return fmt.Errorf("lat, lon %v, %v are not WGS-84 degrees", n.Lat, n.Lon)
+	case !protocol.ValidCapability(n.Kind):
+		return fmt.Errorf("kind %q is not [a-z0-9_-]{1,32}", n.Kind)
+	case n.Priority < 1 || n.Priority > 3:
+		return fmt.Errorf("priority %d is not 1 (highest), 2 or 3", n.Priority)
+	case len(n.Summary) > MaxIncidentSummary:
+		return fmt.Errorf("summary longer than %d bytes", MaxIncidentSummary)
+	case len(n.Needs) > MaxIncidentNeeds:
+		return fmt.Errorf("more than %d needs", MaxIncidentNeeds)
+	}
+	for _, c := range n.Needs {
+		if !protocol.ValidCapability(c) {
+			return fmt.Errorf("need %q is not [a-z0-9_-]{1,32}", c)
+		}
+	}
+	return nil
+}
+
+// Check reports what the hub refuses in a sighting.
+func (s Sighting) Check() error {
+	if !protocol.ValidLatLon(s.Lat, s.Lon) {
+		return fmt.Errorf("lat, lon %v, %v are not WGS-84 degrees", s.Lat, s.Lon)
+	}
+	if len(s.Source) > MaxSightingSource {
+		return fmt.Errorf("source longer than %d bytes", MaxSightingSource)
+	}
+	return nil
 }
 
 // Sighting is the body of POST /api/incidents/{id}/sightings: a camera or a

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"kuaifan/protocol"
 	"kuaifan/protocol/api"
 )
 
@@ -96,35 +95,19 @@ type (
 // ErrInvalid wraps a message for the caller about bad input.
 var ErrInvalid = errors.New("invalid")
 
-// validateNew reports what is wrong with a new incident.
+// validateNew reports what is wrong with a new incident: the contract's
+// check, as the hub's ErrInvalid.
 func validateNew(n *NewIncident) error {
-	switch {
-	case !protocol.ValidLatLon(n.Lat, n.Lon):
-		return fmt.Errorf("%w: lat, lon %v, %v are not WGS-84 degrees", ErrInvalid, n.Lat, n.Lon)
-	case !protocol.ValidCapability(n.Kind):
-		return fmt.Errorf("%w: kind %q is not [a-z0-9_-]{1,32}", ErrInvalid, n.Kind)
-	case n.Priority < 1 || n.Priority > 3:
-		return fmt.Errorf("%w: priority %d is not 1 (highest), 2 or 3", ErrInvalid, n.Priority)
-	case len(n.Summary) > 1024:
-		return fmt.Errorf("%w: summary longer than 1024 bytes", ErrInvalid)
-	case len(n.Needs) > 8:
-		return fmt.Errorf("%w: more than 8 needs", ErrInvalid)
-	}
-	for _, c := range n.Needs {
-		if !protocol.ValidCapability(c) {
-			return fmt.Errorf("%w: need %q is not [a-z0-9_-]{1,32}", ErrInvalid, c)
-		}
+	if err := n.Check(); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return nil
 }
 
 // validateSighting reports what is wrong with a sighting.
 func validateSighting(s *Sighting) error {
-	if !protocol.ValidLatLon(s.Lat, s.Lon) {
-		return fmt.Errorf("%w: lat, lon %v, %v are not WGS-84 degrees", ErrInvalid, s.Lat, s.Lon)
-	}
-	if len(s.Source) > 128 {
-		return fmt.Errorf("%w: source longer than 128 bytes", ErrInvalid)
+	if err := s.Check(); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return nil
 }
