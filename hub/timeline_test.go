@@ -64,6 +64,14 @@ func TestTimelineReasons(t *testing.T) {
 	car2.WaitCommand(protocol.CmdDispatch, id) // and never answers
 	car3.WaitCommand(protocol.CmdDispatch, id)
 	car3.SendEvent(2, protocol.EventAck, id)
+	// Reports of different units may be decoded in parallel: the late ack
+	// goes out once car-3's is on the timeline, whose order is asserted below.
+	waitIncident(t, h, id, func(i dispatch.Incident) error {
+		if stateOf(i, "car-3") != dispatch.AssignEnroute {
+			return fmt.Errorf("car-3 %s", stateOf(i, "car-3"))
+		}
+		return nil
+	})
 	car2.WaitCommand(protocol.CmdCancel, id)
 	car2.SendEvent(2, protocol.EventAck, id) // too late
 	waitIncident(t, h, id, func(i dispatch.Incident) error {
