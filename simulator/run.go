@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"kuaifan/protocol/api"
 	"kuaifan/simulator/internal/director"
 	"kuaifan/simulator/internal/dispatch"
 	"kuaifan/simulator/internal/fleet"
@@ -42,14 +43,14 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		return rep, err
 	}
 	rep.Units.ByType = fleet.ByType(specs)
-	api := hubapi.New(cfg.HubURL, cfg.AdminToken)
-	defer api.Close()
-	secrets, err := enrol(ctx, cfg, api, specs)
+	client := hubapi.New(cfg.HubURL, cfg.AdminToken)
+	defer client.Close()
+	secrets, err := enrol(ctx, cfg, client, specs)
 	if err != nil {
 		return rep, err
 	}
 	rep.Units.Enrolled = len(specs)
-	before, merr := api.Metrics(ctx)
+	before, merr := client.Metrics(ctx)
 	if merr != nil {
 		log.Warn("simulator: the hub's /metrics", "err", merr)
 	}
@@ -83,7 +84,7 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	runCtx, stopRun := cfg.runContext(ctx, clock)
 	defer stopRun()
 	f.StartMoving(agentsCtx, clock)
-	c := cfg.newCast(api, f, clock, reg, jr, &rep)
+	c := cfg.newCast(client, f, clock, reg, jr, &rep)
 	c.start(runCtx, agentsCtx, cfg.Out, f, reg, clock)
 	defer c.stop()
 	c.waitRun(runCtx)
@@ -94,14 +95,14 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		Simulated: clock.Elapsed(), MetricsBefore: before, DispatchDelay: cfg.Dispatcher.Delay}
 	log.Info("simulator: run over; winding down", "simulated", end.Simulated.Round(time.Second))
 	if ctx.Err() == nil && cfg.Settle > 0 {
-		dispatch.Settle(ctx, api, reg, cfg.Settle)
+		dispatch.Settle(ctx, client, reg, cfg.Settle)
 	}
 	c.stopDispatcher()
 	f.StopMoving()
 	end.Moved = clock.Elapsed()
 	end.DrainWait = f.Drain(cfg.DrainWait)
 	end.Totals = f.Totals()
-	readHub(ctx, cfg, api, reg, c.dir, &end, merr)
+	readHub(ctx, cfg, client, reg, c.dir, &end, merr)
 	rep.Finish(end)
 	log.Info("simulator: done", "incidents", rep.Incidents.Created, "confirmed", rep.Messages.Confirmed, "lost", rep.Messages.Lost)
 	return rep, nil
@@ -128,27 +129,27 @@ func (c Config) runContext(ctx context.Context, clock *simclock.Clock) (context.
 // readHub reads the figures of the run's end from the hub — its incidents,
 // the outages' positions in its history, its /metrics — and then closes
 // the run's incidents still open (unless KeepOpen).
-func readHub(ctx context.Context, cfg Config, api *hubapi.Client, reg *dispatch.Registry, dir *director.Director, end *report.End, merr error) {
+func readHub(ctx context.Context, cfg Config, client *hubapi.Client, reg *dispatch.Registry, dir *director.Director, end *report.End, merr error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	end.Incidents, end.IncidentsErr = dispatch.Collect(ctx, api, reg)
+	end.Incidents, end.IncidentsErr = dispatch.Collect(ctx, client, reg)
 	end.Outages = dir.CheckOutages(ctx)
-	after, aerr := api.Metrics(ctx)
+	after, aerr := client.Metrics(ctx)
 	end.MetricsAfter, end.MetricsErr = after, errors.Join(merr, aerr)
 	if !cfg.KeepOpen {
-		end.ClosedByRun = dispatch.CloseOpen(ctx, api, end.Incidents)
+		end.ClosedByRun = dispatch.CloseOpen(ctx, client, end.Incidents)
 	}
 }
 
 // enrol waits for the hub and enrols the units; with an external Mosquitto
 // it writes their secrets into its password file, and it runs AfterEnrol.
 // It returns the units' secrets.
-func enrol(ctx context.Context, cfg Config, api *hubapi.Client, specs []hubapi.NewUnit) ([]string, error) {
-	if err := api.Connect(ctx, cfg.HubWait, cfg.AdminTokenFile); err != nil {
+func enrol(ctx context.Context, cfg Config, client *hubapi.Client, specs []api.Enrolment) ([]string, error) {
+	if err := client.Connect(ctx, cfg.HubWait, cfg.AdminTokenFile); err != nil {
 		return nil, err
 	}
 	cfg.Logger.Info("simulator: enrolling units", "units", len(specs), "hub", cfg.HubURL)
-	secrets, err := api.EnrolAll(ctx, specs, enrolWorkers)
+	secrets, err := client.EnrolAll(ctx, specs, enrolWorkers)
 	if err != nil {
 		return nil, err
 	}

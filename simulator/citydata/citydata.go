@@ -1,7 +1,10 @@
 // Package citydata is the simulator's built-in data, embedded in the
-// binary: Changsha's city model (changsha.json, read by package city) and
-// the built-in scenarios (scenarios/*.json, read by package scenario). The
-// files are also the examples of the forms -city and -scenario files take.
+// binary: Changsha's stations, posts, routes and hot spots (changsha.json,
+// read by package city, which takes the districts from
+// kuaifan/protocol/districts/changsha, the hub's) and the built-in
+// scenarios (scenarios/*.json, read by package scenario). The files are
+// also examples of the forms -city and -scenario files take (a -city file
+// has its districts too).
 package citydata
 
 import (

@@ -1,24 +1,26 @@
 // Package city is the map the simulator plays on: districts as polygons,
 // police stations, fixed posts, patrol routes and incident hot spots, in
 // WGS-84 degrees. It loads a city from our JSON form or from GeoJSON and
-// validates it; Changsha is built in (citydata/changsha.json). It also has
-// the few distances and offsets on the sphere the patrols and the incident
-// generator share. No I/O beyond reading a city file.
+// validates it; Changsha is built in (its districts are the hub's,
+// kuaifan/protocol/districts/changsha; the rest is citydata/changsha.json).
+// It also has the few distances and offsets on the sphere the patrols and
+// the incident generator share. No I/O beyond reading a city file.
 package city
 
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
+	"kuaifan/protocol/districts"
+	"kuaifan/protocol/districts/changsha"
 	"kuaifan/simulator/citydata"
 )
 
-// Point is a WGS-84 position in degrees.
-type Point struct {
-	Lat float64 `json:"lat"`
-	Lon float64 `json:"lon"`
-}
+// Point is a WGS-84 position in degrees, {"lat":…,"lon":…} as JSON: the
+// districts package's, so a district's polygon is a districts.Ring as it is.
+type Point = districts.Point
 
 // Area is a district: a name and a polygon, one ring whose last vertex joins
 // the first (a repeated closing vertex is dropped on load). Holes are not
@@ -28,24 +30,12 @@ type Area struct {
 	Polygon []Point `json:"polygon"`
 }
 
-// Contains reports whether p lies inside the polygon (even-odd ray casting,
-// longitude as x). A point exactly on an edge two districts share falls in
-// exactly one of them: the crossing test treats every edge as half-open.
-//
-// This is the simulator's only point-in-polygon test.
+// Contains reports whether p lies inside the polygon: districts.Ring's
+// Contains, the point-in-polygon test the hub and the dashboard use too, so
+// a point exactly on an edge two districts share falls in exactly one of
+// them, the same one everywhere.
 func (a *Area) Contains(p Point) bool {
-	in := false
-	n := len(a.Polygon)
-	for i, j := 0, n-1; i < n; j, i = i, i+1 {
-		pi, pj := a.Polygon[i], a.Polygon[j]
-		if (pi.Lat > p.Lat) != (pj.Lat > p.Lat) {
-			x := pj.Lon + (p.Lat-pj.Lat)*(pi.Lon-pj.Lon)/(pi.Lat-pj.Lat)
-			if p.Lon < x {
-				in = !in
-			}
-		}
-	}
-	return in
+	return districts.Ring(a.Polygon).Contains(p)
 }
 
 // maxRejections bounds RandomPoint's attempts. A real district fills a good
@@ -217,19 +207,32 @@ func (c *Model) Bounds() (min, max Point) {
 }
 
 // Changsha returns the built-in city: Changsha's six districts (芙蓉、天心、
-// 岳麓、开福、雨花、望城) and the Xingsha part of 长沙县, with police stations,
-// metro-exit posts, patrol routes along main roads and incident hot spots.
-// Each call decodes a fresh copy, so callers may change theirs.
+// 岳麓、开福、雨花、望城) and the Xingsha part of 长沙县 (Changsha County),
+// with police stations, metro-exit posts, patrol routes along main roads
+// and incident hot spots. Each call decodes a fresh copy, so callers may
+// change theirs.
 //
-// The polygons are hand-drawn approximations of the built-up part of each
-// district, sharing their edges so that no two overlap; the Xiang river is
-// the line between Yuelu/Wangcheng (west) and the rest (east), 橘子洲 on the
-// Yuelu side as it is administratively.
+// The districts are the hub's own (changsha.Districts(), what GET
+// /api/districts serves and the dashboard draws): hand-drawn approximations
+// of the built-up part of each district, sharing their edges so that no two
+// overlap; the Xiang river is the line between Yuelu/Wangcheng (west) and
+// the rest (east), 橘子洲 on the Yuelu side as it is administratively. The
+// rest is citydata/changsha.json, which has no districts of its own.
 func Changsha() *Model {
-	c, err := Parse(citydata.Changsha())
+	c, err := parse(citydata.Changsha(), Areas(changsha.Districts()))
 	if err != nil {
 		// The file is part of the build and TestCityBuiltinValid checks it.
 		panic("simulator: built-in city: " + err.Error())
 	}
 	return c
+}
+
+// Areas are a district set's districts as the city's: each district's full
+// name ("芙蓉区 Furong") and its ring.
+func Areas(s *districts.Set) []Area {
+	out := make([]Area, len(s.Districts))
+	for i, d := range s.Districts {
+		out[i] = Area{Name: d.Name, Polygon: slices.Clone(d.Ring)}
+	}
+	return out
 }

@@ -13,13 +13,13 @@ import (
 
 // Short names of the built-in districts, as District accepts them.
 const (
-	furong    = "芙蓉区 Furong"
-	tianxin   = "天心区 Tianxin"
-	yuelu     = "岳麓区 Yuelu"
-	kaifu     = "开福区 Kaifu"
-	yuhua     = "雨花区 Yuhua"
-	wangcheng = "望城区 Wangcheng"
-	xingsha   = "长沙县 Xingsha"
+	furong         = "芙蓉区 Furong"
+	tianxin        = "天心区 Tianxin"
+	yuelu          = "岳麓区 Yuelu"
+	kaifu          = "开福区 Kaifu"
+	yuhua          = "雨花区 Yuhua"
+	wangcheng      = "望城区 Wangcheng"
+	changshaCounty = "长沙县 Changsha County"
 )
 
 func TestCityBuiltinValid(t *testing.T) {
@@ -110,7 +110,7 @@ func TestCityDistrictsDoNotOverlap(t *testing.T) {
 	west := map[string]bool{yuelu: true, wangcheng: true}
 	for lat := lo.Lat; lat <= hi.Lat; lat += 0.00137 {
 		for lon := lo.Lon; lon <= hi.Lon; lon += 0.00141 {
-			p := Point{lat, lon}
+			p := Point{Lat: lat, Lon: lon}
 			var in []string
 			for _, a := range c.Districts {
 				if a.Contains(p) {
@@ -134,25 +134,25 @@ func TestCityContainsKnownPlaces(t *testing.T) {
 		p     Point
 		want  string
 	}{
-		{"五一广场", Point{28.1960, 112.9770}, furong},
-		{"长沙火车站", Point{28.1955, 113.0110}, furong},
-		{"东湖", Point{28.2000, 113.0600}, furong},
-		{"岳麓山", Point{28.1850, 112.9350}, yuelu},
+		{"五一广场", Point{Lat: 28.1960, Lon: 112.9770}, furong},
+		{"长沙火车站", Point{Lat: 28.1955, Lon: 113.0110}, furong},
+		{"东湖", Point{Lat: 28.2000, Lon: 113.0600}, furong},
+		{"岳麓山", Point{Lat: 28.1850, Lon: 112.9350}, yuelu},
 		// 橘子洲, the island in the Xiang, belongs to Yuelu district.
-		{"橘子洲", Point{28.1850, 112.9590}, yuelu},
-		{"梅溪湖", Point{28.1990, 112.8950}, yuelu},
-		{"溁湾镇", Point{28.1955, 112.9460}, yuelu},
-		{"南门口", Point{28.1840, 112.9770}, tianxin},
-		{"侯家塘", Point{28.1760, 112.9860}, tianxin},
-		{"雨花亭", Point{28.1555, 113.0125}, yuhua},
-		{"东塘", Point{28.1750, 113.0040}, yuhua},
-		{"长沙火车南站", Point{28.1480, 113.0640}, yuhua},
-		{"开福寺", Point{28.2290, 112.9800}, kaifu},
-		{"开福万达", Point{28.2045, 112.9725}, kaifu},
-		{"高塘岭", Point{28.3630, 112.8250}, wangcheng},
-		{"星沙", Point{28.2420, 113.0800}, xingsha},
-		{"北京", Point{39.9042, 116.4074}, ""},
-		{"湘江 mid-river south of the city", Point{28.0000, 112.9600}, ""},
+		{"橘子洲", Point{Lat: 28.1850, Lon: 112.9590}, yuelu},
+		{"梅溪湖", Point{Lat: 28.1990, Lon: 112.8950}, yuelu},
+		{"溁湾镇", Point{Lat: 28.1955, Lon: 112.9460}, yuelu},
+		{"南门口", Point{Lat: 28.1840, Lon: 112.9770}, tianxin},
+		{"侯家塘", Point{Lat: 28.1760, Lon: 112.9860}, tianxin},
+		{"雨花亭", Point{Lat: 28.1555, Lon: 113.0125}, yuhua},
+		{"东塘", Point{Lat: 28.1750, Lon: 113.0040}, yuhua},
+		{"长沙火车南站", Point{Lat: 28.1480, Lon: 113.0640}, yuhua},
+		{"开福寺", Point{Lat: 28.2290, Lon: 112.9800}, kaifu},
+		{"开福万达", Point{Lat: 28.2045, Lon: 112.9725}, kaifu},
+		{"高塘岭", Point{Lat: 28.3630, Lon: 112.8250}, wangcheng},
+		{"星沙", Point{Lat: 28.2420, Lon: 113.0800}, changshaCounty},
+		{"北京", Point{Lat: 39.9042, Lon: 116.4074}, ""},
+		{"湘江 mid-river south of the city", Point{Lat: 28.0000, Lon: 112.9600}, ""},
 	} {
 		if got := c.DistrictOf(tc.p); got != tc.want {
 			t.Errorf("%s %v: DistrictOf %q; want %q", tc.place, tc.p, got, tc.want)
@@ -171,7 +171,7 @@ func TestCityDistrictLookup(t *testing.T) {
 		name, want string
 	}{
 		{furong, furong}, {"芙蓉区", furong}, {"Furong", furong}, {"furong", furong},
-		{"YUHUA", yuhua}, {"望城区", wangcheng}, {"长沙县", xingsha},
+		{"YUHUA", yuhua}, {"望城区", wangcheng}, {"长沙县", changshaCounty},
 		{"", ""}, {"Nowhere", ""}, {"芙蓉", ""}, {"区", ""},
 	} {
 		a, ok := c.District(tc.name)
@@ -181,16 +181,18 @@ func TestCityDistrictLookup(t *testing.T) {
 	}
 }
 
+// theL is an L: the square (0,0)-(2,2) without its north-east quarter.
+var theL = []Point{{Lat: 0, Lon: 0}, {Lat: 0, Lon: 2}, {Lat: 1, Lon: 2}, {Lat: 1, Lon: 1}, {Lat: 2, Lon: 1}, {Lat: 2, Lon: 0}}
+
 func TestAreaContains(t *testing.T) {
-	// An L: the square (0,0)-(2,2) without its north-east quarter.
-	l := Area{Name: "L", Polygon: []Point{{0, 0}, {0, 2}, {1, 2}, {1, 1}, {2, 1}, {2, 0}}}
+	l := Area{Name: "L", Polygon: theL}
 	for _, tc := range []struct {
 		p    Point
 		want bool
 	}{
-		{Point{0.5, 0.5}, true}, {Point{1.5, 0.5}, true}, {Point{0.5, 1.5}, true},
-		{Point{1.5, 1.5}, false}, {Point{-0.1, 0.5}, false}, {Point{0.5, 2.1}, false},
-		{Point{3, 3}, false}, {Point{math.NaN(), 0.5}, false},
+		{Point{Lat: 0.5, Lon: 0.5}, true}, {Point{Lat: 1.5, Lon: 0.5}, true}, {Point{Lat: 0.5, Lon: 1.5}, true},
+		{Point{Lat: 1.5, Lon: 1.5}, false}, {Point{Lat: -0.1, Lon: 0.5}, false}, {Point{Lat: 0.5, Lon: 2.1}, false},
+		{Point{Lat: 3, Lon: 3}, false}, {Point{Lat: math.NaN(), Lon: 0.5}, false},
 	} {
 		if got := l.Contains(tc.p); got != tc.want {
 			t.Errorf("Contains(%v) = %v; want %v", tc.p, got, tc.want)
@@ -205,8 +207,8 @@ func TestAreaContains(t *testing.T) {
 		p      Point
 		shared bool // on the edge West and East share; else on the outer edge
 	}{
-		{Point{28.01, 113.0}, true}, {Point{28.005, 113.0}, true},
-		{Point{28.0, 113.01}, false}, {Point{28.02, 112.99}, false}, {Point{28.0, 113.0}, false},
+		{Point{Lat: 28.01, Lon: 113.0}, true}, {Point{Lat: 28.005, Lon: 113.0}, true},
+		{Point{Lat: 28.0, Lon: 113.01}, false}, {Point{Lat: 28.02, Lon: 112.99}, false}, {Point{Lat: 28.0, Lon: 113.0}, false},
 	} {
 		n := 0
 		for _, a := range c.Districts {
@@ -221,7 +223,7 @@ func TestAreaContains(t *testing.T) {
 }
 
 func TestAreaRandomPointUniform(t *testing.T) {
-	l := Area{Name: "L", Polygon: []Point{{0, 0}, {0, 2}, {1, 2}, {1, 1}, {2, 1}, {2, 0}}}
+	l := Area{Name: "L", Polygon: theL}
 	r := rand.New(rand.NewPCG(1, 1))
 	const n = 30000
 	var quarter [3]int // south-west, south-east, north-west: equal areas
@@ -246,8 +248,8 @@ func TestAreaRandomPointUniform(t *testing.T) {
 		}
 	}
 	// A sliver with no area gives its centroid rather than looping.
-	sliver := Area{Polygon: []Point{{0, 0}, {1, 1}, {2, 2}}}
-	if p := sliver.RandomPoint(r); p != (Point{1, 1}) {
+	sliver := Area{Polygon: []Point{{Lat: 0, Lon: 0}, {Lat: 1, Lon: 1}, {Lat: 2, Lon: 2}}}
+	if p := sliver.RandomPoint(r); p != (Point{Lat: 1, Lon: 1}) {
 		t.Errorf("sliver: %v", p)
 	}
 }
@@ -258,11 +260,11 @@ func TestAreaCentroid(t *testing.T) {
 		poly []Point
 		want Point
 	}{
-		{"square", []Point{{28, 113}, {28, 113.02}, {28.02, 113.02}, {28.02, 113}}, Point{28.01, 113.01}},
-		{"clockwise square", []Point{{28, 113}, {28.02, 113}, {28.02, 113.02}, {28, 113.02}}, Point{28.01, 113.01}},
-		{"triangle", []Point{{0, 0}, {0, 3}, {3, 0}}, Point{1, 1}},
-		{"L", []Point{{0, 0}, {0, 2}, {1, 2}, {1, 1}, {2, 1}, {2, 0}}, Point{5.0 / 6, 5.0 / 6}},
-		{"line", []Point{{0, 0}, {1, 1}, {2, 2}}, Point{1, 1}},
+		{"square", []Point{{Lat: 28, Lon: 113}, {Lat: 28, Lon: 113.02}, {Lat: 28.02, Lon: 113.02}, {Lat: 28.02, Lon: 113}}, Point{Lat: 28.01, Lon: 113.01}},
+		{"clockwise square", []Point{{Lat: 28, Lon: 113}, {Lat: 28.02, Lon: 113}, {Lat: 28.02, Lon: 113.02}, {Lat: 28, Lon: 113.02}}, Point{Lat: 28.01, Lon: 113.01}},
+		{"triangle", []Point{{Lat: 0, Lon: 0}, {Lat: 0, Lon: 3}, {Lat: 3, Lon: 0}}, Point{Lat: 1, Lon: 1}},
+		{"L", theL, Point{Lat: 5.0 / 6, Lon: 5.0 / 6}},
+		{"line", []Point{{Lat: 0, Lon: 0}, {Lat: 1, Lon: 1}, {Lat: 2, Lon: 2}}, Point{Lat: 1, Lon: 1}},
 		{"empty", nil, Point{}},
 	} {
 		a := Area{Polygon: tc.poly}
@@ -317,14 +319,14 @@ func TestLoadCity(t *testing.T) {
 			if c.Posts[0].District != "东区 East" || c.Posts[1].District != "西区 West" {
 				t.Errorf("posts: %+v", c.Posts)
 			}
-			if r := c.Routes[0]; r.District != "西区 West" || len(r.Points) != 3 || r.Points[1] != (Point{28.011, 113.0}) {
+			if r := c.Routes[0]; r.District != "西区 West" || len(r.Points) != 3 || r.Points[1] != (Point{Lat: 28.011, Lon: 113.0}) {
 				t.Errorf("route: %+v", r)
 			}
 			// Hot spot defaults.
 			if h := c.HotSpots[0]; h.Weight != 2 || h.RadiusM != 400 || len(h.Kinds) != 2 {
 				t.Errorf("hotspot 0: %+v", h)
 			}
-			if h := c.HotSpots[1]; h.Weight != defaultHotSpotWeight || h.RadiusM != defaultHotSpotRadiusM || h.Point != (Point{28.005, 112.99}) {
+			if h := c.HotSpots[1]; h.Weight != defaultHotSpotWeight || h.RadiusM != defaultHotSpotRadiusM || h.Point != (Point{Lat: 28.005, Lon: 112.99}) {
 				t.Errorf("hotspot 1: %+v", h)
 			}
 		})

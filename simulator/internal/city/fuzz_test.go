@@ -46,8 +46,8 @@ func FuzzLoadCity(f *testing.F) {
 			m.Step(time.Minute)
 		}
 		g := incident.NewGenerator(c, incident.DefaultMix(), r)
-		if _, inc := g.Next(time.Unix(0, 0)); inc.Validate() != nil {
-			t.Fatalf("incident %+v: %v", inc, inc.Validate())
+		if _, inc := g.Next(time.Unix(0, 0)); inc.Check() != nil {
+			t.Fatalf("incident %+v: %v", inc, inc.Check())
 		}
 	})
 }

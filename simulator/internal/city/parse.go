@@ -10,9 +10,9 @@ import (
 	"strings"
 )
 
-// Load reads a city from a file: our JSON form (the shape of Model,
-// as in citydata/changsha.json) or a GeoJSON FeatureCollection, whose features
-// carry properties.kind: Polygon "district" (outer ring only), Point
+// Load reads a city from a file: our JSON form (the shape of Model, as in
+// internal/city/testdata/city.json) or a GeoJSON FeatureCollection, whose
+// features carry properties.kind: Polygon "district" (outer ring only), Point
 // "station", "post" or "hotspot" (with weight, radius_m, kinds), LineString
 // "route"; every feature has properties.name, places and routes may name
 // their district. GeoJSON coordinates are [lon, lat]. The model is validated
@@ -22,7 +22,7 @@ func Load(path string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("simulator: city: %w", err)
 	}
-	c, err := parse(b)
+	c, err := parse(b, nil)
 	if err != nil {
 		return nil, fmt.Errorf("simulator: city %s: %w", path, err)
 	}
@@ -34,14 +34,16 @@ func Load(path string) (*Model, error) {
 
 // Parse is Load on bytes already read.
 func Parse(data []byte) (*Model, error) {
-	c, err := parse(data)
+	c, err := parse(data, nil)
 	if err != nil {
 		return nil, fmt.Errorf("simulator: city: %w", err)
 	}
 	return c, nil
 }
 
-func parse(data []byte) (*Model, error) {
+// parse decodes a city; with shared districts (the built-in city's, from
+// the hub's set), the file must have none of its own and gets those.
+func parse(data []byte, shared []Area) (*Model, error) {
 	var probe struct {
 		Type string `json:"type"`
 	}
@@ -60,6 +62,12 @@ func parse(data []byte) (*Model, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if shared != nil {
+		if len(c.Districts) > 0 {
+			return nil, errors.New("districts of its own, where the shared set's are meant")
+		}
+		c.Districts = shared
 	}
 	if err := c.normalise(); err != nil {
 		return nil, err

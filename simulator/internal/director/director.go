@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"kuaifan/protocol/api"
 	"kuaifan/simulator/internal/dispatch"
 	"kuaifan/simulator/internal/faults"
 	"kuaifan/simulator/internal/fleet"
@@ -142,16 +143,11 @@ func (r *Director) exec(ctx context.Context, st scenario.Step) (string, error) {
 		if st.Point == nil {
 			return "", errors.New("no point given")
 		}
-		inc, err := r.api.Sighting(ctx, id, st.Point.Lat, st.Point.Lon, st.Source)
+		inc, err := r.api.Sighting(ctx, id, api.Sighting{Lat: st.Point.Lat, Lon: st.Point.Lon, Source: st.Source})
 		if err != nil {
 			return "", err
 		}
-		var enroute []string
-		for _, a := range inc.Assignments {
-			if a.State == "dispatched" || a.State == "enroute" {
-				enroute = append(enroute, a.Unit)
-			}
-		}
+		enroute := hubapi.OnTheWay(&inc)
 		sr := dispatch.Sighting{AtS: st.At.Seconds(), Point: *st.Point, Source: st.Source, EnRoute: enroute}
 		if inc.Offer != nil {
 			sr.Offered = inc.Offer.Unit

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"kuaifan/protocol/api"
 	"kuaifan/simulator/internal/city"
 	"kuaifan/simulator/internal/hubapi"
 	"kuaifan/simulator/internal/incident"
@@ -85,7 +86,7 @@ func (c *CallTaker) Run(ctx context.Context) {
 
 // Create reports one incident and registers it, under the scenario's ref
 // if it has one.
-func (c *CallTaker) Create(ctx context.Context, n hubapi.NewIncident, ref string) (hubapi.Incident, error) {
+func (c *CallTaker) Create(ctx context.Context, n api.NewIncident, ref string) (api.Incident, error) {
 	inc, err := c.api.CreateIncident(ctx, n)
 	if err != nil {
 		return inc, fmt.Errorf("reporting a %s incident: %w", n.Kind, err)

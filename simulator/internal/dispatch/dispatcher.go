@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	"kuaifan/protocol/api"
 	"kuaifan/simulator/internal/hubapi"
 	"kuaifan/simulator/internal/journal"
 	"kuaifan/simulator/internal/simclock"
@@ -85,7 +86,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 }
 
 // consider acts on one open incident if it is the run's and needs it.
-func (d *Dispatcher) consider(ctx context.Context, inc *hubapi.Incident) {
+func (d *Dispatcher) consider(ctx context.Context, inc *api.Incident) {
 	now := d.clock.Elapsed()
 	var act, offer, intercept bool
 	var offerUnit string
@@ -96,9 +97,9 @@ func (d *Dispatcher) consider(ctx context.Context, inc *hubapi.Incident) {
 		}
 		if r.intercept && now-r.sightedAt >= d.cfg.Delay {
 			r.intercept = false
-			intercept = !onTheWay(inc)
+			intercept = len(hubapi.OnTheWay(inc)) == 0
 		}
-		if inc.Status != "open" || inc.Active() {
+		if inc.Status != api.IncidentOpen || hubapi.Active(inc) {
 			r.waiting = false
 			return
 		}
@@ -128,16 +129,6 @@ func (d *Dispatcher) consider(ctx context.Context, inc *hubapi.Incident) {
 	}
 }
 
-// onTheWay reports whether a unit is dispatched to the incident or en route.
-func onTheWay(inc *hubapi.Incident) bool {
-	for _, a := range inc.Assignments {
-		if a.State == "dispatched" || a.State == "enroute" {
-			return true
-		}
-	}
-	return false
-}
-
 // dispatch assigns the first fresh recommendation that the hub accepts;
 // intercept sends one more unit to an incident whose units are on scene
 // where it was.
@@ -148,11 +139,11 @@ func (d *Dispatcher) dispatch(ctx context.Context, id string, now time.Duration,
 		return
 	}
 	switch {
-	case full.Status == "closed":
+	case full.Status == api.IncidentClosed:
 		return
-	case intercept && onTheWay(&full):
+	case intercept && len(hubapi.OnTheWay(&full)) > 0:
 		return
-	case !intercept && (full.Status != "open" || full.Active()):
+	case !intercept && (full.Status != api.IncidentOpen || hubapi.Active(&full)):
 		return
 	}
 	why := "by the dispatcher"

@@ -6,24 +6,25 @@ import (
 	"fmt"
 	"time"
 
+	"kuaifan/protocol/api"
 	"kuaifan/simulator/internal/hubapi"
 )
 
 // Settle lets the dispatcher and the units go on after the run's time until
 // every incident the run created has been dispatched (or closed), or d has
 // passed.
-func Settle(ctx context.Context, api *hubapi.Client, reg *Registry, d time.Duration) {
+func Settle(ctx context.Context, client *hubapi.Client, reg *Registry, d time.Duration) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	for {
-		incs, err := api.Incidents(ctx, true)
+		incs, err := client.Incidents(ctx, true)
 		if err == nil {
 			waiting := 0
 			for i := range incs {
 				if !reg.Known(incs[i].ID) {
 					continue // not this run's
 				}
-				if incs[i].Status != "closed" && !incs[i].Has("dispatched") {
+				if incs[i].Status != api.IncidentClosed && !hubapi.HasEntry(&incs[i], api.EntryDispatched) {
 					waiting++
 				}
 			}
@@ -42,25 +43,25 @@ func Settle(ctx context.Context, api *hubapi.Client, reg *Registry, d time.Durat
 }
 
 // Collect reads the run's incidents from the hub, in the registry's order.
-func Collect(ctx context.Context, api *hubapi.Client, reg *Registry) ([]hubapi.Incident, error) {
+func Collect(ctx context.Context, client *hubapi.Client, reg *Registry) ([]api.Incident, error) {
 	recs := reg.Snapshot()
 	if len(recs) == 0 {
 		return nil, nil
 	}
-	all, err := api.Incidents(ctx, true)
+	all, err := client.Incidents(ctx, true)
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[string]hubapi.Incident, len(all))
+	byID := make(map[string]api.Incident, len(all))
 	for _, inc := range all {
 		byID[inc.ID] = inc
 	}
-	out := make([]hubapi.Incident, 0, len(recs))
+	out := make([]api.Incident, 0, len(recs))
 	var errs []error
 	for _, r := range recs {
 		inc, ok := byID[r.ID]
 		if !ok {
-			if inc, err = api.Incident(ctx, r.ID); err != nil {
+			if inc, err = client.Incident(ctx, r.ID); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", r.ID, err))
 				continue
 			}
@@ -72,11 +73,11 @@ func Collect(ctx context.Context, api *hubapi.Client, reg *Registry) ([]hubapi.I
 
 // CloseOpen closes those of incs that are not closed yet and returns how
 // many it closed.
-func CloseOpen(ctx context.Context, api *hubapi.Client, incs []hubapi.Incident) int {
+func CloseOpen(ctx context.Context, client *hubapi.Client, incs []api.Incident) int {
 	n := 0
 	for _, inc := range incs {
-		if inc.Status != "closed" {
-			if err := api.CloseIncident(ctx, inc.ID); err == nil {
+		if inc.Status != api.IncidentClosed {
+			if err := client.CloseIncident(ctx, inc.ID); err == nil {
 				n++
 			}
 		}

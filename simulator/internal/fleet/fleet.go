@@ -22,8 +22,8 @@ import (
 
 	"kuaifan/agent"
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 	"kuaifan/simulator/internal/city"
-	"kuaifan/simulator/internal/hubapi"
 	"kuaifan/simulator/internal/journal"
 	"kuaifan/simulator/internal/link"
 	"kuaifan/simulator/internal/patrol"
@@ -77,7 +77,7 @@ type officerCounts struct {
 // New builds the units of specs, secrets[i] specs[i]'s (agents created,
 // nothing connected); the officers write what they do into jr. seed makes
 // the movement and the officers repeatable.
-func New(cfg Config, c *city.Model, specs []hubapi.NewUnit, secrets []string,
+func New(cfg Config, c *city.Model, specs []api.Enrolment, secrets []string,
 	seed uint64, jr *journal.Journal) (*Fleet, error) {
 	f := &Fleet{cfg: cfg, city: c, journal: jr, byID: make(map[string]*Unit, len(specs))}
 	topics := protocol.Topics{Root: cfg.TopicRoot}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"kuaifan/protocol"
-	"kuaifan/simulator/internal/hubapi"
+	"kuaifan/protocol/api"
 )
 
 // typeShare is one unit type's share of the fleet.
@@ -32,14 +32,14 @@ var fleetMix = [...]typeShare{
 // same fleet is enrolled every time: a third of the cars and a quarter of
 // the motorcycles armed, a quarter of the cars and a fifth of the rest with
 // medical kit, one car in ten with a dog (k9).
-func Plan(prefix string, n int) ([]hubapi.NewUnit, error) {
+func Plan(prefix string, n int) ([]api.Enrolment, error) {
 	width := max(4, len(fmt.Sprint(n)))
 	if longest := fmt.Sprintf("%s-moto-%0*d", prefix, width, n); !protocol.ValidUnitID(longest) {
 		return nil, fmt.Errorf("simulator: prefix %q gives unit ids like %q, not [A-Za-z0-9_-]{1,32}", prefix, longest)
 	}
 	var current [len(fleetMix)]int
 	var count [len(fleetMix)]int
-	specs := make([]hubapi.NewUnit, 0, n)
+	specs := make([]api.Enrolment, 0, n)
 	for i := 1; i <= n; i++ {
 		best := 0
 		for j, t := range fleetMix {
@@ -52,7 +52,7 @@ func Plan(prefix string, n int) ([]hubapi.NewUnit, error) {
 		count[best]++
 		k := count[best] // this unit's number among its type
 		t := fleetMix[best]
-		s := hubapi.NewUnit{ID: fmt.Sprintf("%s-%s-%0*d", prefix, t.short, width, i), Type: t.kind, Capabilities: []string{}}
+		s := api.Enrolment{ID: fmt.Sprintf("%s-%s-%0*d", prefix, t.short, width, i), Type: t.kind, Capabilities: []string{}}
 		add := func(every, offset int, capability string) {
 			if k%every == offset%every {
 				s.Capabilities = append(s.Capabilities, capability)
@@ -81,7 +81,7 @@ func Plan(prefix string, n int) ([]hubapi.NewUnit, error) {
 }
 
 // ByType counts the units of each type.
-func ByType(specs []hubapi.NewUnit) map[string]int {
+func ByType(specs []api.Enrolment) map[string]int {
 	n := map[string]int{}
 	for _, s := range specs {
 		n[string(s.Type)]++

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"kuaifan/agent"
+	"kuaifan/protocol/api"
 	"kuaifan/simulator/internal/city"
-	"kuaifan/simulator/internal/hubapi"
 	"kuaifan/simulator/internal/link"
 	"kuaifan/simulator/internal/patrol"
 )
@@ -26,7 +26,7 @@ import (
 // (the agent calls OnAssignment outside its own locks: no lock cycle).
 type Unit struct {
 	f        *Fleet
-	spec     hubapi.NewUnit
+	spec     api.Enrolment
 	secret   string
 	stateDir string
 	gpsSeed  uint64

@@ -2,7 +2,8 @@
 // admin token, as a call-taker's and a dispatcher's consoles would use it:
 // it waits for the hub, enrols units, reports incidents and sightings,
 // assigns units, closes incidents, reads units' tracks and scrapes
-// /metrics. types.go holds its hand-made copies of the hub's JSON types.
+// /metrics. What it sends and reads are the hub's own types, from
+// kuaifan/protocol/api.
 package hubapi
 
 import (
@@ -16,6 +17,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"kuaifan/protocol/api"
 )
 
 // Client calls the hub's API with the admin token.
@@ -107,13 +110,18 @@ func (h *Client) healthy(ctx context.Context) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET /healthz: %s %s", resp.Status, strings.TrimSpace(string(body)))
+		msg := strings.TrimSpace(string(body))
+		var hl api.Health
+		if json.Unmarshal(body, &hl) == nil && hl.Status != "" {
+			msg = strings.TrimSpace(hl.Status + " " + hl.Error)
+		}
+		return fmt.Errorf("GET /healthz: %s %s", resp.Status, msg)
 	}
 	return nil
 }
 
 // do sends body as JSON (if not nil) and decodes a 2xx answer into out (if
-// not nil). Errors carry the hub's {"error": …} message.
+// not nil). Errors carry the hub's message (api.Error).
 func (h *Client) do(ctx context.Context, method, path string, body, out any) (int, error) {
 	var rd io.Reader
 	if body != nil {
@@ -148,9 +156,7 @@ func (h *Client) do(ctx context.Context, method, path string, body, out any) (in
 		return resp.StatusCode, nil // the caller decides what these mean
 	case resp.StatusCode >= 300:
 		msg := strings.TrimSpace(string(data))
-		var e struct {
-			Error string `json:"error"`
-		}
+		var e api.Error
 		if json.Unmarshal(data, &e) == nil && e.Error != "" {
 			msg = e.Error
 		}

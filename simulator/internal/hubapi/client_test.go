@@ -7,11 +7,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 	"kuaifan/simulator/internal/hubapi/hubapitest"
 )
 
@@ -20,11 +22,11 @@ func testAPI(srv *httptest.Server, token string) *Client {
 }
 
 // units are n units to enrol, of every type, some with capabilities.
-func units(n int) []NewUnit {
-	out := make([]NewUnit, n)
+func units(n int) []api.Enrolment {
+	out := make([]api.Enrolment, n)
 	for i := range out {
 		t := protocol.UnitTypes[i%len(protocol.UnitTypes)]
-		u := NewUnit{ID: fmt.Sprintf("sim-%s-%04d", t, i+1), Type: t, Callsign: fmt.Sprintf("湘A-%04d", i+1), Capabilities: []string{}}
+		u := api.Enrolment{ID: fmt.Sprintf("sim-%s-%04d", t, i+1), Type: t, Callsign: fmt.Sprintf("湘A-%04d", i+1), Capabilities: []string{}}
 		if i%3 == 1 {
 			u.Capabilities = append(u.Capabilities, "armed")
 		}
@@ -88,12 +90,8 @@ func TestEnrolAll(t *testing.T) {
 		if secrets[i] != "secret-of-"+s.ID {
 			t.Errorf("secret of %s is %q", s.ID, secrets[i])
 		}
-		body := f.Enrolled[s.ID]
-		if body["type"] != string(s.Type) || body["callsign"] != s.Callsign {
-			t.Errorf("%s enrolled as %v", s.ID, body)
-		}
-		if caps, ok := body["capabilities"].([]any); !ok || len(caps) != len(s.Capabilities) {
-			t.Errorf("%s: capabilities %v, want %v", s.ID, body["capabilities"], s.Capabilities)
+		if body := f.Enrolled[s.ID]; body == nil || !reflect.DeepEqual(*body, s) {
+			t.Errorf("%s enrolled as %+v, want %+v", s.ID, body, s)
 		}
 	}
 	for _, id := range []string{specs[3].ID, specs[17].ID} {

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+
+	"kuaifan/protocol/api"
 )
 
 // EnrolAll enrols every unit with a pool of workers (each enrolment is an
 // fsync on the hub) and returns their secrets in the order of specs. The
 // first error stops the rest.
-func (h *Client) EnrolAll(ctx context.Context, specs []NewUnit, workers int) ([]string, error) {
+func (h *Client) EnrolAll(ctx context.Context, specs []api.Enrolment, workers int) ([]string, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	secrets := make([]string, len(specs))
@@ -51,11 +53,8 @@ feed:
 // enrol enrols one unit and returns its MQTT secret. A unit left over from an
 // earlier run (409) has a secret nobody knows any more: it is revoked and
 // enrolled again.
-func (h *Client) enrol(ctx context.Context, s NewUnit) (string, error) {
-	var out struct {
-		ID     string `json:"id"`
-		Secret string `json:"secret"`
-	}
+func (h *Client) enrol(ctx context.Context, s api.Enrolment) (string, error) {
+	var out api.Enrolled
 	status, err := h.do(ctx, http.MethodPost, "/api/units", s, &out)
 	if err == nil && status == http.StatusConflict {
 		if status, err = h.do(ctx, http.MethodDelete, "/api/units/"+s.ID, nil, nil); err == nil &&

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 	"kuaifan/simulator/internal/city"
-	"kuaifan/simulator/internal/hubapi"
 )
 
 // KindShare is one kind of incident in a mix: its share of all incidents,
@@ -124,8 +124,8 @@ func (m Mix) Validate() error {
 		if p == 0 {
 			return fmt.Errorf("kind %q: priority shares are all 0", k.Kind)
 		}
-		if len(k.Needs) > hubapi.MaxIncidentNeeds {
-			return fmt.Errorf("kind %q: %d needs; at most %d", k.Kind, len(k.Needs), hubapi.MaxIncidentNeeds)
+		if len(k.Needs) > api.MaxIncidentNeeds {
+			return fmt.Errorf("kind %q: %d needs; at most %d", k.Kind, len(k.Needs), api.MaxIncidentNeeds)
 		}
 		for _, n := range k.Needs {
 			if !protocol.ValidCapability(n) {
@@ -133,8 +133,8 @@ func (m Mix) Validate() error {
 			}
 		}
 		for _, s := range k.Summary {
-			if len(s)+len(" · ")+maxNameBytes > hubapi.MaxIncidentSummary {
-				return fmt.Errorf("kind %q: summary longer than %d bytes", k.Kind, hubapi.MaxIncidentSummary-maxNameBytes-len(" · "))
+			if len(s)+len(" · ")+maxNameBytes > api.MaxIncidentSummary {
+				return fmt.Errorf("kind %q: summary longer than %d bytes", k.Kind, api.MaxIncidentSummary-maxNameBytes-len(" · "))
 			}
 		}
 	}
@@ -279,14 +279,14 @@ const noIncident = 100 * 365 * 24 * time.Hour
 // current rate. The process is memoryless, so after a SetRate the caller
 // simply draws again from the time of the change and throws the pending
 // incident away. At a zero rate at is a century away.
-func (g *Generator) Next(now time.Time) (at time.Time, inc hubapi.NewIncident) {
+func (g *Generator) Next(now time.Time) (at time.Time, inc api.NewIncident) {
 	at, inc, _ = g.next(now)
 	return at, inc
 }
 
 // next is Next that also tells which hot spot the incident went to (-1:
 // none), for the tests.
-func (g *Generator) next(now time.Time) (time.Time, hubapi.NewIncident, int) {
+func (g *Generator) next(now time.Time) (time.Time, api.NewIncident, int) {
 	at := now.Add(noIncident)
 	if g.rate > 0 {
 		gap := g.r.ExpFloat64() / g.rate * float64(time.Hour)
@@ -294,7 +294,7 @@ func (g *Generator) next(now time.Time) (time.Time, hubapi.NewIncident, int) {
 	}
 	ki := pickWeighted(g.r, g.kindCum)
 	k := &g.kinds[ki]
-	inc := hubapi.NewIncident{Kind: k.Kind, Priority: 1 + pickWeighted(g.r, g.prioCum[ki]), Needs: append([]string{}, k.Needs...)}
+	inc := api.NewIncident{Kind: k.Kind, Priority: 1 + pickWeighted(g.r, g.prioCum[ki]), Needs: append([]string{}, k.Needs...)}
 	if !protocol.ValidCapability(inc.Kind) {
 		inc.Kind = "other" // a mix that skipped Validate; the hub would refuse the rest
 	}
@@ -317,8 +317,8 @@ func (g *Generator) next(now time.Time) (time.Time, hubapi.NewIncident, int) {
 	if where != "" {
 		inc.Summary += " · " + truncateUTF8(where, maxNameBytes)
 	}
-	if len(inc.Summary) > hubapi.MaxIncidentSummary {
-		inc.Summary = truncateUTF8(inc.Summary, hubapi.MaxIncidentSummary)
+	if len(inc.Summary) > api.MaxIncidentSummary {
+		inc.Summary = truncateUTF8(inc.Summary, api.MaxIncidentSummary)
 	}
 	return at, inc, spot
 }

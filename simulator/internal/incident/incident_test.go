@@ -9,13 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"kuaifan/protocol/api"
 	"kuaifan/simulator/internal/city"
-	"kuaifan/simulator/internal/hubapi"
 )
 
 // genRun draws incidents over hours of simulated time.
 type genRun struct {
-	incs  []hubapi.NewIncident
+	incs  []api.NewIncident
 	spots []int
 	start time.Time
 	end   time.Time
@@ -102,7 +102,7 @@ func TestIncidentGenPlaces(t *testing.T) {
 	}
 	for i, inc := range run.incs {
 		p := city.Point{Lat: inc.Lat, Lon: inc.Lon}
-		if err := inc.Validate(); err != nil {
+		if err := inc.Check(); err != nil {
 			t.Fatalf("incident %+v: %v", inc, err)
 		}
 		if !strings.Contains(inc.Summary, " · ") {
@@ -170,7 +170,7 @@ func TestIncidentGenSetRate(t *testing.T) {
 
 func TestIncidentGenDeterministic(t *testing.T) {
 	c := city.Changsha()
-	draw := func() []hubapi.NewIncident {
+	draw := func() []api.NewIncident {
 		g := NewGenerator(c, DefaultMix(), rand.New(rand.NewPCG(5, 5)))
 		return runGen(g, 5).incs
 	}
@@ -209,7 +209,7 @@ func TestIncidentGenOddMixes(t *testing.T) {
 			if at.Before(now) {
 				t.Fatalf("%s: %v before %v", tc.name, at, now)
 			}
-			if err := inc.Validate(); err != nil {
+			if err := inc.Check(); err != nil {
 				t.Fatalf("%s: %+v: %v", tc.name, inc, err)
 			}
 		}

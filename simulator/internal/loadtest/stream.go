@@ -11,12 +11,13 @@ import (
 
 	"github.com/coder/websocket"
 
+	"kuaifan/protocol/api"
 	"kuaifan/simulator/internal/report"
 )
 
-// Stream reads the hub's websocket stream and measures, for each of our
-// units in a delta, the time from the position's GPS time ("ts") to the
-// frame's arrival.
+// Stream reads the hub's websocket stream (api.Frame) and measures, for
+// each of our units in a delta, the time from the position's GPS time
+// (api.Unit.TS) to the frame's arrival.
 type Stream struct {
 	prefix string
 	conn   *websocket.Conn
@@ -51,15 +52,6 @@ func (s *Stream) connect(ctx context.Context, hubURL, token string) error {
 	return nil
 }
 
-// frame is the part of a stream frame the latency needs.
-type frame struct {
-	Type  string `json:"type"`
-	Units []struct {
-		ID string `json:"id"`
-		TS *int64 `json:"ts"`
-	} `json:"units"`
-}
-
 // Read reads frames until ctx ends or the stream does.
 func (s *Stream) Read(ctx context.Context) {
 	for {
@@ -75,8 +67,8 @@ func (s *Stream) Read(ctx context.Context) {
 			return
 		}
 		now := time.Now().UnixMilli()
-		var fr frame
-		if err := json.Unmarshal(data, &fr); err != nil || fr.Type != "delta" {
+		var fr api.Frame
+		if err := json.Unmarshal(data, &fr); err != nil || fr.Type != api.FrameDelta {
 			continue
 		}
 		s.mu.Lock()

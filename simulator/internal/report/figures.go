@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"kuaifan/protocol/api"
 	"kuaifan/simulator/internal/city"
 	"kuaifan/simulator/internal/director"
 	"kuaifan/simulator/internal/dispatch"
@@ -35,7 +36,7 @@ type End struct {
 
 	// Incidents are the run's incidents as the hub had them at the end,
 	// before the run closed any; IncidentsErr says what could not be read.
-	Incidents    []hubapi.Incident
+	Incidents    []api.Incident
 	IncidentsErr error
 	ClosedByRun  int
 	Outages      []director.OutageReport
@@ -138,28 +139,29 @@ func utilisation(jobs []fleet.Job, units int, moved time.Duration) float64 {
 }
 
 // incidentFigures reads the response figures off the hub's incidents.
-func incidentFigures(recs []dispatch.Record, incs []hubapi.Incident, clock *simclock.Clock, jobs []fleet.Job, closedByRun int) Incidents {
+func incidentFigures(recs []dispatch.Record, incs []api.Incident, clock *simclock.Clock, jobs []fleet.Job, closedByRun int) Incidents {
 	r := Incidents{Created: len(recs), ClosedByRun: closedByRun}
 	var toDispatch, toAck, toArrival []float64
 	w1, w3, w5 := 0, 0, 0
-	for _, inc := range incs {
-		if inc.Has("dispatched") {
+	for i := range incs {
+		inc := &incs[i]
+		if hubapi.HasEntry(inc, api.EntryDispatched) {
 			r.Dispatched++
 		} else if len(r.NeverDispatched) < 20 {
 			r.NeverDispatched = append(r.NeverDispatched, inc.ID)
 		}
-		if inc.Has("cleared") {
+		if hubapi.HasEntry(inc, api.EntryCleared) {
 			r.Cleared++
 		}
-		if inc.Status == "closed" {
+		if inc.Status == api.IncidentClosed {
 			r.Closed++
 		} else {
 			r.OpenAtEnd++
 		}
 		auto, disp := false, false
 		for _, a := range inc.Assignments {
-			auto = auto || a.By == "auto"
-			disp = disp || a.By == "dispatcher"
+			auto = auto || a.By == api.ActorAuto
+			disp = disp || a.By == api.ActorDispatcher
 		}
 		if auto {
 			r.AutoDispatched++

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"kuaifan/protocol/api"
 	"kuaifan/simulator/internal/city"
-	"kuaifan/simulator/internal/hubapi"
 	"kuaifan/simulator/internal/incident"
 )
 
@@ -29,17 +29,17 @@ type scenarioJSON struct {
 }
 
 type stepJSON struct {
-	At       string              `json:"at"`
-	Action   string              `json:"action"`
-	Ref      string              `json:"ref,omitempty"`
-	Incident *hubapi.NewIncident `json:"incident,omitempty"`
-	Point    *city.Point         `json:"point,omitempty"`
-	Source   string              `json:"source,omitempty"`
-	Rate     *float64            `json:"rate,omitempty"`
-	Share    float64             `json:"share,omitempty"`
-	For      string              `json:"for,omitempty"`
-	Fault    string              `json:"fault,omitempty"`
-	Note     string              `json:"note,omitempty"`
+	At       string           `json:"at"`
+	Action   string           `json:"action"`
+	Ref      string           `json:"ref,omitempty"`
+	Incident *api.NewIncident `json:"incident,omitempty"`
+	Point    *city.Point      `json:"point,omitempty"`
+	Source   string           `json:"source,omitempty"`
+	Rate     *float64         `json:"rate,omitempty"`
+	Share    float64          `json:"share,omitempty"`
+	For      string           `json:"for,omitempty"`
+	Fault    string           `json:"fault,omitempty"`
+	Note     string           `json:"note,omitempty"`
 }
 
 // MarshalJSON writes the file form Load reads.

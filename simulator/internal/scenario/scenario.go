@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"kuaifan/protocol/api"
 	"kuaifan/simulator/internal/city"
-	"kuaifan/simulator/internal/hubapi"
 	"kuaifan/simulator/internal/incident"
 )
 
@@ -46,16 +46,16 @@ type Scenario struct {
 //
 // Every action may carry a Note too.
 type Step struct {
-	At       time.Duration       // from the start, simulated time
-	Action   string              // incident, sighting, rate, outage, fault, note
-	Ref      string              // a name for the incident a later sighting refers to
-	Incident *hubapi.NewIncident // for "incident"
-	Point    *city.Point         // for "sighting": where
-	Source   string              // for "sighting": who saw it
-	Rate     float64             // for "rate": incidents per hour from now
-	Share    float64             // for "outage" (and "fault"): share of the fleet
-	For      time.Duration       // for "outage"/"fault": how long
-	Fault    string              // for "fault"
+	At       time.Duration    // from the start, simulated time
+	Action   string           // incident, sighting, rate, outage, fault, note
+	Ref      string           // a name for the incident a later sighting refers to
+	Incident *api.NewIncident // for "incident"
+	Point    *city.Point      // for "sighting": where
+	Source   string           // for "sighting": who saw it
+	Rate     float64          // for "rate": incidents per hour from now
+	Share    float64          // for "outage" (and "fault"): share of the fleet
+	For      time.Duration    // for "outage"/"fault": how long
+	Fault    string           // for "fault"
 	Note     string
 }
 
@@ -164,7 +164,7 @@ func (s Scenario) validateStep(st Step, last time.Duration, refs map[string]bool
 		if st.Incident == nil {
 			return errors.New("no incident")
 		}
-		if err := st.Incident.Validate(); err != nil {
+		if err := st.Incident.Check(); err != nil {
 			return fmt.Errorf("incident: %w", err)
 		}
 		if st.Ref != "" {

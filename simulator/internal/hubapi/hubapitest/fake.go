@@ -1,5 +1,6 @@
 // Package hubapitest is a fake of the hub's HTTP API for tests: health
-// checks and unit enrolment, as the contract describes them.
+// checks and unit enrolment, as the contract (kuaifan/protocol/api)
+// describes them.
 package hubapitest
 
 import (
@@ -9,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"kuaifan/protocol/api"
 )
 
 // Fake answers the hub's enrolment calls as the contract describes. It
@@ -20,7 +23,7 @@ type Fake struct {
 	Health       atomic.Int32 // /healthz calls so far
 
 	mu       sync.Mutex
-	Enrolled map[string]map[string]any // by unit id: the body of its POST /api/units
+	Enrolled map[string]*api.Enrolment // by unit id: the body of its POST /api/units (nil: left over from an earlier run)
 	Calls    []string                  // "POST id", "DELETE id", in order
 }
 
@@ -28,36 +31,36 @@ type Fake struct {
 // enrolled already (left over from an earlier run). The server closes when
 // the test ends.
 func New(t testing.TB, token string, existing ...string) (*Fake, *httptest.Server) {
-	f := &Fake{token: token, Enrolled: map[string]map[string]any{}}
+	f := &Fake{token: token, Enrolled: map[string]*api.Enrolment{}}
 	for _, id := range existing {
 		f.Enrolled[id] = nil
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if f.Health.Add(1) <= f.UnhealthyFor {
-			http.Error(w, `{"status":"starting"}`, http.StatusServiceUnavailable)
+			write(w, http.StatusServiceUnavailable, api.Health{Status: api.HealthUnhealthy, Error: "starting"})
 			return
 		}
-		w.Write([]byte(`{"status":"ok"}`))
+		write(w, http.StatusOK, api.Health{Status: api.HealthOK})
 	})
 	mux.HandleFunc("POST /api/units", f.auth(func(w http.ResponseWriter, r *http.Request) {
-		var body map[string]any
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-			http.Error(w, `{"error":"bad body"}`, http.StatusBadRequest)
+		// As strict as the hub: an unknown field is refused.
+		var body api.Enrolment
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&body); err != nil {
+			write(w, http.StatusBadRequest, api.Error{Error: "bad body: " + err.Error()})
 			return
 		}
-		id, _ := body["id"].(string)
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		f.Calls = append(f.Calls, "POST "+id)
-		if _, ok := f.Enrolled[id]; ok {
-			w.WriteHeader(http.StatusConflict)
-			w.Write([]byte(`{"error":"already enrolled"}`))
+		f.Calls = append(f.Calls, "POST "+body.ID)
+		if _, ok := f.Enrolled[body.ID]; ok {
+			write(w, http.StatusConflict, api.Error{Error: "already enrolled"})
 			return
 		}
-		f.Enrolled[id] = body
-		w.WriteHeader(http.StatusCreated)
-		json.NewEncoder(w).Encode(map[string]string{"id": id, "secret": "secret-of-" + id})
+		f.Enrolled[body.ID] = &body
+		write(w, http.StatusCreated, api.Enrolled{ID: body.ID, Secret: "secret-of-" + body.ID})
 	}))
 	mux.HandleFunc("DELETE /api/units/{id}", f.auth(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
@@ -65,7 +68,7 @@ func New(t testing.TB, token string, existing ...string) (*Fake, *httptest.Serve
 		id := r.PathValue("id")
 		f.Calls = append(f.Calls, "DELETE "+id)
 		if _, ok := f.Enrolled[id]; !ok {
-			http.Error(w, `{"error":"no unit"}`, http.StatusNotFound)
+			write(w, http.StatusNotFound, api.Error{Error: "no unit"})
 			return
 		}
 		delete(f.Enrolled, id)
@@ -79,9 +82,16 @@ func New(t testing.TB, token string, existing ...string) (*Fake, *httptest.Serve
 func (f *Fake) auth(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+f.token {
-			http.Error(w, `{"error":"missing or wrong Bearer token"}`, http.StatusUnauthorized)
+			write(w, http.StatusUnauthorized, api.Error{Error: "missing or wrong Bearer token"})
 			return
 		}
 		h(w, r)
 	}
+}
+
+// write answers v as JSON with that status.
+func write(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
 }
