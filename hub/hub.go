@@ -218,12 +218,7 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
-	recovered := prometheus.NewGauge(prometheus.GaugeOpts{Name: "kuaifan_store_recovered",
-		Help: "1 if the store was unreadable at start and was recovered from a snapshot or empty."})
-	if h.store.Recovered() != "" {
-		recovered.Set(1)
-	}
-	h.registry.MustRegister(recovered)
+	h.registerStoreMetrics()
 
 	// The stream is made last; until then there is nobody to tell.
 	unitsChanged := func(ids ...string) {
@@ -304,7 +299,7 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 		Handler: api.New(api.Config{Fleet: h.fleet, Dispatch: h.dispatch, Stream: h.stream, Ticket: h.stream.Ticket,
 			Dashboard: h.site(), Districts: dists,
 			AdminToken: h.token, Disconnect: disconnect,
-			Metrics: promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{}), Health: h.health,
+			Metrics: promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{}), Degraded: h.degraded,
 			Logger: log.With("component", "api")}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       orDefault(cfg.HTTPReadTimeout, defaultHTTPReadTimeout),
@@ -421,11 +416,48 @@ func adminToken(configured, dir string) (token, file string, err error) {
 	return token, file, nil
 }
 
-func (h *Hub) health() error {
-	if r := h.store.Recovered(); r != "" {
-		return errors.New("store recovered at start: " + r)
+// registerStoreMetrics registers what the store found at start and what
+// damage it has met since.
+func (h *Hub) registerStoreMetrics() {
+	rep := h.store.OpenReport()
+	gauge := func(name, help string, v float64) {
+		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+		g.Set(v)
+		h.registry.MustRegister(g)
 	}
-	return nil
+	recovered := 0.0
+	if h.store.Recovered() != "" {
+		recovered = 1
+	}
+	gauge("kuaifan_store_recovered", "1 if hub.db was damaged at start and was salvaged (or, if nothing in it read, started from the snapshot or empty).", recovered)
+	gauge("kuaifan_store_salvage_skipped_regions", "Unreadable regions of hub.db skipped by the salvage at start.", float64(rep.Regions))
+	gauge("kuaifan_store_salvage_skipped_bytes", "Bytes of hub.db skipped by the salvage at start: the records in them are lost.", float64(rep.SkippedBytes))
+	gauge("kuaifan_store_torn_bytes", "Bytes cut off the end of hub.db at start: a transaction torn by a crash, never confirmed.", float64(rep.TornBytes))
+	h.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kuaifan_store_damaged_records",
+		Help: "Damaged records of the store met since start (skipped, and reported on /healthz)."},
+		func() float64 { return float64(h.store.Damaged()) }))
+}
+
+// degraded says why the hub serves but an operator must look: its store was
+// salvaged at start, units must be enrolled again, records did not decode.
+// /healthz answers it with 200 and status "degraded"; "" is healthy.
+func (h *Hub) degraded() string {
+	var why []string
+	if r := h.store.Recovered(); r != "" {
+		why = append(why, "store salvaged at start: "+r)
+	}
+	if ids := h.store.Reenrol(); len(ids) > 0 {
+		why = append(why, "units to enrol again (their enrolment was lost): "+strings.Join(ids, ", "))
+	}
+	if notes := h.store.Damage(); len(notes) > 0 {
+		const shown = 5
+		more := ""
+		if n := h.store.Damaged(); n > min(len(notes), shown) {
+			more = fmt.Sprintf(" (and %d more)", n-min(len(notes), shown))
+		}
+		why = append(why, fmt.Sprintf("damaged records: %s%s", strings.Join(notes[:min(len(notes), shown)], "; "), more))
+	}
+	return strings.Join(why, "; ")
 }
 
 // HTTPAddr is the address the API listens on.

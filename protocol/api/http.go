@@ -7,7 +7,9 @@ type Error struct {
 	Error string `json:"error"`
 }
 
-// Health is the answer of GET /healthz: status "ok" (200), or "unhealthy"
+// Health is the answer of GET /healthz: status "ok" (200); "degraded" (200)
+// with the reason when the hub serves but an operator must look (its store
+// was damaged and salvaged, units must be enrolled again); or "unhealthy"
 // (503) with the reason. Its fields are in the order the hub writes them.
 type Health struct {
 	Error  string `json:"error,omitempty"`
@@ -17,5 +19,6 @@ type Health struct {
 // Health statuses.
 const (
 	HealthOK        = "ok"
+	HealthDegraded  = "degraded"
 	HealthUnhealthy = "unhealthy"
 )

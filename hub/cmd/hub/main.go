@@ -18,6 +18,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "check" {
+		os.Exit(check(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	cfg := hub.DefaultConfig()
 	flag.StringVar(&cfg.HTTPAddr, "http", cfg.HTTPAddr, "`address` of the HTTP API and dashboard")
 	flag.IntVar(&cfg.HTTPMaxConnsPerIP, "http-max-conns-per-ip", cfg.HTTPMaxConnsPerIP, "HTTP connections one IP address may hold open; more are closed at once (negative: no limit). Behind a reverse proxy or a shared NAT, many clients have one address")
@@ -42,10 +45,12 @@ func main() {
 	policyFile := flag.String("dispatch-config", "", "JSON `file` with the dispatch policy: tiers, volunteer kinds, auto-dispatch, ack timeout (default: built in; see hub/README.md)")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "Usage: hub [flags]\n\n"+
+		fmt.Fprintf(flag.CommandLine.Output(), "Usage: hub [flags]\n       hub check [-data DIR] [-repair]\n\n"+
 			"Runs kuaifan's hub: MQTT ingest (embedded broker unless -broker), live fleet state,\n"+
 			"matching and the HTTP API. Admin token: env HUB_ADMIN_TOKEN, else <data>/admin.token\n"+
-			"(generated on first start).\n\nFlags:\n")
+			"(generated on first start).\n\n"+
+			"hub check verifies a stopped hub's store (<data>/hub.db) offline and prints what is\n"+
+			"damaged; -repair salvages what reads, keeping the damaged file aside (hub check -h).\n\nFlags:\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()

@@ -38,6 +38,7 @@ type Config struct {
 	Dashboard  http.Handler      // served at / (every path the API does not take)
 	Districts  *districts.Set    // GET /api/districts; nil: none
 	Health     func() error      // nil error: healthy
+	Degraded   func() string     // "": not degraded; else why (the hub serves, an operator must look)
 	Logger     *slog.Logger
 	Now        func() time.Time
 }
@@ -154,6 +155,12 @@ func (s *server) health(w http.ResponseWriter, r *http.Request) {
 	if s.Health != nil {
 		if err := s.Health(); err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, wire.Health{Status: wire.HealthUnhealthy, Error: err.Error()})
+			return
+		}
+	}
+	if s.Degraded != nil {
+		if why := s.Degraded(); why != "" {
+			writeJSON(w, http.StatusOK, wire.Health{Status: wire.HealthDegraded, Error: why})
 			return
 		}
 	}

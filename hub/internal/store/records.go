@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/tidwall/buntdb"
@@ -80,7 +83,10 @@ func liveKey(id string) string { return "live:" + id }
 // CreateUnit enrols u. An active unit with the same id is ErrExists; a revoked
 // one is enrolled again (a replaced device keeps its history).
 func (s *Store) CreateUnit(u Unit) error {
-	return s.update(func(tx *buntdb.Tx) error {
+	if err := u.check(); err != nil {
+		return fmt.Errorf("store: unit %s: %w", u.ID, err)
+	}
+	err := s.update(func(tx *buntdb.Tx) error {
 		if v, err := tx.Get(unitKey(u.ID)); err == nil {
 			var old Unit
 			if json.Unmarshal([]byte(v), &old) == nil && old.Revoked == 0 {
@@ -89,6 +95,10 @@ func (s *Store) CreateUnit(u Unit) error {
 		}
 		return setJSON(tx, unitKey(u.ID), u, nil)
 	})
+	if err != nil {
+		return err
+	}
+	return s.journal(u)
 }
 
 // RevokeUnit marks a unit revoked at the given time.
@@ -111,19 +121,133 @@ func (s *Store) RevokeUnit(id string, at time.Time) (Unit, error) {
 		u.Revoked = at.UnixMilli()
 		return setJSON(tx, unitKey(id), u, nil)
 	})
-	return u, err
+	if err != nil {
+		return u, err
+	}
+	return u, s.journal(u)
 }
 
-// Units returns every unit ever enrolled, revoked ones included.
+// journal appends a unit's new state to units.log. The database has it
+// already; a journal that cannot be written leaves the enrolment standing
+// but no longer doubly kept, which Damage reports.
+func (s *Store) journal(u Unit) error {
+	if err := s.units.append(u); err != nil {
+		s.noteDamage(fmt.Sprintf("%s not written (%v): enrolments are kept in %s only until the next start", JournalName, err, FileName))
+		s.cfg.Logger.Error("store: units journal not written", "unit", u.ID, "err", err)
+	}
+	return nil
+}
+
+// check reports what makes a stored unit record unusable: an id, a type
+// and a secret hash the fleet can verify against.
+func (u Unit) check() error {
+	switch {
+	case !protocol.ValidUnitID(u.ID):
+		return errors.New("bad id")
+	case !u.Type.Valid():
+		return fmt.Errorf("bad type %q", u.Type)
+	case len(u.SecretHash) != 64 || strings.Trim(u.SecretHash, "0123456789abcdef") != "":
+		return errors.New("secret_hash is not a SHA-256 in hex")
+	case u.Enrolled <= 0:
+		return errors.New("no enrolment time")
+	}
+	return nil
+}
+
+// reconcileUnits brings the database and the units journal together at
+// Open: each unit's latest state in either (so a revocation recorded in only
+// one of them stands) is written to both. A record that does not decode or
+// check is skipped and reported by Damage; a unit whose record is damaged in
+// the database and absent from the journal needs enrolling again (Reenrol).
+func (s *Store) reconcileUnits() error {
+	byID, damaged, err := readJournal(s.units.path)
+	if err != nil {
+		return fmt.Errorf("store: units: %w", err)
+	}
+	if damaged > 0 {
+		s.noteDamage(fmt.Sprintf("%s: %d damaged lines skipped", JournalName, damaged))
+	}
+	inJournal := len(byID)
+	var missing []Unit          // in the database, not (so) in the journal: to be journalled
+	fromDB := map[string]Unit{} // readable database records
+	err = s.db.View(func(tx *buntdb.Tx) error {
+		return ascendPrefix(tx, "unit:", func(key, val string) error {
+			id := key[len("unit:"):]
+			var u Unit
+			err := json.Unmarshal([]byte(val), &u)
+			if err == nil {
+				err = u.check()
+			}
+			if err == nil && u.ID != id {
+				err = fmt.Errorf("record of unit %q", u.ID)
+			}
+			if err != nil {
+				if _, ok := byID[id]; ok {
+					s.noteDamage(fmt.Sprintf("%s: %v; the units journal's record is used", clipKey(key), err))
+				} else {
+					s.noteDamage(fmt.Sprintf("%s: %v; unit %s must be enrolled again", clipKey(key), err, clipKey(id)))
+					s.reenrol = append(s.reenrol, id)
+				}
+				return nil
+			}
+			fromDB[id] = u
+			if j, ok := byID[id]; !ok || later(u, j) {
+				byID[id] = u
+				missing = append(missing, u)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("store: units: %w", err)
+	}
+	// A journal lost or behind (written before it existed, or a write that
+	// failed) is made whole again, so the next loss of either file is
+	// survived too.
+	if len(missing) > 0 {
+		if err := s.units.append(missing...); err != nil {
+			s.noteDamage(fmt.Sprintf("%s not written (%v)", JournalName, err))
+		} else if inJournal > 0 {
+			s.cfg.Logger.Warn("store: units journal was behind the database; brought up to date", "units", len(missing))
+		}
+	}
+	// The database is made whole from the journal too: a unit it lost, or
+	// a revocation it lost, is written back, so enrolling and revoking
+	// work on what the fleet loads.
+	var behind []Unit
+	for id, u := range byID {
+		if d, ok := fromDB[id]; !ok || later(u, d) {
+			behind = append(behind, u)
+		}
+	}
+	if len(behind) > 0 {
+		err := s.update(func(tx *buntdb.Tx) error {
+			for _, u := range behind {
+				if err := setJSON(tx, unitKey(u.ID), u, nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("store: units: restoring from %s: %w", JournalName, err)
+		}
+		s.cfg.Logger.Warn("store: unit records restored from the units journal", "units", len(behind))
+	}
+	return nil
+}
+
+// Units returns every unit ever enrolled, revoked ones included. A record
+// that does not decode or check is left out: Open reported it (Damage), and
+// its unit is to be enrolled again (Reenrol).
 func (s *Store) Units() ([]Unit, error) {
 	var units []Unit
 	err := s.db.View(func(tx *buntdb.Tx) error {
 		return ascendPrefix(tx, "unit:", func(key, val string) error {
 			var u Unit
-			if err := json.Unmarshal([]byte(val), &u); err != nil {
-				return fmt.Errorf("%s: %w", key, err)
+			if json.Unmarshal([]byte(val), &u) == nil && u.check() == nil && unitKey(u.ID) == key {
+				units = append(units, u)
 			}
-			units = append(units, u)
 			return nil
 		})
 	})
@@ -133,14 +257,18 @@ func (s *Store) Units() ([]Unit, error) {
 	return units, nil
 }
 
-// Lives returns every unit's live record by unit id.
+// Lives returns every unit's live record by unit id. A record that does not
+// decode is reported by Damage and replaced by one that knows nothing: no
+// position, and every seq below its floor, so each resent report is looked
+// up in the history rather than trusted or refused.
 func (s *Store) Lives() (map[string]Live, error) {
 	lives := make(map[string]Live)
 	err := s.db.View(func(tx *buntdb.Tx) error {
 		return ascendPrefix(tx, "live:", func(key, val string) error {
 			var l Live
 			if err := json.Unmarshal([]byte(val), &l); err != nil {
-				return fmt.Errorf("%s: %w", key, err)
+				s.noteDamage(fmt.Sprintf("%s: %v; its position is unknown until it reports", clipKey(key), err))
+				l = Live{SeqFloor: math.MaxUint64}
 			}
 			lives[key[len("live:"):]] = l
 			return nil
@@ -150,6 +278,52 @@ func (s *Store) Lives() (map[string]Live, error) {
 		return nil, fmt.Errorf("store: live state: %w", err)
 	}
 	return lives, nil
+}
+
+// Damage lists the damaged records the store has met since it opened, and
+// whatever keeps it from holding enrolments twice: empty when all is well.
+func (s *Store) Damage() []string {
+	s.damageMu.Lock()
+	defer s.damageMu.Unlock()
+	return slices.Clone(s.damage)
+}
+
+// Reenrol lists the units whose enrolment was lost to damage: their devices
+// cannot sign in until an operator enrols them again.
+func (s *Store) Reenrol() []string {
+	s.damageMu.Lock()
+	defer s.damageMu.Unlock()
+	return slices.Clone(s.reenrol)
+}
+
+// maxDamageNotes bounds what Damage keeps: the count goes on.
+const maxDamageNotes = 100
+
+func (s *Store) noteDamage(note string) {
+	s.damageMu.Lock()
+	defer s.damageMu.Unlock()
+	if slices.Contains(s.damage, note) {
+		return // the same record read again
+	}
+	s.damaged++
+	if len(s.damage) < maxDamageNotes {
+		s.damage = append(s.damage, note)
+	}
+}
+
+// Damaged is how many damaged records the store has met since it opened.
+func (s *Store) Damaged() int {
+	s.damageMu.Lock()
+	defer s.damageMu.Unlock()
+	return s.damaged
+}
+
+// clipKey keeps a damaged key short enough to log.
+func clipKey(k string) string {
+	if len(k) > 80 {
+		return fmt.Sprintf("%q…", k[:80])
+	}
+	return fmt.Sprintf("%q", k)
 }
 
 // Live returns one unit's live record; a unit that never reported has none.
@@ -227,7 +401,9 @@ func (s *Store) Track(id string, since, until int64, limit int) ([]Position, err
 	err := s.scanHistory(positionPrefix, id, since, until, func(ts int64, seq uint64, val string) (bool, error) {
 		p, err := decodePosition(ts, seq, val)
 		if err != nil {
-			return false, err
+			// One damaged record costs that position, not the track.
+			s.noteDamage(fmt.Sprintf("position of %s at %d seq %d: %v", clipKey(id), ts, seq, err))
+			return true, nil
 		}
 		track = append(track, p)
 		return len(track) < limit, nil
@@ -244,7 +420,8 @@ func (s *Store) Events(id string, since, until int64, limit int) ([]protocol.Eve
 	err := s.scanHistory(eventPrefix, id, since, until, func(_ int64, _ uint64, val string) (bool, error) {
 		var e protocol.Event
 		if err := json.Unmarshal([]byte(val), &e); err != nil {
-			return false, err
+			s.noteDamage(fmt.Sprintf("event of %s: %v", clipKey(id), err))
+			return true, nil
 		}
 		events = append(events, e)
 		return len(events) < limit, nil

@@ -7,6 +7,10 @@
 // to its agent only after a Sync that covers it. Every other write (units,
 // incidents) syncs before it returns. A crash loses only what was not yet
 // confirmed, which agents still hold and resend.
+//
+// Every write transaction is followed by a commit marker, and Open cuts the
+// file after its last one, so a transaction is on disk whole or not at all;
+// a file damaged in the middle is salvaged, command by command (salvage.go).
 package store
 
 import (
@@ -16,6 +20,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,19 +65,32 @@ func (c *Config) setDefaults() {
 type Store struct {
 	cfg         Config
 	path        string
-	db          *buntdb.DB
-	recovered   string // non-empty when Open had to set a corrupt file aside
+	db          *markedDB
+	unlock      func() // releases the data directory's lock
+	opened      Report // what Open found in the file before buntdb read it
+	recovered   string // non-empty when Open had to salvage a damaged file
 	compactedAt int64  // file size after the last compaction (or at open)
 
 	syncMu   sync.Mutex
 	syncFile *os.File // the database file, for fsync (buntdb keeps its own handle private)
+
+	units *unitsJournal // every enrolment and revocation, a second time
+
+	damageMu sync.Mutex
+	damage   []string // what Damage reports
+	damaged  int      // damaged records met since Open
+	reenrol  []string // units whose enrolment was lost
 }
 
-// Open opens (or creates) the store under cfg.Dir. A file that buntdb refuses
-// (garbage in the middle: buntdb issue 72) is set aside as hub.db.corrupt-<time>
-// and the store starts again from the latest snapshot, or empty: loudly, never
-// silently — Recovered reports it.
-func Open(cfg Config) (*Store, error) {
+// Open opens (or creates) the store under cfg.Dir, which it locks (hub.lock)
+// until Close. Before buntdb reads the file, Open checks it (salvage.go): the
+// end of a transaction torn by a crash is cut off; a file with unreadable
+// bytes in it (which buntdb refuses whole: issue 72) is set aside as
+// hub.db.corrupt-<time> and every command that still reads is salvaged into
+// a new hub.db. Only if nothing at all reads does the store start from the
+// latest snapshot (salvaged the same way), or empty: loudly, never silently —
+// Recovered and OpenReport report it.
+func Open(cfg Config) (_ *Store, err error) {
 	cfg.setDefaults()
 	if cfg.Retention < 0 || cfg.EventRetention < 0 {
 		return nil, fmt.Errorf("store: retention must be positive")
@@ -80,12 +99,21 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	s := &Store{cfg: cfg, path: filepath.Join(cfg.Dir, FileName)}
-	db, err := buntdb.Open(s.path)
-	if errors.Is(err, buntdb.ErrInvalid) {
-		db, err = s.recover()
+	if s.unlock, err = lockDir(cfg.Dir); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
 	}
-	if err != nil {
+	defer func() {
+		if err != nil {
+			s.unlockDir()
+		}
+	}()
+	if err := s.prepare(); err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", s.path, err)
+	}
+	db, err := buntdb.Open(s.path)
+	if err != nil {
+		// prepare accepts less than buntdb does: this is not damage but a bug.
+		return nil, fmt.Errorf("store: open %s (which checks as readable): %w", s.path, err)
 	}
 	// Always: a commit is on disk before the hub confirms it to an agent.
 	// buntdb ignores the result of fsync, so a failing disk shows up only
@@ -97,13 +125,24 @@ func Open(cfg Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: configure: %w", err)
 	}
-	s.db = db
+	s.db = &markedDB{DB: db}
+	s.db.loadCommits()
 	if s.syncFile, err = os.Open(s.path); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s for sync: %w", s.path, err)
 	}
 	if fi, err := os.Stat(s.path); err == nil {
 		s.compactedAt = fi.Size()
+	}
+	if s.units, err = openJournal(cfg.Dir); err == nil {
+		err = s.reconcileUnits()
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if s.opened.IsDamaged() {
+		s.noteLostUnits()
 	}
 	return s, nil
 }
@@ -164,6 +203,11 @@ func (s *Store) Compact() error {
 	if err := s.db.Shrink(); err != nil {
 		return fmt.Errorf("store: compact: %w", err)
 	}
+	// The rewritten file ends with the marker already (its key sorts last);
+	// one more after what was appended meanwhile costs nothing.
+	if err := s.db.Update(func(*buntdb.Tx) error { return nil }); err != nil {
+		return fmt.Errorf("store: compact: %w", err)
+	}
 	if err := syncPath(s.path); err != nil {
 		return fmt.Errorf("store: compact: %w", err)
 	}
@@ -189,33 +233,159 @@ func syncPath(path string) error {
 	return err
 }
 
-// recover sets the unreadable file aside and opens the latest snapshot in its place.
-func (s *Store) recover() (*buntdb.DB, error) {
-	aside := fmt.Sprintf("%s.corrupt-%s", s.path, time.Now().UTC().Format("20060102T150405Z"))
-	if err := os.Rename(s.path, aside); err != nil {
-		return nil, fmt.Errorf("set corrupt file aside: %w", err)
-	}
-	snap := s.snapshotPath()
-	from := "empty"
-	if err := copyFile(snap, s.path); err == nil {
-		from = "snapshot " + snap
-	} else if !errors.Is(err, os.ErrNotExist) {
-		s.cfg.Logger.Error("store: snapshot unusable", "snapshot", snap, "err", err)
-	}
-	db, err := buntdb.Open(s.path)
-	if errors.Is(err, buntdb.ErrInvalid) && from != "empty" {
-		// The snapshot is damaged too: keep it aside as well and start empty.
-		_ = os.Rename(s.path, aside+".snapshot")
-		from = "empty (snapshot also unreadable)"
-		db, err = buntdb.Open(s.path)
+// prepare checks hub.db before buntdb reads it (salvage.go): the end of a
+// transaction torn by a crash is cut off, a damaged file is salvaged.
+func (s *Store) prepare() error {
+	rep, err := scanFile(s.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	s.recovered = fmt.Sprintf("%s was unreadable; set aside as %s; started from %s", s.path, aside, from)
-	s.cfg.Logger.Error("store: DATABASE RECOVERED — data since the snapshot is missing",
-		"file", s.path, "set_aside", aside, "started_from", from)
-	return db, nil
+	s.opened = rep
+	if rep.IsDamaged() {
+		return s.recover()
+	}
+	if rep.TornBytes > 0 {
+		// Never confirmed: a transaction is confirmed (or returns) only
+		// after its marker is written and synced.
+		if err := cutFile(s.path, rep.Keep); err != nil {
+			return fmt.Errorf("cut off the torn end: %w", err)
+		}
+		s.cfg.Logger.Warn("store: cut off an unfinished transaction at the end of the file (a write torn by a crash; never confirmed)",
+			"file", s.path, "bytes", rep.TornBytes, "whole_records", rep.TornRecords, "kept_bytes", rep.Keep)
+	}
+	return nil
+}
+
+// recover salvages the damaged hub.db: every command that reads, up to the
+// last complete transaction, goes to a new file that takes its place; the
+// damaged file is kept as hub.db.corrupt-<time>. Only if nothing reads at
+// all does the store start from the snapshot (salvaged the same way), or
+// empty.
+func (s *Store) recover() error {
+	tmp := s.path + ".salvage"
+	rep, err := salvageFile(s.path, tmp)
+	if err != nil {
+		return err
+	}
+	from := "salvage"
+	if rep.Records == 0 {
+		from = "empty"
+		snap := s.snapshotPath()
+		srep, err := salvageFile(snap, tmp)
+		switch {
+		case err == nil && srep.Records > 0:
+			from = "snapshot " + snap
+			if !srep.Clean() {
+				s.cfg.Logger.Error("store: the snapshot is damaged too; salvaged what reads", "snapshot", snap,
+					"regions", srep.Regions, "skipped_bytes", srep.SkippedBytes, "torn_bytes", srep.TornBytes)
+			}
+		case err == nil:
+			from = "empty (nothing in the snapshot reads either)"
+		case errors.Is(err, os.ErrNotExist):
+		default:
+			s.cfg.Logger.Error("store: snapshot unusable", "snapshot", snap, "err", err)
+		}
+	}
+	// The damaged file is linked aside before the salvaged one replaces it:
+	// there is a hub.db at every moment, and a crash here only means
+	// salvaging again.
+	aside, err := s.setAside()
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if strings.HasPrefix(from, "empty") {
+		os.Remove(tmp)
+		err = os.Remove(s.path)
+	} else {
+		err = os.Rename(tmp, s.path)
+	}
+	if err == nil {
+		err = syncPath(filepath.Dir(s.path))
+	}
+	if err != nil {
+		return fmt.Errorf("put the salvaged file in place: %w", err)
+	}
+	rep.SetAside, rep.From = aside, from
+	s.opened = rep
+	s.recovered = fmt.Sprintf("%s was damaged: %d unreadable %s, %d bytes skipped; %d records salvaged; "+
+		"the damaged file is kept as %s", s.path, rep.Regions, plural(rep.Regions, "region", "regions"),
+		rep.SkippedBytes, rep.Records, aside)
+	if rep.TornBytes > 0 {
+		s.recovered += fmt.Sprintf("; an unfinished transaction (%d bytes) cut off its end", rep.TornBytes)
+	}
+	if from != "salvage" {
+		s.recovered += "; nothing read, started from " + from
+	}
+	s.cfg.Logger.Error("store: DATABASE DAMAGED — salvaged what reads; the records in the damaged bytes are lost",
+		"file", s.path, "set_aside", aside, "regions", rep.Regions, "skipped_bytes", rep.SkippedBytes,
+		"salvaged_records", rep.Records, "torn_bytes", rep.TornBytes,
+		"started_from", from, "unit_records_hit", strings.Join(rep.UnitHints, ","))
+	return nil
+}
+
+// setAside links (or copies) hub.db to a new hub.db.corrupt-<time>[.n].
+func (s *Store) setAside() (string, error) {
+	base := fmt.Sprintf("%s.corrupt-%s", s.path, time.Now().UTC().Format("20060102T150405Z"))
+	for i := 0; ; i++ {
+		aside := base
+		if i > 0 {
+			aside = fmt.Sprintf("%s.%d", base, i)
+		}
+		if _, err := os.Lstat(aside); err == nil {
+			continue
+		}
+		if err := os.Link(s.path, aside); err == nil {
+			return aside, nil
+		}
+		if err := copyFile(s.path, aside); err != nil {
+			return "", fmt.Errorf("set the damaged file aside: %w", err)
+		}
+		return aside, nil
+	}
+}
+
+// noteLostUnits reports, after a salvage, the units whose enrolment neither
+// the database nor the units journal holds any more (reconcileUnits has
+// restored what the journal had): those named in the damaged bytes, and
+// those with a live record but no unit record. Their devices cannot sign
+// in until they are enrolled again.
+func (s *Store) noteLostUnits() {
+	cands := map[string]bool{}
+	for _, id := range s.opened.UnitHints {
+		cands[id] = true
+	}
+	var lost []string
+	_ = s.db.View(func(tx *buntdb.Tx) error {
+		_ = ascendPrefix(tx, "live:", func(key, _ string) error {
+			cands[key[len("live:"):]] = true
+			return nil
+		})
+		for id := range cands {
+			if _, err := tx.Get(unitKey(id)); errors.Is(err, buntdb.ErrNotFound) {
+				lost = append(lost, id)
+			}
+		}
+		return nil
+	})
+	slices.Sort(lost)
+	for _, id := range lost {
+		s.noteDamage(fmt.Sprintf("unit %s: its record was in the damaged part of %s and is not in %s; it must be enrolled again",
+			clipKey(id), FileName, JournalName))
+	}
+	s.damageMu.Lock()
+	for _, id := range lost {
+		if !slices.Contains(s.reenrol, id) {
+			s.reenrol = append(s.reenrol, id)
+		}
+	}
+	s.damageMu.Unlock()
+	if len(lost) > 0 {
+		s.cfg.Logger.Error("store: units lost to the damage must be enrolled again", "units", strings.Join(lost, ","))
+	}
 }
 
 // Retention returns how long positions and events are kept.
@@ -223,8 +393,12 @@ func (s *Store) Retention() (positions, events time.Duration) {
 	return s.cfg.Retention, s.cfg.EventRetention
 }
 
-// Recovered describes the recovery Open performed, or is empty.
+// Recovered describes the salvage Open performed, or is empty.
 func (s *Store) Recovered() string { return s.recovered }
+
+// OpenReport is what Open found in hub.db before buntdb read it, and what
+// it did about it (salvage.go).
+func (s *Store) OpenReport() Report { return s.opened }
 
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
@@ -308,8 +482,22 @@ func (s *Store) Close() error {
 	s.syncMu.Lock()
 	s.syncFile.Close()
 	s.syncMu.Unlock()
+	if s.units != nil {
+		if jerr := s.units.close(); err == nil && jerr != nil {
+			err = jerr
+		}
+	}
+	s.unlockDir()
 	if err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
 	return nil
+}
+
+// unlockDir releases the data directory, once.
+func (s *Store) unlockDir() {
+	if s.unlock != nil {
+		s.unlock()
+		s.unlock = nil
+	}
 }

@@ -35,7 +35,7 @@ func point(unit string, seq uint64, ts int64) UnitPosition {
 
 func TestUnits(t *testing.T) {
 	s := open(t, t.TempDir())
-	u := Unit{ID: "car-1", Type: protocol.TypeCar, SecretHash: "h1", Enrolled: 1}
+	u := Unit{ID: "car-1", Type: protocol.TypeCar, SecretHash: strings.Repeat("1", 64), Enrolled: 1}
 	if err := s.CreateUnit(u); err != nil {
 		t.Fatal(err)
 	}
@@ -51,12 +51,12 @@ func TestUnits(t *testing.T) {
 	if _, err := s.RevokeUnit("car-1", now); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("revoking twice: %v", err)
 	}
-	u.SecretHash = "h2"
+	u.SecretHash, u.Enrolled = strings.Repeat("2", 64), now.UnixMilli()+1
 	if err := s.CreateUnit(u); err != nil {
 		t.Fatalf("re-enrolling a revoked unit: %v", err)
 	}
 	units, err := s.Units()
-	if err != nil || len(units) != 1 || units[0].SecretHash != "h2" || units[0].Revoked != 0 {
+	if err != nil || len(units) != 1 || units[0].SecretHash != strings.Repeat("2", 64) || units[0].Revoked != 0 {
 		t.Fatalf("units = %+v, %v", units, err)
 	}
 }
@@ -120,7 +120,7 @@ func TestSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateUnit(Unit{ID: "moto-7", Type: protocol.TypeMotorcycle, Capabilities: []string{"medical"}}); err != nil {
+	if err := s.CreateUnit(testUnit("moto-7", protocol.TypeMotorcycle, "medical")); err != nil {
 		t.Fatal(err)
 	}
 	fix := point("moto-7", 5, now.UnixMilli()).Position
@@ -161,7 +161,7 @@ func TestRecoversFromCorruptFile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.CreateUnit(Unit{ID: "early", Type: protocol.TypeFoot}); err != nil {
+			if err := s.CreateUnit(testUnit("early", protocol.TypeFoot)); err != nil {
 				t.Fatal(err)
 			}
 			if withSnapshot {
@@ -169,7 +169,7 @@ func TestRecoversFromCorruptFile(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := s.CreateUnit(Unit{ID: "late", Type: protocol.TypeFoot}); err != nil {
+			if err := s.CreateUnit(testUnit("late", protocol.TypeFoot)); err != nil {
 				t.Fatal(err)
 			}
 			s.Close()
@@ -198,14 +198,12 @@ func TestRecoversFromCorruptFile(t *testing.T) {
 			for _, u := range units {
 				ids = append(ids, u.ID)
 			}
-			want := ""
-			if withSnapshot {
-				want = "early"
-			}
+			// Every enrolment survives: the units journal holds them all.
+			want := "early,late"
 			if strings.Join(ids, ",") != want {
 				t.Errorf("units after recovery = %v, want %q", ids, want)
 			}
-			if err := s.CreateUnit(Unit{ID: "after", Type: protocol.TypeFoot}); err != nil {
+			if err := s.CreateUnit(testUnit("after", protocol.TypeFoot)); err != nil {
 				t.Errorf("store not writable after recovery: %v", err)
 			}
 		})
@@ -219,7 +217,7 @@ func TestTornLastWriteIsTruncated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.CreateUnit(Unit{ID: "u1", Type: protocol.TypeCar})
+	s.CreateUnit(testUnit("u1", protocol.TypeCar))
 	s.Close()
 	f, _ := os.OpenFile(filepath.Join(dir, FileName), os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString("*3\r\n$3\r\nset\r\n$7\r\nunit:u2\r\n$40\r\n{\"id\":")
@@ -235,8 +233,8 @@ func TestTornLastWriteIsTruncated(t *testing.T) {
 
 func TestPrune(t *testing.T) {
 	s := open(t, t.TempDir())
-	s.CreateUnit(Unit{ID: "u1", Type: protocol.TypeCar})
-	s.CreateUnit(Unit{ID: "u1-x", Type: protocol.TypeCar})
+	s.CreateUnit(testUnit("u1", protocol.TypeCar))
+	s.CreateUnit(testUnit("u1-x", protocol.TypeCar))
 	base := now.UnixMilli()
 	var pts []UnitPosition
 	for i := int64(0); i < 10; i++ {
@@ -325,7 +323,7 @@ func FuzzDecodePosition(f *testing.F) {
 func TestCompact(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir)
-	s.CreateUnit(Unit{ID: "u1", Type: protocol.TypeCar})
+	s.CreateUnit(testUnit("u1", protocol.TypeCar))
 	// Rewrite one unit's live record until the file is past the threshold.
 	fix := point("u1", 1, now.UnixMilli()).Position
 	live := Live{Fix: &fix, Seqs: []protocol.Range{{1, 1}}}
@@ -368,4 +366,9 @@ func (s *Store) fileSize(t *testing.T) int64 {
 		t.Fatal(err)
 	}
 	return fi.Size()
+}
+
+// testUnit is a unit record as the fleet writes it.
+func testUnit(id string, typ protocol.UnitType, caps ...string) Unit {
+	return Unit{ID: id, Type: typ, Capabilities: caps, SecretHash: strings.Repeat("ab", 32), Enrolled: 1764403200000}
 }
