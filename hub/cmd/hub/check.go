@@ -21,6 +21,10 @@ With -repair it does what the hub's start would: a torn end is cut off; a
 damaged file is kept as hub.db.corrupt-<time> and what reads is salvaged into
 a new hub.db (the records in the damaged bytes are lost).
 
+It also decodes every unit and live record: one whose value is damaged is
+listed (the hub skips it at start and takes the unit's enrolment from
+units.log; -repair leaves it to the hub).
+
 Exit status: 0 clean (or repaired), 1 damage found (without -repair), 2 the
 check could not run (hub running, no store, bad flags).
 
@@ -61,7 +65,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	fmt.Fprint(stdout, rep)
-	if rep.Damaged() && !*repair {
+	if (rep.Damaged() || len(rep.BadValues) > 0) && !*repair {
 		return 1
 	}
 	return 0

@@ -89,3 +89,25 @@ func TestCheckCommand(t *testing.T) {
 		t.Errorf("no store: exit %d", code)
 	}
 }
+
+// A value damaged inside an intact frame reads as a record but does not
+// decode: check lists it and says what the hub will do about it.
+func TestCheckCommandDamagedValue(t *testing.T) {
+	dir := storeWithData(t)
+	path := filepath.Join(dir, store.FileName)
+	data, _ := os.ReadFile(path)
+	i := bytes.Index(data, []byte(`"type":"car"`))
+	copy(data[i:], `"type":"c#r"`)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := run("-data", dir)
+	if code != 1 || !strings.Contains(out, `damaged value "unit:car-1"`) || !strings.Contains(out, "units.log is used") ||
+		!strings.Contains(out, "DAMAGED VALUES") {
+		t.Errorf("exit %d, want 1 naming unit:car-1 and its journalled enrolment:\n%s", code, out)
+	}
+	os.Remove(filepath.Join(dir, store.JournalName))
+	if _, out, _ := run("-data", dir); !strings.Contains(out, "must be enrolled again") {
+		t.Errorf("without units.log, check does not say car-1 must be enrolled again:\n%s", out)
+	}
+}

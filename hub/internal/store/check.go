@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,11 +33,83 @@ type CheckReport struct {
 	JournalUnits   int      // units in units.log
 	JournalDamaged int      // damaged lines skipped in it
 	HintsJournaled []string // of DB.UnitHints, those units.log holds (restored at start)
+
+	// BadValues are unit and live records whose frame reads but whose value
+	// does not decode or check: the hub skips them at start (a unit's record
+	// then comes from units.log; a live record trusts no seq).
+	BadValues []BadValue
+}
+
+// BadValue is one record whose value is damaged, and whether units.log
+// holds the unit's enrolment (for a unit record).
+type BadValue struct {
+	Key       string
+	Err       string
+	Journaled bool
 }
 
 // Damaged reports whether hub.db needs what Repair (or the hub's start)
 // does: a damaged region salvaged, or a torn end cut off.
 func (c CheckReport) Damaged() bool { return !c.DB.Clean() }
+
+// badValues reads the latest unit and live records of the file at path and
+// lists those whose value does not decode or check.
+func badValues(path string) ([]BadValue, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	latest := map[string][]byte{}
+	_, err = scan(f, fi.Size(), func(raw []byte, marker bool) error {
+		if marker {
+			return nil
+		}
+		_, cmd, _ := parseCommand(raw, true)
+		if cmd.n < 2 {
+			return nil
+		}
+		key := string(cmd.parts[1])
+		if !strings.HasPrefix(key, "unit:") && !strings.HasPrefix(key, "live:") {
+			return nil
+		}
+		switch string(cmd.parts[0]) {
+		case "set":
+			latest[key] = slices.Clone(cmd.parts[2])
+		case "del":
+			delete(latest, key)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var bad []BadValue
+	for key, val := range latest {
+		var err error
+		if strings.HasPrefix(key, "unit:") {
+			var u Unit
+			if err = json.Unmarshal(val, &u); err == nil {
+				err = u.check()
+			}
+			if err == nil && unitKey(u.ID) != key {
+				err = fmt.Errorf("record of unit %q", u.ID)
+			}
+		} else {
+			var l Live
+			err = json.Unmarshal(val, &l)
+		}
+		if err != nil {
+			bad = append(bad, BadValue{Key: key, Err: err.Error()})
+		}
+	}
+	slices.SortFunc(bad, func(a, b BadValue) int { return strings.Compare(a.Key, b.Key) })
+	return bad, nil
+}
 
 // Check verifies the store in dir offline, changing nothing. It takes the
 // directory's lock, so it fails with ErrLocked while a hub runs on it.
@@ -75,6 +148,12 @@ func check(dir string, repair bool) (CheckReport, error) {
 		return c, fmt.Errorf("store: %w", err)
 	}
 	c.JournalUnits, c.JournalDamaged = len(byID), damaged
+	if c.BadValues, err = badValues(path); err != nil {
+		return c, fmt.Errorf("store: %w", err)
+	}
+	for i, b := range c.BadValues {
+		_, c.BadValues[i].Journaled = byID[strings.TrimPrefix(b.Key, "unit:")]
+	}
 	for _, id := range c.DB.UnitHints {
 		if _, ok := byID[id]; ok {
 			c.HintsJournaled = append(c.HintsJournaled, id)
@@ -118,6 +197,16 @@ func (c CheckReport) String() string {
 			fmt.Fprintf(&b, "  all of them are in %s: restored at start\n", JournalName)
 		}
 	}
+	for _, v := range c.BadValues {
+		switch {
+		case strings.HasPrefix(v.Key, "live:"):
+			fmt.Fprintf(&b, "  damaged value %s (%s): skipped at start; the unit's position is unknown until it reports\n", clipKey(v.Key), v.Err)
+		case v.Journaled:
+			fmt.Fprintf(&b, "  damaged value %s (%s): skipped at start; the enrolment in %s is used\n", clipKey(v.Key), v.Err, JournalName)
+		default:
+			fmt.Fprintf(&b, "  damaged value %s (%s): the unit must be enrolled again\n", clipKey(v.Key), v.Err)
+		}
+	}
 	fmt.Fprintf(&b, "%s: %d %s, %d damaged %s\n", filepath.Join(c.Dir, JournalName),
 		c.JournalUnits, plural(c.JournalUnits, "unit", "units"), c.JournalDamaged, plural(c.JournalDamaged, "line", "lines"))
 	if c.Snapshot != nil {
@@ -139,6 +228,8 @@ func (c CheckReport) String() string {
 		b.WriteString("DAMAGED: `hub check -repair` (or the hub's next start) salvages what reads; the records in the damaged bytes are lost\n")
 	case !c.DB.Clean():
 		b.WriteString("TORN END: a write torn by a crash; `hub check -repair` (or the hub's next start) cuts it off\n")
+	case len(c.BadValues) > 0:
+		b.WriteString("DAMAGED VALUES: the hub starts without them and reports them on /healthz (listed above)\n")
 	default:
 		b.WriteString("ok\n")
 	}
