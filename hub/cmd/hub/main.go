@@ -18,8 +18,15 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "check" {
-		os.Exit(check(os.Args[2:], os.Stdout, os.Stderr))
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "check":
+			os.Exit(check(os.Args[2:], os.Stdout, os.Stderr))
+		case "backup":
+			os.Exit(backup(os.Args[2:], os.Stdout, os.Stderr))
+		case "restore":
+			os.Exit(restore(os.Args[2:], os.Stdout, os.Stderr))
+		}
 	}
 	cfg := hub.DefaultConfig()
 	flag.StringVar(&cfg.HTTPAddr, "http", cfg.HTTPAddr, "`address` of the HTTP API and dashboard")
@@ -45,12 +52,17 @@ func main() {
 	policyFile := flag.String("dispatch-config", "", "JSON `file` with the dispatch policy: tiers, volunteer kinds, auto-dispatch, ack timeout (default: built in; see hub/README.md)")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "Usage: hub [flags]\n       hub check [-data DIR] [-repair]\n\n"+
+		fmt.Fprintf(flag.CommandLine.Output(), "Usage: hub [flags]\n       hub check [-data DIR] [-repair]\n"+
+			"       hub backup [-data DIR] -to FILE\n       hub restore -from FILE [-data DIR] [-force]\n\n"+
 			"Runs kuaifan's hub: MQTT ingest (embedded broker unless -broker), live fleet state,\n"+
 			"matching and the HTTP API. Admin token: env HUB_ADMIN_TOKEN, else <data>/admin.token\n"+
 			"(generated on first start).\n\n"+
 			"hub check verifies a stopped hub's store (<data>/hub.db) offline and prints what is\n"+
-			"damaged; -repair salvages what reads, keeping the damaged file aside (hub check -h).\n\nFlags:\n")
+			"damaged; -repair salvages what reads, keeping the damaged file aside (hub check -h).\n\n"+
+			"hub backup copies the data directory's durable state (hub.db up to its last commit,\n"+
+			"units.log, admin.token) into one file, while the hub runs; the file holds the admin\n"+
+			"token and the units' secret hashes. hub restore brings it back into an empty\n"+
+			"directory (hub backup -h, hub restore -h).\n\nFlags:\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
