@@ -436,13 +436,46 @@ func (h *Hub) registerStoreMetrics() {
 	h.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kuaifan_store_damaged_records",
 		Help: "Damaged records of the store met since start (skipped, and reported on /healthz)."},
 		func() float64 { return float64(h.store.Damaged()) }))
+	h.registerWriteFaultMetrics()
 }
 
-// degraded says why the hub serves but an operator must look: its store was
+// registerWriteFaultMetrics registers what the store's failing writes
+// (a full, read-only or failing disk) look like: /healthz says the same.
+func (h *Hub) registerWriteFaultMetrics() {
+	failing := func(writes string) func() float64 {
+		return func() float64 {
+			for _, f := range h.store.Faults() {
+				if f.Writes == writes {
+					return 1
+				}
+			}
+			return 0
+		}
+	}
+	h.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kuaifan_store_write_failing",
+		Help: "1 while the store's commits (write transactions or their fsync) fail: nothing is confirmed to units, enrolled or saved."},
+		failing("commits")))
+	for op, writes := range map[store.Op]string{store.OpSnapshot: "snapshots", store.OpCompact: "compaction", store.OpPrune: "pruning"} {
+		h.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kuaifan_store_maintenance_failing",
+			Help: "1 while the store's snapshots, compaction or pruning fail, by op.", ConstLabels: prometheus.Labels{"op": string(op)}},
+			failing(writes)))
+	}
+	for _, op := range store.Ops {
+		h.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "kuaifan_store_write_failures_total",
+			Help: "Writes of the store that failed, by op: commit, sync, snapshot, compact, prune.", ConstLabels: prometheus.Labels{"op": string(op)}},
+			func() float64 { return float64(h.store.Failures()[op]) }))
+	}
+}
+
+// degraded says why the hub serves but an operator must look: the store's
+// writes fail now (a full, read-only or failing disk), its store was
 // salvaged at start, units must be enrolled again, records did not decode.
 // /healthz answers it with 200 and status "degraded"; "" is healthy.
 func (h *Hub) degraded() string {
 	var why []string
+	for _, f := range h.store.Faults() {
+		why = append(why, f.String())
+	}
 	if r := h.store.Recovered(); r != "" {
 		why = append(why, "store salvaged at start: "+r)
 	}

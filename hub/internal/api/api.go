@@ -22,6 +22,7 @@ import (
 	"kuaifan/hub/internal/dispatch"
 	"kuaifan/hub/internal/fleet"
 	"kuaifan/hub/internal/match"
+	"kuaifan/hub/internal/store"
 	wire "kuaifan/protocol/api"
 	"kuaifan/protocol/districts"
 )
@@ -347,6 +348,14 @@ func intParam(s string, def int64) (int64, error) {
 
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	s.Logger.Error("api: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	if errors.Is(err, store.ErrWriteFailed) {
+		// The disk is full, read-only or failing: nothing was changed, and
+		// the same call works once the store writes again.
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "the hub cannot write to its store, so nothing was changed ("+
+			err.Error()+"); try again once /healthz no longer says that commits are failing")
+		return
+	}
 	writeError(w, http.StatusInternalServerError, "internal error; see the hub's log")
 }
 

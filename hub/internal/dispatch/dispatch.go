@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -274,6 +275,60 @@ func (d *Dispatcher) flush(o *outbox) error {
 	return nil
 }
 
+// kept is what a call may change in memory, so that a change the store
+// refused (a full or failing disk) can be taken back: a call that answers
+// an error leaves the incident, the units' assignments and their ack
+// deadlines as they were, and the dispatcher's retry finds what the disk
+// has — not a unit still held by an incident that was never saved.
+type kept struct {
+	inc  *Incident // nil: a new incident, not in memory
+	was  Incident
+	busy map[string]string
+}
+
+func (d *Dispatcher) keep(inc *Incident) kept {
+	k := kept{inc: inc, busy: maps.Clone(d.busy)}
+	if inc != nil {
+		k.was = clone(inc)
+	}
+	return k
+}
+
+// takeBack restores what keep kept; d.mu is held.
+func (d *Dispatcher) takeBack(k kept) {
+	if k.inc != nil {
+		*k.inc = k.was
+		now := d.cfg.Now()
+		for _, a := range k.inc.Assignments {
+			if _, ok := d.timers[a.Command]; a.State == AssignDispatched && !ok {
+				d.startTimer(k.inc.ID, a.Unit, a.Command, time.UnixMilli(a.Deadline).Sub(now))
+			}
+		}
+	}
+	for unit, id := range d.busy {
+		if k.busy[unit] != id {
+			d.setBusy(unit, k.busy[unit])
+		}
+	}
+	for unit, id := range k.busy {
+		if d.busy[unit] != id {
+			d.setBusy(unit, id)
+		}
+	}
+}
+
+// setBusy records the incident a unit is assigned to ("": none).
+func (d *Dispatcher) setBusy(unit, incident string) {
+	if incident == "" {
+		delete(d.busy, unit)
+	} else {
+		d.busy[unit] = incident
+	}
+	if err := d.fleet.SetIncident(unit, incident); err != nil {
+		d.log.Debug("dispatch: unit is gone", "unit", unit)
+	}
+}
+
 func (d *Dispatcher) startTimer(incident, unit, cmd string, after time.Duration) {
 	if !d.running || d.stopped {
 		return // Run starts every pending deadline from the stored assignments
@@ -317,10 +372,12 @@ func (d *Dispatcher) Create(n NewIncident, actor string) (Incident, error) {
 
 	var out outbox
 	out.changed(inc)
+	k := d.keep(nil)
 	for _, r := range d.autoPicks(inc, recs, d.pol.autoUnits(n.Priority, n.Kind)) {
 		out.merge(d.dispatch(inc, r.Unit, r.Tier, ActorAuto, inTier(r, fmt.Sprintf("tier %d (%s)", r.Tier, d.pol.Tiers[r.Tier-1].Name)), now))
 	}
 	if err := d.flush(&out); err != nil {
+		d.takeBack(k)
 		return Incident{}, err
 	}
 	d.incidents[id] = inc
@@ -419,8 +476,10 @@ func (d *Dispatcher) Assign(id, unit, actor string) (Incident, error) {
 			tier, why = r.Tier, inTier(r, detail)
 		}
 	}
+	k := d.keep(inc)
 	out := d.dispatch(inc, unit, tier, actor, why, now)
 	if err := d.flush(&out); err != nil {
+		d.takeBack(k)
 		return Incident{}, err
 	}
 	c := clone(inc)
@@ -612,6 +671,7 @@ func (d *Dispatcher) Sighting(id string, s Sighting, actor string) (Incident, er
 		return Incident{}, err
 	}
 	now := d.cfg.Now()
+	k := d.keep(inc)
 	inc.Lat, inc.Lon = s.Lat, s.Lon
 	add(inc, now, Entry{Type: api.EntrySighting, Actor: actor, Detail: fmt.Sprintf("%s at %.6f, %.6f", orUnknown(s.Source), s.Lat, s.Lon),
 		Reason: api.ReasonSighted, Params: &api.Params{Source: s.Source, Lat: ptr(s.Lat), Lon: ptr(s.Lon)}})
@@ -646,6 +706,7 @@ func (d *Dispatcher) Sighting(id string, s Sighting, actor string) (Incident, er
 		}
 	}
 	if err := d.flush(&out); err != nil {
+		d.takeBack(k)
 		return Incident{}, err
 	}
 	c := clone(inc)
@@ -680,8 +741,10 @@ func (d *Dispatcher) Close(id, actor, note string) (Incident, error) {
 		why.Detail += ": " + note
 		why.Params = &api.Params{Note: note}
 	}
+	k := d.keep(inc)
 	out := d.close(inc, actor, why, d.cfg.Now())
 	if err := d.flush(&out); err != nil {
+		d.takeBack(k)
 		return Incident{}, err
 	}
 	return clone(inc), nil
@@ -729,6 +792,7 @@ func (d *Dispatcher) Reopen(id, actor, reason string) (Incident, error) {
 		return Incident{}, fmt.Errorf("%w: incident %s is %s, not closed", ErrConflict, id, inc.Status)
 	}
 	now := d.cfg.Now()
+	k := d.keep(inc)
 	inc.Status, inc.Closed, inc.Figures.ToCloseS = StatusOpen, 0, nil // settle derives it from the assignments
 	add(inc, now, Entry{Type: api.EntryReopened, Actor: actor, Detail: "reopened by " + actor + ": " + reason,
 		Reason: api.ReasonReopened, Params: &api.Params{Note: reason}})
@@ -737,6 +801,7 @@ func (d *Dispatcher) Reopen(id, actor, reason string) (Incident, error) {
 	var out outbox
 	out.changed(inc)
 	if err := d.flush(&out); err != nil {
+		d.takeBack(k)
 		return Incident{}, err
 	}
 	d.incidents[id] = inc

@@ -169,6 +169,15 @@ func (s *Store) scanHistory(prefix, id string, since, until int64, visit func(ts
 // Prune deletes positions and events older than their retention. A unit's
 // history is ordered by time, so each unit costs one range scan of what goes.
 func (s *Store) Prune(now time.Time) (deleted int, err error) {
+	deleted, err = s.prune(now)
+	if err != nil {
+		return deleted, s.health.failed(OpPrune, err)
+	}
+	s.health.worked(OpPrune)
+	return deleted, nil
+}
+
+func (s *Store) prune(now time.Time) (deleted int, err error) {
 	units, err := s.Units()
 	if err != nil {
 		return 0, err

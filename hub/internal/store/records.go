@@ -86,7 +86,7 @@ func (s *Store) CreateUnit(u Unit) error {
 	if err := u.check(); err != nil {
 		return fmt.Errorf("store: unit %s: %w", u.ID, err)
 	}
-	err := s.update(func(tx *buntdb.Tx) error {
+	err := s.update([]string{unitKey(u.ID)}, func(tx *buntdb.Tx) error {
 		if v, err := tx.Get(unitKey(u.ID)); err == nil {
 			var old Unit
 			if json.Unmarshal([]byte(v), &old) == nil && old.Revoked == 0 {
@@ -104,7 +104,7 @@ func (s *Store) CreateUnit(u Unit) error {
 // RevokeUnit marks a unit revoked at the given time.
 func (s *Store) RevokeUnit(id string, at time.Time) (Unit, error) {
 	var u Unit
-	err := s.update(func(tx *buntdb.Tx) error {
+	err := s.update([]string{unitKey(id)}, func(tx *buntdb.Tx) error {
 		v, err := tx.Get(unitKey(id))
 		if errors.Is(err, buntdb.ErrNotFound) {
 			return fmt.Errorf("unit %s: %w", id, ErrNotFound)
@@ -221,7 +221,11 @@ func (s *Store) reconcileUnits() error {
 		}
 	}
 	if len(behind) > 0 {
-		err := s.update(func(tx *buntdb.Tx) error {
+		keys := make([]string, len(behind))
+		for i, u := range behind {
+			keys[i] = unitKey(u.ID)
+		}
+		err := s.update(keys, func(tx *buntdb.Tx) error {
 			for _, u := range behind {
 				if err := setJSON(tx, unitKey(u.ID), u, nil); err != nil {
 					return err
@@ -352,44 +356,55 @@ func (s *Store) Live(id string) (Live, error) {
 func (s *Store) Commit(b *Batch, now time.Time) (expired int, err error) {
 	oldestPosition := now.Add(-s.cfg.Retention).UnixMilli()
 	oldestEvent := now.Add(-s.cfg.EventRetention).UnixMilli()
+	var fnErr error
 	err = s.db.Update(func(tx *buntdb.Tx) error {
-		expired = 0
-		for _, p := range b.Points {
-			if p.TS < oldestPosition {
-				expired++
-				continue
-			}
-			if _, _, err := tx.Set(historyKey(positionPrefix, p.Unit, p.TS, p.Seq), encodePosition(p.Position), nil); err != nil {
-				return err
-			}
-		}
-		for _, e := range b.Events {
-			if e.TS < oldestEvent {
-				expired++
-				continue
-			}
-			if err := setJSON(tx, historyKey(eventPrefix, e.Unit, e.TS, e.Seq), e, nil); err != nil {
-				return err
-			}
-		}
-		// One encoder and buffer for the batch's live records: a record then
-		// costs one allocation, the string buntdb keeps.
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		for id, l := range b.Lives {
-			buf.Reset()
-			if err := enc.Encode(l); err != nil {
-				return fmt.Errorf("%s: %w", liveKey(id), err)
-			}
-			val := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-			if _, _, err := tx.Set(liveKey(id), string(val), nil); err != nil {
-				return err
-			}
-		}
-		return nil
+		expired, fnErr = commitTx(tx, b, oldestPosition, oldestEvent)
+		return fnErr
 	})
-	if err != nil {
+	switch {
+	case err != nil && fnErr != nil:
 		return 0, fmt.Errorf("store: commit: %w", err)
+	case err != nil:
+		// Not confirmed: the agents resend. What reached the file without
+		// its marker is a duplicate of their resends, or cut off at start.
+		return 0, s.health.failed(OpCommit, fmt.Errorf("store: commit: %w", err))
+	}
+	return expired, nil
+}
+
+// commitTx writes a batch in tx, but what is older than the retention.
+func commitTx(tx *buntdb.Tx, b *Batch, oldestPosition, oldestEvent int64) (expired int, err error) {
+	for _, p := range b.Points {
+		if p.TS < oldestPosition {
+			expired++
+			continue
+		}
+		if _, _, err := tx.Set(historyKey(positionPrefix, p.Unit, p.TS, p.Seq), encodePosition(p.Position), nil); err != nil {
+			return expired, err
+		}
+	}
+	for _, e := range b.Events {
+		if e.TS < oldestEvent {
+			expired++
+			continue
+		}
+		if err := setJSON(tx, historyKey(eventPrefix, e.Unit, e.TS, e.Seq), e, nil); err != nil {
+			return expired, err
+		}
+	}
+	// One encoder and buffer for the batch's live records: a record then
+	// costs one allocation, the string buntdb keeps.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for id, l := range b.Lives {
+		buf.Reset()
+		if err := enc.Encode(l); err != nil {
+			return expired, fmt.Errorf("%s: %w", liveKey(id), err)
+		}
+		val := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+		if _, _, err := tx.Set(liveKey(id), string(val), nil); err != nil {
+			return expired, err
+		}
 	}
 	return expired, nil
 }

@@ -13,7 +13,11 @@ import (
 
 // Put writes records by key in one fsynced transaction.
 func (s *Store) Put(records map[string][]byte) error {
-	err := s.update(func(tx *buntdb.Tx) error {
+	keys := make([]string, 0, len(records))
+	for k := range records {
+		keys = append(keys, k)
+	}
+	err := s.update(keys, func(tx *buntdb.Tx) error {
 		for k, v := range records {
 			if _, _, err := tx.Set(k, string(v), nil); err != nil {
 				return err

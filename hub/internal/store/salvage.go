@@ -34,6 +34,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/tidwall/buntdb"
@@ -53,19 +54,47 @@ const commitKey = "\xffcommit"
 type markedDB struct {
 	*buntdb.DB
 	commits atomic.Uint64 // the last marker's counter
+	wrote   func()        // after each transaction whose marker was written
+
+	mu   sync.Mutex // one Update at a time, its marker included
+	undo keyValues  // what the next transaction puts back (takeBack)
 }
 
 // Update runs fn in a write transaction, then writes the marker. The hub
 // confirms or returns only after both (and a Sync), so a transaction whose
-// marker is not on disk was never confirmed to anybody.
+// marker is not on disk was never confirmed to anybody. What takeBack asked
+// for is put back first, in the same transaction.
 func (m *markedDB) Update(fn func(tx *buntdb.Tx) error) error {
-	if err := m.DB.Update(fn); err != nil {
-		return err
+	_, err := m.update(fn)
+	return err
+}
+
+// update is Update, and says whether fn's transaction was written — in
+// memory and to the file — even if its marker then was not.
+func (m *markedDB) update(fn func(tx *buntdb.Tx) error) (applied bool, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	err = m.DB.Update(func(tx *buntdb.Tx) error {
+		if err := m.applyUndo(tx); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+	if err != nil {
+		return false, err
 	}
-	return m.DB.Update(func(tx *buntdb.Tx) error {
+	m.undo = nil
+	err = m.DB.Update(func(tx *buntdb.Tx) error {
 		_, _, err := tx.Set(commitKey, strconv.FormatUint(m.commits.Add(1), 10), nil)
 		return err
 	})
+	if err != nil {
+		return true, err
+	}
+	if m.wrote != nil {
+		m.wrote()
+	}
+	return true, nil
 }
 
 // loadCommits takes the marker's counter from the database.

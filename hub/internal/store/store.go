@@ -71,8 +71,14 @@ type Store struct {
 	recovered   string // non-empty when Open had to salvage a damaged file
 	compactedAt int64  // file size after the last compaction (or at open)
 
-	syncMu   sync.Mutex
-	syncFile *os.File // the database file, for fsync (buntdb keeps its own handle private)
+	syncMu     sync.Mutex
+	syncFile   *os.File // the database file, for fsync (buntdb keeps its own handle private)
+	rewriteDue bool     // an fsync failed: the next Sync rewrites the file first (writefaults.go)
+	rewrite    backoff  // when a rewrite that failed may be tried again
+	fsync      func(*os.File) error
+
+	shrinkMu sync.Mutex // one rewrite of the file at a time: Compact, or Sync's after a failed fsync
+	health   *writeHealth
 
 	units *unitsJournal // every enrolment and revocation, a second time
 
@@ -98,7 +104,8 @@ func Open(cfg Config) (_ *Store, err error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	s := &Store{cfg: cfg, path: filepath.Join(cfg.Dir, FileName)}
+	s := &Store{cfg: cfg, path: filepath.Join(cfg.Dir, FileName), fsync: (*os.File).Sync,
+		health: newWriteHealth(cfg.Logger.Warn)}
 	if s.unlock, err = lockDir(cfg.Dir); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -125,7 +132,7 @@ func Open(cfg Config) (_ *Store, err error) {
 		db.Close()
 		return nil, fmt.Errorf("store: configure: %w", err)
 	}
-	s.db = &markedDB{DB: db}
+	s.db = &markedDB{DB: db, wrote: s.health.wrote}
 	s.db.loadCommits()
 	if s.syncFile, err = os.Open(s.path); err != nil {
 		db.Close()
@@ -150,49 +157,137 @@ func Open(cfg Config) (_ *Store, err error) {
 // Sync flushes every write made so far to the disk. fsync applies to the
 // file, not to the handle, so syncing our own handle covers buntdb's writes.
 // A compaction puts a new file in place: then the new one is synced too, and
-// kept for next time.
+// kept for next time. After a failed fsync, the next Sync rewrites the file
+// from memory first (writefaults.go). A failure is an ErrWriteFailed.
 func (s *Store) Sync() error {
+	if err := s.sync(); err != nil {
+		return s.health.failed(OpSync, fmt.Errorf("store: sync: %w", err))
+	}
+	s.health.synced()
+	return nil
+}
+
+func (s *Store) sync() error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
-	if err := s.syncFile.Sync(); err != nil {
-		return fmt.Errorf("store: sync: %w", err)
+	if s.rewriteDue {
+		// A rewrite costs a copy of the whole database: while the disk
+		// still fails, it is not tried at every sync.
+		if wait := s.rewrite.wait(); wait > 0 {
+			return fmt.Errorf("an fsync failed and the file is not yet rewritten (next try in %v): %w",
+				wait.Round(time.Millisecond), s.rewrite.err)
+		}
+		if err := s.rewriteFile(); err != nil {
+			s.rewrite.failed(err)
+			return fmt.Errorf("rewriting the file after a failed fsync: %w", err)
+		}
+		s.rewriteDue, s.rewrite = false, backoff{}
+		s.health.wrote() // the whole database, written and synced
+		s.cfg.Logger.Warn("store: file rewritten from memory after a failed fsync", "file", s.path)
+		return nil
+	}
+	if err := s.fsync(s.syncFile); err != nil {
+		s.rewriteDue = true
+		return err
 	}
 	cur, err := os.Stat(s.path)
 	if err != nil {
-		return fmt.Errorf("store: sync: %w", err)
+		return err
 	}
 	if mine, err := s.syncFile.Stat(); err == nil && os.SameFile(cur, mine) {
 		return nil
 	}
 	f, err := os.Open(s.path)
 	if err != nil {
-		return fmt.Errorf("store: sync: %w", err)
+		return err
 	}
 	s.syncFile.Close()
 	s.syncFile = f
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("store: sync: %w", err)
+	if err := s.fsync(f); err != nil {
+		s.rewriteDue = true
+		return err
+	}
+	return nil
+}
+
+// rewriteFile writes the database afresh from memory into a new file (buntdb's
+// Shrink), fsyncs it and its directory, and syncs through it from now on:
+// after a failed fsync the kernel may have dropped pages it could not write,
+// and a later fsync of the same file would not say so. s.syncMu is held.
+func (s *Store) rewriteFile() error {
+	s.shrinkMu.Lock()
+	defer s.shrinkMu.Unlock()
+	if err := s.db.Shrink(); err != nil {
+		return err
+	}
+	f, err := os.Open(s.path)
+	if err != nil {
+		return err
+	}
+	if err := s.fsync(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := syncPath(filepath.Dir(s.path)); err != nil {
+		f.Close()
+		return err
+	}
+	s.syncFile.Close()
+	s.syncFile = f
+	if fi, err := f.Stat(); err == nil {
+		s.compactedAt = fi.Size()
 	}
 	return nil
 }
 
 // update runs a write transaction and syncs it: for the rare writes that are
-// durable when they return.
-func (s *Store) update(fn func(tx *buntdb.Tx) error) error {
-	if err := s.db.Update(fn); err != nil {
+// durable when they return. keys are those fn may change: if the
+// transaction is written but its marker or sync fails, the call answers an
+// error (an ErrWriteFailed) and the next write transaction puts them back as
+// they were. An error of fn's own is returned as it is, and changes nothing.
+func (s *Store) update(keys []string, fn func(tx *buntdb.Tx) error) error {
+	var (
+		before keyValues
+		fnErr  error
+	)
+	applied, err := s.db.update(func(tx *buntdb.Tx) error {
+		before = valuesOf(tx, keys)
+		fnErr = fn(tx)
+		return fnErr
+	})
+	switch {
+	case err != nil && fnErr != nil:
 		return err
+	case err != nil:
+		err = s.health.failed(OpCommit, fmt.Errorf("store: commit: %w", err))
+	default:
+		err = s.Sync()
 	}
-	return s.Sync()
+	if err != nil && applied {
+		s.db.takeBack(before)
+	}
+	return err
 }
 
-// compactMin is the file size below which compaction is not worth it.
-const compactMin = 64 << 20
+// compactMin is the file size below which compaction is not worth it (a
+// variable for the tests).
+var compactMin int64 = 64 << 20
 
 // Compact rewrites the file without the records since overwritten or
 // deleted, once it has doubled since the last time, and fsyncs the result.
 // buntdb writes the new file beside the old one, reading the database in
 // chunks, so ingest is held up only for the final swap.
 func (s *Store) Compact() error {
+	if err := s.compact(); err != nil {
+		return s.health.failed(OpCompact, err)
+	}
+	s.health.worked(OpCompact)
+	return nil
+}
+
+func (s *Store) compact() error {
+	s.shrinkMu.Lock()
+	defer s.shrinkMu.Unlock()
 	fi, err := os.Stat(s.path)
 	if err != nil {
 		return fmt.Errorf("store: compact: %w", err)
@@ -410,8 +505,9 @@ func (s *Store) snapshotPath() string { return s.path + ".snapshot" }
 // is written beside and renamed into place so a crash never leaves half a snapshot.
 func (s *Store) Snapshot() error {
 	if err := copyFile(s.path, s.snapshotPath()); err != nil {
-		return fmt.Errorf("store: snapshot: %w", err)
+		return s.health.failed(OpSnapshot, fmt.Errorf("store: snapshot: %w", err))
 	}
+	s.health.worked(OpSnapshot)
 	return nil
 }
 
@@ -437,7 +533,11 @@ func copyFile(from, to string) error {
 		os.Remove(tmp)
 		return err
 	}
-	return os.Rename(tmp, to)
+	if err := os.Rename(tmp, to); err != nil {
+		os.Remove(tmp) // not a copy of hub.db's size left on a disk that may be full
+		return err
+	}
+	return nil
 }
 
 // PruneInterval is how often RunMaintenance drops history beyond retention
@@ -445,10 +545,13 @@ func copyFile(from, to string) error {
 const PruneInterval = time.Minute
 
 // RunMaintenance prunes history every PruneInterval and takes a snapshot
-// every SnapshotInterval, until done is closed.
+// every SnapshotInterval, until done is closed. While commits fail and
+// nothing else tries one, it tries one every ProbeInterval.
 func (s *Store) RunMaintenance(done <-chan struct{}) {
 	prune := time.NewTicker(PruneInterval)
 	defer prune.Stop()
+	probe := time.NewTicker(ProbeInterval)
+	defer probe.Stop()
 	var snapshots <-chan time.Time
 	if s.cfg.SnapshotInterval > 0 {
 		t := time.NewTicker(s.cfg.SnapshotInterval)
@@ -471,6 +574,10 @@ func (s *Store) RunMaintenance(done <-chan struct{}) {
 		case <-snapshots:
 			if err := s.Snapshot(); err != nil {
 				s.cfg.Logger.Error("store: snapshot failed", "err", err)
+			}
+		case <-probe.C:
+			if s.health.probeDue() {
+				s.probe()
 			}
 		}
 	}
