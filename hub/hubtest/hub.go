@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"kuaifan/hub"
+	"kuaifan/testkit/poll"
 )
 
 // Hub is a hub running in the test's process.
@@ -148,17 +149,7 @@ func (h *Hub) Do(method, path string, body, out any) int {
 // WaitFor polls check until it returns nil, failing the test after total.
 func WaitFor(t testing.TB, total time.Duration, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", total, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Until(t, total, check)
 }
 
 // Logger logs to the test's output, or discards when KUAIFAN_TEST_LOG is unset

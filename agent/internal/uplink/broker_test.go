@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"testing"
-	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
@@ -80,22 +79,6 @@ func (b *broker) ack(_ *mochi.Client, _ packets.Subscription, pk packets.Packet)
 		return
 	}
 	_ = b.srv.Publish(topics.Unit(unit, protocol.KindAck), payload, false, qos)
-}
-
-// waitFor polls check until it passes or total is up.
-func waitFor(t *testing.T, total time.Duration, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", total, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // testLogger logs to the test's output, or discards when KUAIFAN_TEST_LOG is

@@ -14,6 +14,7 @@ import (
 	"kuaifan/agent/internal/queue"
 	"kuaifan/protocol"
 	"kuaifan/testkit/leakcheck"
+	"kuaifan/testkit/poll"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
@@ -167,7 +168,7 @@ func TestWire(t *testing.T) {
 	}
 	waitEmpty := func() {
 		t.Helper()
-		waitFor(t, 10*time.Second, func() error {
+		poll.Until(t, 10*time.Second, func() error {
 			if n := q.Len(); n > 0 {
 				return fmt.Errorf("%d still queued", n)
 			}
@@ -177,7 +178,7 @@ func TestWire(t *testing.T) {
 	waitEmpty()
 
 	tp.cut()
-	waitFor(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		if s := l.Stats(); s.Connects < 2 || !s.Connected {
 			return fmt.Errorf("not reconnected: %+v", s)
 		}
@@ -293,7 +294,7 @@ func TestHandlerNeverBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	runLink(t, l)
-	waitFor(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		if !l.Connected() {
 			return fmt.Errorf("not connected")
 		}
@@ -316,14 +317,14 @@ func TestHandlerNeverBlocks(t *testing.T) {
 		t.Fatal("paho's handler blocked while the agent was busy")
 	}
 	before := l.Stats().Published
-	waitFor(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		if n := l.Stats().Published - before; n < 20 {
 			return fmt.Errorf("%d published while the agent's command handling is stuck", n)
 		}
 		return nil
 	})
 	close(release)
-	waitFor(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(got) != burst {
@@ -339,7 +340,7 @@ func TestHandlerNeverBlocks(t *testing.T) {
 	// Junk on the ack or cmd topic is counted, never passed on.
 	l.onMessage(nil, fakeMessage{"rr/units/car-h/cmd", []byte("{")})
 	l.onMessage(nil, fakeMessage{"rr/units/car-h/ack", []byte(`{"v":1,"seqs":[[5,1]]}`)})
-	waitFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if s := l.Stats(); s.BadMessages != 2 || s.Commands != burst {
 			return fmt.Errorf("stats %+v", s)
 		}
