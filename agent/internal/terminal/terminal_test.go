@@ -41,6 +41,10 @@ func start(t *testing.T, cfg Config, o Officer) (*Server, *Client) {
 	}
 	hc := &http.Client{Timeout: 5 * time.Second}
 	t.Cleanup(func() {
+		// The client's pooled connections first: one dialled but never used
+		// is a new connection to the server, which Shutdown waits for (5 s,
+		// as long as Run gives it) rather than closing as idle.
+		hc.CloseIdleConnections()
 		cancel()
 		select {
 		case err := <-done:
@@ -50,7 +54,6 @@ func start(t *testing.T, cfg Config, o Officer) (*Server, *Client) {
 		case <-time.After(10 * time.Second):
 			t.Errorf("Run did not return after cancel")
 		}
-		hc.CloseIdleConnections()
 	})
 	return s, &Client{BaseURL: "http://" + addr, Token: cfg.Token, HTTP: hc}
 }
