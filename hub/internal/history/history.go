@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -167,6 +168,13 @@ type root struct {
 	mu    sync.Mutex
 	days  map[int64]*day // the days on disk (open or not) and being created
 	floor int64          // days before it are dropped: never opened or created again
+}
+
+// snapshot is the root's days as they are now, to visit without its lock.
+func (r *root) snapshot() []*day {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Collect(maps.Values(r.days))
 }
 
 // day is one day DB.
@@ -608,12 +616,7 @@ func (h *History) reap() {
 // closeIdle closes the open days last used before cutoff that nobody uses now.
 func (h *History) closeIdle(cutoff time.Time) {
 	for _, r := range h.roots {
-		r.mu.Lock()
-		var open []*day
-		for _, d := range r.days {
-			open = append(open, d)
-		}
-		r.mu.Unlock()
+		open := r.snapshot()
 		for _, d := range open {
 			if d.lastUse.Load() > cutoff.UnixNano() || !d.gate.TryLock() {
 				continue
@@ -644,12 +647,7 @@ func (h *History) Close() error {
 	h.reaper.Wait()
 	var errs []error
 	for _, r := range h.roots {
-		r.mu.Lock()
-		days := make([]*day, 0, len(r.days))
-		for _, d := range r.days {
-			days = append(days, d)
-		}
-		r.mu.Unlock()
+		days := r.snapshot()
 		for _, d := range days {
 			d.gate.Lock()
 			d.mu.Lock()
@@ -678,12 +676,7 @@ func (h *History) Close() error {
 func (h *History) Stats() Stats {
 	s := Stats{Skipped: h.skipped.Load(), Undecodable: h.undecodable.Load()}
 	for _, r := range h.roots {
-		r.mu.Lock()
-		days := make([]*day, 0, len(r.days))
-		for _, d := range r.days {
-			days = append(days, d)
-		}
-		r.mu.Unlock()
+		days := r.snapshot()
 		for _, d := range days {
 			d.mu.Lock()
 			if d.db != nil {
