@@ -18,7 +18,7 @@ var now = time.UnixMilli(1764403200000)
 
 func open(t *testing.T, dir string) *Fleet {
 	t.Helper()
-	s, err := store.Open(store.Config{Dir: dir, SnapshotInterval: -1})
+	s, err := store.Open(store.Config{Dir: dir, Retention: 24 * time.Hour, SnapshotInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/tidwall/buntdb"
 
+	"kuaifan/hub/internal/history"
+
 	"kuaifan/protocol"
 )
 
@@ -349,16 +351,41 @@ func (s *Store) Live(id string) (Live, error) {
 	return l, nil
 }
 
-// Commit writes a batch in one transaction: visible at once, durable after
-// the next Sync.
+// Commit writes a batch: its positions and events to the history first
+// (pebble, synced), then its live records in one buntdb transaction,
+// visible at once and durable after the next Sync. In that order a crash
+// between the two leaves history records whose seqs no live record holds
+// yet: never confirmed, the agent resends them, and writing a record again
+// sets the same (unit, ts, seq) key to the same value. A history write
+// that fails fails the commit: nothing of it is confirmed.
 // History older than the retention is not written (Prune would drop it at
 // once); Commit returns how many records it skipped that way.
 func (s *Store) Commit(b *Batch, now time.Time) (expired int, err error) {
 	oldestPosition := now.Add(-s.cfg.Retention).UnixMilli()
 	oldestEvent := now.Add(-s.cfg.EventRetention).UnixMilli()
+	var hb history.Batch
+	for _, p := range b.Points {
+		if p.TS < oldestPosition {
+			expired++
+			continue
+		}
+		hb.Positions = append(hb.Positions, toHistory(p))
+	}
+	for _, e := range b.Events {
+		if e.TS < oldestEvent {
+			expired++
+			continue
+		}
+		hb.Events = append(hb.Events, e)
+	}
+	if len(hb.Positions) > 0 || len(hb.Events) > 0 {
+		if err := s.appendHistory(hb); err != nil {
+			return 0, s.health.failed(OpCommit, fmt.Errorf("store: commit: %w", err))
+		}
+	}
 	var fnErr error
 	err = s.db.Update(func(tx *buntdb.Tx) error {
-		expired, fnErr = commitTx(tx, b, oldestPosition, oldestEvent)
+		fnErr = commitTx(tx, b)
 		return fnErr
 	})
 	switch {
@@ -372,26 +399,8 @@ func (s *Store) Commit(b *Batch, now time.Time) (expired int, err error) {
 	return expired, nil
 }
 
-// commitTx writes a batch in tx, but what is older than the retention.
-func commitTx(tx *buntdb.Tx, b *Batch, oldestPosition, oldestEvent int64) (expired int, err error) {
-	for _, p := range b.Points {
-		if p.TS < oldestPosition {
-			expired++
-			continue
-		}
-		if _, _, err := tx.Set(historyKey(positionPrefix, p.Unit, p.TS, p.Seq), encodePosition(p.Position), nil); err != nil {
-			return expired, err
-		}
-	}
-	for _, e := range b.Events {
-		if e.TS < oldestEvent {
-			expired++
-			continue
-		}
-		if err := setJSON(tx, historyKey(eventPrefix, e.Unit, e.TS, e.Seq), e, nil); err != nil {
-			return expired, err
-		}
-	}
+// commitTx writes a batch's live records in tx.
+func commitTx(tx *buntdb.Tx, b *Batch) error {
 	// One encoder and buffer for the batch's live records: a record then
 	// costs one allocation, the string buntdb keeps.
 	var buf bytes.Buffer
@@ -399,52 +408,14 @@ func commitTx(tx *buntdb.Tx, b *Batch, oldestPosition, oldestEvent int64) (expir
 	for id, l := range b.Lives {
 		buf.Reset()
 		if err := enc.Encode(l); err != nil {
-			return expired, fmt.Errorf("%s: %w", liveKey(id), err)
+			return fmt.Errorf("%s: %w", liveKey(id), err)
 		}
 		val := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 		if _, _, err := tx.Set(liveKey(id), string(val), nil); err != nil {
-			return expired, err
+			return err
 		}
 	}
-	return expired, nil
-}
-
-// Track returns a unit's stored positions with since <= ts <= until (Unix ms),
-// oldest first, at most limit of them.
-func (s *Store) Track(id string, since, until int64, limit int) ([]Position, error) {
-	track := []Position{}
-	err := s.scanHistory(positionPrefix, id, since, until, func(ts int64, seq uint64, val string) (bool, error) {
-		p, err := decodePosition(ts, seq, val)
-		if err != nil {
-			// One damaged record costs that position, not the track.
-			s.noteDamage(fmt.Sprintf("position of %s at %d seq %d: %v", clipKey(id), ts, seq, err))
-			return true, nil
-		}
-		track = append(track, p)
-		return len(track) < limit, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: track of %s: %w", id, err)
-	}
-	return track, nil
-}
-
-// Events returns a unit's stored events with since <= ts <= until, oldest first.
-func (s *Store) Events(id string, since, until int64, limit int) ([]protocol.Event, error) {
-	events := []protocol.Event{}
-	err := s.scanHistory(eventPrefix, id, since, until, func(_ int64, _ uint64, val string) (bool, error) {
-		var e protocol.Event
-		if err := json.Unmarshal([]byte(val), &e); err != nil {
-			s.noteDamage(fmt.Sprintf("event of %s: %v", clipKey(id), err))
-			return true, nil
-		}
-		events = append(events, e)
-		return len(events) < limit, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: events of %s: %w", id, err)
-	}
-	return events, nil
+	return nil
 }
 
 func setJSON(tx *buntdb.Tx, key string, v any, opts *buntdb.SetOptions) error {

@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/tidwall/buntdb"
+
+	"kuaifan/hub/internal/history"
 )
 
 // Errors returned by Store.
@@ -40,18 +42,18 @@ const FileName = "hub.db"
 // Config says where the store lives and how long history is kept.
 type Config struct {
 	Dir              string        // data directory; created if missing
-	Retention        time.Duration // positions; default 24 h
-	EventRetention   time.Duration // unit events; default 30 days
+	Retention        time.Duration // positions; default 90 days
+	EventRetention   time.Duration // unit events; default 1 year
 	SnapshotInterval time.Duration // copy of the file for recovery; default 1 h, negative disables
 	Logger           *slog.Logger
 }
 
 func (c *Config) setDefaults() {
 	if c.Retention == 0 {
-		c.Retention = 24 * time.Hour
+		c.Retention = DefaultRetention
 	}
 	if c.EventRetention == 0 {
-		c.EventRetention = 30 * 24 * time.Hour
+		c.EventRetention = DefaultEventRetention
 	}
 	if c.SnapshotInterval == 0 {
 		c.SnapshotInterval = time.Hour
@@ -60,6 +62,12 @@ func (c *Config) setDefaults() {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 }
+
+// The retentions a Config without them gets.
+const (
+	DefaultRetention      = 90 * 24 * time.Hour  // positions
+	DefaultEventRetention = 365 * 24 * time.Hour // unit events
+)
 
 // Store is the hub's database. It is safe for concurrent use.
 type Store struct {
@@ -81,6 +89,9 @@ type Store struct {
 	health   *writeHealth
 
 	units *unitsJournal // every enrolment and revocation, a second time
+
+	hist       *history.History          // positions and events, under <data>/history
+	histAppend func(history.Batch) error // hist.Append; a variable for the tests
 
 	damageMu sync.Mutex
 	damage   []string // what Damage reports
@@ -143,6 +154,12 @@ func Open(cfg Config) (_ *Store, err error) {
 	}
 	if s.units, err = openJournal(cfg.Dir); err == nil {
 		err = s.reconcileUnits()
+	}
+	if err == nil {
+		if s.hist, err = openHistory(cfg); err == nil {
+			s.histAppend = s.hist.Append
+			err = s.migrate()
+		}
 	}
 	if err != nil {
 		s.Close()
@@ -285,14 +302,19 @@ func (s *Store) Compact() error {
 	return nil
 }
 
-func (s *Store) compact() error {
+func (s *Store) compact() error { return s.shrink(false) }
+
+// compactNow rewrites the file whatever its size.
+func (s *Store) compactNow() error { return s.shrink(true) }
+
+func (s *Store) shrink(force bool) error {
 	s.shrinkMu.Lock()
 	defer s.shrinkMu.Unlock()
 	fi, err := os.Stat(s.path)
 	if err != nil {
 		return fmt.Errorf("store: compact: %w", err)
 	}
-	if fi.Size() < compactMin || fi.Size() < 2*s.compactedAt {
+	if !force && (fi.Size() < compactMin || fi.Size() < 2*s.compactedAt) {
 		return nil
 	}
 	if err := s.db.Shrink(); err != nil {
@@ -592,6 +614,11 @@ func (s *Store) Close() error {
 	if s.units != nil {
 		if jerr := s.units.close(); err == nil && jerr != nil {
 			err = jerr
+		}
+	}
+	if s.hist != nil {
+		if herr := s.hist.Close(); err == nil && herr != nil {
+			err = herr
 		}
 	}
 	s.unlockDir()
