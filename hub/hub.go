@@ -88,8 +88,8 @@ type Config struct {
 	Districts  string
 	AdminToken string // empty: read <DataDir>/admin.token, or generate it there
 
-	Retention        time.Duration // positions; 24 h
-	EventRetention   time.Duration // unit events; 30 days
+	Retention        time.Duration // positions; 90 days (whole UTC days are dropped)
+	EventRetention   time.Duration // unit events; 1 year
 	SnapshotInterval time.Duration // copy of the store for recovery; 1 h
 	MaxClockAhead    time.Duration // reject timestamps further ahead; 5 s
 	AckInterval      time.Duration // a unit's confirmations gather this long (sooner after 64); 2 s
@@ -128,8 +128,8 @@ func DefaultConfig() Config {
 		BrokerClientID:   "kuaifan-hub",
 		DataDir:          "data",
 		TopicRoot:        protocol.DefaultRoot,
-		Retention:        24 * time.Hour,
-		EventRetention:   30 * 24 * time.Hour,
+		Retention:        store.DefaultRetention,
+		EventRetention:   store.DefaultEventRetention,
 		SnapshotInterval: time.Hour,
 		MaxClockAhead:    ingest.DefaultMaxClockAhead,
 		AckInterval:      2 * time.Second,

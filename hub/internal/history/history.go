@@ -529,10 +529,24 @@ func (h *History) write(r *root, num int64, n int, fill func(*pebble.Batch) erro
 	if err := fill(wb); err != nil {
 		return fmt.Errorf("history: append to %s/%s: %w", r.kind, dayName(num), err)
 	}
-	if err := wb.Commit(pebble.Sync); err != nil {
+	if err := commitSync(wb); err != nil {
 		return fmt.Errorf("history: append to %s/%s: %w", r.kind, dayName(num), err)
 	}
 	return nil
+}
+
+// commitSync commits wb synced. pebble treats a failed WAL write (a full
+// disk) as fatal and calls Logger.Fatalf, which panics: that becomes an
+// error here, so a full disk fails the commit instead of the hub.
+// TODO: the day's DB is not to be trusted after it; it should be closed
+// and reopened (replaying its WAL) before the next write.
+func commitSync(wb *pebble.Batch) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return wb.Commit(pebble.Sync)
 }
 
 // DropBefore deletes the days of kind k that end at or before t: a day

@@ -35,7 +35,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -79,6 +81,46 @@ type Manifest struct {
 	DB         ManifestDB     `json:"hub_db"`
 	Journal    ManifestUnits  `json:"units_log"`
 	AdminToken bool           `json:"admin_token"` // admin.token is in the backup
+	// History says what the backup holds of <data>/history (positions and
+	// events): "included" (the hub was stopped: its pebble files as they
+	// are), or why it is left out.
+	History string `json:"history,omitempty"`
+}
+
+// historyStaging is where Restore writes the history before it puts it in place.
+const historyStaging = HistoryDir + ".restoring"
+
+// isHistoryEntry says whether an archive name is a file of the history
+// directory, and a safe one to create.
+func isHistoryEntry(name string) bool {
+	rest, ok := strings.CutPrefix(name, HistoryDir+"/")
+	return ok && rest != "" && path.Clean(name) == name && !strings.Contains(name, "..") && !strings.HasPrefix(rest, "/")
+}
+
+// historyFiles lists the files of dir's history (pebble's LOCK files left
+// out), as archive names and sizes.
+func historyFiles(dir string) ([]ManifestFile, error) {
+	root := filepath.Join(dir, HistoryDir)
+	var out []ManifestFile
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, os.ErrNotExist) && p == root {
+			return filepath.SkipDir
+		}
+		if err != nil || d.IsDir() || d.Name() == "LOCK" || !d.Type().IsRegular() {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		out = append(out, ManifestFile{filepath.ToSlash(rel), fi.Size()})
+		return nil
+	})
+	return out, err
 }
 
 // ManifestFile is one file of a backup.
@@ -131,6 +173,9 @@ func (m Manifest) String() string {
 		b.WriteString("\n")
 	} else {
 		b.WriteString("  units.log    none in the directory\n")
+	}
+	if m.History != "" {
+		fmt.Fprintf(&b, "  history      %s\n", m.History)
 	}
 	if m.AdminToken {
 		b.WriteString("  admin.token  included: a hub restored from it accepts the same admin token\n")
@@ -215,6 +260,20 @@ func Backup(dir string, w io.Writer) (Manifest, error) {
 
 	m.DB.Units, m.DB.Revoked = units.counts()
 
+	// The history: pebble files, consistent only while no hub writes them.
+	// (A running hub's history would need pebble's Checkpoint, in the hub's
+	// own process: not done yet.)
+	if m.HubRunning {
+		m.History = "left out: the hub is running (stop it to back up the history too)"
+	} else {
+		hf, err := historyFiles(dir)
+		if err != nil {
+			return fail(err)
+		}
+		m.Files = append(m.Files, hf...)
+		m.History = "included"
+	}
+
 	tw := tar.NewWriter(w)
 	sums := map[string]string{}
 	manifest, err := json.MarshalIndent(m, "", "  ")
@@ -249,6 +308,14 @@ func Backup(dir string, w io.Writer) (Manifest, error) {
 		sum := sha256.Sum256(f.data)
 		sums[f.name] = hex.EncodeToString(sum[:])
 		if err := writeEntry(tw, m.Time, f.name, f.data); err != nil {
+			return fail(err)
+		}
+	}
+	for _, f := range m.Files {
+		if !isHistoryEntry(f.Name) {
+			continue
+		}
+		if err := copyEntry(tw, m.Time, filepath.Join(dir, filepath.FromSlash(f.Name)), f, sums); err != nil {
 			return fail(err)
 		}
 	}
@@ -386,9 +453,17 @@ func Restore(r io.Reader, dir string, force bool) (m Manifest, err error) {
 			f.Close()
 			os.Remove(f.Name())
 		}
+		os.RemoveAll(filepath.Join(dir, historyStaging))
 	}()
 	m, err = readBackup(r, func(name string) (io.Writer, error) {
-		f, err := os.OpenFile(filepath.Join(dir, name+".restoring"), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+		p := filepath.Join(dir, filepath.FromSlash(name)+".restoring")
+		if isHistoryEntry(name) { // staged whole, put in place whole
+			p = filepath.Join(dir, historyStaging, filepath.FromSlash(strings.TrimPrefix(name, HistoryDir+"/")))
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 		if err != nil {
 			return nil, err
 		}
@@ -406,7 +481,10 @@ func Restore(r io.Reader, dir string, force bool) (m Manifest, err error) {
 
 	// Verified: in place, and what was there (with -force) aside.
 	stamp := time.Now().UTC().Format("20060102T150405Z")
-	for _, name := range []string{FileName, FileName + ".snapshot", JournalName, TokenName} {
+	for _, name := range []string{FileName, FileName + ".snapshot", JournalName, TokenName, HistoryDir} {
+		if name == HistoryDir && !slices.ContainsFunc(m.Files, func(f ManifestFile) bool { return isHistoryEntry(f.Name) }) {
+			continue // a backup without history keeps the history there is
+		}
 		path := filepath.Join(dir, name)
 		if _, err := os.Lstat(path); err == nil {
 			if err := os.Rename(path, path+".replaced-"+stamp); err != nil {
@@ -418,12 +496,20 @@ func Restore(r io.Reader, dir string, force bool) (m Manifest, err error) {
 		if err := f.Close(); err != nil {
 			return fail(err)
 		}
+		if !strings.HasSuffix(f.Name(), ".restoring") {
+			continue // history, staged
+		}
 		name := strings.TrimSuffix(f.Name(), ".restoring")
 		if err := os.Rename(f.Name(), name); err != nil {
 			return fail(err)
 		}
 	}
 	files = nil
+	if _, err := os.Stat(filepath.Join(dir, historyStaging)); err == nil {
+		if err := os.Rename(filepath.Join(dir, historyStaging), filepath.Join(dir, HistoryDir)); err != nil {
+			return fail(err)
+		}
+	}
 	if err := syncPath(dir); err != nil {
 		return fail(err)
 	}
@@ -536,7 +622,7 @@ func readBackup(r io.Reader, create func(name string) (io.Writer, error)) (Manif
 
 	sums := map[string]string{}
 	for i, f := range m.Files {
-		if i > 0 && f.Name != JournalName && f.Name != TokenName || slices.IndexFunc(m.Files, func(g ManifestFile) bool { return g.Name == f.Name }) != i {
+		if i > 0 && f.Name != JournalName && f.Name != TokenName && !isHistoryEntry(f.Name) || slices.IndexFunc(m.Files, func(g ManifestFile) bool { return g.Name == f.Name }) != i {
 			return bad("the manifest lists %q", f.Name)
 		}
 		hdr, err := next(f.Name)
@@ -631,6 +717,28 @@ func readEntry(r io.Reader, limit int64, w io.Writer) ([]byte, error) {
 		return nil, err
 	}
 	return data, nil
+}
+
+// copyEntry writes the file at p, of f.Bytes bytes, as entry f.Name.
+func copyEntry(tw *tar.Writer, t time.Time, p string, f ManifestFile, sums map[string]string) error {
+	src, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	if err := tw.WriteHeader(entryHeader(t, f.Name, f.Bytes)); err != nil {
+		return err
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tw, h), io.LimitReader(src, f.Bytes))
+	if err != nil {
+		return err
+	}
+	if n != f.Bytes {
+		return fmt.Errorf("%s: %d bytes, %d listed", f.Name, n, f.Bytes)
+	}
+	sums[f.Name] = hex.EncodeToString(h.Sum(nil))
+	return nil
 }
 
 func entryHeader(t time.Time, name string, size int64) *tar.Header {

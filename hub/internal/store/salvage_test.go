@@ -111,7 +111,8 @@ func fill(t testing.TB, dir string, batches, perUnit int) (sizes []int64) {
 			}
 		}
 		seq += uint64(perUnit)
-		if _, err := s.Commit(b, now); err != nil {
+		commitV1(t, s, b) // v1 history keys: records for salvage to work on
+		if err := s.Sync(); err != nil {
 			t.Fatal(err)
 		}
 		fi, err := os.Stat(s.Path())

@@ -63,6 +63,7 @@ func TestUnits(t *testing.T) {
 
 func TestTrackRangeAndOrder(t *testing.T) {
 	s := open(t, t.TempDir())
+	s.cfg.Retention = 24 * time.Hour
 	base := now.UnixMilli()
 	b := &Batch{Points: []UnitPosition{
 		point("a", 3, base+3000), point("a", 1, base+1000), point("a", 2, base+2000),
@@ -228,40 +229,6 @@ func TestTornLastWriteIsTruncated(t *testing.T) {
 	}
 	if units, _ := s.Units(); len(units) != 1 || units[0].ID != "u1" {
 		t.Errorf("units = %+v", units)
-	}
-}
-
-func TestPrune(t *testing.T) {
-	s := open(t, t.TempDir())
-	s.CreateUnit(testUnit("u1", protocol.TypeCar))
-	s.CreateUnit(testUnit("u1-x", protocol.TypeCar))
-	base := now.UnixMilli()
-	var pts []UnitPosition
-	for i := int64(0); i < 10; i++ {
-		pts = append(pts, point("u1", uint64(i+1), base+i*3_600_000), point("u1-x", uint64(i+1), base+i*3_600_000))
-	}
-	if _, err := s.Commit(&Batch{Points: pts, Events: []protocol.Event{
-		{Unit: "u1", Seq: 100, TS: base, Type: protocol.EventStatus, Status: protocol.StatusBusy},
-	}}, now); err != nil {
-		t.Fatal(err)
-	}
-	// 30 hours later, with 24 h of retention: hours 0..5 go, 6..9 stay; the
-	// event (30 days of retention) stays.
-	deleted, err := s.Prune(now.Add(30 * time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if deleted != 12 {
-		t.Errorf("deleted %d records, want 12", deleted)
-	}
-	for _, id := range []string{"u1", "u1-x"} {
-		tr, _ := s.Track(id, 0, base+100*3_600_000, 100)
-		if len(tr) != 4 || tr[0].Seq != 7 {
-			t.Errorf("%s after pruning: %+v", id, tr)
-		}
-	}
-	if ev, _ := s.Events("u1", 0, base+1, 10); len(ev) != 1 {
-		t.Errorf("events after pruning: %+v", ev)
 	}
 }
 
