@@ -98,7 +98,18 @@ func (s *Store) Prune(now time.Time) (dropped int, err error) {
 	return dropped, nil
 }
 
-// appendHistory writes a batch of history, synced.
+// historyReserve is the free space below which the store writes no more
+// history (a variable for the tests).
+var historyReserve int64 = 4 << 20
+
+// appendHistory writes a batch of history, synced. pebble (v1) cannot go
+// on after a failed write to its log — it treats it as fatal and its
+// commit pipeline stays broken — so a disk nearly full fails the commit
+// here, before pebble sees it: nothing is confirmed, and commits resume
+// once there is space again.
 func (s *Store) appendHistory(b history.Batch) error {
+	if free, ok := diskFree(filepath.Join(s.cfg.Dir, HistoryDir)); ok && free < historyReserve {
+		return fmt.Errorf("history: %d bytes free, less than the %d kept in reserve: %w", free, historyReserve, errNoSpace)
+	}
 	return s.histAppend(b)
 }
