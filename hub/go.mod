@@ -12,6 +12,7 @@ require (
 	github.com/prometheus/common v0.72.0
 	github.com/tidwall/buntdb v1.3.0
 	go.uber.org/goleak v1.3.0
+	golang.org/x/sys v0.49.0
 	kuaifan/dashboard v0.0.0
 	kuaifan/protocol v0.0.0
 	kuaifan/testkit v0.0.0
@@ -56,7 +57,6 @@ require (
 	golang.org/x/exp v0.0.0-20230626212559-97b1e661b5df // indirect
 	golang.org/x/net v0.59.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect

@@ -144,6 +144,7 @@ func dayName(day int64) string { return time.UnixMilli(day * msPerDay).UTC().For
 // History is the on-disk history. It is safe for concurrent use.
 type History struct {
 	cfg    Config
+	fs     vfs.FS // the file system under the days (a test may wrap it)
 	cache  *pebble.Cache
 	tables *pebble.TableCache
 	roots  [2]*root
@@ -186,10 +187,11 @@ type day struct {
 	// so a DB is never closed under a reader or writer.
 	gate sync.RWMutex
 
-	mu      sync.Mutex // guards what follows
-	db      *pebble.DB
-	gone    bool         // dropped or set aside: look the day up again
-	lastUse atomic.Int64 // Unix ns
+	mu       sync.Mutex // guards what follows
+	db       *pebble.DB
+	readOnly bool         // db was opened read-only (the disk would take no write)
+	gone     bool         // dropped or set aside: look the day up again
+	lastUse  atomic.Int64 // Unix ns
 }
 
 // Open opens (creating if need be) the history under cfg.Dir. It lists the
@@ -199,7 +201,7 @@ func Open(cfg Config) (*History, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("history: no directory")
 	}
-	h := &History{cfg: cfg, stop: make(chan struct{})}
+	h := &History{cfg: cfg, fs: lockFS{vfs.Default}, stop: make(chan struct{})}
 	for k := range h.roots {
 		r := &root{kind: Kind(k), dir: filepath.Join(cfg.Dir, Kind(k).String()), days: map[int64]*day{}, floor: dayOf(minTS)}
 		if err := os.MkdirAll(r.dir, 0o755); err != nil {
@@ -236,8 +238,9 @@ func (h *History) options(create bool) *pebble.Options {
 		ErrorIfNotExists:            !create,
 		Logger:                      pebbleLogger{h.cfg.Logger},
 		// The plain file system: pebble's default wraps it in a disk health
-		// checker whose goroutine outlives an Open that fails.
-		FS: vfs.Default,
+		// checker whose goroutine outlives an Open that fails. Its locks are
+		// our own (see lockFS).
+		FS: h.fs,
 	}
 	o.Levels = make([]pebble.LevelOptions, 7)
 	for i := range o.Levels {
@@ -296,6 +299,15 @@ func (h *History) acquire(r *root, num int64, create bool) (*day, error) {
 			d.gate.RUnlock()
 			continue
 		}
+		if d.db != nil && d.readOnly && create {
+			// Opened for reading while the disk took no writes: a writer
+			// needs it opened afresh.
+			db := d.db
+			d.mu.Unlock()
+			d.gate.RUnlock()
+			h.abandon(r, d, db, errors.New("opened read-only"))
+			continue
+		}
 		if d.db == nil {
 			if err := h.openDay(r, d, create); err != nil {
 				d.mu.Unlock()
@@ -332,8 +344,18 @@ func (h *History) openDay(r *root, d *day, create bool) error {
 	}
 	db, err := pebble.Open(d.dir, h.options(create))
 	if err == nil {
-		d.db = db
+		d.db, d.readOnly = db, false
 		return nil
+	}
+	if !create && transient(err) {
+		// A disk that takes no writes (read-only, full, failing) may still
+		// serve reads; pebble opened read-only replays its log in memory.
+		o := h.options(false)
+		o.ReadOnly = true
+		if db, rerr := pebble.Open(d.dir, o); rerr == nil {
+			d.db, d.readOnly = db, true
+			return nil
+		}
 	}
 	if transient(err) {
 		return fmt.Errorf("history: open %s/%s: %w", r.kind, filepath.Base(d.dir), err)
@@ -385,7 +407,7 @@ func makeDir(dir string) error {
 // system than about the DB.
 func transient(err error) bool {
 	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.ENOSPC,
-		syscall.EACCES, syscall.EPERM, syscall.EROFS, syscall.EDQUOT, syscall.EAGAIN, syscall.EINTR} {
+		syscall.EACCES, syscall.EPERM, syscall.EROFS, syscall.EDQUOT, syscall.EAGAIN, syscall.EINTR, syscall.EIO} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -523,23 +545,30 @@ func (h *History) write(r *root, num int64, n int, fill func(*pebble.Batch) erro
 		h.skipped.Add(int64(n))
 		return nil
 	}
-	defer d.release()
-	wb := d.db.NewBatch()
-	defer wb.Close()
-	if err := fill(wb); err != nil {
-		return fmt.Errorf("history: append to %s/%s: %w", r.kind, dayName(num), err)
+	db := d.db
+	wb := db.NewBatch()
+	err = fill(wb)
+	if err == nil {
+		err = commitSync(wb)
+		if err != nil {
+			wb = nil // pebble may still hold it: not closed here
+			defer h.abandon(r, d, db, err)
+		}
 	}
-	if err := commitSync(wb); err != nil {
+	if wb != nil {
+		wb.Close()
+	}
+	d.release()
+	if err != nil {
 		return fmt.Errorf("history: append to %s/%s: %w", r.kind, dayName(num), err)
 	}
 	return nil
 }
 
 // commitSync commits wb synced. pebble treats a failed WAL write (a full
-// disk) as fatal and calls Logger.Fatalf, which panics: that becomes an
-// error here, so a full disk fails the commit instead of the hub.
-// TODO: the day's DB is not to be trusted after it; it should be closed
-// and reopened (replaying its WAL) before the next write.
+// disk, a file system turned read-only) as fatal and calls Logger.Fatalf,
+// which panics: that becomes an error here, so a failing disk fails the
+// commit instead of the hub.
 func commitSync(wb *pebble.Batch) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -547,6 +576,45 @@ func commitSync(wb *pebble.Batch) (err error) {
 		}
 	}()
 	return wb.Commit(pebble.Sync)
+}
+
+// abandon closes day d's DB after a write to it failed (pebble's commit
+// pipeline does not recover from that) or when a writer needs a day opened
+// read-only: the DB is closed without a flush, which would write again,
+// and the next use opens it afresh, replaying its log — which holds every
+// batch that was synced. Until the disk works again, that open fails and
+// so does every write to the day; reads open it read-only.
+func (h *History) abandon(r *root, d *day, db *pebble.DB, cause error) {
+	d.gate.Lock()
+	defer d.gate.Unlock()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.db != db {
+		return // someone was first
+	}
+	d.db, d.readOnly = nil, false
+	h.cfg.Logger.Warn("history: the day is closed and opened again on its next use",
+		"kind", r.kind.String(), "day", dayName(d.num), "err", cause)
+	if err := closeDB(db, false); err != nil {
+		h.cfg.Logger.Debug("history: closing a day after a failed write", "kind", r.kind.String(), "day", dayName(d.num), "err", err)
+	}
+}
+
+// closeDB closes db, flushing it first if asked (so that the next open has
+// no log to replay). A DB whose disk failed under it may panic instead of
+// returning an error; that becomes the error.
+func closeDB(db *pebble.DB, flush bool) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	if flush {
+		if err := db.Flush(); err != nil {
+			return errors.Join(err, db.Close())
+		}
+	}
+	return db.Close()
 }
 
 // DropBefore deletes the days of kind k that end at or before t: a day
@@ -581,7 +649,7 @@ func (h *History) DropBefore(k Kind, t time.Time) ([]string, error) {
 		d.gone = true
 		var err error
 		if d.db != nil {
-			err = d.db.Close()
+			err = closeDB(d.db, false)
 			d.db = nil
 		}
 		d.mu.Unlock()
@@ -639,10 +707,7 @@ func (h *History) closeIdle(cutoff time.Time) {
 			if d.db != nil && d.lastUse.Load() <= cutoff.UnixNano() {
 				db := d.db
 				d.db = nil
-				if err := db.Flush(); err != nil {
-					h.cfg.Logger.Warn("history: flushing an idle day", "kind", r.kind.String(), "day", dayName(d.num), "err", err)
-				}
-				if err := db.Close(); err != nil {
+				if err := closeDB(db, true); err != nil {
 					h.cfg.Logger.Warn("history: closing an idle day", "kind", r.kind.String(), "day", dayName(d.num), "err", err)
 				}
 			}
@@ -667,10 +732,7 @@ func (h *History) Close() error {
 			d.mu.Lock()
 			if d.db != nil {
 				// Flushed, so that the next start replays no log.
-				if d.db.Metrics().MemTable.Size > 256<<10 {
-					errs = append(errs, d.db.Flush())
-				}
-				errs = append(errs, d.db.Close())
+				errs = append(errs, closeDB(d.db, d.db.Metrics().MemTable.Size > 256<<10))
 				d.db = nil
 			}
 			d.gone = true

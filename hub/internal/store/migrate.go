@@ -78,7 +78,10 @@ func (s *Store) migrate() error {
 	if moved == 0 {
 		return nil
 	}
-	if err := s.compactNow(); err != nil {
+	// The moved records are deletions in the file now; rewrite it at once
+	// unless it is too small to be worth it (buntdb waits before a rewrite).
+	s.compactedAt = 0
+	if err := s.compact(); err != nil {
 		return fmt.Errorf("migrate history: %w", err)
 	}
 	s.cfg.Logger.Warn("store: history moved from hub.db to the history directory (upgrade from v1)",

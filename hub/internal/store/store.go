@@ -302,19 +302,14 @@ func (s *Store) Compact() error {
 	return nil
 }
 
-func (s *Store) compact() error { return s.shrink(false) }
-
-// compactNow rewrites the file whatever its size.
-func (s *Store) compactNow() error { return s.shrink(true) }
-
-func (s *Store) shrink(force bool) error {
+func (s *Store) compact() error {
 	s.shrinkMu.Lock()
 	defer s.shrinkMu.Unlock()
 	fi, err := os.Stat(s.path)
 	if err != nil {
 		return fmt.Errorf("store: compact: %w", err)
 	}
-	if !force && (fi.Size() < compactMin || fi.Size() < 2*s.compactedAt) {
+	if fi.Size() < compactMin || fi.Size() < 2*s.compactedAt {
 		return nil
 	}
 	if err := s.db.Shrink(); err != nil {
