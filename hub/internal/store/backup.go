@@ -10,6 +10,7 @@ package store
 //	hub.db         up to its last complete commit marker
 //	units.log      up to its last whole line
 //	admin.token    if the hub has one in the directory
+//	history/…      the positions and events: pebble's files, day by day
 //	SHA256SUMS     the files' SHA-256, as sha256sum(1) writes them
 //
 // and nothing transient: not hub.lock, hub.db.snapshot, *.corrupt-*, *.tmp.
@@ -22,7 +23,9 @@ package store
 // returned, has its marker on disk by then (Sync), so it is in the copy.
 // units.log is copied after hub.db: it may hold an enrolment or revocation
 // hub.db's copy lacks, and the hub's start brings the two together
-// (reconcileUnits), as after any crash.
+// (reconcileUnits), as after any crash. The history is copied last, from
+// a snapshot (history.Snapshot) when the hub runs: history is written
+// before hub.db, so everything confirmed before the backup began is in it.
 
 import (
 	"archive/tar"
@@ -42,6 +45,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"kuaifan/hub/internal/history"
 )
 
 // TokenName is the admin token's file in the data directory (hub.TokenFile):
@@ -83,7 +88,7 @@ type Manifest struct {
 	AdminToken bool           `json:"admin_token"` // admin.token is in the backup
 	// History says what the backup holds of <data>/history (positions and
 	// events): "included" (the hub was stopped: its pebble files as they
-	// are), or why it is left out.
+	// are) or "included (a snapshot taken while the hub ran)".
 	History string `json:"history,omitempty"`
 }
 
@@ -260,19 +265,29 @@ func Backup(dir string, w io.Writer) (Manifest, error) {
 
 	m.DB.Units, m.DB.Revoked = units.counts()
 
-	// The history: pebble files, consistent only while no hub writes them.
-	// (A running hub's history would need pebble's Checkpoint, in the hub's
-	// own process: not done yet.)
+	// The history: a stopped hub's files as they are; a running hub's
+	// through a snapshot beside them (hard links, so it costs little
+	// space), consistent however the hub writes meanwhile.
+	histDir := dir
 	if m.HubRunning {
-		m.History = "left out: the hub is running (stop it to back up the history too)"
-	} else {
-		hf, err := historyFiles(dir)
+		stage, err := os.MkdirTemp(dir, HistoryDir+".backup-")
 		if err != nil {
+			return fail(fmt.Errorf("staging the history: %w", err))
+		}
+		defer os.RemoveAll(stage)
+		if err := history.Snapshot(filepath.Join(dir, HistoryDir), filepath.Join(stage, HistoryDir)); err != nil {
 			return fail(err)
 		}
-		m.Files = append(m.Files, hf...)
+		histDir = stage
+		m.History = "included (a snapshot taken while the hub ran)"
+	} else {
 		m.History = "included"
 	}
+	hf, err := historyFiles(histDir)
+	if err != nil {
+		return fail(err)
+	}
+	m.Files = append(m.Files, hf...)
 
 	tw := tar.NewWriter(w)
 	sums := map[string]string{}
@@ -315,7 +330,7 @@ func Backup(dir string, w io.Writer) (Manifest, error) {
 		if !isHistoryEntry(f.Name) {
 			continue
 		}
-		if err := copyEntry(tw, m.Time, filepath.Join(dir, filepath.FromSlash(f.Name)), f, sums); err != nil {
+		if err := copyEntry(tw, m.Time, filepath.Join(histDir, filepath.FromSlash(f.Name)), f, sums); err != nil {
 			return fail(err)
 		}
 	}
