@@ -25,8 +25,15 @@ It also decodes every unit and live record: one whose value is damaged is
 listed (the hub skips it at start and takes the unit's enrolment from
 units.log; -repair leaves it to the hub).
 
-Exit status: 0 clean (or repaired), 1 damage found (without -repair), 2 the
-check could not run (hub running, no store, bad flags).
+Then it reads the history (<data>/history: positions and events, a pebble
+DB per day) record by record and lists each day that does not open, fails
+partway (a damaged table: the records after it in that day do not read) or
+holds records that do not decode. -repair sets a day that does not open
+aside (<day>.corrupt-<time>), as the hub's first use of it would.
+
+Exit status: 0 clean (or repaired), 1 damage found (without -repair; with
+it, history days still damaged), 2 the check could not run (hub running, no
+store, bad flags).
 
 Flags:
 `
@@ -65,7 +72,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	fmt.Fprint(stdout, rep)
-	if (rep.Damaged() || len(rep.BadValues) > 0) && !*repair {
+	if (rep.Damaged() || len(rep.BadValues) > 0) && !*repair || rep.HistoryDamaged() {
 		return 1
 	}
 	return 0

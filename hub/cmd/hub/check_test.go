@@ -111,3 +111,35 @@ func TestCheckCommandDamagedValue(t *testing.T) {
 		t.Errorf("without units.log, check does not say car-1 must be enrolled again:\n%s", out)
 	}
 }
+
+// hub check reads the history too: a day that does not open is named
+// (exit 1), and -repair sets it aside (exit 0, the rest of the history kept).
+func TestCheckHistory(t *testing.T) {
+	dir := storeWithData(t)
+	if code, out, errOut := run("-data", dir); code != 0 || !strings.Contains(out, "(200 positions)") {
+		t.Fatalf("clean store: exit %d\n%s%s", code, out, errOut)
+	}
+	manifests, _ := filepath.Glob(filepath.Join(dir, store.HistoryDir, "positions", "*", "MANIFEST-*"))
+	if len(manifests) == 0 {
+		t.Fatal("no history day")
+	}
+	for _, m := range manifests {
+		os.Remove(m)
+	}
+	code, out, _ := run("-data", dir)
+	t.Logf("hub check, a day of history without its MANIFEST (exit %d):\n%s", code, out)
+	if code != 1 || !strings.Contains(out, "DAMAGED HISTORY") {
+		t.Errorf("exit %d, want 1 and the damage named", code)
+	}
+	code, out, _ = run("-data", dir, "-repair")
+	t.Logf("hub check -repair (exit %d):\n%s", code, out)
+	if code != 0 || !strings.Contains(out, "set aside as") {
+		t.Errorf("-repair: exit %d, want 0 and the day set aside", code)
+	}
+	if aside, _ := filepath.Glob(filepath.Join(dir, store.HistoryDir, "positions", "*.corrupt-*")); len(aside) != 1 {
+		t.Errorf("set aside: %v", aside)
+	}
+	if code, out, _ := run("-data", dir); code != 0 {
+		t.Errorf("after -repair: exit %d\n%s", code, out)
+	}
+}

@@ -84,7 +84,7 @@ func snapshotDay(from, to string) error {
 		if vanished || !maps.Equal(before, after) {
 			continue // the day changed under the copy: again
 		}
-		return checkDay(to)
+		return verifyCopy(to)
 	}
 	return fmt.Errorf("still changing after %d copies", snapshotTries)
 }
@@ -124,9 +124,9 @@ func copyFile(from, to string, link bool) error {
 	return dst.Close()
 }
 
-// checkDay opens a copied day read-only and checks that every sstable its
+// verifyCopy opens a copied day read-only and checks that every sstable its
 // MANIFEST names is there.
-func checkDay(dir string) (err error) {
+func verifyCopy(dir string) (err error) {
 	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: true, FS: lockFS{vfs.Default}, Logger: pebbleLogger{slog.New(slog.DiscardHandler)}})
 	if err != nil {
 		return fmt.Errorf("the copy does not open: %w", err)

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"kuaifan/hub/internal/history"
 )
 
 // LockName is the data directory's lock file: a store holds it while open
@@ -38,6 +40,15 @@ type CheckReport struct {
 	// does not decode or check: the hub skips them at start (a unit's record
 	// then comes from units.log; a live record trusts no seq).
 	BadValues []BadValue
+
+	// History is the history's days, each read record by record.
+	History []history.DayReport
+}
+
+// HistoryDamaged reports whether a day of the history is still damaged
+// (one that Repair set aside no longer is).
+func (c CheckReport) HistoryDamaged() bool {
+	return slices.ContainsFunc(c.History, func(r history.DayReport) bool { return r.Damaged() && r.SetAside == "" })
 }
 
 // BadValue is one record whose value is damaged, and whether units.log
@@ -161,6 +172,9 @@ func check(dir string, repair bool) (CheckReport, error) {
 	}
 	slices.Sort(c.DB.UnitHints)
 	slices.Sort(c.HintsJournaled)
+	if c.History, err = history.Check(filepath.Join(dir, HistoryDir), repair); err != nil {
+		return c, fmt.Errorf("store: %w", err)
+	}
 	if !repair || c.DB.Clean() {
 		return c, nil
 	}
@@ -216,6 +230,20 @@ func (c CheckReport) String() string {
 		}
 		fmt.Fprintf(&b, "%s: %d records readable; %s\n", c.Snapshot.Path, c.Snapshot.Records-c.Snapshot.Commits, state)
 	}
+	var days [2]int
+	var records [2]int64
+	for _, r := range c.History {
+		days[r.Kind]++
+		records[r.Kind] += r.Records
+		if r.Damaged() || r.SetAside != "" {
+			fmt.Fprintf(&b, "  %s\n", r)
+		}
+	}
+	fmt.Fprintf(&b, "%s: %d %s of positions (%d positions), %d of events (%d events)\n", filepath.Join(c.Dir, HistoryDir),
+		days[history.Positions], plural(days[history.Positions], "day", "days"), records[history.Positions], days[history.Events], records[history.Events])
+	if c.HistoryDamaged() {
+		b.WriteString("DAMAGED HISTORY (listed above): the hub serves what reads of those days; a day that does not open is set aside by -repair or the hub's first use of it\n")
+	}
 	switch {
 	case c.Repaired != nil:
 		if c.DB.SetAside != "" {
@@ -230,6 +258,7 @@ func (c CheckReport) String() string {
 		b.WriteString("TORN END: a write torn by a crash; `hub check -repair` (or the hub's next start) cuts it off\n")
 	case len(c.BadValues) > 0:
 		b.WriteString("DAMAGED VALUES: the hub starts without them and reports them on /healthz (listed above)\n")
+	case c.HistoryDamaged():
 	default:
 		b.WriteString("ok\n")
 	}
