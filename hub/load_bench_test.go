@@ -24,6 +24,7 @@ import (
 type fleetLoad struct {
 	b       testing.TB
 	ids     []string
+	secrets []string
 	clients []loadClient
 	place   func(i int) (lat, lon float64)
 
@@ -48,14 +49,21 @@ func (c pahoClient) close() { c.Disconnect(0) }
 
 // newFleetLoad enrols units through the API and connects each to broker.
 func newFleetLoad(b testing.TB, api, token, broker string, units int, raw bool, place func(i int) (lat, lon float64)) *fleetLoad {
-	f := &fleetLoad{b: b, ids: make([]string, units), clients: make([]loadClient, units), place: place, stop: make(chan struct{})}
-	secrets := make([]string, units)
+	f := &fleetLoad{b: b, ids: make([]string, units), secrets: make([]string, units), place: place}
 	parallel(units, 16, func(i int) {
 		f.ids[i] = fmt.Sprintf("u%05d", i)
-		secrets[i] = enrol(b, api, token, f.ids[i])
+		f.secrets[i] = enrol(b, api, token, f.ids[i])
 	})
+	f.connect(broker, raw)
+	return f
+}
+
+// connect connects every unit to broker (again, after disconnect).
+func (f *fleetLoad) connect(broker string, raw bool) {
+	b, secrets := f.b, f.secrets
+	f.clients, f.stop = make([]loadClient, len(f.ids)), make(chan struct{})
 	confirmed := func(n int64) { f.confirmed.Add(n) }
-	parallel(units, 32, func(i int) {
+	parallel(len(f.ids), 32, func(i int) {
 		id := f.ids[i]
 		online, _ := protocol.Encode(protocol.State{Unit: id, Online: true, Boot: "bench"})
 		if raw {
@@ -83,7 +91,6 @@ func newFleetLoad(b testing.TB, api, token, broker string, units int, raw bool, 
 		c.Publish("rr/units/"+id+"/state", 1, true, online)
 		f.clients[i] = pahoClient{c}
 	})
-	return f
 }
 
 // report starts every unit reporting once a second, spread over the second.
