@@ -3,12 +3,12 @@ package store
 import (
 	"archive/tar"
 	"bytes"
-	"math"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
