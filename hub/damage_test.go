@@ -67,3 +67,54 @@ func TestDamagedUnitRecordDoesNotStopTheHub(t *testing.T) {
 		t.Errorf("u18 after the restart: %+v", u)
 	}
 }
+
+// A day of history whose database does not open (its MANIFEST lost) costs
+// that day, not the hub: the hub starts, the first read of the day sets it
+// aside and says so on /healthz and in the metric, the other day still
+// reads, and new reports to the set-aside day are stored and confirmed.
+func TestDamagedHistoryDay(t *testing.T) {
+	dir := t.TempDir()
+	atDir := func(c *hub.Config) { c.DataDir = dir }
+	h := hubtest.Start(t, atDir)
+	secret := h.Enrol("car-1", "car")
+	d := hubtest.Connect(t, h.MQTTURL(), "car-1", secret, hubtest.DeviceOptions{})
+	today := time.Now().Add(-time.Minute)
+	yesterday := today.Add(-24 * time.Hour)
+	d.Send(d.Fix(1, yesterday, lat0, lon0, protocol.StatusAvailable))
+	d.Send(d.Fix(2, today, lat0, lon0, protocol.StatusAvailable))
+	d.WaitAcked(1, 2)
+	d.Kill()
+	h.Stop()
+
+	day := filepath.Join(dir, "history", "positions", today.UTC().Format("2006-01-02"))
+	manifests, _ := filepath.Glob(filepath.Join(day, "MANIFEST-*"))
+	if len(manifests) == 0 {
+		t.Fatalf("no MANIFEST in %s", day)
+	}
+	for _, m := range manifests {
+		os.Remove(m)
+	}
+
+	h = hubtest.Start(t, atDir)
+	got := track(t, h, "car-1")
+	if len(got) != 1 || got[0].Seq != 1 {
+		t.Errorf("track after the damage: %+v, want yesterday's position", got)
+	}
+	var health api.Health
+	if st := h.Do(http.MethodGet, "/healthz", nil, &health); st != http.StatusOK || health.Status != api.HealthDegraded ||
+		!strings.Contains(health.Error, "set aside") {
+		t.Errorf("/healthz = %d %+v, want 200, degraded, the day set aside", st, health)
+	}
+	if n := metric(t, h, "kuaifan_store_damaged_records"); n < 1 {
+		t.Errorf("kuaifan_store_damaged_records = %v", n)
+	}
+	if aside, _ := filepath.Glob(day + ".corrupt-*"); len(aside) != 1 {
+		t.Errorf("set aside: %v", aside)
+	}
+	d = hubtest.Connect(t, h.MQTTURL(), "car-1", secret, hubtest.DeviceOptions{})
+	d.Send(d.Fix(3, today.Add(time.Second), lat0, lon0, protocol.StatusAvailable))
+	d.WaitAcked(3)
+	if got := track(t, h, "car-1"); len(got) != 2 || got[1].Seq != 3 {
+		t.Errorf("track after a new report: %+v", got)
+	}
+}

@@ -290,8 +290,14 @@ func (s *Store) Lives() (map[string]Live, error) {
 // whatever keeps it from holding enrolments twice: empty when all is well.
 func (s *Store) Damage() []string {
 	s.damageMu.Lock()
-	defer s.damageMu.Unlock()
-	return slices.Clone(s.damage)
+	d := slices.Clone(s.damage)
+	s.damageMu.Unlock()
+	if s.hist != nil {
+		for _, note := range s.hist.Damage() {
+			d = append(d, "history: "+note)
+		}
+	}
+	return d
 }
 
 // Reenrol lists the units whose enrolment was lost to damage: their devices
@@ -320,8 +326,12 @@ func (s *Store) noteDamage(note string) {
 // Damaged is how many damaged records the store has met since it opened.
 func (s *Store) Damaged() int {
 	s.damageMu.Lock()
-	defer s.damageMu.Unlock()
-	return s.damaged
+	n := s.damaged
+	s.damageMu.Unlock()
+	if s.hist != nil {
+		n += s.hist.Damaged()
+	}
+	return n
 }
 
 // clipKey keeps a damaged key short enough to log.
