@@ -88,11 +88,13 @@ type Config struct {
 	Districts  string
 	AdminToken string // empty: read <DataDir>/admin.token, or generate it there
 
-	Retention        time.Duration // positions; 90 days (whole UTC days are dropped)
-	EventRetention   time.Duration // unit events; 1 year
-	SnapshotInterval time.Duration // copy of the store for recovery; 1 h
-	MaxClockAhead    time.Duration // reject timestamps further ahead; 5 s
-	AckInterval      time.Duration // a unit's confirmations gather this long (sooner after 64); 2 s
+	Retention      time.Duration // positions; 90 days (whole UTC days are dropped)
+	EventRetention time.Duration // unit events; 1 year
+	// IncidentRetention is how long a closed incident is kept; 1 year.
+	IncidentRetention time.Duration
+	SnapshotInterval  time.Duration // copy of the store for recovery; 1 h
+	MaxClockAhead     time.Duration // reject timestamps further ahead; 5 s
+	AckInterval       time.Duration // a unit's confirmations gather this long (sooner after 64); 2 s
 
 	// MaxClientWritesPending bounds what the embedded broker queues for one
 	// device (acks and commands: a few a second). mochi allocates the queue
@@ -123,16 +125,17 @@ const (
 // DefaultConfig is the hub as `make run` starts it.
 func DefaultConfig() Config {
 	return Config{
-		HTTPAddr:         "127.0.0.1:8080",
-		MQTTAddr:         "127.0.0.1:1883",
-		BrokerClientID:   "kuaifan-hub",
-		DataDir:          "data",
-		TopicRoot:        protocol.DefaultRoot,
-		Retention:        store.DefaultRetention,
-		EventRetention:   store.DefaultEventRetention,
-		SnapshotInterval: time.Hour,
-		MaxClockAhead:    ingest.DefaultMaxClockAhead,
-		AckInterval:      2 * time.Second,
+		HTTPAddr:          "127.0.0.1:8080",
+		MQTTAddr:          "127.0.0.1:1883",
+		BrokerClientID:    "kuaifan-hub",
+		DataDir:           "data",
+		TopicRoot:         protocol.DefaultRoot,
+		Retention:         store.DefaultRetention,
+		EventRetention:    store.DefaultEventRetention,
+		IncidentRetention: dispatch.DefaultRetention,
+		SnapshotInterval:  time.Hour,
+		MaxClockAhead:     ingest.DefaultMaxClockAhead,
+		AckInterval:       2 * time.Second,
 
 		HTTPReadTimeout:   defaultHTTPReadTimeout,
 		HTTPWriteTimeout:  defaultHTTPWriteTimeout,
@@ -259,7 +262,7 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 	}
 
 	h.dispatch, err = dispatch.New(dispatch.Config{Policy: cfg.Dispatch, Topics: topics, FreshFor: cfg.Match.MaxFixAge,
-		OnChange: incidentsChanged, Logger: log.With("component", "dispatch"), Registerer: h.registry},
+		Retention: cfg.IncidentRetention, OnChange: incidentsChanged, Logger: log.With("component", "dispatch"), Registerer: h.registry},
 		cfg.matching(), h.store, h.fleet, h.bus)
 	if err != nil {
 		return nil, fmt.Errorf("hub: %w", err)
@@ -297,7 +300,7 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 	}
 	h.http = &http.Server{
 		Handler: api.New(api.Config{Fleet: h.fleet, Dispatch: h.dispatch, Stream: h.stream, Ticket: h.stream.Ticket,
-			Dashboard: h.site(), Districts: dists,
+			Dashboard: h.site(), Districts: dists, History: h.store.History(),
 			AdminToken: h.token, Disconnect: disconnect,
 			Metrics: promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{}), Degraded: h.degraded,
 			Logger: log.With("component", "api")}),

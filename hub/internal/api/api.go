@@ -38,6 +38,7 @@ type Config struct {
 	Metrics    http.Handler      // served at /metrics
 	Dashboard  http.Handler      // served at / (every path the API does not take)
 	Districts  *districts.Set    // GET /api/districts; nil: none
+	History    AreaSource        // GET /api/history; nil: not served
 	Health     func() error      // nil error: healthy
 	Degraded   func() string     // "": not degraded; else why (the hub serves, an operator must look)
 	Logger     *slog.Logger
@@ -95,6 +96,9 @@ func New(cfg Config) http.Handler {
 	mux.Handle("/api/units", s.auth(methods{http.MethodGet: s.listUnits, http.MethodPost: s.enrol}))
 	mux.Handle("/api/units/{id}", s.auth(methods{http.MethodGet: s.getUnit, http.MethodDelete: s.revoke}))
 	mux.Handle("/api/units/{id}/track", s.auth(methods{http.MethodGet: s.track}))
+	if cfg.History != nil {
+		mux.Handle("/api/history", s.auth(methods{http.MethodGet: s.history}))
+	}
 	mux.Handle("/api/match", s.auth(methods{http.MethodGet: s.match}))
 	mux.Handle("/api/districts", s.auth(methods{http.MethodGet: s.districts}))
 	if cfg.Dispatch != nil {
