@@ -168,6 +168,9 @@ func (p Policy) volunteersAllowed(kind string) bool {
 	return slices.Contains(p.VolunteerKinds, kind) && !slices.Contains(p.ViolentKinds, kind)
 }
 
+// DefaultRetention is how long a closed incident is kept by default.
+const DefaultRetention = 365 * 24 * time.Hour
+
 // Config wires a dispatcher.
 type Config struct {
 	Policy Policy
@@ -186,6 +189,9 @@ type Config struct {
 	// CoverEvery is how often Run looks whether an acknowledged unit has
 	// driven into the first tier of an uncovered incident (default 5 s).
 	CoverEvery time.Duration
+	// Retention is how long a closed incident is kept (default 1 year);
+	// older ones are deleted from the store once an hour.
+	Retention time.Duration
 	// OnChange, if set, hears which incidents changed; it must not block.
 	OnChange   func(ids ...string)
 	Logger     *slog.Logger
@@ -208,6 +214,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.CoverEvery == 0 {
 		c.CoverEvery = 5 * time.Second
+	}
+	if c.Retention == 0 {
+		c.Retention = DefaultRetention
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

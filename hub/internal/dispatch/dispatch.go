@@ -89,8 +89,14 @@ func New(cfg Config, matchCfg match.Config, st *store.Store, f *fleet.Fleet, bus
 	now := cfg.Now()
 	err := st.Scan(keyPrefix, func(key string, val []byte) error {
 		var inc Incident
-		if err := json.Unmarshal(val, &inc); err != nil {
-			return fmt.Errorf("%s: %w", key, err)
+		if err := json.Unmarshal(val, &inc); err != nil || inc.ID == "" || keyPrefix+inc.ID != key {
+			// A damaged record costs that incident, not the hub's start.
+			if err == nil {
+				err = fmt.Errorf("record of incident %q", inc.ID)
+			}
+			st.NoteDamage(key, err)
+			d.log.Error("dispatch: an incident's record does not decode; it is skipped", "key", key, "err", err)
+			return nil
 		}
 		if inc.Status == StatusClosed && now.Sub(time.UnixMilli(inc.Closed)) > 24*time.Hour {
 			return nil // stays in the store; Get reads it from there
@@ -158,6 +164,9 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	defer close(d.done)
 	cover := time.NewTicker(d.cfg.CoverEvery)
 	defer cover.Stop()
+	prune := time.NewTicker(time.Hour)
+	defer prune.Stop()
+	d.prune()
 	for {
 		select {
 		case <-ctx.Done():
@@ -173,9 +182,52 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			d.HandleEventsNow(events)
 		case <-cover.C:
 			d.reviewCovers()
+		case <-prune.C:
+			d.prune()
 		}
 	}
 }
+
+// prune deletes the incidents closed longer ago than the retention. An
+// incident's id holds the day it was created, so only the records of days
+// before the cutoff are read.
+func (d *Dispatcher) prune() {
+	cutoff := d.cfg.Now().Add(-d.cfg.Retention)
+	cutoffDay := "inc-" + cutoff.Format("20060102")
+	var old []string
+	err := d.store.Scan(keyPrefix, func(key string, val []byte) error {
+		if key[len(keyPrefix):] >= cutoffDay {
+			return errStopScan // keys are in order: every later one is newer
+		}
+		var inc Incident
+		if json.Unmarshal(val, &inc) == nil && inc.Status == StatusClosed && inc.Closed < cutoff.UnixMilli() {
+			old = append(old, key)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStopScan) {
+		d.log.Error("dispatch: pruning closed incidents", "err", err)
+		return
+	}
+	for len(old) > 0 {
+		n := min(len(old), 1000)
+		if err := d.store.Delete(old[:n]...); err != nil {
+			d.log.Error("dispatch: pruning closed incidents", "err", err)
+			return
+		}
+		d.mu.Lock()
+		for _, k := range old[:n] {
+			if inc, ok := d.incidents[k[len(keyPrefix):]]; ok && inc.Status == StatusClosed {
+				delete(d.incidents, inc.ID)
+			}
+		}
+		d.mu.Unlock()
+		d.log.Info("dispatch: closed incidents past the retention deleted", "count", n, "retention", d.cfg.Retention)
+		old = old[n:]
+	}
+}
+
+var errStopScan = errors.New("stop")
 
 // HandleEvents queues the units' events of a committed batch for Run. It
 // blocks while Run is behind, and returns at once once Run has stopped (the

@@ -58,3 +58,27 @@ func (s *Store) Scan(prefix string, fn func(key string, val []byte) error) error
 	}
 	return nil
 }
+
+// Delete removes records by key in one fsynced transaction; a key that is
+// not there is no error.
+func (s *Store) Delete(keys ...string) error {
+	err := s.update(keys, func(tx *buntdb.Tx) error {
+		for _, k := range keys {
+			if _, err := tx.Delete(k); err != nil && !errors.Is(err, buntdb.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: delete: %w", err)
+	}
+	return nil
+}
+
+// NoteDamage reports a record another package could not decode: counted
+// and named like the store's own (Damage, Damaged), so that /healthz says
+// the hub is degraded.
+func (s *Store) NoteDamage(key string, err error) {
+	s.noteDamage(fmt.Sprintf("%s: %v", clipKey(key), err))
+}
