@@ -62,9 +62,10 @@ modules:
 
 # Every benchmark; each prints its figures (msgs/s, p50/p99, MB, speedup, frame
 # times). The load benchmarks run a hub in a process of their own with 10,000
-# MQTT units; the whole run takes about 25 minutes.
+# MQTT units; the whole run takes about 35 minutes.
 bench: build bench-load bench-dashboard
 	cd hub && $(GO) test -run '^$$' -bench 'BenchmarkIngest' -benchtime 200000x .
+	cd hub && $(GO) test -run '^$$' -bench 'BenchmarkHistoryRestart' -benchtime 1x -timeout 40m .
 	cd hub && $(GO) test -run '^$$' -bench 'BenchmarkDispatchLatency' -benchtime 2000x -timeout 30m .
 	cd hub && $(GO) test -run '^$$' -bench 'BenchmarkStreamLatency|BenchmarkLiveUnits' -benchtime 1x -timeout 30m .
 	cd hub && $(GO) test -run '^$$' -bench . -benchtime 2s ./internal/...
