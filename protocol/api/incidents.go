@@ -147,15 +147,51 @@ func (s Sighting) Check() error {
 	if len(s.Source) > MaxSightingSource {
 		return fmt.Errorf("source longer than %d bytes", MaxSightingSource)
 	}
+	if len(s.Note) > MaxSightingNote {
+		return fmt.Errorf("note longer than %d bytes", MaxSightingNote)
+	}
+	if s.Camera != "" && !validCameraID(s.Camera) {
+		return fmt.Errorf("camera %q is not [A-Za-z0-9_.:-]{1,64}", s.Camera)
+	}
 	return nil
 }
 
+// validCameraID is the camera id pattern [A-Za-z0-9_.:-]{1,64}
+// (kuaifan/protocol/cameras.ValidID).
+func validCameraID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // Sighting is the body of POST /api/incidents/{id}/sightings: a camera or a
-// caller saw the incident somewhere else.
+// caller saw the incident somewhere else. Source is free text; the
+// dashboard sends "camera", "caller" or "officer". Note and Camera are
+// additive (2026-12): what the person typed, and the id of the camera of
+// GET /api/cameras it was seen on (the hub refuses an id it does not know).
 type Sighting struct {
 	Lat    float64 `json:"lat"`
 	Lon    float64 `json:"lon"`
-	Source string  `json:"source"` // at most 128 bytes
+	Source string  `json:"source"`           // at most 128 bytes
+	Note   string  `json:"note,omitempty"`   // at most 512 bytes
+	Camera string  `json:"camera,omitempty"` // a camera's id
+}
+
+// MaxSightingNote is the longest Sighting.Note, in bytes.
+const MaxSightingNote = 512
+
+// DismissOffer is the body of POST /api/incidents/{id}/offer/dismiss
+// (additive, 2026-12): the dispatcher turns the offered unit down; Note is
+// why, if they said (at most 512 bytes).
+type DismissOffer struct {
+	Note string `json:"note,omitempty"`
 }
 
 // Assign is the body of POST /api/incidents/{id}/assign: the unit to send.
@@ -174,4 +210,14 @@ type Close struct {
 // again, 1 to 512 bytes after trimming.
 type Reopen struct {
 	Reason string `json:"reason"`
+}
+
+// Camera is one camera of a camera network (a 天网 inventory), as the hub
+// serves its -cameras file at GET /api/cameras: a sighting can be reported
+// from it (Sighting.Camera).
+type Camera struct {
+	ID   string  `json:"id"`   // [A-Za-z0-9_.:-]{1,64}, unique in the set
+	Name string  `json:"name"` // as given, e.g. "黄兴南路·南门口"; at most 128 bytes
+	Lat  float64 `json:"lat"`
+	Lon  float64 `json:"lon"`
 }

@@ -20,12 +20,16 @@ const (
 	EntryCancelled   = "cancelled"
 	EntryClosed      = "closed"
 	EntryReopened    = "reopened"
+
+	// Additive (2026-12), the chase:
+	EntryUpdateLocation = "update_location" // the new place was sent to Unit, on its way
+	EntryOfferDismissed = "offer_dismissed" // a dispatcher turned the offered Unit down
 )
 
 // EntryTypes is every timeline type, in lifecycle order.
 var EntryTypes = []string{EntryCreated, EntryRecommended, EntryUncovered, EntryCovered, EntryDispatched,
-	EntryAck, EntryDecline, EntryTimeout, EntrySighting, EntryOffered, EntryArrived, EntryCleared,
-	EntryCancelled, EntryClosed, EntryReopened}
+	EntryAck, EntryDecline, EntryTimeout, EntrySighting, EntryUpdateLocation, EntryOffered, EntryOfferDismissed,
+	EntryArrived, EntryCleared, EntryCancelled, EntryClosed, EntryReopened}
 
 // Reasons: why a step happened, machine-readable, with its figures in
 // Params. A reader renders them in its own language; Entry.Detail keeps an
@@ -33,7 +37,8 @@ var EntryTypes = []string{EntryCreated, EntryRecommended, EntryUncovered, EntryC
 // the unit the step is about; every other name is a field of Params. Types
 // without reasons (ack, decline, arrived, cleared) have no Reason.
 const (
-	// created: Params.Kind, Priority
+	// created: Params.Kind, Priority, and (additive, 2026-12) Lat, Lon: the
+	// place first reported, which sightings move the incident away from
 	ReasonReported = "reported"
 
 	// recommended
@@ -52,13 +57,22 @@ const (
 	ReasonInTier         = "in_tier"         // a recommended unit: Params.Tier, ETAS (FixAgeS when the position was stale)
 	ReasonNotRecommended = "not_recommended" // a dispatcher sent a unit that was not among the recommendations; no Params
 	ReasonReplacing      = "replacing"       // the hub's own: instead of Params.Other, who Params.State (declined / timeout); Tier, ETAS
+	ReasonOfferTaken     = "offer_taken"     // additive (2026-12): the unit the hub offered after a sighting; Params.ETAS, BestETAS as offered
 
 	// timeout
 	ReasonNoAck = "no_ack" // Params.TimeoutS
 
-	// sighting: Params.Lat, Lon, and Source when the report named one (the
-	// sightings call takes no note yet, so Note stays empty)
+	// sighting: Params.Lat, Lon, and Source, Note, Camera when the report
+	// gave them (Note and Camera additive, 2026-12)
 	ReasonSighted = "sighted"
+
+	// update_location (additive, 2026-12): Unit, on its way, was sent the
+	// new place; Params.Lat, Lon
+	ReasonRetargeted = "retargeted"
+
+	// offer_dismissed (additive, 2026-12): Unit was offered; Params.Note if
+	// the dispatcher said why
+	ReasonDismissed = "dismissed"
 
 	// offered: Params.ETAS, BestETAS
 	ReasonSooner = "sooner"
@@ -77,17 +91,19 @@ const (
 
 // Reasons lists every reason with the entry type it goes with.
 var Reasons = map[string][]string{
-	EntryCreated:     {ReasonReported},
-	EntryRecommended: {ReasonRanked, ReasonNoUnit},
-	EntryUncovered:   {ReasonNoFreshInTier1, ReasonNoReplacement},
-	EntryCovered:     {ReasonAckedInTier1, ReasonOnScene},
-	EntryDispatched:  {ReasonInTier, ReasonNotRecommended, ReasonReplacing},
-	EntryTimeout:     {ReasonNoAck},
-	EntrySighting:    {ReasonSighted},
-	EntryOffered:     {ReasonSooner},
-	EntryCancelled:   {ReasonIncidentClosed, ReasonLateAck},
-	EntryClosed:      {ReasonAllCleared, ReasonByPerson},
-	EntryReopened:    {ReasonReopened},
+	EntryCreated:        {ReasonReported},
+	EntryRecommended:    {ReasonRanked, ReasonNoUnit},
+	EntryUncovered:      {ReasonNoFreshInTier1, ReasonNoReplacement},
+	EntryCovered:        {ReasonAckedInTier1, ReasonOnScene},
+	EntryDispatched:     {ReasonInTier, ReasonNotRecommended, ReasonReplacing, ReasonOfferTaken},
+	EntryTimeout:        {ReasonNoAck},
+	EntrySighting:       {ReasonSighted},
+	EntryOffered:        {ReasonSooner},
+	EntryUpdateLocation: {ReasonRetargeted},
+	EntryOfferDismissed: {ReasonDismissed},
+	EntryCancelled:      {ReasonIncidentClosed, ReasonLateAck},
+	EntryClosed:         {ReasonAllCleared, ReasonByPerson},
+	EntryReopened:       {ReasonReopened},
 }
 
 // Entry is one step on an incident's timeline.
@@ -116,7 +132,8 @@ type Params struct {
 	Source   string   `json:"source,omitempty"`
 	Lat      *float64 `json:"lat,omitempty"`
 	Lon      *float64 `json:"lon,omitempty"`
-	Note     string   `json:"note,omitempty"` // words a person typed
+	Note     string   `json:"note,omitempty"`   // words a person typed
+	Camera   string   `json:"camera,omitempty"` // a camera's id (sighting; additive, 2026-12)
 	Ranked   []Ranked `json:"ranked,omitempty"`
 }
 
