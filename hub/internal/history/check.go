@@ -38,8 +38,7 @@ func (r DayReport) Damaged() bool { return r.Err != "" || r.Undecodable > 0 }
 // that opens but fails partway (a damaged table) is reported and left.
 func Check(dir string, repair bool) ([]DayReport, error) {
 	var out []DayReport
-	for k := range [2]struct{}{} {
-		kind := Kind(k)
+	for _, kind := range []Kind{Positions, Events} {
 		root := filepath.Join(dir, kind.String())
 		ents, err := os.ReadDir(root)
 		if errors.Is(err, fs.ErrNotExist) {

@@ -32,8 +32,8 @@ func Snapshot(src, dst string) error {
 	if _, err := os.Stat(dst); err == nil {
 		return fmt.Errorf("history: snapshot: %s exists", dst)
 	}
-	for k := range [2]struct{}{} {
-		kind := Kind(k).String()
+	for _, k := range []Kind{Positions, Events} {
+		kind := k.String()
 		ents, err := os.ReadDir(filepath.Join(src, kind))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
