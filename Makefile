@@ -34,7 +34,7 @@ wasm:
 # prints its report, then the hub (in a session of its own, so that the
 # terminal's Ctrl-C does not stop it under the simulator's feet).
 run: build
-	@GODEBUG=gcshrinkstackoff=1 setsid bin/hub -http $(HTTP) -mqtt $(MQTT) -data $(DATA) -log-level warn & hub=$$!; \
+	@GODEBUG=gcshrinkstackoff=1 setsid bin/hub -http $(HTTP) -mqtt $(MQTT) -data $(DATA) -cameras protocol/cameras/changsha/cameras.geojson -log-level warn & hub=$$!; \
 	trap 'kill $$hub 2>/dev/null; wait $$hub' EXIT INT TERM; \
 	bin/simulator -hub http://$(HTTP) -broker tcp://$(MQTT) -token-file $(DATA)/admin.token -units $(UNITS) -incidents-per-hour $(INCIDENTS)
 

@@ -261,7 +261,7 @@ func TestSightingRetargets(t *testing.T) {
 	if stateOf(got, "car-west") != "" {
 		t.Error("the better-placed unit was dispatched, not offered")
 	}
-	if tl := timelineTypes(got); !strings.HasSuffix(tl, "sighting,offered") {
+	if tl := timelineTypes(got); !strings.HasSuffix(tl, "sighting,update_location,offered") {
 		t.Errorf("timeline %s", tl)
 	}
 	if len(got.Recommendations) == 0 || got.Recommendations[0].Unit != "car-west" {

@@ -37,6 +37,8 @@ import (
 	"kuaifan/hub/internal/tiles"
 	"kuaifan/hub/internal/webui"
 	"kuaifan/protocol"
+	wireapi "kuaifan/protocol/api"
+	"kuaifan/protocol/cameras"
 	"kuaifan/protocol/districts"
 	"kuaifan/protocol/districts/changsha"
 )
@@ -85,7 +87,12 @@ type Config struct {
 	// Districts is a GeoJSON file of the city's districts, served at
 	// /api/districts for the dashboard; "": Changsha's, built in; "none":
 	// no districts.
-	Districts  string
+	Districts string
+	// Cameras is a GeoJSON file of the camera network (Point features with
+	// properties id and name, as kuaifan/protocol/cameras reads it), served
+	// at /api/cameras; a sighting may name one of them, and no other. "":
+	// none. A file that does not read stops the hub at start.
+	Cameras    string
 	AdminToken string // empty: read <DataDir>/admin.token, or generate it there
 
 	Retention      time.Duration // positions; 90 days (whole UTC days are dropped)
@@ -207,6 +214,14 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 		log.Info("basemap tiles", "package", cfg.TilesDir+cfg.TilesMBTiles, "name", m.Name, "format", m.Format,
 			"minzoom", m.MinZoom, "maxzoom", m.MaxZoom, "url", tiles.Template)
 	}
+	// So is a wrong camera file.
+	var cams []wireapi.Camera
+	if cfg.Cameras != "" {
+		if cams, err = cameras.Load(cfg.Cameras); err != nil {
+			return nil, fmt.Errorf("hub: %w", err)
+		}
+		log.Info("cameras", "file", cfg.Cameras, "count", len(cams))
+	}
 	h.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -262,7 +277,7 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 	}
 
 	h.dispatch, err = dispatch.New(dispatch.Config{Policy: cfg.Dispatch, Topics: topics, FreshFor: cfg.Match.MaxFixAge,
-		Retention: cfg.IncidentRetention, OnChange: incidentsChanged, Logger: log.With("component", "dispatch"), Registerer: h.registry},
+		Retention: cfg.IncidentRetention, Cameras: cams, OnChange: incidentsChanged, Logger: log.With("component", "dispatch"), Registerer: h.registry},
 		cfg.matching(), h.store, h.fleet, h.bus)
 	if err != nil {
 		return nil, fmt.Errorf("hub: %w", err)
@@ -300,7 +315,7 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 	}
 	h.http = &http.Server{
 		Handler: api.New(api.Config{Fleet: h.fleet, Dispatch: h.dispatch, Stream: h.stream, Ticket: h.stream.Ticket,
-			Dashboard: h.site(), Districts: dists, History: h.store.History(),
+			Dashboard: h.site(), Districts: dists, Cameras: cams, History: h.store.History(),
 			AdminToken: h.token, Disconnect: disconnect,
 			Metrics: promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{}), Degraded: h.degraded,
 			Logger: log.With("component", "api")}),

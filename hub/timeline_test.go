@@ -45,7 +45,8 @@ func lastEntry(inc dispatch.Incident) dispatch.Entry {
 
 // One incident through every step the hub records — created, recommended,
 // dispatched, declined and replaced, silent and replaced, a late ack called
-// off, a sighting with an offer, uncovered and covered again, arrivals,
+// off, a sighting with an offer dismissed, the place sent to the unit on its
+// way, another sighting and its offer taken, uncovered and covered again, arrivals,
 // clearing, closing by itself, reopening, a dispatch outside the
 // recommendations and a close with a note — and every entry has the reason
 // its type takes and the params its reason promises.
@@ -84,6 +85,16 @@ func TestTimelineReasons(t *testing.T) {
 	// Seen 3.3 km south: car-west, 2.2 km from there, is offered.
 	south := lat0 - 0.03
 	if st := h.Do(http.MethodPost, "/api/incidents/"+id+"/sightings", map[string]any{"lat": south, "lon": lon0, "source": "camera 113-07"}, &inc); st != http.StatusOK {
+		t.Fatalf("sighting: %d", st)
+	}
+	if inc.Offer == nil || inc.Offer.Unit != "car-west" {
+		t.Fatalf("offer %+v", inc.Offer)
+	}
+	if st := h.Do(http.MethodPost, "/api/incidents/"+id+"/offer/dismiss", map[string]string{"note": "wait for the next camera"}, nil); st != http.StatusOK {
+		t.Fatalf("dismiss: %d", st)
+	}
+	// Seen there again: offered again, and taken.
+	if st := h.Do(http.MethodPost, "/api/incidents/"+id+"/sightings", map[string]any{"lat": south, "lon": lon0, "source": "camera 113-08"}, &inc); st != http.StatusOK {
 		t.Fatalf("sighting: %d", st)
 	}
 	if inc.Offer == nil || inc.Offer.Unit != "car-west" {
@@ -140,7 +151,9 @@ func TestTimelineReasons(t *testing.T) {
 		typ, reason, unit, actor string
 		ok                       func(p *api.Params) bool // the params beyond what Check asks, if set
 	}{
-		{api.EntryCreated, api.ReasonReported, "", "dispatcher", func(p *api.Params) bool { return p.Kind == "assault" && p.Priority == 1 }},
+		{api.EntryCreated, api.ReasonReported, "", "dispatcher", func(p *api.Params) bool {
+			return p.Kind == "assault" && p.Priority == 1 && *p.Lat == lat0 && *p.Lon == lon0
+		}},
 		{api.EntryRecommended, api.ReasonRanked, "", "auto", func(p *api.Params) bool {
 			return len(p.Ranked) == 3 && p.Ranked[0].Unit == "moto-1" && p.Ranked[1].Unit == "car-2" && p.Ranked[2].Unit == "car-3"
 		}},
@@ -155,8 +168,15 @@ func TestTimelineReasons(t *testing.T) {
 		{api.EntrySighting, api.ReasonSighted, "", "dispatcher", func(p *api.Params) bool {
 			return *p.Lat == south && *p.Lon == lon0 && p.Source == "camera 113-07"
 		}},
+		{api.EntryUpdateLocation, api.ReasonRetargeted, "car-3", "auto", func(p *api.Params) bool { return *p.Lat == south && *p.Lon == lon0 }},
 		{api.EntryOffered, api.ReasonSooner, "car-west", "auto", func(p *api.Params) bool { return f(p)+60 < *p.BestETAS }},
-		{api.EntryDispatched, api.ReasonInTier, "car-west", "dispatcher", func(p *api.Params) bool { return p.Tier == 4 }},
+		{api.EntryOfferDismissed, api.ReasonDismissed, "car-west", "dispatcher", func(p *api.Params) bool { return p.Note == "wait for the next camera" }},
+		{api.EntrySighting, api.ReasonSighted, "", "dispatcher", func(p *api.Params) bool { return p.Source == "camera 113-08" }},
+		{api.EntryUpdateLocation, api.ReasonRetargeted, "car-3", "auto", nil},
+		{api.EntryOffered, api.ReasonSooner, "car-west", "auto", nil},
+		{api.EntryDispatched, api.ReasonOfferTaken, "car-west", "dispatcher", func(p *api.Params) bool {
+			return p.ETAS != nil && p.BestETAS != nil && f(p)+60 < *p.BestETAS
+		}},
 		{api.EntryAck, "", "car-west", "car-west", nil},
 		{api.EntryCovered, api.ReasonAckedInTier1, "car-west", "auto", func(p *api.Params) bool { return f(p) <= 60 }},
 		{api.EntryArrived, "", "car-west", "car-west", nil},

@@ -38,6 +38,7 @@ type Config struct {
 	Metrics    http.Handler      // served at /metrics
 	Dashboard  http.Handler      // served at / (every path the API does not take)
 	Districts  *districts.Set    // GET /api/districts; nil: none
+	Cameras    []wire.Camera     // GET /api/cameras; nil: none
 	History    AreaSource        // GET /api/history; nil: not served
 	Health     func() error      // nil error: healthy
 	Degraded   func() string     // "": not degraded; else why (the hub serves, an operator must look)
@@ -76,6 +77,15 @@ func (s *server) districts(w http.ResponseWriter, r *http.Request) {
 	w.Write(set.GeoJSON())
 }
 
+// cameras serves the camera network (hub -cameras): [] when there is none.
+func (s *server) cameras(w http.ResponseWriter, r *http.Request) {
+	cs := s.Cameras
+	if cs == nil {
+		cs = []wire.Camera{}
+	}
+	writeJSON(w, http.StatusOK, cs)
+}
+
 // New returns the API's handler.
 func New(cfg Config) http.Handler {
 	if cfg.Logger == nil {
@@ -101,11 +111,13 @@ func New(cfg Config) http.Handler {
 	}
 	mux.Handle("/api/match", s.auth(methods{http.MethodGet: s.match}))
 	mux.Handle("/api/districts", s.auth(methods{http.MethodGet: s.districts}))
+	mux.Handle("/api/cameras", s.auth(methods{http.MethodGet: s.cameras}))
 	if cfg.Dispatch != nil {
 		mux.Handle("/api/incidents", s.auth(methods{http.MethodGet: s.listIncidents, http.MethodPost: s.createIncident}))
 		mux.Handle("/api/incidents/{id}", s.auth(methods{http.MethodGet: s.getIncident}))
 		mux.Handle("/api/incidents/{id}/assign", s.auth(methods{http.MethodPost: s.assign}))
 		mux.Handle("/api/incidents/{id}/sightings", s.auth(methods{http.MethodPost: s.sighting}))
+		mux.Handle("/api/incidents/{id}/offer/dismiss", s.auth(methods{http.MethodPost: s.dismissOffer}))
 		mux.Handle("/api/incidents/{id}/close", s.auth(methods{http.MethodPost: s.closeIncident}))
 		mux.Handle("/api/incidents/{id}/reopen", s.auth(methods{http.MethodPost: s.reopen}))
 	}

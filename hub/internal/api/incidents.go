@@ -75,6 +75,22 @@ func (s *server) sighting(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, inc)
 }
 
+// dismissOffer turns the incident's offer down; the body {"note": "…"} is
+// optional, as closing's is.
+func (s *server) dismissOffer(w http.ResponseWriter, r *http.Request) {
+	var body wire.DismissOffer
+	if err := decodeBody(w, r, &body); err != nil && !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, err.Error()+`; the body is {"note": "<why>"} or empty`)
+		return
+	}
+	inc, err := s.Dispatch.DismissOffer(r.PathValue("id"), dispatch.ActorDispatcher, body.Note)
+	if err != nil {
+		s.dispatchError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, inc)
+}
+
 // closeIncident takes an optional body {"note": "…"}: an empty body closes
 // it as before the note existed.
 func (s *server) closeIncident(w http.ResponseWriter, r *http.Request) {

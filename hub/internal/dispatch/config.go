@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 // Tier is one response circle in escalation order: units of these types that
@@ -192,6 +193,10 @@ type Config struct {
 	// Retention is how long a closed incident is kept (default 1 year);
 	// older ones are deleted from the store once an hour.
 	Retention time.Duration
+	// Cameras are the camera network (hub -cameras): a sighting may name
+	// one of them (Sighting.Camera), and no other; none: a sighting names
+	// no camera.
+	Cameras []api.Camera
 	// OnChange, if set, hears which incidents changed; it must not block.
 	OnChange   func(ids ...string)
 	Logger     *slog.Logger

@@ -91,7 +91,7 @@ func TestCoverage(t *testing.T) {
 			{"a free unit in tier 1 is not on its way", drive("car-b", car, 0.003), "", true, nil},
 			{"it is sent", assign("car-b"), "dispatched/in_tier", true, nil},
 			{"acked within tier 1: covered at once", answer("car-b", protocol.EventAck), "ack,covered/acked_in_tier1", false, nil},
-			{"a sighting moves it away", sight(0.05), "sighting/sighted,uncovered/no_fresh_in_tier1", true, nil},
+			{"a sighting moves it away", sight(0.05), "sighting/sighted,update_location/retargeted,uncovered/no_fresh_in_tier1", true, nil},
 			{"in tier 1 of the new place, but the fix goes stale", func(r *rig, id *string) {
 				r.place("car-b", car, 0.051, 0)
 				r.clock.Advance(3 * time.Minute)

@@ -55,6 +55,9 @@ type Dispatcher struct {
 	bus   broker.Bus
 	log   *slog.Logger
 	m     *metrics
+	// cameras are the camera network by id (Config.Cameras); read-only
+	// after New.
+	cameras map[string]api.Camera
 
 	events chan []protocol.Event
 	done   chan struct{} // closed when Run has stopped
@@ -84,6 +87,10 @@ func New(cfg Config, matchCfg match.Config, st *store.Store, f *fleet.Fleet, bus
 		incidents: make(map[string]*Incident),
 		busy:      make(map[string]string),
 		timers:    make(map[string]*time.Timer),
+		cameras:   make(map[string]api.Camera, len(cfg.Cameras)),
+	}
+	for _, c := range cfg.Cameras {
+		d.cameras[c.ID] = c
 	}
 	d.m = newMetrics(cfg.Registerer, d)
 	now := cfg.Now()
@@ -331,17 +338,28 @@ func (d *Dispatcher) flush(o *outbox) error {
 // refused (a full or failing disk) can be taken back: a call that answers
 // an error leaves the incident, the units' assignments and their ack
 // deadlines as they were, and the dispatcher's retry finds what the disk
-// has — not a unit still held by an incident that was never saved.
+// has — not a unit still held by an incident that was never saved. The
+// other incidents' offers are kept too: dispatching a unit withdraws an
+// offer of it elsewhere.
 type kept struct {
-	inc  *Incident // nil: a new incident, not in memory
-	was  Incident
-	busy map[string]string
+	inc    *Incident // nil: a new incident, not in memory
+	was    Incident
+	busy   map[string]string
+	offers map[*Incident]*Offer // every other incident's standing offer
 }
 
 func (d *Dispatcher) keep(inc *Incident) kept {
 	k := kept{inc: inc, busy: maps.Clone(d.busy)}
 	if inc != nil {
 		k.was = clone(inc)
+	}
+	for _, o := range d.incidents {
+		if o != inc && o.Offer != nil {
+			if k.offers == nil {
+				k.offers = make(map[*Incident]*Offer)
+			}
+			k.offers[o] = o.Offer
+		}
 	}
 	return k
 }
@@ -356,6 +374,9 @@ func (d *Dispatcher) takeBack(k kept) {
 				d.startTimer(k.inc.ID, a.Unit, a.Command, time.UnixMilli(a.Deadline).Sub(now))
 			}
 		}
+	}
+	for o, offer := range k.offers {
+		o.Offer = offer
 	}
 	for unit, id := range d.busy {
 		if k.busy[unit] != id {
@@ -417,7 +438,7 @@ func (d *Dispatcher) Create(n NewIncident, actor string) (Incident, error) {
 		Summary: n.Summary, Needs: append([]string{}, n.Needs...), Created: now.UnixMilli(),
 		Assignments: []Assignment{}, Timeline: []Entry{}}
 	add(inc, now, Entry{Type: api.EntryCreated, Actor: actor, Detail: fmt.Sprintf("%s, priority %d", n.Kind, n.Priority),
-		Reason: api.ReasonReported, Params: &api.Params{Kind: n.Kind, Priority: n.Priority}})
+		Reason: api.ReasonReported, Params: &api.Params{Kind: n.Kind, Priority: n.Priority, Lat: ptr(n.Lat), Lon: ptr(n.Lon)}})
 	recs := d.recommend(inc, now)
 	add(inc, now, ranked(recs, 3))
 	d.raiseUncovered(inc, recs, now)
@@ -456,7 +477,10 @@ func (d *Dispatcher) autoPicks(inc *Incident, recs []Recommendation, n int) []Re
 }
 
 // dispatch assigns a unit (already checked) and prepares its command; why
-// is the dispatched entry's detail, reason and params.
+// is the dispatched entry's detail, reason and params. An offer of the unit
+// is gone: taken here, and withdrawn from any other incident (a unit on
+// one incident is no longer free to go to another); an offer of another
+// unit stands.
 func (d *Dispatcher) dispatch(inc *Incident, unit string, tier int, actor string, why Entry, now time.Time) outbox {
 	cmd := protocol.Command{ID: newCommandID(), TS: now.UnixMilli(), Type: protocol.CmdDispatch, Incident: inc.ID,
 		Lat: ptr(inc.Lat), Lon: ptr(inc.Lon), Priority: inc.Priority, Kind: inc.Kind, Summary: inc.Summary}
@@ -469,14 +493,24 @@ func (d *Dispatcher) dispatch(inc *Incident, unit string, tier int, actor string
 		d.m.dispatchLatency.Observe(float64(now.UnixMilli()-inc.Created) / 1000)
 	}
 	since(inc, &inc.Figures.ToDispatchS, now.UnixMilli())
-	inc.Offer = nil
+	var out outbox
+	out.changed(inc)
+	if inc.Offer != nil && inc.Offer.Unit == unit {
+		inc.Offer = nil
+	}
+	for _, other := range d.incidents {
+		if other != inc && other.Offer != nil && other.Offer.Unit == unit {
+			// No entry: the contract has no type for it, and the unit's
+			// dispatch is on the other incident's timeline.
+			other.Offer = nil
+			out.changed(other)
+		}
+	}
 	d.busy[unit] = inc.ID
 	if err := d.fleet.SetIncident(unit, inc.ID); err != nil {
 		d.log.Warn("dispatch: fleet does not know the unit", "unit", unit, "err", err)
 	}
 	d.m.assignments.WithLabelValues(AssignDispatched).Inc()
-	var out outbox
-	out.changed(inc)
 	out.commands = append(out.commands, command{unit, cmd})
 	out.timers = append(out.timers, timer{inc.ID, unit, cmd.ID, timeout})
 	return out
@@ -495,7 +529,9 @@ func (d *Dispatcher) release(inc *Incident, a *Assignment, state string, at int6
 	d.m.assignments.WithLabelValues(state).Inc()
 }
 
-// Assign dispatches a unit chosen by a dispatcher.
+// Assign dispatches a unit chosen by a dispatcher. The unit the incident's
+// offer names is dispatched as the offer taken (offer_taken, with the
+// offer's figures), and the offer is gone.
 func (d *Dispatcher) Assign(id, unit, actor string) (Incident, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -527,6 +563,10 @@ func (d *Dispatcher) Assign(id, unit, actor string) (Incident, error) {
 			}
 			tier, why = r.Tier, inTier(r, detail)
 		}
+	}
+	if o := inc.Offer; o != nil && o.Unit == unit {
+		why = Entry{Detail: fmt.Sprintf("the unit offered after the sighting: eta %.0f s; the best unit on its way needed %.0f s", o.ETAS, o.BestETAS),
+			Reason: api.ReasonOfferTaken, Params: &api.Params{ETAS: secs(o.ETAS), BestETAS: secs(o.BestETAS)}}
 	}
 	k := d.keep(inc)
 	out := d.dispatch(inc, unit, tier, actor, why, now)
@@ -710,10 +750,16 @@ func (d *Dispatcher) cancel(inc *Incident, unit string, now time.Time) command {
 	return command{unit, protocol.Command{ID: newCommandID(), TS: now.UnixMilli(), Type: protocol.CmdCancel, Incident: inc.ID}}
 }
 
-// Sighting moves an incident, sends the new place to the units on their way,
-// and offers (never forces) a free unit that would now arrive much sooner.
+// Sighting moves an incident, sends the new place to the units on their way
+// (an update_location entry each), and offers (never forces) a free unit
+// that would now arrive much sooner. A camera it names must be one of the
+// hub's (Config.Cameras); the place is the one reported, not the camera's.
 func (d *Dispatcher) Sighting(id string, s Sighting, actor string) (Incident, error) {
 	if err := validateSighting(&s); err != nil {
+		return Incident{}, err
+	}
+	cam, err := d.camera(s.Camera)
+	if err != nil {
 		return Incident{}, err
 	}
 	d.mu.Lock()
@@ -725,8 +771,18 @@ func (d *Dispatcher) Sighting(id string, s Sighting, actor string) (Incident, er
 	now := d.cfg.Now()
 	k := d.keep(inc)
 	inc.Lat, inc.Lon = s.Lat, s.Lon
-	add(inc, now, Entry{Type: api.EntrySighting, Actor: actor, Detail: fmt.Sprintf("%s at %.6f, %.6f", orUnknown(s.Source), s.Lat, s.Lon),
-		Reason: api.ReasonSighted, Params: &api.Params{Source: s.Source, Lat: ptr(s.Lat), Lon: ptr(s.Lon)}})
+	detail := fmt.Sprintf("%s at %.6f, %.6f", orUnknown(s.Source), s.Lat, s.Lon)
+	if cam.ID != "" {
+		detail += ", camera " + cam.ID
+		if cam.Name != "" {
+			detail += " (" + cam.Name + ")"
+		}
+	}
+	if s.Note != "" {
+		detail += ": " + s.Note
+	}
+	add(inc, now, Entry{Type: api.EntrySighting, Actor: actor, Detail: detail, Reason: api.ReasonSighted,
+		Params: &api.Params{Source: s.Source, Lat: ptr(s.Lat), Lon: ptr(s.Lon), Note: s.Note, Camera: s.Camera}})
 	var out outbox
 	out.changed(inc)
 	bestEnroute := -1.0
@@ -736,6 +792,9 @@ func (d *Dispatcher) Sighting(id string, s Sighting, actor string) (Incident, er
 		}
 		out.commands = append(out.commands, command{a.Unit, protocol.Command{ID: newCommandID(), TS: now.UnixMilli(),
 			Type: protocol.CmdUpdateLocation, Incident: inc.ID, Lat: ptr(s.Lat), Lon: ptr(s.Lon), Priority: inc.Priority, Kind: inc.Kind}})
+		add(inc, now, Entry{Type: api.EntryUpdateLocation, Unit: a.Unit, Actor: ActorAuto,
+			Detail: fmt.Sprintf("new place sent: %.6f, %.6f", s.Lat, s.Lon), Reason: api.ReasonRetargeted,
+			Params: &api.Params{Lat: ptr(s.Lat), Lon: ptr(s.Lon)}})
 		if eta, ok := d.etaOf(a.Unit, s.Lat, s.Lon); ok && (bestEnroute < 0 || eta < bestEnroute) {
 			bestEnroute = eta
 		}
@@ -763,6 +822,66 @@ func (d *Dispatcher) Sighting(id string, s Sighting, actor string) (Incident, er
 	}
 	c := clone(inc)
 	c.Recommendations = recs
+	return c, nil
+}
+
+// camera is the camera of the hub's set with this id; none for "".
+func (d *Dispatcher) camera(id string) (api.Camera, error) {
+	if id == "" {
+		return api.Camera{}, nil
+	}
+	c, ok := d.cameras[id]
+	switch {
+	case ok:
+		return c, nil
+	case len(d.cameras) == 0:
+		return api.Camera{}, fmt.Errorf("%w: no camera %q: the hub has no cameras (hub -cameras)", ErrInvalid, id)
+	}
+	return api.Camera{}, fmt.Errorf("%w: no camera %q among the hub's %d (GET /api/cameras)", ErrInvalid, id, len(d.cameras))
+}
+
+// DismissOffer turns the incident's offer down: the offered unit is not
+// sent, an offer_dismissed entry says so (with the person's note, if they
+// gave one), and there is no offer until a sighting makes another.
+func (d *Dispatcher) DismissOffer(id, actor, note string) (Incident, error) {
+	note, err := cleanNote(note, "note", false)
+	if err != nil {
+		return Incident{}, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	inc, ok := d.incidents[id]
+	if !ok {
+		// Not in memory: unknown, or closed more than a day ago.
+		if inc, err = d.load(id); err != nil {
+			return Incident{}, err
+		}
+	}
+	if inc.Status == StatusClosed {
+		return Incident{}, fmt.Errorf("%w: incident %s is closed", ErrConflict, id)
+	}
+	if inc.Offer == nil {
+		return Incident{}, fmt.Errorf("%w: incident %s has no offer", ErrConflict, id)
+	}
+	now := d.cfg.Now()
+	k := d.keep(inc)
+	unit := inc.Offer.Unit
+	why := Entry{Type: api.EntryOfferDismissed, Unit: unit, Actor: actor, Detail: "the offer of " + unit + " dismissed by " + actor,
+		Reason: api.ReasonDismissed}
+	if note != "" {
+		why.Detail += ": " + note
+		why.Params = &api.Params{Note: note}
+	}
+	add(inc, now, why)
+	inc.Offer = nil
+	var out outbox
+	out.changed(inc)
+	if err := d.flush(&out); err != nil {
+		d.takeBack(k)
+		return Incident{}, err
+	}
+	c := clone(inc)
+	c.Recommendations = d.recommend(inc, now)
 	return c, nil
 }
 

@@ -50,6 +50,9 @@ const (
 	EventCancelled   = api.EntryCancelled
 	EventClosed      = api.EntryClosed
 	EventReopened    = api.EntryReopened
+
+	EventUpdateLocation = api.EntryUpdateLocation
+	EventOfferDismissed = api.EntryOfferDismissed
 )
 
 // Actors other than a unit's id.
@@ -104,11 +107,13 @@ func validateNew(n *NewIncident) error {
 	return nil
 }
 
-// validateSighting reports what is wrong with a sighting.
+// validateSighting reports what is wrong with a sighting, and trims its
+// note as every note a person types is.
 func validateSighting(s *Sighting) error {
 	if err := s.Check(); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
+	s.Note = strings.TrimSpace(s.Note)
 	return nil
 }
 

@@ -38,17 +38,18 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// bus records the commands dispatch sends.
+// bus records the commands dispatch sends, and the topics they went to.
 type bus struct {
-	mu   sync.Mutex
-	sent []protocol.Command
+	mu     sync.Mutex
+	sent   []protocol.Command
+	topics []string
 }
 
 var _ broker.Bus = (*bus)(nil)
 
 func (b *bus) Subscribe(string, broker.Handler) error { return nil }
 func (b *bus) Close() error                           { return nil }
-func (b *bus) Publish(_ string, payload []byte, _ bool) error {
+func (b *bus) Publish(topic string, payload []byte, _ bool) error {
 	c, err := protocol.DecodeCommand(payload)
 	if err != nil {
 		return err
@@ -56,6 +57,7 @@ func (b *bus) Publish(_ string, payload []byte, _ bool) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.sent = append(b.sent, c)
+	b.topics = append(b.topics, topic)
 	return nil
 }
 
@@ -71,14 +73,16 @@ type rig struct {
 	fleet *fleet.Fleet
 	d     *Dispatcher
 	seq   map[string]uint64
+	opts  []func(*Config) // applied at every open
 
 	mu      sync.Mutex
 	changed []string // incidents OnChange heard of
 }
 
-func newRig(t *testing.T) *rig {
+// newRig starts a rig; opts change the dispatcher's Config (at every start).
+func newRig(t *testing.T, opts ...func(*Config)) *rig {
 	t.Helper()
-	r := &rig{t: t, dir: t.TempDir(), clock: &clock{t: time.UnixMilli(1795949890237)}, bus: &bus{}, seq: map[string]uint64{}}
+	r := &rig{t: t, dir: t.TempDir(), clock: &clock{t: time.UnixMilli(1795949890237)}, bus: &bus{}, seq: map[string]uint64{}, opts: opts}
 	r.open()
 	t.Cleanup(r.close)
 	return r
@@ -100,8 +104,11 @@ func (r *rig) open() {
 		defer r.mu.Unlock()
 		r.changed = append(r.changed, ids...)
 	}
-	if r.d, err = New(Config{Policy: DefaultPolicy(), Topics: protocol.Topics{Root: protocol.DefaultRoot},
-		OnChange: onChange, Now: r.clock.Now}, mc, r.st, r.fleet, r.bus); err != nil {
+	cfg := Config{Policy: DefaultPolicy(), Topics: protocol.Topics{Root: protocol.DefaultRoot}, OnChange: onChange, Now: r.clock.Now}
+	for _, o := range r.opts {
+		o(&cfg)
+	}
+	if r.d, err = New(cfg, mc, r.st, r.fleet, r.bus); err != nil {
 		r.t.Fatal(err)
 	}
 }
