@@ -14,8 +14,11 @@ import (
 	"kuaifan/hub"
 	"kuaifan/hub/hubtest"
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
+	"kuaifan/protocol/cameras/changsha"
 	"kuaifan/simulator/internal/city"
 	"kuaifan/simulator/internal/faults"
+	"kuaifan/simulator/internal/hubapi"
 	"kuaifan/simulator/internal/mosquitto"
 	"kuaifan/simulator/internal/patrol"
 	"kuaifan/simulator/internal/report"
@@ -154,10 +157,12 @@ func TestOutageScenario(t *testing.T) {
 }
 
 // robbery-chase with its sightings closer together (every 75 s instead of
-// 3 min) so that units are on their way at each of them: every sighting
-// re-targets the units en route (update_location reaches their agents),
-// the report lists sightings, re-targets and arrivals, and a unit reaches
-// the last place the suspects were seen.
+// 3 min) so that units are on their way at each of them, against a hub
+// with Changsha's sample cameras (as make run starts it): every sighting
+// is reported from its camera with the camera's id, and the hub's timeline
+// has it; every sighting re-targets the units en route (update_location
+// reaches their agents), the report lists sightings, re-targets and
+// arrivals, and a unit reaches the last place the suspects were seen.
 func TestRobberyChase(t *testing.T) {
 	t.Parallel()
 	sc, ok := scenario.Builtin("robbery-chase")
@@ -177,7 +182,7 @@ func TestRobberyChase(t *testing.T) {
 		}
 	}
 	sc.Duration = 30*time.Second + 9*75*time.Second
-	h := hubtest.Start(t, nil)
+	h := hubtest.Start(t, func(c *hub.Config) { c.Cameras = sampleCameras(t) })
 	cfg := testConfig(t, h, h.MQTTURL())
 	cfg.Scenario, cfg.Units, cfg.TimeScale = &sc, 60, 20
 	cfg.Officer = &OfficerConfig{AckMedian: 5 * time.Second, AckSigma: 0.3} // always answer
@@ -194,8 +199,17 @@ func TestRobberyChase(t *testing.T) {
 	if len(c.Sightings) != 5 {
 		t.Fatalf("%d sightings, want 5: %+v", len(c.Sightings), c.Sightings)
 	}
+	if c.FromCameras != 5 || c.CameraIDs != 5 || slices.ContainsFunc(rep.Notes, func(n string) bool {
+		return strings.Contains(n, "without camera ids") || strings.Contains(n, "away from where")
+	}) {
+		t.Errorf("%d sightings from cameras, %d with the id; notes %q", c.FromCameras, c.CameraIDs, rep.Notes)
+	}
+	route := []string{"cs-yh-002", "cs-yh-003", "cs-tx-001", "cs-tx-002", "cs-tx-003"}
 	enroute := 0
-	for _, s := range c.Sightings {
+	for i, s := range c.Sightings {
+		if s.Camera != route[i] || !s.CameraID || s.Source != "camera" || s.CameraName == "" {
+			t.Errorf("sighting %d: %+v", i, s)
+		}
 		for _, u := range s.EnRoute {
 			enroute++
 			if !slices.Contains(s.Retargeted, u) {
@@ -215,12 +229,107 @@ func TestRobberyChase(t *testing.T) {
 		}
 	}
 	text := rep.String()
-	for _, want := range []string{"sighting", "retarget", "arrived", "intercepted by"} {
+	for _, want := range []string{"sighting", "retarget", "arrived", "intercepted by", "(5 from cameras, 5 with the camera's id)", "camera cs-tx-003 黄兴南路·南门口"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("report text lacks %q", want)
 		}
 	}
+	// At the hub: the incident's sightings carry the cameras' ids, at the
+	// cameras' places, with their names as the notes.
+	inc := hubIncident(t, h, c.Incident)
+	var got []string
+	for _, e := range inc.Timeline {
+		if e.Type != api.EntrySighting {
+			continue
+		}
+		if e.Params == nil {
+			t.Errorf("sighting entry without params: %+v", e)
+			continue
+		}
+		got = append(got, e.Params.Camera)
+		cam, _ := sc.Camera(e.Params.Camera)
+		if e.Params.Source != "camera" || e.Params.Lat == nil || *e.Params.Lat != cam.Lat || *e.Params.Lon != cam.Lon ||
+			!strings.HasPrefix(e.Params.Note, cam.Name) || cam.Name == "" {
+			t.Errorf("sighting entry %+v: params %+v", e, *e.Params)
+		}
+	}
+	if !slices.Equal(got, route) {
+		t.Errorf("the hub's sightings came from cameras %q; want %q", got, route)
+	}
 	checkDelivery(t, rep)
+}
+
+// A hub without cameras refuses a sighting with a camera id; the simulator
+// asks it first (GET /api/cameras) and reports the camera steps' sightings
+// without the ids, as "camera <name>", with a note saying so.
+func TestCameraSightingsHubWithoutCameras(t *testing.T) {
+	t.Parallel()
+	sc, err := scenario.Parse([]byte(`{"name":"cams","duration":"3m","time_scale":20,"units":10,"steps":[
+		{"at":"10s","action":"incident","ref":"r","incident":{"lat":28.1760,"lon":112.9900,"kind":"robbery","priority":1,"summary":"抢劫","needs":[]}},
+		{"at":"1m","action":"sighting","ref":"r","camera":"cs-tx-002"},
+		{"at":"2m","action":"sighting","ref":"r","camera":"cs-tx-003","note":"截获"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := hubtest.Start(t, nil)
+	cfg := testConfig(t, h, h.MQTTURL())
+	cfg.Scenario = &sc
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", rep)
+	for _, s := range rep.Steps {
+		if s.Error != "" {
+			t.Errorf("step %+v", s)
+		}
+	}
+	if len(rep.Chases) != 1 {
+		t.Fatalf("chases: %+v", rep.Chases)
+	}
+	c := rep.Chases[0]
+	if len(c.Sightings) != 2 || c.FromCameras != 2 || c.CameraIDs != 0 ||
+		c.Sightings[1].Camera != "cs-tx-003" || c.Sightings[1].CameraID || c.Sightings[1].Source != "camera 黄兴南路·南门口" {
+		t.Errorf("chase %+v", c)
+	}
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, "the hub has none of the scenario's 2 cameras") }) {
+		t.Errorf("notes %q", rep.Notes)
+	}
+	inc := hubIncident(t, h, c.Incident)
+	var sources []string
+	for _, e := range inc.Timeline {
+		if e.Type == api.EntrySighting && e.Params != nil {
+			if e.Params.Camera != "" {
+				t.Errorf("a camera id reached a hub without cameras: %+v", *e.Params)
+			}
+			sources = append(sources, e.Params.Source)
+		}
+	}
+	if want := []string{"camera 城南路·天心阁", "camera 黄兴南路·南门口"}; !slices.Equal(sources, want) {
+		t.Errorf("the hub's sightings %q; want %q", sources, want)
+	}
+}
+
+// sampleCameras is Changsha's sample camera set as a file, for the hub's
+// Cameras (what make run passes it).
+func sampleCameras(t *testing.T) string {
+	file := filepath.Join(t.TempDir(), "cameras.geojson")
+	if err := os.WriteFile(file, changsha.GeoJSON(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// hubIncident reads an incident from the hub, closed or not.
+func hubIncident(t *testing.T, h *hubtest.Hub, id string) api.Incident {
+	t.Helper()
+	client := hubapi.New(h.URL, h.AdminToken())
+	defer client.Close()
+	inc, err := client.Incident(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inc
 }
 
 // Every fault at a high rate: the links, agents and receivers recover and

@@ -85,6 +85,9 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	defer stopRun()
 	f.StartMoving(agentsCtx, clock)
 	c := cfg.newCast(client, f, clock, reg, jr, &rep)
+	if c.dir != nil {
+		rep.Notes = append(rep.Notes, c.dir.HubCameras(ctx)...)
+	}
 	c.start(runCtx, agentsCtx, cfg.Out, f, reg, clock)
 	defer c.stop()
 	c.waitRun(runCtx)

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 	"kuaifan/simulator/internal/city"
 	"kuaifan/simulator/internal/dispatch"
 	"kuaifan/simulator/internal/faults"
@@ -105,6 +106,11 @@ type Config struct {
 	// IncidentsPerHour overrides the background's rate (simulated hours)
 	// when > 0; < 0 turns the background off.
 	IncidentsPerHour float64
+	// Cameras is the camera set the scenario's sighting steps name
+	// ("camera": id; a 天网 inventory as kuaifan/protocol/cameras reads it);
+	// nil: the scenario's own (Scenario.Cameras), which defaults to
+	// Changsha's sample set (kuaifan/protocol/cameras/changsha).
+	Cameras []api.Camera
 
 	Officer    *OfficerConfig // nil: DefaultOfficerConfig()
 	Dispatcher DispatcherConfig
@@ -162,7 +168,13 @@ func (c Config) resolve() (Config, error) {
 	if c.City == nil {
 		c.City = city.Changsha()
 	}
-	if sc := c.Scenario; sc != nil {
+	if c.Scenario != nil {
+		// A copy, bound to the camera set: the caller's is left as it is.
+		sc := *c.Scenario
+		if c.Cameras != nil {
+			sc.Cameras = c.Cameras
+		}
+		c.Scenario = &sc
 		if err := sc.Validate(); err != nil {
 			errs = append(errs, err)
 		}

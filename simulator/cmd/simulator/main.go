@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"kuaifan/protocol/cameras"
 	"kuaifan/simulator"
 	"kuaifan/simulator/internal/city"
 	"kuaifan/simulator/internal/cli"
@@ -98,6 +99,7 @@ type runOpts struct {
 	cfg                    simulator.Config
 	officer                fleet.OfficerConfig
 	city, scenario, faults string
+	cameras                string
 	restartCmd, reloadCmd  string
 }
 
@@ -112,6 +114,7 @@ func runFlags(o *runOpts, stderr io.Writer) *flag.FlagSet {
 	fs.Uint64Var(&c.Seed, "seed", 0, "random seed of the fleet's patterns, the incidents, the officers and the faults; 0 picks one (the report shows it)")
 	fs.StringVar(&o.city, "city", "", "the city model, a JSON or GeoJSON `file` (districts, stations, posts, routes, hot spots); default: Changsha, built in")
 	fs.StringVar(&o.scenario, "scenario", "", "a built-in scenario's `name` (see below) or a scenario file")
+	fs.StringVar(&o.cameras, "cameras", "", "the camera set a scenario's sightings name (\"camera\": id), a GeoJSON `file` of Point features with properties id and name\n(a 天网 inventory, as the hub's -cameras takes it); default: Changsha's sample set, built in (protocol/cameras/changsha)")
 	fs.Float64Var(&c.TimeScale, "time-scale", 0, "simulated seconds per real second; 0: the scenario's, else 1")
 	fs.Float64Var(&c.IncidentsPerHour, "incidents-per-hour", 0, fmt.Sprintf("background incidents per simulated hour; 0: the scenario's or the default mix's (%d), -1: none", incident.DefaultPerHour))
 	fs.StringVar(&o.faults, "faults", "", "faults to inject, comma-separated, or all (see below); none by default")
@@ -197,8 +200,16 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		cfg.City = c
 	}
+	if o.cameras != "" {
+		cs, err := cameras.Load(o.cameras)
+		if err != nil {
+			fmt.Fprintln(stderr, "simulator: -cameras:", err)
+			return 2
+		}
+		cfg.Cameras = cs
+	}
 	if o.scenario != "" {
-		sc, err := scenario.Open(o.scenario)
+		sc, err := scenario.Open(o.scenario, cfg.Cameras)
 		if err != nil {
 			fmt.Fprintln(stderr, "simulator: -scenario", err)
 			return 2

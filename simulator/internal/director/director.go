@@ -1,6 +1,7 @@
 // Package director carries out a scenario's steps at their simulated
 // times: it has the call-taker report the scripted incidents, reports the
-// camera sightings to the hub, changes the incident rate, cuts a share of
+// camera sightings to the hub (with the camera's id if the hub knows the
+// camera), changes the incident rate, cuts a share of
 // the fleet's links for an outage and restores them, and has the faults
 // injected. At the end it checks that every position the cut units queued
 // during an outage is in the hub's history.
@@ -19,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"kuaifan/protocol"
 	"kuaifan/protocol/api"
 	"kuaifan/simulator/internal/dispatch"
 	"kuaifan/simulator/internal/faults"
@@ -41,6 +43,10 @@ type Director struct {
 	jr     *journal.Journal
 	log    *slog.Logger
 	rng    *rand.Rand
+
+	// hubCams are the cameras the hub knows (HubCameras), by id: a camera
+	// step's sighting carries the id only if it is one of them.
+	hubCams map[string]api.Camera
 
 	restores sync.WaitGroup // outages ending
 	mu       sync.Mutex
@@ -140,21 +146,41 @@ func (r *Director) exec(ctx context.Context, st scenario.Step) (string, error) {
 		if !ok {
 			return "", fmt.Errorf("no incident %q reported before this sighting", st.Ref)
 		}
-		if st.Point == nil {
-			return "", errors.New("no point given")
+		if st.Point == nil && st.Camera == "" {
+			return "", errors.New("no point or camera given")
 		}
-		inc, err := r.api.Sighting(ctx, id, api.Sighting{Lat: st.Point.Lat, Lon: st.Point.Lon, Source: st.Source})
+		fromCamera := st.Camera != ""
+		cam, ok := r.sc.Camera(st.Camera)
+		if fromCamera && !ok {
+			return "", fmt.Errorf("camera %q is not in the scenario's camera set", st.Camera)
+		}
+		sg := r.sc.Sighting(st)
+		if _, known := r.hubCams[st.Camera]; fromCamera && !known {
+			sg = scenario.WithoutCameraID(sg, cam)
+		}
+		inc, err := r.api.Sighting(ctx, id, sg)
 		if err != nil {
 			return "", err
 		}
 		enroute := hubapi.OnTheWay(&inc)
-		sr := dispatch.Sighting{AtS: st.At.Seconds(), Point: *st.Point, Source: st.Source, EnRoute: enroute}
+		where := r.sc.Where(st)
+		sr := dispatch.Sighting{AtS: st.At.Seconds(), Point: where, Source: sg.Source, EnRoute: enroute}
+		if fromCamera {
+			sr.Camera, sr.CameraName, sr.CameraPosted = cam.ID, cam.Name, sg.Camera != ""
+		}
 		if inc.Offer != nil {
 			sr.Offered = inc.Offer.Unit
 		}
 		// Nobody on the way to the new place: the dispatcher sends someone.
 		r.reg.Sighted(id, sr, r.clock.Elapsed())
-		d := fmt.Sprintf("%s at %.5f, %.5f; the hub re-targets %v", orUnknown(st.Source), st.Point.Lat, st.Point.Lon, enroute)
+		who := orUnknown(sg.Source)
+		switch {
+		case sr.CameraPosted:
+			who = strings.TrimSpace(fmt.Sprintf("camera %s %s", cam.ID, cam.Name))
+		case fromCamera:
+			who += " (" + cam.ID + ", unknown to the hub: no camera id)"
+		}
+		d := fmt.Sprintf("%s at %.5f, %.5f; the hub re-targets %v", who, where.Lat, where.Lon, enroute)
 		if inc.Offer != nil {
 			d += fmt.Sprintf(", offers %s (eta %.0f s)", inc.Offer.Unit, inc.Offer.ETAS)
 		}
@@ -192,6 +218,60 @@ func (r *Director) exec(ctx context.Context, st scenario.Step) (string, error) {
 		return st.Note, nil
 	}
 	return "", fmt.Errorf("unknown action %q", st.Action)
+}
+
+// HubCameras asks the hub which cameras it knows (GET /api/cameras), once,
+// before the steps run, if any step names a camera. The hub refuses a
+// sighting with a camera id it does not know (400), so a camera step's
+// sighting carries the id only if the hub knows the camera; otherwise it
+// is reported as before cameras were data: without the id, with source
+// "camera <name>". It returns notes for the report (and logs them): the
+// scenario's cameras the hub does not know, and those it has more than
+// scenario.CameraRadiusM from where the scenario's set has them.
+func (r *Director) HubCameras(ctx context.Context) []string {
+	if r.sc.CameraSteps() == 0 {
+		return nil
+	}
+	var ids []string // the scenario's cameras, in step order
+	for _, st := range r.sc.Steps {
+		if st.Action == "sighting" && st.Camera != "" && !slices.Contains(ids, st.Camera) {
+			ids = append(ids, st.Camera)
+		}
+	}
+	hub, err := r.api.Cameras(ctx)
+	r.hubCams = make(map[string]api.Camera, len(hub))
+	for _, c := range hub {
+		r.hubCams[c.ID] = c
+	}
+	var unknown, moved []string
+	for _, id := range ids {
+		hc, ok := r.hubCams[id]
+		if !ok {
+			unknown = append(unknown, id)
+			continue
+		}
+		if c, ok := r.sc.Camera(id); ok {
+			if d := protocol.Haversine(c.Lat, c.Lon, hc.Lat, hc.Lon); d > scenario.CameraRadiusM {
+				moved = append(moved, fmt.Sprintf("%s (%.0f m)", id, d))
+			}
+		}
+	}
+	var notes []string
+	switch {
+	case err != nil:
+		notes = append(notes, fmt.Sprintf("the hub's cameras could not be read (%v): the scenario's %d camera sightings are reported without camera ids, as \"camera <name>\"", err, r.sc.CameraSteps()))
+	case len(unknown) == len(ids):
+		notes = append(notes, fmt.Sprintf("the hub has none of the scenario's %d cameras (%d loaded; start it with -cameras, e.g. protocol/cameras/changsha/cameras.geojson): their sightings are reported without camera ids, as \"camera <name>\"", len(ids), len(hub)))
+	case len(unknown) > 0:
+		notes = append(notes, fmt.Sprintf("the hub does not know camera(s) %s: their sightings are reported without camera ids, as \"camera <name>\"", strings.Join(unknown, ", ")))
+	}
+	if len(moved) > 0 {
+		notes = append(notes, fmt.Sprintf("the hub has camera(s) %s away from where the simulator's set has them; the sightings are reported at the simulator's places", strings.Join(moved, ", ")))
+	}
+	for _, n := range notes {
+		r.log.Warn("simulator: " + n)
+	}
+	return notes
 }
 
 func orUnknown(s string) string {

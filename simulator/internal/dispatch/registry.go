@@ -43,9 +43,14 @@ type Record struct {
 type Sighting struct {
 	AtS     float64
 	Point   city.Point
-	Source  string
+	Source  string   // as reported to the hub
 	EnRoute []string // the units on their way when it came (the hub re-targets them)
 	Offered string   // the better-placed free unit the hub offered, if any
+	// Camera is the id of the camera of the scenario's set that saw it, if
+	// one did; CameraName its name. CameraPosted: the sighting carried the
+	// id (the hub knows the camera); else it went as "camera <name>".
+	Camera, CameraName string
+	CameraPosted       bool
 }
 
 // NewRegistry is an empty registry.

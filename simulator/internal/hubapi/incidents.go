@@ -53,6 +53,19 @@ func (h *Client) Sighting(ctx context.Context, incident string, s api.Sighting) 
 	return inc, err
 }
 
+// Cameras is the hub's camera set (GET /api/cameras, its -cameras file):
+// the camera ids a sighting may carry. A hub with none loaded serves an
+// empty list; a hub from before cameras (no such endpoint, a 404) has none
+// either.
+func (h *Client) Cameras(ctx context.Context) ([]api.Camera, error) {
+	var out []api.Camera
+	err := h.call(ctx, http.MethodGet, "/api/cameras", nil, &out, http.StatusOK)
+	if IsStatus(err, http.StatusNotFound) {
+		return nil, nil
+	}
+	return out, err
+}
+
 // CloseIncident closes an incident.
 func (h *Client) CloseIncident(ctx context.Context, incident string) error {
 	return h.call(ctx, http.MethodPost, "/api/incidents/"+url.PathEscape(incident)+"/close", nil, nil, http.StatusOK)

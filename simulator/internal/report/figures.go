@@ -253,7 +253,14 @@ func chases(recs []dispatch.Record, entries []journal.Entry, jobs []fleet.Job) [
 			if i+1 < len(rec.Sightings) {
 				until = rec.Sightings[i+1].AtS
 			}
-			rep := Sighting{AtS: sr.AtS, Point: sr.Point, Source: sr.Source, EnRoute: sr.EnRoute, Offered: sr.Offered, Retargeted: []string{}}
+			rep := Sighting{AtS: sr.AtS, Point: sr.Point, Source: sr.Source, Camera: sr.Camera, CameraName: sr.CameraName,
+				CameraID: sr.CameraPosted, EnRoute: sr.EnRoute, Offered: sr.Offered, Retargeted: []string{}}
+			if sr.Camera != "" {
+				c.FromCameras++
+				if sr.CameraPosted {
+					c.CameraIDs++
+				}
+			}
 			if rep.EnRoute == nil {
 				rep.EnRoute = []string{}
 			}

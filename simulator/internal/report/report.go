@@ -153,6 +153,8 @@ type Chase struct {
 	Ref         string          `json:"ref"`
 	Incident    string          `json:"incident"`
 	Sightings   []Sighting      `json:"sightings"`
+	FromCameras int             `json:"from_cameras"` // sightings from a camera of the scenario's set
+	CameraIDs   int             `json:"camera_ids"`   // of those, reported with the camera's id (the hub knows the camera)
 	Retargets   []journal.Entry `json:"retargets"`
 	Arrivals    []journal.Entry `json:"arrivals"`
 	Final       city.Point      `json:"final"` // the last place seen
@@ -167,7 +169,10 @@ type Chase struct {
 type Sighting struct {
 	AtS        float64    `json:"at_s"`
 	Point      city.Point `json:"point"`
-	Source     string     `json:"source"`
+	Source     string     `json:"source"`           // as reported to the hub
+	Camera     string     `json:"camera,omitempty"` // the camera that saw it (an id of the scenario's set)
+	CameraName string     `json:"camera_name,omitempty"`
+	CameraID   bool       `json:"camera_id,omitempty"` // the sighting carried the camera's id (else "camera <name>": the hub does not know it)
 	EnRoute    []string   `json:"en_route"`
 	Retargeted []string   `json:"retargeted"`
 	Offered    string     `json:"offered,omitempty"`
@@ -271,14 +276,25 @@ func (r Run) String() string {
 		}
 	}
 	for _, c := range r.Chases {
-		p("  chase %s (%s): %d sighting(s), %d re-target(s), %d arrival(s); ", c.Ref, c.Incident, len(c.Sightings), len(c.Retargets), len(c.Arrivals))
+		p("  chase %s (%s): %d sighting(s)", c.Ref, c.Incident, len(c.Sightings))
+		if c.FromCameras > 0 {
+			p(" (%d from cameras, %d with the camera's id)", c.FromCameras, c.CameraIDs)
+		}
+		p(", %d re-target(s), %d arrival(s); ", len(c.Retargets), len(c.Arrivals))
 		if c.Intercepted {
 			p("intercepted by %s at %s, at the last place seen (%.5f, %.5f)\n", c.By, HMS(c.AtS), c.Final.Lat, c.Final.Lon)
 		} else {
 			p("NOT intercepted at the last place seen (%.5f, %.5f)\n", c.Final.Lat, c.Final.Lon)
 		}
 		for _, sr := range c.Sightings {
-			p("    sighting %s  %s: en route %v, re-targeted %v", HMS(sr.AtS), sr.Source, sr.EnRoute, sr.Retargeted)
+			who := sr.Source
+			switch {
+			case sr.CameraID:
+				who = strings.TrimSpace("camera " + sr.Camera + " " + sr.CameraName)
+			case sr.Camera != "":
+				who += " (" + sr.Camera + ", no id: unknown to the hub)"
+			}
+			p("    sighting %s  %s: en route %v, re-targeted %v", HMS(sr.AtS), who, sr.EnRoute, sr.Retargeted)
 			if sr.Offered != "" {
 				p(", offered %s", sr.Offered)
 			}

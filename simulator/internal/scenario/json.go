@@ -35,6 +35,7 @@ type stepJSON struct {
 	Incident *api.NewIncident `json:"incident,omitempty"`
 	Point    *city.Point      `json:"point,omitempty"`
 	Source   string           `json:"source,omitempty"`
+	Camera   string           `json:"camera,omitempty"`
 	Rate     *float64         `json:"rate,omitempty"`
 	Share    float64          `json:"share,omitempty"`
 	For      string           `json:"for,omitempty"`
@@ -58,7 +59,7 @@ func (s Scenario) MarshalJSON() ([]byte, error) {
 	}
 	for _, st := range s.Steps {
 		j := stepJSON{At: st.At.String(), Action: st.Action, Ref: st.Ref, Incident: st.Incident,
-			Point: st.Point, Source: st.Source, Share: st.Share, Fault: st.Fault, Note: st.Note}
+			Point: st.Point, Source: st.Source, Camera: st.Camera, Share: st.Share, Fault: st.Fault, Note: st.Note}
 		if st.Action == "rate" || st.Rate != 0 {
 			r := st.Rate
 			j.Rate = &r
@@ -115,7 +116,7 @@ func (s *Scenario) UnmarshalJSON(data []byte) error {
 	}
 	for i, j := range f.Steps {
 		st := Step{Action: j.Action, Ref: j.Ref, Incident: j.Incident, Point: j.Point, Source: j.Source,
-			Share: j.Share, Fault: j.Fault, Note: j.Note}
+			Camera: j.Camera, Share: j.Share, Fault: j.Fault, Note: j.Note}
 		if st.At, err = parseDurationField("at", j.At); err != nil {
 			return fmt.Errorf("step %d: %w", i+1, err)
 		}
@@ -178,9 +179,9 @@ func clockString(d time.Duration) string {
 }
 
 // Parse reads a scenario from JSON, fills the defaults (time_scale
-// 1) and validates it.
+// 1) and validates it, its camera steps against Changsha's sample set.
 func Parse(data []byte) (Scenario, error) {
-	s, err := parse(data, "")
+	s, err := parse(data, "", nil)
 	if err != nil {
 		return Scenario{}, fmt.Errorf("simulator: scenario: %w", err)
 	}
@@ -190,25 +191,31 @@ func Parse(data []byte) (Scenario, error) {
 // Load reads a scenario file: JSON with durations as strings
 // ("90s"), as in citydata/scenarios/; the name defaults to the file's.
 // Besides each step's own fields (see Step), it checks that steps go in
-// time order within the duration and that sightings name an earlier
-// incident's ref.
-func Load(path string) (Scenario, error) {
+// time order within the duration, that sightings name an earlier
+// incident's ref, and that their cameras are in Changsha's sample set
+// (LoadWith takes another).
+func Load(path string) (Scenario, error) { return LoadWith(path, nil) }
+
+// LoadWith is Load with the camera set the sighting steps name (the
+// scenario's Cameras); nil: Changsha's sample set.
+func LoadWith(path string, cameras []api.Camera) (Scenario, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return Scenario{}, fmt.Errorf("simulator: scenario: %w", err)
 	}
-	s, err := parse(b, strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)))
+	s, err := parse(b, strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), cameras)
 	if err != nil {
 		return Scenario{}, fmt.Errorf("simulator: scenario %s: %w", path, err)
 	}
 	return s, nil
 }
 
-func parse(data []byte, name string) (Scenario, error) {
+func parse(data []byte, name string, cameras []api.Camera) (Scenario, error) {
 	var s Scenario
 	if err := json.Unmarshal(data, &s); err != nil {
 		return Scenario{}, err
 	}
+	s.Cameras = cameras
 	if s.Name == "" {
 		s.Name = name
 	}

@@ -10,7 +10,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
+	"kuaifan/protocol/api"
+	"kuaifan/protocol/cameras/changsha"
 	"kuaifan/simulator/citydata"
 	"kuaifan/simulator/internal/city"
 	"kuaifan/simulator/internal/incident"
@@ -82,28 +85,44 @@ func TestScenarioRobberyChase(t *testing.T) {
 	if d := c.DistrictOf(city.Point{Lat: robbery.Incident.Lat, Lon: robbery.Incident.Lon}); d != yuhua {
 		t.Errorf("robbery in %q; want Yuhua", d)
 	}
-	if n := len(sightings); n < 4 || n > 5 {
-		t.Fatalf("%d sightings; want 4 or 5", n)
+	if n := len(sightings); n != 5 {
+		t.Fatalf("%d sightings; want 5", n)
 	}
+	// The five cameras of the route, west of each other, in Changsha's
+	// sample set (what the hub's -cameras file of make run has).
+	route := []string{"cs-yh-002", "cs-yh-003", "cs-tx-001", "cs-tx-002", "cs-tx-003"}
 	prevAt, prevLon := robbery.At, robbery.Incident.Lon
 	for i, st := range sightings {
-		if st.Ref != robbery.Ref || !strings.HasPrefix(st.Source, "camera ") {
-			t.Errorf("sighting %d: %+v", i, st)
+		cam, ok := s.Camera(st.Camera)
+		if st.Ref != robbery.Ref || st.Camera != route[i] || !ok || st.Source != "" || st.Point != nil {
+			t.Errorf("sighting %d: %+v (camera %+v)", i, st, cam)
+		}
+		where := s.Where(st)
+		if where != (city.Point{Lat: cam.Lat, Lon: cam.Lon}) {
+			t.Errorf("sighting %d at %v; want camera %s's place", i, where, cam.ID)
+		}
+		sg := s.Sighting(st)
+		if sg.Source != "camera" || sg.Camera != cam.ID || sg.Lat != cam.Lat || sg.Lon != cam.Lon ||
+			!strings.HasPrefix(sg.Note, cam.Name) || cam.Name == "" || sg.Check() != nil {
+			t.Errorf("sighting %d reported as %+v (%v)", i, sg, sg.Check())
 		}
 		if gap := st.At - prevAt; gap != 3*time.Minute {
 			t.Errorf("sighting %d: %v after the one before; want 3m", i, gap)
 		}
-		if st.Point.Lon >= prevLon {
-			t.Errorf("sighting %d at %v: not west of the one before", i, *st.Point)
+		if where.Lon >= prevLon {
+			t.Errorf("sighting %d at %v: not west of the one before", i, where)
 		}
-		prevAt, prevLon = st.At, st.Point.Lon
+		prevAt, prevLon = st.At, where.Lon
 	}
 	last := sightings[len(sightings)-1]
-	if d := c.DistrictOf(*last.Point); d != tianxin {
+	if d := c.DistrictOf(s.Where(last)); d != tianxin {
 		t.Errorf("the chase ends in %q; want Tianxin", d)
 	}
 	if !strings.Contains(last.Note, "intercept") || s.Duration-last.At < time.Minute {
 		t.Errorf("last sighting %+v, %v before the end: want the interception with time to arrive", last, s.Duration-last.At)
+	}
+	if sg := s.Sighting(last); sg.Note != "黄兴南路·南门口 — "+last.Note {
+		t.Errorf("the last sighting's note %q", sg.Note)
 	}
 }
 
@@ -228,7 +247,13 @@ func TestLoadScenarioErrors(t *testing.T) {
 		{"unknown ref", doc(incident, `{"at":"1m","action":"sighting","ref":"b","point":{"lat":28.2,"lon":112.96}}`), `ref "b" names no earlier incident`},
 		{"sighting first", doc(`{"at":"0s","action":"sighting","ref":"a","point":{"lat":28.2,"lon":112.96}}`, incident), `ref "a" names no earlier incident`},
 		{"sighting without ref", doc(incident, `{"at":"1m","action":"sighting","point":{"lat":28.2,"lon":112.96}}`), "no ref"},
-		{"sighting without point", doc(incident, `{"at":"1m","action":"sighting","ref":"a"}`), "no point"},
+		{"sighting without point", doc(incident, `{"at":"1m","action":"sighting","ref":"a"}`), "no point and no camera"},
+		{"unknown camera", doc(incident, `{"at":"1m","action":"sighting","ref":"a","camera":"cs-xx-999"}`), `step 2 ("sighting" at 1m0s): camera "cs-xx-999" is not in the camera set (16 cameras)`},
+		{"camera and a far point", doc(incident, `{"at":"1m","action":"sighting","ref":"a","camera":"cs-tx-003","point":{"lat":28.186,"lon":112.9775}}`),
+			`step 2 ("sighting" at 1m0s): point 28.18600, 112.97750 is 222 m from camera cs-tx-003 (黄兴南路·南门口)`},
+		{"camera and a source", doc(incident, `{"at":"1m","action":"sighting","ref":"a","camera":"cs-tx-003","source":"camera 南门口"}`), "source does not go with camera"},
+		{"camera of a note", doc(`{"at":"1s","action":"note","note":"n","camera":"cs-tx-003"}`), "camera does not go with this action"},
+		{"sighting note too long", doc(incident, `{"at":"1m","action":"sighting","ref":"a","camera":"cs-tx-003","note":"`+strings.Repeat("x", 500)+`"}`), "note and camera name longer than 512 bytes"},
 		{"sighting off the map", doc(incident, `{"at":"1m","action":"sighting","ref":"a","point":{"lat":128.2,"lon":112.96}}`), "point: lat, lon 128.2"},
 		{"field of another action", doc(`{"at":"1s","action":"note","note":"n","point":{"lat":1,"lon":1}}`), "point does not go with this action"},
 		{"rate without rate", doc(`{"at":"1s","action":"rate"}`), "no rate"},
@@ -276,11 +301,89 @@ func scenarioPoints(s Scenario) []city.Point {
 		if st.Incident != nil {
 			ps = append(ps, city.Point{Lat: st.Incident.Lat, Lon: st.Incident.Lon})
 		}
-		if st.Point != nil {
-			ps = append(ps, *st.Point)
+		if st.Action == "sighting" {
+			ps = append(ps, s.Where(st))
 		}
 	}
 	return ps
+}
+
+// A sighting step may name a camera of the scenario's set instead of a
+// point, or with a point near it; the hub is sent the camera's id and
+// place, source "camera" and its name as the note. Another set (as
+// -cameras gives it) is checked the same way.
+func TestScenarioCameras(t *testing.T) {
+	doc := func(steps ...string) []byte {
+		return []byte(`{"name":"t","duration":"10m","steps":[` +
+			`{"at":"10s","action":"incident","ref":"a","incident":{"lat":28.2,"lon":112.97,"kind":"robbery","priority":1,"summary":"s"}},` +
+			strings.Join(steps, ",") + `]}`)
+	}
+	s, err := Parse(doc(
+		`{"at":"1m","action":"sighting","ref":"a","camera":"cs-tx-003"}`,
+		`{"at":"2m","action":"sighting","ref":"a","camera":"cs-tx-002","point":{"lat":28.1805,"lon":112.9825},"note":"嫌疑人下车"}`,
+		`{"at":"3m","action":"sighting","ref":"a","point":{"lat":28.19,"lon":112.97},"source":"caller","note":"路人报警"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.CameraSteps(); n != 2 {
+		t.Errorf("%d camera steps", n)
+	}
+	for i, want := range []api.Sighting{
+		{Lat: 28.184, Lon: 112.9775, Source: "camera", Note: "黄兴南路·南门口", Camera: "cs-tx-003"},
+		{Lat: 28.1805, Lon: 112.9825, Source: "camera", Note: "城南路·天心阁 — 嫌疑人下车", Camera: "cs-tx-002"}, // the point given, near the camera
+		{Lat: 28.19, Lon: 112.97, Source: "caller", Note: "路人报警"},
+	} {
+		st := s.Steps[i+1]
+		if got := s.Sighting(st); got != want {
+			t.Errorf("step %d reported as %+v; want %+v", i+2, got, want)
+		}
+		if got := s.Where(st); got != (city.Point{Lat: want.Lat, Lon: want.Lon}) {
+			t.Errorf("step %d at %v", i+2, got)
+		}
+	}
+	// A hub that does not know the camera: no id, the name in the source.
+	cam, _ := s.Camera("cs-tx-003")
+	if got := WithoutCameraID(s.Sighting(s.Steps[1]), cam); got != (api.Sighting{Lat: 28.184, Lon: 112.9775, Source: "camera 黄兴南路·南门口", Note: "黄兴南路·南门口"}) {
+		t.Errorf("without the id: %+v", got)
+	}
+	long := api.Camera{ID: "x", Name: strings.Repeat("天", 42)} // 126 bytes
+	if got := WithoutCameraID(api.Sighting{Camera: "x"}, long).Source; len(got) > api.MaxSightingSource || !utf8.ValidString(got) {
+		t.Errorf("source %q, %d bytes", got, len(got))
+	}
+	if got := WithoutCameraID(api.Sighting{Camera: "x"}, api.Camera{ID: "x"}).Source; got != "camera x" {
+		t.Errorf("a nameless camera: %q", got)
+	}
+
+	// Another camera set: the built-in cameras are not in it.
+	other := []api.Camera{{ID: "gz-001", Name: "天河路", Lat: 23.1317, Lon: 113.3278}}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "s.json")
+	if err := os.WriteFile(file, doc(`{"at":"1m","action":"sighting","ref":"a","camera":"gz-001"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(file); err == nil || !strings.Contains(err.Error(), `step 2 ("sighting" at 1m0s): camera "gz-001" is not in the camera set`) {
+		t.Errorf("Load with Changsha's cameras: %v", err)
+	}
+	sc, err := Open(file, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sg := sc.Sighting(sc.Steps[1]); sg.Camera != "gz-001" || sg.Lat != 23.1317 || sg.Note != "天河路" {
+		t.Errorf("with another set: %+v", sg)
+	}
+	if _, err := Open("robbery-chase", other); err == nil ||
+		!strings.Contains(err.Error(), `built-in robbery-chase: step 3 ("sighting" at 3m30s): camera "cs-yh-002" is not in the camera set (1 cameras)`) {
+		t.Errorf("robbery-chase with a set without its cameras: %v", err)
+	}
+	if sc, err := Open("robbery-chase", changsha.Cameras()); err != nil || sc.CameraSteps() != 5 {
+		t.Errorf("robbery-chase with Changsha's set given: %v", err)
+	}
+	// Bound to another set afterwards (as the runner's Config.Cameras does).
+	rc, _ := Builtin("robbery-chase")
+	rc.Cameras = other
+	if err := rc.Validate(); err == nil || !strings.Contains(err.Error(), `camera "cs-yh-002"`) {
+		t.Errorf("rebound: %v", err)
+	}
 }
 
 // FuzzParseScenario: whatever the file, Parse either refuses it or
@@ -297,6 +400,7 @@ func FuzzParseScenario(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte(`{"name":"t","duration":"1m","steps":[{"at":"1s","action":"sighting","ref":"x","point":{"lat":1,"lon":2}}]}`))
+	f.Add([]byte(`{"name":"t","duration":"1m","steps":[{"at":"1s","action":"incident","ref":"x","incident":{"lat":28.2,"lon":112.97,"kind":"robbery","priority":1}},{"at":"2s","action":"sighting","ref":"x","camera":"cs-tx-003","point":{"lat":28.1841,"lon":112.9776}}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sc, err := Parse(data)
 		if err != nil {
