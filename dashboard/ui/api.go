@@ -163,6 +163,40 @@ func (a *API) ReopenIncident(ctx context.Context, id, reason string) (*Incident,
 	return &inc, nil
 }
 
+// Sighting is POST /api/incidents/{id}/sightings: the suspect seen
+// somewhere else. The hub moves the incident, sends the place to the units
+// on their way, and answers with the incident (an offer, if a free unit
+// would be there sooner) and fresh recommendations.
+func (a *API) Sighting(ctx context.Context, id string, s api.Sighting) (*Incident, error) {
+	var inc Incident
+	if err := a.do(ctx, "POST", "/api/incidents/"+url.PathEscape(id)+"/sightings", s, &inc); err != nil {
+		return nil, err
+	}
+	return &inc, nil
+}
+
+// DismissOffer is POST /api/incidents/{id}/offer/dismiss: the offered unit
+// is not sent (409 when there is no offer any more).
+func (a *API) DismissOffer(ctx context.Context, id, note string) (*Incident, error) {
+	var inc Incident
+	if err := a.do(ctx, "POST", "/api/incidents/"+url.PathEscape(id)+"/offer/dismiss", api.DismissOffer{Note: note}, &inc); err != nil {
+		return nil, err
+	}
+	return &inc, nil
+}
+
+// Cameras is GET /api/cameras: the hub's camera set; a hub from before
+// cameras (404) has none.
+func (a *API) Cameras(ctx context.Context) ([]api.Camera, error) {
+	var cs []api.Camera
+	err := a.do(ctx, "GET", "/api/cameras", nil, &cs)
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
+		return nil, nil
+	}
+	return cs, err
+}
+
 // Track is GET /api/units/{id}/track?since=: positions since a hub time.
 func (a *API) Track(ctx context.Context, unit string, sinceMS int64) ([]api.TrackPoint, error) {
 	var pts []api.TrackPoint

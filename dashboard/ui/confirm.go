@@ -8,27 +8,30 @@ import (
 	"kuaifan/protocol/api"
 )
 
-// Every consequential action — sending a unit, closing an incident,
-// reopening one — waits for the dispatcher's confirmation in a dialog that
-// names what it will act on. The action's identity is taken when the button
-// is pressed and shown in the dialog; the confirmation acts on exactly that,
-// whatever the lists have done since.
+// Every consequential action — sending a unit (the hub's offer too),
+// turning an offer down, closing an incident, reopening one — waits for the
+// dispatcher's confirmation in a dialog that names what it will act on. The
+// action's identity is taken when the button is pressed and shown in the
+// dialog; the confirmation acts on exactly that, whatever the lists have
+// done since.
 
 // Pending actions.
 const (
 	ActDispatch = "dispatch"
 	ActClose    = "close"
 	ActReopen   = "reopen"
+	ActDismiss  = "dismiss" // turn the hub's offer of a better-placed unit down
 )
 
 // Pending is an action waiting for confirmation.
 type Pending struct {
-	Action   string // ActDispatch, ActClose or ActReopen
+	Action   string // ActDispatch, ActClose, ActReopen or ActDismiss
 	Incident string
-	Unit     string // ActDispatch
-	Note     string // the reason for a reopening (required), a closing note (optional)
-	Busy     bool   // sent, waiting for the hub
-	Err      string // what was wrong with it, shown in the dialog
+	Unit     string     // ActDispatch, ActDismiss: the offered unit
+	Offer    *api.Offer // the hub's offer the dispatch or dismissal answers, as the card showed it
+	Note     string     // the reason for a reopening (required), a closing or dismissing note (optional)
+	Busy     bool       // sent, waiting for the hub
+	Err      string     // what was wrong with it, shown in the dialog
 }
 
 // MaxNote is the longest note or reason the hub takes.
@@ -96,7 +99,7 @@ func (d *ConfirmDialog) Render() app.UI {
 	if inc != nil {
 		incName = IncidentName(lang, inc)
 	}
-	var title, question, ok string
+	var title, question, ok, offer string
 	okCls := "primary"
 	switch p.Action {
 	case ActDispatch:
@@ -104,6 +107,15 @@ func (d *ConfirmDialog) Render() app.UI {
 		question = Tf(lang, "confirm.dispatch", c.Store.UnitName(p.Unit), p.Unit, incName)
 		ok = Tf(lang, "inc.dispatch.unit", c.Store.UnitName(p.Unit))
 		okCls = "dispatch"
+		if p.Offer != nil {
+			title = T(lang, "offer.send.title")
+			offer = Tf(lang, "offer.confirm", FormatSeconds(lang, p.Offer.ETAS), FormatSeconds(lang, OfferSooner(p.Offer)),
+				FormatSeconds(lang, p.Offer.BestETAS))
+		}
+	case ActDismiss:
+		title = T(lang, "offer.dismiss.title")
+		question = Tf(lang, "offer.dismiss.confirm", c.Store.UnitName(p.Unit), p.Unit, incName)
+		ok = T(lang, "offer.dismiss")
 	case ActClose:
 		title = T(lang, "confirm.close.title")
 		question = Tf(lang, "confirm.close", incName)
@@ -119,7 +131,7 @@ func (d *ConfirmDialog) Render() app.UI {
 		question = Tf(lang, "confirm.reopen", incName)
 		ok = T(lang, "inc.reopen")
 	}
-	withNote := p.Action == ActClose || p.Action == ActReopen
+	withNote := p.Action == ActClose || p.Action == ActReopen || p.Action == ActDismiss
 	noteLabel := T(lang, "confirm.note")
 	if p.Action == ActReopen {
 		noteLabel = T(lang, "confirm.reason")
@@ -130,6 +142,7 @@ func (d *ConfirmDialog) Render() app.UI {
 			OnSubmit(d.onSubmit).Body(
 			app.H3().Text(title),
 			app.P().ID("confirm-text").Text(question),
+			app.If(offer != "", func() app.UI { return app.P().ID("confirm-offer").Class("offer-note").Text(offer) }),
 			app.If(withNote, func() app.UI {
 				return app.Div().Class("note").Body(
 					app.Label().For("confirm-note").Text(noteLabel),

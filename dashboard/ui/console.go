@@ -26,6 +26,9 @@ type Console struct {
 	// Creating: the "new incident" button was pressed, the next map click
 	// places the incident even on top of a marker.
 	Creating bool
+	// Sighting is the "report a sighting" form; while it is open the map
+	// is in sighting mode (chase.go).
+	Sighting SightingForm
 	// Detail is the selected incident as last fetched, with its
 	// recommendations (the stream never carries them); nil until fetched.
 	Detail   *Incident
@@ -80,6 +83,7 @@ func NewConsole(lang Lang) *Console {
 	c.Scene.View = DefaultView(1024, 768)
 	c.autoView = c.Scene.View // refitted until the dispatcher moves the map
 	c.Scene.Lang = lang
+	c.Scene.CamerasOn = true // the cameras layer, until the dispatcher hides it
 	c.Form = IncidentForm{Kind: Kinds[0], Priority: 2}
 	c.Tab = TabIncidents
 	return c
@@ -222,13 +226,21 @@ func (c *Console) View() View {
 }
 
 // Click handles a click on the map at canvas point x, y and says what it
-// hit. In "new incident" mode, or on an empty spot, it opens the form there;
+// hit. In sighting mode it places the sighting (on a camera: the camera's
+// place and id), and a click on a camera with an open incident selected
+// starts a sighting from it (chase.go). In "new incident" mode, or on an
+// empty spot, it opens the form there;
 // on an incident it selects it; on a unit it selects the unit; on several
 // markers it opens the picker (pick.go). A click while the picker is open
 // closes it, and acts only if it lands on a marker.
 func (c *Console) Click(x, y float64) Hit {
 	c.mu.Lock()
 	h := HitTest(c.Store, c.Scene.View, x, y)
+	if sh, ok := c.sightingClick(x, y, h.Kind != HitNothing); ok {
+		c.mu.Unlock()
+		c.placeClick(sh)
+		return sh
+	}
 	picked := c.pickClick(&h, x, y)
 	if c.Creating {
 		h.Kind, h.ID = HitNothing, ""
@@ -250,6 +262,7 @@ func (c *Console) Click(x, y float64) Hit {
 
 // StartCreating arms "new incident" mode.
 func (c *Console) StartCreating() {
+	c.CancelSighting() // one map mode at a time
 	c.Creating = true
 	c.ClosePick() // the next click places the incident, whatever is there
 }
@@ -308,6 +321,9 @@ func (c *Console) SelectIncident(id string) {
 	}
 	c.Scene.SelInc = id
 	c.mu.Unlock()
+	if c.Sighting.Open && c.Sighting.Incident != id {
+		c.CancelSighting() // it was for the incident no longer shown
+	}
 	c.Seen(id)
 	c.Dirty()
 }
@@ -392,11 +408,13 @@ func (c *Console) SignedOut(link Link) {
 	c.mu.Lock()
 	c.Store = NewStore()
 	c.Scene.SelInc, c.Scene.SelUnit, c.Scene.Track, c.Scene.Pending = "", "", nil, nil
+	c.Scene.Sight, c.Scene.SightCamera, c.Scene.SightMode = nil, "", false
 	c.fitted = false
 	c.pick = nil
 	c.mu.Unlock()
 	c.Detail, c.Link, c.Creating, c.Confirm, c.Recs = nil, link, false, nil, RecsHold{}
 	c.Alerts, c.alertKnown = nil, nil
 	c.Form.Open, c.Form.Busy = false, false
+	c.Sighting = SightingForm{}
 	c.Dirty()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -98,24 +99,24 @@ func (ct *Controller) SignIn(token string) {
 	}
 	ct.signing = true
 	ct.Timing = SignInTiming{Clicked: perfNow()}
+	var cams []api.Camera // the hub's camera set, fetched with the districts
 	api := &API{Base: ct.Base, Token: token}
 	ct.ui.Async(func() {
 		// One call checks the token and loads today's closed incidents
 		// (the stream's snapshot has only the open ones); the districts
-		// come at the same time, used only if the token was accepted.
+		// and the cameras come at the same time, used only if the token
+		// was accepted.
 		var ds []District
-		var dErr error
-		districts := make(chan struct{})
-		go func() {
-			defer close(districts)
-			ds, dErr = api.Districts(context.Background())
-		}()
+		var dErr, cErr error
+		var side sync.WaitGroup
+		side.Go(func() { ds, dErr = api.Districts(context.Background()) })
+		side.Go(func() { cams, cErr = api.Cameras(context.Background()) })
 		incs, err := api.Incidents(context.Background(), true)
 		var apiErr *APIError
 		if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
 			err = nil // a hub without dispatch: no history, still a hub
 		}
-		<-districts
+		side.Wait()
 		ct.ui.Dispatch(func() {
 			ct.signing = false
 			switch {
@@ -128,9 +129,13 @@ func (ct *Controller) SignIn(token string) {
 				if dErr != nil {
 					ct.C.Say(Tf(ct.C.Lang, "districts.failed", dErr.Error()), false, ct.now())
 				}
+				if cErr != nil {
+					ct.C.Say(Tf(ct.C.Lang, "cameras.failed", cErr.Error()), false, ct.now())
+				}
 				ct.C.Lock()
 				ct.C.Store.AddHistory(incs)
 				ct.C.Store.SetDistricts(ds)
+				ct.C.Store.SetCameras(cams)
 				ct.C.Unlock()
 				ct.start(api)
 			}
@@ -382,6 +387,8 @@ func (ct *Controller) ConfirmPending() {
 		ct.CloseIncident(p.Incident, note, done)
 	case ActReopen:
 		ct.ReopenIncident(p.Incident, note, done)
+	case ActDismiss:
+		ct.DismissOffer(p.Incident, note, done)
 	default:
 		ct.C.Confirm = nil
 	}

@@ -185,7 +185,7 @@ func (d *Dashboard) Render() app.UI {
 			),
 			app.Main().Class("console", "tab-"+c.Tab).Body(
 				&IncidentsPanel{Ctl: d.ctl, Rev: now.UnixNano()},
-				&MapView{Ctl: d.ctl, Lang: lang, Creating: c.Creating},
+				&MapView{Ctl: d.ctl, Lang: lang, Creating: c.Creating, Chase: c.MapChase()},
 				&UnitsPanel{Ctl: d.ctl, Shown: c.UnitsView(c.Store.HubNow(now))},
 			),
 			&StatusBar{Ctl: d.ctl, Rev: now.UnixNano()},

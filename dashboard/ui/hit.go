@@ -14,7 +14,9 @@ const (
 	HitNothing HitKind = iota
 	HitIncident
 	HitUnit
-	HitPick // several markers under the click: the picker opened (pick.go)
+	HitPick     // several markers under the click: the picker opened (pick.go)
+	HitSighting // the click placed a sighting (chase.go)
+	HitCamera   // the click placed a sighting at a camera (chase.go); ID is the camera's
 )
 
 // Hit tolerances in CSS px, generous enough for a finger.

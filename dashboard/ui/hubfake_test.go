@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -39,6 +40,14 @@ type fakeHub struct {
 	closeNotes []string
 	reopened   []string // incident/reason
 	trackSince []string
+	// The chase: the camera set served, the sightings posted (and on which
+	// incident), the dismissals (incident/note), and the unit the hub
+	// offers after the next sighting ("" none).
+	cameras   []papi.Camera
+	sighted   []papi.Sighting
+	sightedOn []string
+	dismissed []string
+	offerUnit string
 
 	conns chan *hubConn
 }
@@ -158,7 +167,12 @@ func newFakeHub(t *testing.T) *fakeHub {
 		h.assigned = append(h.assigned, r.PathValue("id")+"/"+body.Unit)
 		inc.Status = papi.IncidentDispatched
 		inc.Assignments = append(inc.Assignments, papi.Assignment{Unit: body.Unit, State: papi.AssignDispatched, By: "dispatcher", Tier: 1})
-		inc.Timeline = append(inc.Timeline, Entry{Type: "dispatched", Unit: body.Unit, Actor: "dispatcher"})
+		e := Entry{Type: "dispatched", Unit: body.Unit, Actor: "dispatcher"}
+		if inc.Offer != nil && inc.Offer.Unit == body.Unit {
+			e.Reason = papi.ReasonOfferTaken
+			inc.Offer = nil
+		}
+		inc.Timeline = append(inc.Timeline, e)
 		json.NewEncoder(w).Encode(inc)
 	})
 	api("POST /api/incidents/{id}/close", func(w http.ResponseWriter, r *http.Request) {
@@ -199,6 +213,79 @@ func newFakeHub(t *testing.T) *fakeHub {
 		inc.Status, inc.Closed = papi.IncidentOpen, 0
 		inc.Timeline = append(inc.Timeline, Entry{Type: "reopened", Actor: "dispatcher", Reason: "reopened",
 			Params: &papi.Params{Note: body.Reason}})
+		json.NewEncoder(w).Encode(inc)
+	})
+	api("GET /api/cameras", func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		out := h.cameras
+		if out == nil {
+			out = []papi.Camera{}
+		}
+		json.NewEncoder(w).Encode(out)
+	})
+	api("POST /api/incidents/{id}/sightings", func(w http.ResponseWriter, r *http.Request) {
+		var s papi.Sighting
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		bad := func(msg string) {
+			w.WriteHeader(http.StatusBadRequest)
+			json.NewEncoder(w).Encode(map[string]string{"error": msg})
+		}
+		if err := dec.Decode(&s); err != nil {
+			bad(err.Error())
+			return
+		}
+		if err := s.Check(); err != nil {
+			bad(err.Error())
+			return
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if s.Camera != "" && !slices.ContainsFunc(h.cameras, func(c papi.Camera) bool { return c.ID == s.Camera }) {
+			bad("unknown camera " + s.Camera)
+			return
+		}
+		inc := h.incidents[r.PathValue("id")]
+		if inc == nil {
+			w.WriteHeader(http.StatusNotFound)
+			json.NewEncoder(w).Encode(map[string]string{"error": "no incident"})
+			return
+		}
+		h.sighted = append(h.sighted, s)
+		h.sightedOn = append(h.sightedOn, inc.ID)
+		now := time.Now().UnixMilli()
+		inc.Lat, inc.Lon = s.Lat, s.Lon
+		inc.Timeline = append(inc.Timeline, Entry{TS: now, Type: papi.EntrySighting, Actor: "dispatcher", Reason: papi.ReasonSighted,
+			Params: &papi.Params{Lat: &s.Lat, Lon: &s.Lon, Source: s.Source, Note: s.Note, Camera: s.Camera}})
+		for _, a := range inc.Assignments {
+			if a.State == papi.AssignDispatched || a.State == papi.AssignEnroute {
+				inc.Timeline = append(inc.Timeline, Entry{TS: now, Type: papi.EntryUpdateLocation, Unit: a.Unit, Actor: "auto",
+					Reason: papi.ReasonRetargeted, Params: &papi.Params{Lat: &s.Lat, Lon: &s.Lon}})
+			}
+		}
+		inc.Offer = nil
+		if h.offerUnit != "" {
+			inc.Offer = &papi.Offer{Unit: h.offerUnit, ETAS: 40, BestETAS: 300, Sighting: now}
+			inc.Timeline = append(inc.Timeline, Entry{TS: now, Type: papi.EntryOffered, Unit: h.offerUnit, Actor: "auto", Reason: papi.ReasonSooner})
+		}
+		json.NewEncoder(w).Encode(inc)
+	})
+	api("POST /api/incidents/{id}/offer/dismiss", func(w http.ResponseWriter, r *http.Request) {
+		var body papi.DismissOffer
+		json.NewDecoder(r.Body).Decode(&body)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		inc := h.incidents[r.PathValue("id")]
+		if inc == nil || inc.Offer == nil {
+			w.WriteHeader(http.StatusConflict)
+			json.NewEncoder(w).Encode(map[string]string{"error": "no offer on this incident"})
+			return
+		}
+		h.dismissed = append(h.dismissed, inc.ID+"/"+body.Note)
+		inc.Timeline = append(inc.Timeline, Entry{TS: time.Now().UnixMilli(), Type: papi.EntryOfferDismissed, Unit: inc.Offer.Unit,
+			Actor: "dispatcher", Reason: papi.ReasonDismissed, Params: &papi.Params{Note: body.Note}})
+		inc.Offer = nil
 		json.NewEncoder(w).Encode(inc)
 	})
 	api("GET /api/units/{id}/track", func(w http.ResponseWriter, r *http.Request) {

@@ -87,6 +87,9 @@ func (p *IncidentsPanel) row(inc *Incident, lang Lang, hubNow int64) app.UI {
 		app.If(inc.Uncovered && inc.Status != api.IncidentClosed, func() app.UI {
 			return app.Span().Class("flag", "uncovered").Text(T(lang, "ev.uncovered"))
 		}),
+		app.If(inc.Offer != nil && inc.Status != api.IncidentClosed, func() app.UI {
+			return app.Span().Class("flag", "offer").Text(T(lang, "offer.flag"))
+		}),
 		app.Span().Class("status").Text(lookup(lang, "inc.status.", inc.Status)),
 		app.Span().Class("age").Text(Tf(lang, "inc.age", FormatAge(lang, time.Duration(hubNow-inc.Created)*time.Millisecond))),
 		app.If(ActiveAssignments(inc) > 0, func() app.UI {
@@ -157,7 +160,7 @@ func (p *IncidentsPanel) detail(inc *Incident, lang Lang, hubNow int64) app.UI {
 	if inc.Uncovered && !closed {
 		cls = append(cls, "uncovered")
 	}
-	name := p.Ctl.C.Store.UnitName
+	name, cam := p.Ctl.C.Store.UnitName, p.Ctl.C.Store.CameraName
 	return app.Div().ID("incident-detail").Class(cls...).DataSet("id", inc.ID).DataSet("status", inc.Status).Body(
 		app.H3().Body(
 			app.Span().Class("badge", "p"+strconv.Itoa(inc.Priority)).Text(Tf(lang, "inc.p", inc.Priority)),
@@ -169,8 +172,13 @@ func (p *IncidentsPanel) detail(inc *Incident, lang Lang, hubNow int64) app.UI {
 		app.If(inc.Uncovered && !closed, func() app.UI {
 			return app.Div().Class("alert", "uncovered").Text(T(lang, "inc.uncovered"))
 		}),
+		app.If(inc.Offer != nil && !closed, func() app.UI { return p.offer(inc, lang) }),
 		app.If(inc.Summary != "", func() app.UI { return app.P().Class("summary").Text(inc.Summary) }),
 		app.Div().Class("buttons").Body(
+			app.If(!closed, func() app.UI {
+				return app.Button().ID("sighting-new").Class("primary").DataSet("incident", id).
+					Title(T(lang, "key.sighting")).Text(T(lang, "sight.new")).OnClick(p.onSighting)
+			}),
 			app.If(!closed, func() app.UI {
 				return app.Button().ID("incident-close").Class("danger").DataSet("incident", id).Text(T(lang, "inc.close")).
 					OnClick(func(ctx app.Context, e app.Event) { p.Ctl.AskClose(id) }, app.EventScope(id))
@@ -189,16 +197,19 @@ func (p *IncidentsPanel) detail(inc *Incident, lang Lang, hubNow int64) app.UI {
 				app.Range(inc.Assignments).Slice(func(i int) app.UI { return p.assignment(inc.Assignments[i], lang) }),
 			)
 		}),
-		app.If(inc.Offer != nil && !closed, func() app.UI { return p.offer(inc, lang) }),
 		app.If(!closed, func() app.UI { return p.recommendations(inc, lang) }),
 		app.H4().Text(T(lang, "inc.timeline")),
 		app.Ol().ID("timeline").Class("timeline").Body(
-			app.Range(inc.Timeline).Slice(func(i int) app.UI { return entry(inc.Timeline[i], lang, name) }),
+			app.Range(inc.Timeline).Slice(func(i int) app.UI { return entry(inc.Timeline[i], lang, name, cam) }),
 		),
 	)
 }
 
 func (p *IncidentsPanel) onDeselect(ctx app.Context, e app.Event) { p.Ctl.SelectIncident("") }
+
+// onSighting opens the sighting form for the incident shown (the map comes
+// forward on a narrow screen).
+func (p *IncidentsPanel) onSighting(ctx app.Context, e app.Event) { p.Ctl.C.StartSighting() }
 
 func figures(inc *Incident, lang Lang) app.UI {
 	f := inc.Figures
@@ -243,12 +254,12 @@ func (p *IncidentsPanel) assignment(a api.Assignment, lang Lang) app.UI {
 	)
 }
 
-func entry(e Entry, lang Lang, name func(string) string) app.UI {
+func entry(e Entry, lang Lang, name, camera func(string) string) app.UI {
 	actor := lookup(lang, "actor.", e.Actor)
 	if e.Actor != "" && e.Actor == e.Unit {
 		actor = name(e.Actor) // the unit answered itself
 	}
-	text := EntryText(lang, e, name)
+	text := EntryText(lang, e, name, camera)
 	return app.Li().Class("entry").DataSet("type", e.Type).DataSet("reason", e.Reason).Body(
 		app.Span().Class("at").Text(FormatClock(e.TS, nil)),
 		app.Span().Class("type").Text(lookup(lang, "ev.", e.Type)),
@@ -260,14 +271,37 @@ func entry(e Entry, lang Lang, name func(string) string) app.UI {
 	)
 }
 
+// offer is the hub's offer of a better-placed unit after a sighting, at
+// the top of the detail: the unit (callsign, id), its ETA, how much sooner
+// it would be there than the best unit on its way; Send (after the
+// confirmation every dispatch has) or Dismiss (after one too, with an
+// optional note). Both end up on the timeline.
 func (p *IncidentsPanel) offer(inc *Incident, lang Lang) app.UI {
-	o := inc.Offer
-	id, unit := inc.ID, o.Unit
+	o := *inc.Offer
+	id := inc.ID
 	s := p.Ctl.C.Store
-	return app.Div().Class("offer").DataSet("unit", o.Unit).Body(
-		app.Span().Title(o.Unit).Text(Tf(lang, "inc.offer", s.UnitName(o.Unit), FormatSeconds(lang, o.ETAS), FormatSeconds(lang, o.BestETAS))),
-		app.Button().Class("dispatch").DataSet("unit", o.Unit).Title(o.Unit).Text(Tf(lang, "inc.dispatch.unit", s.UnitName(o.Unit))).
-			OnClick(func(ctx app.Context, e app.Event) { p.Ctl.AskDispatch(id, unit) }, app.EventScope(id, unit)),
+	name := s.UnitName(o.Unit)
+	typ := ""
+	if u := s.Units[o.Unit]; u != nil {
+		typ = typeGlyph(u.Type) + " "
+	}
+	sooner := FormatSeconds(lang, OfferSooner(&o))
+	return app.Div().ID("offer").Class("offer").Attr("role", "alert").
+		DataSet("unit", o.Unit).DataSet("incident", id).DataSet("sighting", o.Sighting).Body(
+		app.Div().Class("offer-head").Text(T(lang, "offer.title")),
+		app.Div().Class("offer-unit").Body(
+			app.Span().Class("callsign").Title(o.Unit).Text(typ+name),
+			app.If(name != o.Unit, func() app.UI { return app.Small().Class("id").Text(o.Unit) }),
+		),
+		app.Div().Class("offer-sooner").Text(Tf(lang, "offer.sooner", sooner)),
+		app.Div().Class("offer-eta").Text(Tf(lang, "offer.eta", FormatSeconds(lang, o.ETAS), FormatSeconds(lang, o.BestETAS))),
+		app.Div().Class("buttons").Body(
+			app.Button().ID("offer-send").Class("dispatch").DataSet("unit", o.Unit).Title(o.Unit).
+				Text(Tf(lang, "inc.dispatch.unit", name)).
+				OnClick(func(ctx app.Context, e app.Event) { p.Ctl.AskOffer(id, o) }, app.EventScope(id, o.Unit, o.Sighting)),
+			app.Button().ID("offer-dismiss").Class("ghost").DataSet("unit", o.Unit).Text(T(lang, "offer.dismiss")).
+				OnClick(func(ctx app.Context, e app.Event) { p.Ctl.AskDismiss(id, o) }, app.EventScope(id, o.Unit, o.Sighting)),
+		),
 	)
 }
 

@@ -15,13 +15,15 @@ import (
 // go-app handlers), so panning does not re-render the page.
 //
 // For tests and measurements it publishes window.kuaifanStats = {frames,
-// lastFrameMs, maxFrameMs, p95FrameMs, units, drawn} and
+// lastFrameMs, maxFrameMs, p95FrameMs, units, drawn, labels, trail,
+// chaseLines, offer, cameras, …} and
 // window.kuaifanMapPoint(lat, lon) → {x, y} in page coordinates.
 type MapView struct {
 	app.Compo
 	Ctl      *Controller
 	Lang     Lang
 	Creating bool
+	Chase    MapChase // the sighting form and the cameras: a change re-renders the map's elements
 
 	canvas, g, painter, buf, strs, stats app.Value
 	bufCap                               int
@@ -55,6 +57,10 @@ func (m *MapView) Render() app.UI {
 	if m.Creating {
 		cls += " creating"
 	}
+	ch := m.Ctl.C.MapChase()
+	if ch.Form.Open {
+		cls += " sighting-mode"
+	}
 	return app.Div().Class(cls).Body(
 		app.Canvas().ID("map").TabIndex(0).Aria("label", T(lang, "app.title")),
 		app.Div().Class("mapctl").Body(
@@ -66,12 +72,22 @@ func (m *MapView) Render() app.UI {
 			app.Button().ID("home").Title(T(lang, "map.home")).Text("⌂").OnClick(func(ctx app.Context, e app.Event) {
 				m.Ctl.C.Home()
 			}),
+			app.If(ch.Cameras > 0, func() app.UI {
+				title := Tf(lang, "map.cameras", ch.Cameras)
+				cls := "layer"
+				if ch.CamerasOn {
+					cls += " on"
+				}
+				return app.Button().ID("cameras-toggle").Class(cls).DataSet("on", ch.CamerasOn).Title(title).
+					Aria("label", title).Aria("pressed", ch.CamerasOn).Body(cameraIcon()).OnClick(m.onCameras)
+			}),
 		),
 		m.picker(),
+		app.If(ch.Form.Open, func() app.UI { return m.sightingForm(ch) }),
 		app.If(m.Creating, func() app.UI {
 			return app.Div().ID("map-hint").Class("maphint").Text(T(lang, "inc.new.hint"))
 		}),
-		legend(lang),
+		legend(lang, ch.Cameras > 0),
 	)
 }
 
@@ -272,6 +288,10 @@ func (m *MapView) frame() {
 			"drawMs": t.Drawn - t.Synced, "totalMs": t.Drawn - t.Clicked})
 	}
 	m.stats.Set("labels", info.Labels)
+	m.stats.Set("trail", info.Trail)
+	m.stats.Set("chaseLines", info.ChaseLines)
+	m.stats.Set("offer", info.Offer)
+	m.stats.Set("cameras", info.Cameras)
 	if now.Sub(m.memAt) >= time.Second {
 		// Go's own heap lives in the WebAssembly memory, which Chromium's
 		// JSHeapUsedSize does not count.
@@ -317,8 +337,9 @@ func (t *frameTimes) p95() float64 {
 	return s[min(n-1, int(math.Ceil(0.95*float64(n)))-1)]
 }
 
-// legend explains the markers: shapes by type, colours by status.
-func legend(lang Lang) app.UI {
+// legend explains the markers: shapes by type, colours by status; the
+// cameras (if the hub has any) and a sighting.
+func legend(lang Lang, cameras bool) app.UI {
 	item := func(shape string, colour, label string) app.UI {
 		return app.Span().Class("lg").Body(
 			svgEl("svg").Attr("viewBox", "-6 -6 12 12").Attr("width", "12").Attr("height", "12").
@@ -339,6 +360,8 @@ func legend(lang Lang) app.UI {
 		item(glyphPath[shapeCircle], Palette[colOnScene], T(lang, "status.on_scene")),
 		item(glyphPath[shapeCircle], Palette[colBusy], T(lang, "status.busy")),
 		item(glyphPath[shapeCircle], Palette[colOffDuty], T(lang, "status.off_duty")),
+		item(glyphPath[shapeCircle], Palette[colChase], T(lang, "ev.sighting")),
+		app.If(cameras, func() app.UI { return item(glyphPath[shapeSquare], Palette[colCamera], T(lang, "chase.src.camera")) }),
 	)
 }
 

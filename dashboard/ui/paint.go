@@ -60,6 +60,10 @@ const (
 	colOffDutyLine
 	colUncovered
 	colHeading
+	colChase  // the pursuit: sightings and their trail
+	colCamera // the cameras layer
+	colOffer  // the unit the hub offers
+	colOrigin // the place first reported, kept faint
 	numColours
 )
 
@@ -90,6 +94,10 @@ var Palette = [numColours]string{
 	colOffDutyLine:  "rgba(203,213,225,0.7)",
 	colUncovered:    "#ff3b3b",
 	colHeading:      "#e5e7eb",
+	colChase:        "#e879f9", // fuchsia: nothing else on the map is
+	colCamera:       "#2dd4bf", // teal
+	colOffer:        "#facc15", // amber, as the offer's card
+	colOrigin:       "#cbd5e1",
 }
 
 // drawList is one frame's operations, little-endian float32s ready to copy

@@ -225,8 +225,8 @@ func (m *MapView) syncPick() {
 func (m *MapView) picker() app.UI {
 	c := m.Ctl.C
 	p, ok := c.Picker()
-	if ok && m.Creating {
-		ok = false // "new incident" mode: the next click places it
+	if ok && (m.Creating || c.Sighting.Open) {
+		ok = false // "new incident" or sighting mode: the next click places it
 	}
 	m.pk.shown.Store(ok)
 	if !ok {

@@ -5,8 +5,8 @@ import (
 	"math"
 )
 
-// What survives a reload: the language, the map's view, the selection and
-// whether the alarm is muted — kept in the browser's local storage. Never the
+// What survives a reload: the language, the map's view, the selection,
+// whether the alarm is muted and whether the cameras layer is hidden — kept in the browser's local storage. Never the
 // token: a reload signs in again.
 
 // PrefsKey is the local-storage key of the kept preferences (JSON).
@@ -19,6 +19,8 @@ type Prefs struct {
 	Incident string     `json:"incident,omitempty"`
 	Unit     string     `json:"unit,omitempty"`
 	Mute     bool       `json:"mute,omitempty"`
+	// NoCameras: the dispatcher hid the cameras layer (shown by default).
+	NoCameras bool `json:"no_cameras,omitempty"`
 }
 
 // SavedView is the map's centre and zoom.
@@ -39,7 +41,7 @@ func (c *Console) Prefs() Prefs {
 	c.mu.Lock()
 	v := c.Scene.View
 	p := Prefs{Lang: c.Lang, View: &SavedView{Lat: v.Lat, Lon: v.Lon, Zoom: v.Zoom},
-		Incident: c.Scene.SelInc, Unit: c.Scene.SelUnit, Mute: c.Mute}
+		Incident: c.Scene.SelInc, Unit: c.Scene.SelUnit, Mute: c.Mute, NoCameras: !c.Scene.CamerasOn}
 	c.mu.Unlock()
 	return p
 }
@@ -53,6 +55,9 @@ func (c *Console) Restore(p Prefs) {
 		c.SetLang(p.Lang)
 	}
 	c.Mute = p.Mute
+	c.mu.Lock()
+	c.Scene.CamerasOn = !p.NoCameras
+	c.mu.Unlock()
 	if p.View.valid() {
 		c.WithView(func(v *View) bool {
 			v.Lat, v.Lon, v.Zoom = p.View.Lat, p.View.Lon, p.View.Zoom

@@ -19,6 +19,13 @@ type MapScene struct {
 	Pending *LatLon          // where the new incident will be
 	Tiles   string           // XYZ URL template; "" for the vector background
 	Lang    Lang
+	// The chase (chase.go): the cameras layer shown, the sighting form
+	// open (cameras are then always drawn), and the place it would report
+	// with the camera it is at, if any.
+	CamerasOn   bool
+	SightMode   bool
+	Sight       *LatLon
+	SightCamera string
 }
 
 // Marker shapes by unit type: distinct outlines, readable without colour.
@@ -95,7 +102,8 @@ type sceneBuf struct {
 	buckets  [numBuckets][]float32 // x, y per unit
 	headings [numAlpha][]float32   // x1, y1, x2, y2 per unit
 	tiles    []Tile
-	lab      labelBuf // callsign labels at close zoom (labels.go)
+	lab      labelBuf  // callsign labels at close zoom (labels.go)
+	trail    []Sighted // the selected incident's sightings (chase.go)
 }
 
 // SceneInfo reports what a frame drew.
@@ -103,6 +111,13 @@ type SceneInfo struct {
 	Units   int  // unit markers drawn (after culling)
 	Labels  int  // callsign labels drawn (zoom ≥ LabelZoom)
 	Pulsing bool // an uncovered incident is in view: keep redrawing
+	// The chase (chase.go), for the selected incident: its sightings
+	// drawn as a trail, the lines from its units on their way to where it
+	// is now, whether the hub's offered unit is marked; and the cameras
+	// drawn.
+	Trail, ChaseLines int
+	Offer             bool
+	Cameras           int
 }
 
 // UnitRadius is a marker's size in CSS px at a zoom.
@@ -135,6 +150,8 @@ func (b *sceneBuf) build(s *Store, m *MapScene, nowMS int64, phase float64) Scen
 		b.districts(v, m.Lang, s.Districts, true)
 		b.grid(v)
 	}
+	// The cameras, under everything that moves.
+	info.Cameras = b.cameras(s, m, v)
 
 	// The selected unit's track, under everything it explains.
 	if len(m.Track) > 1 {
@@ -170,6 +187,9 @@ func (b *sceneBuf) build(s *Store, m *MapScene, nowMS int64, phase float64) Scen
 			label := Tf(m.Lang, "map.circle", T(m.Lang, "tier."+strconv.Itoa(i+1)), FormatDistance(m.Lang, CircleRadiusM(mins)))
 			d.text(cx, cy-r-7, label, 11, 1, colCircle, colDark)
 		}
+		// The pursuit: where it was reported, where it was seen since.
+		b.trail = pursuitOf(sel, b.trail[:0]).Trail
+		info.Trail = b.pursuit(v, sel)
 	}
 
 	// Lines from assigned units to their incident.
@@ -190,6 +210,9 @@ func (b *sceneBuf) build(s *Store, m *MapScene, nowMS int64, phase float64) Scen
 		}
 	}
 	d.op1(opPaint)
+	if sel != nil && sel.Status != api.IncidentClosed {
+		info.ChaseLines, info.Offer = b.chaseLines(s, v, sel)
+	}
 
 	info.Units = b.units(s, v, nowMS)
 	// Labels over every marker, under the incidents (which matter more).
@@ -204,6 +227,9 @@ func (b *sceneBuf) build(s *Store, m *MapScene, nowMS int64, phase float64) Scen
 	}
 
 	info.Pulsing = b.incidents(s, m, v, phase)
+	if sel != nil {
+		b.trailLabels(s, m, v, sel)
+	}
 
 	if m.Pending != nil {
 		x, y := v.ToScreen(m.Pending.Lat, m.Pending.Lon)
@@ -213,6 +239,17 @@ func (b *sceneBuf) build(s *Store, m *MapScene, nowMS int64, phase float64) Scen
 		d.op2(opLine, x+15, y)
 		d.op2(opMove, x, y-15)
 		d.op2(opLine, x, y+15)
+		d.op1(opPaint)
+	}
+	if m.SightMode && m.Sight != nil {
+		// Where the sighting being reported will put the incident.
+		x, y := v.ToScreen(m.Sight.Lat, m.Sight.Lon)
+		d.style(-1, colChase, 2.5, 1, 0)
+		d.op3(opCircle, x, y, 11)
+		d.op2(opMove, x-17, y)
+		d.op2(opLine, x+17, y)
+		d.op2(opMove, x, y-17)
+		d.op2(opLine, x, y+17)
 		d.op1(opPaint)
 	}
 

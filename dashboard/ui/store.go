@@ -27,6 +27,10 @@ type Store struct {
 	// Districts are the city's (from the hub); each unit knows which it is
 	// in (UnitState.District).
 	Districts []District
+	// Cameras are the hub's camera set (GET /api/cameras; none when the
+	// hub has none), in its order; SetCameras indexes them.
+	Cameras     []api.Camera
+	cameraIndex map[string]int
 
 	// Counters, for the link line and tests.
 	Frames, Snapshots, Resyncs, Gaps int

@@ -10,8 +10,9 @@ import (
 // EntryText is a timeline step's explanation in lang, from the reason and
 // figures the hub recorded (api.Entry.Reason, Params); an entry without a
 // reason (an older hub) shows its English detail. name turns a unit id into
-// what a person reads (its callsign).
-func EntryText(lang Lang, e Entry, name func(string) string) string {
+// what a person reads (its callsign), camera a camera's id (its name; nil:
+// the id).
+func EntryText(lang Lang, e Entry, name, camera func(string) string) string {
 	if e.Reason == "" {
 		return e.Detail
 	}
@@ -69,6 +70,12 @@ func EntryText(lang Lang, e Entry, name func(string) string) string {
 			}
 		case "note":
 			b.WriteString(p.Note)
+		case "camera":
+			if camera != nil {
+				b.WriteString(camera(p.Camera))
+			} else {
+				b.WriteString(p.Camera)
+			}
 		case "kind":
 			b.WriteString(KindName(lang, p.Kind))
 		case "priority":
@@ -92,13 +99,20 @@ func EntryText(lang Lang, e Entry, name func(string) string) string {
 
 // whyPlaceholders are the names a "why.*" text may use.
 var whyPlaceholders = []string{"unit", "other", "tier", "eta", "fix", "best", "timeout", "state", "source",
-	"place", "note", "kind", "priority", "ranked"}
+	"place", "note", "camera", "kind", "priority", "ranked"}
 
 // whyText picks the text of a reason: a variant for what the params say
 // ("why.X.none" without another unit, ".stale" with a stale position's age,
-// ".note" with a person's note) where the table has one, else "why.X".
+// ".note" with a person's note, ".camera" with a camera of the set,
+// ".camera.note" with both) where the table has one, else "why.X".
 func whyText(lang Lang, reason string, p *api.Params) (string, bool) {
 	var keys []string
+	if p.Camera != "" && p.Note != "" {
+		keys = append(keys, "why."+reason+".camera.note")
+	}
+	if p.Camera != "" {
+		keys = append(keys, "why."+reason+".camera")
+	}
 	if p.Other == "" {
 		keys = append(keys, "why."+reason+".none")
 	}

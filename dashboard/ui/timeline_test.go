@@ -45,10 +45,10 @@ func TestEntryText(t *testing.T) {
 		// A reason this dashboard does not know: the detail.
 		{Entry{Type: api.EntryClosed, Reason: "by_moon", Detail: "closed by the moon"}, "closed by the moon", "closed by the moon"},
 	} {
-		if got := EntryText(EN, tc.e, name); got != tc.en {
+		if got := EntryText(EN, tc.e, name, nil); got != tc.en {
 			t.Errorf("EN %s/%s = %q, want %q", tc.e.Type, tc.e.Reason, got, tc.en)
 		}
-		if got := EntryText(ZH, tc.e, name); got != tc.zh {
+		if got := EntryText(ZH, tc.e, name, nil); got != tc.zh {
 			t.Errorf("ZH %s/%s = %q, want %q", tc.e.Type, tc.e.Reason, got, tc.zh)
 		}
 	}
@@ -63,7 +63,7 @@ func TestEntryTextEveryReason(t *testing.T) {
 	for typ, reasons := range api.Reasons {
 		for _, r := range reasons {
 			for _, lang := range []Lang{EN, ZH} {
-				got := EntryText(lang, Entry{Type: typ, Unit: "car-1", Reason: r, Params: p, Detail: "ENGLISH DETAIL"}, func(s string) string { return s })
+				got := EntryText(lang, Entry{Type: typ, Unit: "car-1", Reason: r, Params: p, Detail: "ENGLISH DETAIL"}, func(s string) string { return s }, nil)
 				if got == "" || got == "ENGLISH DETAIL" || strings.ContainsAny(got, "{}") {
 					t.Errorf("%s %s/%s = %q", lang, typ, r, got)
 				}

@@ -44,6 +44,7 @@ const (
 	KeyEnter    = "Enter"
 	KeyEscape   = "Escape"
 	KeyDispatch = "d" // D: dispatch the top recommendation, after confirmation
+	KeySighting = "s" // S: report a sighting on the selected incident (then a click on the map)
 )
 
 // KeyResult tells the page what to do after a key.
@@ -67,6 +68,8 @@ func (ct *Controller) Key(key, tag string, editable bool) KeyResult {
 			c.CancelConfirm()
 		case c.pick != nil:
 			c.ClosePick()
+		case c.Sighting.Open:
+			c.CancelSighting()
 		case c.Form.Open || c.Creating:
 			c.CancelForm()
 		case c.Scene.SelInc != "":
@@ -105,6 +108,10 @@ func (ct *Controller) Key(key, tag string, editable bool) KeyResult {
 		c.Tab = TabIncidents
 	case KeyDispatch:
 		if !ct.DispatchTop() {
+			return KeyResult{}
+		}
+	case KeySighting:
+		if !c.StartSighting() {
 			return KeyResult{}
 		}
 	default:
