@@ -248,8 +248,9 @@ func TestRobberyChase(t *testing.T) {
 		}
 		got = append(got, e.Params.Camera)
 		cam, _ := sc.Camera(e.Params.Camera)
+		// The hub names the camera in the entry's detail, from its own set.
 		if e.Params.Source != "camera" || e.Params.Lat == nil || *e.Params.Lat != cam.Lat || *e.Params.Lon != cam.Lon ||
-			!strings.HasPrefix(e.Params.Note, cam.Name) || cam.Name == "" {
+			cam.Name == "" || !strings.Contains(e.Detail, cam.Name) {
 			t.Errorf("sighting entry %+v: params %+v", e, *e.Params)
 		}
 	}

@@ -228,9 +228,6 @@ func (s Scenario) validateStep(st Step, last time.Duration, refs map[string]bool
 						st.Point.Lat, st.Point.Lon, d, cam.ID, cam.Name, cam.Lat, cam.Lon, CameraRadiusM)
 				}
 			}
-			if len(sightingNote(cam, st.Note)) > api.MaxSightingNote {
-				return fmt.Errorf("note and camera name longer than %d bytes (the hub's limit for a sighting's note)", api.MaxSightingNote)
-			}
 		}
 	case "rate":
 		if s.Incidents == nil {
@@ -323,7 +320,7 @@ func (s Scenario) Sighting(st Step) api.Sighting {
 	p := s.Where(st)
 	sg := api.Sighting{Lat: p.Lat, Lon: p.Lon, Source: st.Source, Note: st.Note}
 	if cam, ok := s.Camera(st.Camera); ok && st.Camera != "" {
-		sg.Source, sg.Camera, sg.Note = "camera", cam.ID, sightingNote(cam, st.Note)
+		sg.Source, sg.Camera, sg.Note = "camera", cam.ID, st.Note // the hub knows the camera's name by its id
 	}
 	return sg
 }
@@ -338,18 +335,6 @@ func WithoutCameraID(sg api.Sighting, cam api.Camera) api.Sighting {
 	}
 	sg.Camera, sg.Source = "", truncate("camera "+label, api.MaxSightingSource)
 	return sg
-}
-
-// sightingNote is the note a camera's sighting is reported with: the
-// camera's name, then the step's note.
-func sightingNote(cam api.Camera, note string) string {
-	switch {
-	case note == "":
-		return cam.Name
-	case cam.Name == "":
-		return note
-	}
-	return cam.Name + " — " + note
 }
 
 func cameraPoint(c api.Camera) city.Point { return city.Point{Lat: c.Lat, Lon: c.Lon} }
