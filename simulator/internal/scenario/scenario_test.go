@@ -329,7 +329,7 @@ func TestScenarioCameras(t *testing.T) {
 		t.Errorf("%d camera steps", n)
 	}
 	for i, want := range []api.Sighting{
-		{Lat: 28.184, Lon: 112.9775, Source: "camera", Camera: "cs-tx-003"}, // no note: the hub names the camera by its id
+		{Lat: 28.184, Lon: 112.9775, Source: "camera", Camera: "cs-tx-003"},                 // no note: the hub names the camera by its id
 		{Lat: 28.1805, Lon: 112.9825, Source: "camera", Note: "嫌疑人下车", Camera: "cs-tx-002"}, // the point given, near the camera
 		{Lat: 28.19, Lon: 112.97, Source: "caller", Note: "路人报警"},
 	} {
