@@ -276,8 +276,19 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 		}
 	}
 
+	dists := changsha.Districts()
+	switch cfg.Districts {
+	case "":
+	case "none":
+		dists = districts.None()
+	default:
+		if dists, err = districts.Load(cfg.Districts); err != nil {
+			return nil, fmt.Errorf("hub: %w", err)
+		}
+	}
 	h.dispatch, err = dispatch.New(dispatch.Config{Policy: cfg.Dispatch, Topics: topics, FreshFor: cfg.Match.MaxFixAge,
-		Retention: cfg.IncidentRetention, Cameras: cams, OnChange: incidentsChanged, Logger: log.With("component", "dispatch"), Registerer: h.registry},
+		Retention: cfg.IncidentRetention, Cameras: cams, OnChange: incidentsChanged, DistrictOf: districtOf(dists),
+		Logger: log.With("component", "dispatch"), Registerer: h.registry},
 		cfg.matching(), h.store, h.fleet, h.bus)
 	if err != nil {
 		return nil, fmt.Errorf("hub: %w", err)
@@ -303,19 +314,9 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 		return nil, fmt.Errorf("hub: HTTP listener: %w", err)
 	}
 	h.httpLn = h.limitConns(h.httpLn)
-	dists := changsha.Districts()
-	switch cfg.Districts {
-	case "":
-	case "none":
-		dists = districts.None()
-	default:
-		if dists, err = districts.Load(cfg.Districts); err != nil {
-			return nil, fmt.Errorf("hub: %w", err)
-		}
-	}
 	h.http = &http.Server{
 		Handler: api.New(api.Config{Fleet: h.fleet, Dispatch: h.dispatch, Stream: h.stream, Ticket: h.stream.Ticket,
-			Dashboard: h.site(), Districts: dists, Cameras: cams, History: h.store.History(),
+			Dashboard: h.site(), Districts: dists, Cameras: cams, History: h.store.History(), Tracks: h.store.History(),
 			AdminToken: h.token, Disconnect: disconnect,
 			Metrics: promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{}), Degraded: h.degraded,
 			Logger: log.With("component", "api")}),
@@ -326,6 +327,17 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return h, nil
+}
+
+// districtOf names the district of a place by its id in set ("" outside
+// every district), for the response figures.
+func districtOf(set *districts.Set) func(lat, lon float64) string {
+	return func(lat, lon float64) string {
+		if i := set.At(districts.Point{Lat: lat, Lon: lon}); i >= 0 {
+			return set.Districts[i].ID
+		}
+		return ""
+	}
 }
 
 // orDefault is v, or def if v is 0; negative stays (http.Server: no timeout).

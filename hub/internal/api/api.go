@@ -40,6 +40,7 @@ type Config struct {
 	Districts  *districts.Set    // GET /api/districts; nil: none
 	Cameras    []wire.Camera     // GET /api/cameras; nil: none
 	History    AreaSource        // GET /api/history; nil: not served
+	Tracks     TrackSource       // with History, GET /api/incidents/{id}/replay; nil: the replay is 404
 	Health     func() error      // nil error: healthy
 	Degraded   func() string     // "": not degraded; else why (the hub serves, an operator must look)
 	Logger     *slog.Logger
@@ -120,6 +121,8 @@ func New(cfg Config) http.Handler {
 		mux.Handle("/api/incidents/{id}/offer/dismiss", s.auth(methods{http.MethodPost: s.dismissOffer}))
 		mux.Handle("/api/incidents/{id}/close", s.auth(methods{http.MethodPost: s.closeIncident}))
 		mux.Handle("/api/incidents/{id}/reopen", s.auth(methods{http.MethodPost: s.reopen}))
+		mux.Handle("/api/kpi", s.auth(methods{http.MethodGet: s.kpi}))
+		mux.Handle("/api/incidents/{id}/replay", s.auth(methods{http.MethodGet: s.replay}))
 	}
 	if cfg.Stream != nil {
 		mux.Handle("/ws", cfg.Stream)
@@ -254,12 +257,19 @@ func (s *server) track(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("limit must be 1 to %d", MaxTrackLimit))
 		return
 	}
+	format := q.Get("format")
+	if format != "" && format != "json" && format != "gpx" && format != "geojson" {
+		writeError(w, http.StatusBadRequest, "format is json (the default), gpx or geojson")
+		return
+	}
 	track, err := s.Fleet.Track(r.PathValue("id"), since, until, int(limit))
 	switch {
 	case errors.Is(err, fleet.ErrNotFound):
 		writeError(w, http.StatusNotFound, "no unit "+clip.Quote(r.PathValue("id")))
 	case err != nil:
 		s.fail(w, r, err)
+	case format == "gpx" || format == "geojson":
+		s.exportTrack(w, r, format, q.Get("since") != "", since, track)
 	default:
 		// The store's records become the API's points: the same fields, but
 		// the one is a disk format and the other the wire's.

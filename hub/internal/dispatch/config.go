@@ -198,7 +198,13 @@ type Config struct {
 	// no camera.
 	Cameras []api.Camera
 	// OnChange, if set, hears which incidents changed; it must not block.
-	OnChange   func(ids ...string)
+	OnChange func(ids ...string)
+	// DistrictOf names the district a place is in ("" none), for the
+	// response figures (KPI); nil: no districts.
+	DistrictOf func(lat, lon float64) string
+	// Location is the hub's local time for the figures' shifts and days
+	// (default time.Local).
+	Location   *time.Location
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time
@@ -231,5 +237,8 @@ func (c *Config) setDefaults() {
 	}
 	if c.OnChange == nil {
 		c.OnChange = func(...string) {}
+	}
+	if c.Location == nil {
+		c.Location = time.Local
 	}
 }

@@ -35,6 +35,7 @@ import (
 	"kuaifan/hub/internal/store"
 	"kuaifan/protocol"
 	"kuaifan/protocol/api"
+	"kuaifan/protocol/kpi"
 )
 
 // Errors; each wraps a message for the caller.
@@ -64,6 +65,7 @@ type Dispatcher struct {
 
 	mu        sync.Mutex
 	incidents map[string]*Incident   // open ones, and those closed in the last day
+	facts     map[string]kpi.Facts   // every incident in the store, for the response figures (kpi.go)
 	busy      map[string]string      // unit → incident of its active assignment
 	timers    map[string]*time.Timer // command id → its ack deadline
 	day       string                 // for incident ids: inc-<day>-<n>
@@ -88,6 +90,7 @@ func New(cfg Config, matchCfg match.Config, st *store.Store, f *fleet.Fleet, bus
 		busy:      make(map[string]string),
 		timers:    make(map[string]*time.Timer),
 		cameras:   make(map[string]api.Camera, len(cfg.Cameras)),
+		facts:     make(map[string]kpi.Facts),
 	}
 	for _, c := range cfg.Cameras {
 		d.cameras[c.ID] = c
@@ -105,6 +108,7 @@ func New(cfg Config, matchCfg match.Config, st *store.Store, f *fleet.Fleet, bus
 			d.log.Error("dispatch: an incident's record does not decode; it is skipped", "key", key, "err", err)
 			return nil
 		}
+		d.facts[inc.ID] = d.factsOf(&inc)
 		if inc.Status == StatusClosed && now.Sub(time.UnixMilli(inc.Closed)) > 24*time.Hour {
 			return nil // stays in the store; Get reads it from there
 		}
@@ -227,6 +231,9 @@ func (d *Dispatcher) prune() {
 			if inc, ok := d.incidents[k[len(keyPrefix):]]; ok && inc.Status == StatusClosed {
 				delete(d.incidents, inc.ID)
 			}
+			if f, ok := d.facts[k[len(keyPrefix):]]; ok && f.Closed {
+				delete(d.facts, f.ID)
+			}
 		}
 		d.mu.Unlock()
 		d.log.Info("dispatch: closed incidents past the retention deleted", "count", n, "retention", d.cfg.Retention)
@@ -307,6 +314,9 @@ func (d *Dispatcher) flush(o *outbox) error {
 		if err := d.store.Put(recs); err != nil {
 			d.log.Error("dispatch: saving incidents failed; commands withheld", "err", err)
 			return err
+		}
+		for id, inc := range o.save {
+			d.facts[id] = d.factsOf(inc)
 		}
 	}
 	for _, c := range o.commands {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"kuaifan/protocol/api"
+	"kuaifan/protocol/kpi"
 	"kuaifan/simulator/internal/city"
 	"kuaifan/simulator/internal/director"
 	"kuaifan/simulator/internal/dispatch"
@@ -142,7 +143,13 @@ func utilisation(jobs []fleet.Job, units int, moved time.Duration) float64 {
 func incidentFigures(recs []dispatch.Record, incs []api.Incident, clock *simclock.Clock, jobs []fleet.Job, closedByRun int) Incidents {
 	r := Incidents{Created: len(recs), ClosedByRun: closedByRun}
 	var toDispatch, toAck, toArrival []float64
-	w1, w3, w5 := 0, 0, 0
+	facts := make([]kpi.Facts, 0, len(incs))
+	t0 := time.Now()
+	for i := range incs {
+		if c := time.UnixMilli(incs[i].Created); c.Before(t0) {
+			t0 = c
+		}
+	}
 	for i := range incs {
 		inc := &incs[i]
 		if hubapi.HasEntry(inc, api.EntryDispatched) {
@@ -169,35 +176,30 @@ func incidentFigures(recs []dispatch.Record, incs []api.Incident, clock *simcloc
 		if disp {
 			r.ByDispatcher++
 		}
-		fig := inc.Figures
-		if fig.ToDispatchS != nil {
-			toDispatch = append(toDispatch, clock.SimSeconds(*fig.ToDispatchS))
-		}
-		if fig.ToAckS != nil {
-			toAck = append(toAck, clock.SimSeconds(*fig.ToAckS))
-		}
-		if fig.ToArrivalS != nil {
+		if inc.Figures.ToArrivalS != nil {
 			r.Reached++
-			s := clock.SimSeconds(*fig.ToArrivalS)
-			toArrival = append(toArrival, s)
-			if s <= 60 {
-				w1++
-			}
-			if s <= 180 {
-				w3++
-			}
-			if s <= 300 {
-				w5++
-			}
+		}
+		facts = append(facts, simFacts(kpi.FactsOf(*inc, nil, nil), clock, t0))
+	}
+	// The shared figures are kuaifan/protocol/kpi's, on simulated time.
+	tot := kpi.Total(facts, t0.Add(clock.Sim(time.Since(t0))))
+	for _, f := range facts {
+		if f.ToDispatchS >= 0 {
+			toDispatch = append(toDispatch, f.ToDispatchS)
+		}
+		if f.ToAckS >= 0 {
+			toAck = append(toAck, f.ToAckS)
+		}
+		if f.Reached() {
+			toArrival = append(toArrival, f.ToArrivalS)
 		}
 	}
 	for _, rec := range recs {
 		r.OffersTaken += rec.OffersTaken
 	}
 	r.ToDispatch, r.ToAck, r.ToArrival = DistOf(toDispatch), DistOf(toAck), DistOf(toArrival)
-	if r.Created > 0 {
-		n := float64(r.Created)
-		r.Within1Min, r.Within3Min, r.Within5Min = float64(w1)/n, float64(w3)/n, float64(w5)/n
+	if tot.ReachBase > 0 {
+		r.Within1Min, r.Within3Min, r.Within5Min = *tot.Reached1, *tot.Reached3, *tot.Reached5
 	}
 	var ratios []float64
 	for _, j := range jobs {
@@ -207,6 +209,18 @@ func incidentFigures(recs []dispatch.Record, incs []api.Incident, clock *simcloc
 	}
 	r.Travel = DistOf(ratios)
 	return r
+}
+
+// simFacts is an incident's facts on simulated time: the hub's figures are
+// real seconds, so its durations, and its creation after t0, are scaled.
+func simFacts(f kpi.Facts, clock *simclock.Clock, t0 time.Time) kpi.Facts {
+	for _, d := range []*float64{&f.ToDispatchS, &f.ToAckS, &f.ToArrivalS, &f.ToCloseS} {
+		if *d >= 0 {
+			*d = clock.SimSeconds(*d)
+		}
+	}
+	f.Created = t0.Add(clock.Sim(time.UnixMilli(f.Created).Sub(t0))).UnixMilli()
+	return f
 }
 
 // travelRatio is a job's travel time over the straight drive at the

@@ -6,11 +6,11 @@ package report
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
 
+	"kuaifan/protocol/kpi"
 	"kuaifan/simulator/internal/city"
 	"kuaifan/simulator/internal/director"
 	"kuaifan/simulator/internal/faults"
@@ -78,14 +78,9 @@ func DistOf(xs []float64) Dist {
 	return Dist{N: len(s), Median: percentile(s, 0.5), P90: percentile(s, 0.9), P99: percentile(s, 0.99), Max: s[len(s)-1]}
 }
 
-// percentile is the nearest-rank percentile of sorted xs.
-func percentile(sorted []float64, p float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(math.Ceil(p*float64(len(sorted)))) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
-}
+// percentile is the nearest-rank percentile of sorted xs: the response
+// figures' definition (kuaifan/protocol/kpi).
+func percentile(sorted []float64, p float64) float64 { return kpi.Percentile(sorted, p) }
 
 // Incidents is the incidents the run created, as the hub has them at
 // the end.
@@ -104,8 +99,11 @@ type Incidents struct {
 	ToDispatch      Dist     `json:"to_dispatch_s"`
 	ToAck           Dist     `json:"to_ack_s"`
 	ToArrival       Dist     `json:"to_arrival_s"`
-	// Within1Min … are the shares of the incidents created that a unit
-	// reached within 1, 3 and 5 simulated minutes: the response circles.
+	// Within1Min … are the shares of the incidents that a unit reached
+	// (first arrival) within 1, 3 and 5 simulated minutes: the response
+	// circles, as kuaifan/protocol/kpi defines them (an incident still open,
+	// not reached and younger than 5 simulated minutes is left out; before
+	// 2027-01 the denominator was every incident created).
 	Within1Min float64 `json:"within_1_min"`
 	Within3Min float64 `json:"within_3_min"`
 	Within5Min float64 `json:"within_5_min"`
