@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -59,18 +58,7 @@ func runChase(t *testing.T, h *hubtest.Hub, units int) {
 		Settle: -1, DrainWait: 10 * time.Second,
 		Logger: hubtest.Logger(t),
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		_, err := simulator.Run(ctx, cfg)
-		done <- err
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil && ctx.Err() == nil {
-			t.Errorf("simulator: %v", err)
-		}
-	})
+	runSimulator(t, cfg)
 }
 
 // hubUnit is a unit as GET /api/units answers.

@@ -35,18 +35,7 @@ func fleet(t *testing.T, h *hubtest.Hub, n int) {
 		Settle: -1, DrainWait: 10 * time.Second,
 		Logger: hubtest.Logger(t),
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		_, err := simulator.Run(ctx, cfg)
-		done <- err
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil && ctx.Err() == nil {
-			t.Errorf("simulator: %v", err)
-		}
-	})
+	runSimulator(t, cfg)
 	hubtest.WaitFor(t, 60*time.Second, func() error {
 		var units []struct {
 			ID     string   `json:"id"`
@@ -197,4 +186,21 @@ func TestDispatchFromTheMap(t *testing.T) {
 		}
 	}
 	b.screenshot("3-enroute")
+}
+
+// runSimulator runs the simulator with cfg until the test ends.
+func runSimulator(t *testing.T, cfg simulator.Config) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := simulator.Run(ctx, cfg)
+		done <- err
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && ctx.Err() == nil {
+			t.Errorf("simulator: %v", err)
+		}
+	})
 }

@@ -860,12 +860,9 @@ func (d *Dispatcher) DismissOffer(id, actor, note string) (Incident, error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	inc, ok := d.incidents[id]
-	if !ok {
-		// Not in memory: unknown, or closed more than a day ago.
-		if inc, err = d.load(id); err != nil {
-			return Incident{}, err
-		}
+	inc, err := d.find(id)
+	if err != nil {
+		return Incident{}, err
 	}
 	if inc.Status == StatusClosed {
 		return Incident{}, fmt.Errorf("%w: incident %s is closed", ErrConflict, id)
@@ -963,11 +960,9 @@ func (d *Dispatcher) Reopen(id, actor, reason string) (Incident, error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	inc, ok := d.incidents[id]
-	if !ok {
-		if inc, err = d.load(id); err != nil {
-			return Incident{}, err
-		}
+	inc, err := d.find(id)
+	if err != nil {
+		return Incident{}, err
 	}
 	if inc.Status != StatusClosed {
 		return Incident{}, fmt.Errorf("%w: incident %s is %s, not closed", ErrConflict, id, inc.Status)
@@ -990,6 +985,15 @@ func (d *Dispatcher) Reopen(id, actor, reason string) (Incident, error) {
 	c := clone(inc)
 	c.Recommendations = recs
 	return c, nil
+}
+
+// find is an incident in memory, or read back from the store (one closed
+// more than a day ago); d.mu held.
+func (d *Dispatcher) find(id string) (*Incident, error) {
+	if inc, ok := d.incidents[id]; ok {
+		return inc, nil
+	}
+	return d.load(id)
 }
 
 // load reads an incident that is no longer in memory from the store.
