@@ -63,3 +63,33 @@ type KPIRow struct {
 	// (an uncovered entry on the timeline).
 	UncoveredShare float64 `json:"uncovered_share"`
 }
+
+// Export formats (additive, 2026-12): the format= of GET /api/kpi (json,
+// the default, csv or xlsx) and of GET /api/incidents/export (csv or xlsx).
+// CSV is UTF-8 with a byte order mark, so that Excel reads Chinese text
+// right.
+const (
+	FormatJSON = "json"
+	FormatCSV  = "csv"
+	FormatXLSX = "xlsx"
+)
+
+// KPIExportColumns is the header of GET /api/kpi?format=csv|xlsx: a
+// KPIRow's JSON names, in order; one row per group, then the total. An
+// empty cell is a null. The shares are 0..1 (in XLSX formatted as %).
+var KPIExportColumns = []string{"group", "count", "reach_base", "reached_1", "reached_3", "reached_5",
+	"to_dispatch_p50_s", "to_dispatch_p90_s", "to_ack_p50_s", "to_ack_p90_s", "to_arrival_p50_s", "to_arrival_p90_s",
+	"to_close_p50_s", "to_close_p90_s", "declines", "timeouts", "uncovered_share"}
+
+// IncidentExportColumns is the header of GET /api/incidents/export: one row
+// per incident created in the window, oldest first. created and closed are
+// RFC 3339 in the hub's local time (closed empty while open), created_ms
+// Unix ms; district is the KPIs' (of the place first reported; "none"
+// outside every district); units the units sent, space-separated, in the
+// order first sent; first_arrived the unit that arrived first; the
+// seconds from creation are empty when the step has not happened (to_close_s
+// while open); uncovered is "yes" when the incident was ever flagged
+// uncovered, else "no".
+var IncidentExportColumns = []string{"id", "created", "created_ms", "kind", "priority", "status", "district",
+	"lat", "lon", "summary", "units", "first_arrived", "to_dispatch_s", "to_ack_s", "to_arrival_s", "to_close_s",
+	"declines", "timeouts", "uncovered", "closed"}

@@ -122,6 +122,7 @@ func New(cfg Config) http.Handler {
 		mux.Handle("/api/incidents/{id}/close", s.auth(methods{http.MethodPost: s.closeIncident}))
 		mux.Handle("/api/incidents/{id}/reopen", s.auth(methods{http.MethodPost: s.reopen}))
 		mux.Handle("/api/kpi", s.auth(methods{http.MethodGet: s.kpi}))
+		mux.Handle("/api/incidents/export", s.auth(methods{http.MethodGet: s.incidentsExport}))
 		mux.Handle("/api/incidents/{id}/replay", s.auth(methods{http.MethodGet: s.replay}))
 	}
 	if cfg.Stream != nil {

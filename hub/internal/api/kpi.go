@@ -2,38 +2,36 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 
-	"kuaifan/hub/internal/clip"
+	"kuaifan/protocol/api"
 )
 
 // kpi answers GET /api/kpi?from=&to=&by=: the response figures of the
 // incidents created in [from, to) (Unix ms, at most 400 days apart), by
 // district, kind, priority, unit_type, shift or day, with a total row
-// (kuaifan/protocol/kpi has the definitions).
+// (kuaifan/protocol/kpi has the definitions); format=csv or xlsx exports
+// the rows instead of the JSON (export.go).
 func (s *server) kpi(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	var bounds [2]int64
-	for i, name := range []string{"from", "to"} {
-		v := q.Get(name)
-		if v == "" {
-			writeError(w, http.StatusBadRequest, name+" is required: Unix ms")
-			return
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 {
-			writeError(w, http.StatusBadRequest, name+" "+clip.Quote(v)+" is not Unix ms")
-			return
-		}
-		bounds[i] = n
+	from, to, ok := window(w, r)
+	if !ok {
+		return
 	}
+	q := r.URL.Query()
 	if q.Get("by") == "" {
 		writeError(w, http.StatusBadRequest, "by is required: district, kind, priority, unit_type, shift or day")
 		return
 	}
-	rep, err := s.Dispatch.KPI(bounds[0], bounds[1], q.Get("by"))
+	f, ok := format(w, r, api.FormatJSON, api.FormatCSV, api.FormatXLSX)
+	if !ok {
+		return
+	}
+	rep, err := s.Dispatch.KPI(from, to, q.Get("by"))
 	if err != nil {
 		s.dispatchError(w, r, err)
+		return
+	}
+	if f != api.FormatJSON {
+		s.kpiExport(w, r, f, &rep)
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)

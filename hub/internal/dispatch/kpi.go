@@ -1,7 +1,11 @@
 package dispatch
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"kuaifan/protocol/api"
@@ -61,6 +65,79 @@ func CheckKPIWindow(from, to int64, by string) error {
 	switch {
 	case !kpi.ValidBy(by):
 		return fmt.Errorf("%w: by %q is not one of %v", ErrInvalid, by, api.KPIBys)
+	}
+	return CheckWindow(from, to)
+}
+
+// Location is the hub's local time (Config.Location), in which exports
+// write times and name days.
+func (d *Dispatcher) Location() *time.Location { return d.cfg.Location }
+
+// EachCreated visits every stored incident created in [from, to) (Unix ms,
+// checked as CheckWindow does) in creation order (ties by id), with its
+// facts (the district, declines, timeouts, uncovered flag the KPIs use).
+// The ids are taken under the lock; each record is then read on its own,
+// from memory (a copy) or from the store, so an export never holds the
+// dispatcher for its whole length. An incident pruned in between is left
+// out. Visiting stops at visit's first error, which EachCreated returns.
+func (d *Dispatcher) EachCreated(from, to int64, visit func(Incident, kpi.Facts) error) error {
+	if err := CheckWindow(from, to); err != nil {
+		return err
+	}
+	type key struct {
+		id      string
+		created int64
+	}
+	d.mu.Lock()
+	keys := make([]key, 0, min(len(d.facts), 1024))
+	for id, f := range d.facts {
+		if f.Created >= from && f.Created < to {
+			keys = append(keys, key{id, f.Created})
+		}
+	}
+	d.mu.Unlock()
+	slices.SortFunc(keys, func(a, b key) int {
+		if c := cmp.Compare(a.created, b.created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	for _, k := range keys {
+		inc, err := d.record(k.id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := visit(inc, d.factsOf(&inc)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// record is a copy of an incident, from memory or the store, without
+// recommendations.
+func (d *Dispatcher) record(id string) (Incident, error) {
+	d.mu.Lock()
+	if inc, ok := d.incidents[id]; ok {
+		c := clone(inc)
+		d.mu.Unlock()
+		return c, nil
+	}
+	d.mu.Unlock()
+	inc, err := d.load(id)
+	if err != nil {
+		return Incident{}, err
+	}
+	return *inc, nil
+}
+
+// CheckWindow reports what is wrong with a window of creation times (Unix
+// ms) of the KPIs or an export, as ErrInvalid.
+func CheckWindow(from, to int64) error {
+	switch {
 	case from <= 0 || to <= 0:
 		return fmt.Errorf("%w: from and to are Unix ms, both required", ErrInvalid)
 	case to <= from:

@@ -1,8 +1,10 @@
 package dispatch
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -148,5 +150,52 @@ func BenchmarkKPI90Days(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// EachCreated visits the incidents created in the window in creation
+// order, reading one closed more than a day ago from the store; it stops
+// at the visitor's error and refuses a bad window.
+func TestEachCreated(t *testing.T) {
+	r := newRig(t)
+	now := r.clock.Now()
+	old := Incident{ID: "inc-old-0001", Kind: "theft", Priority: 2, Status: StatusClosed, Lat: siteLat, Lon: siteLon,
+		Summary: "自行车", Created: now.Add(-10 * 24 * time.Hour).UnixMilli(), Closed: now.Add(-9 * 24 * time.Hour).UnixMilli()}
+	b, err := json.Marshal(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.st.Put(map[string][]byte{keyPrefix + old.ID: b}); err != nil {
+		t.Fatal(err)
+	}
+	r.restart()
+	if _, ok := r.d.incidents[old.ID]; ok {
+		t.Fatal("an incident closed 9 days ago is in memory")
+	}
+	a := r.create("fire", 1)
+	r.clock.Advance(time.Second)
+	c := r.create("theft", 3)
+	var got []string
+	err = r.d.EachCreated(now.Add(-20*24*time.Hour).UnixMilli(), now.Add(time.Hour).UnixMilli(), func(inc Incident, f kpi.Facts) error {
+		if inc.ID != f.ID || inc.Created != f.Created {
+			t.Errorf("%s: facts %+v", inc.ID, f)
+		}
+		if inc.ID == old.ID && (inc.Summary != old.Summary || inc.Closed != old.Closed || !f.Closed) {
+			t.Errorf("old incident %+v, facts %+v", inc, f)
+		}
+		got = append(got, inc.ID)
+		return nil
+	})
+	if want := []string{old.ID, a.ID, c.ID}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("visited %v, %v; want %v", got, err, want)
+	}
+	stop := errors.New("stop")
+	n := 0
+	err = r.d.EachCreated(now.Add(-20*24*time.Hour).UnixMilli(), now.Add(time.Hour).UnixMilli(), func(Incident, kpi.Facts) error { n++; return stop })
+	if err != stop || n != 1 {
+		t.Errorf("after an error: %d visits, %v", n, err)
+	}
+	if err := r.d.EachCreated(2, 1, func(Incident, kpi.Facts) error { return nil }); !errors.Is(err, ErrInvalid) {
+		t.Errorf("to before from: %v", err)
 	}
 }
