@@ -130,6 +130,18 @@ func (d *drawList) op3(op int, a, b, c float64) {
 	d.f(c)
 }
 
+// crosshair marks a place being chosen: a ring of radius r and a cross
+// reaching arm pixels from its centre.
+func (d *drawList) crosshair(x, y float64, stroke int, width, r, arm float64) {
+	d.style(-1, stroke, width, 1, 0)
+	d.op3(opCircle, x, y, r)
+	d.op2(opMove, x-arm, y)
+	d.op2(opLine, x+arm, y)
+	d.op2(opMove, x, y-arm)
+	d.op2(opLine, x, y+arm)
+	d.op1(opPaint)
+}
+
 func (d *drawList) style(fill, stroke int, width, alpha, dash float64) {
 	d.f(opStyle)
 	d.f(float64(fill))

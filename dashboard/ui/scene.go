@@ -233,24 +233,12 @@ func (b *sceneBuf) build(s *Store, m *MapScene, nowMS int64, phase float64) Scen
 
 	if m.Pending != nil {
 		x, y := v.ToScreen(m.Pending.Lat, m.Pending.Lon)
-		d.style(-1, colPending, 2, 1, 0)
-		d.op3(opCircle, x, y, 10)
-		d.op2(opMove, x-15, y)
-		d.op2(opLine, x+15, y)
-		d.op2(opMove, x, y-15)
-		d.op2(opLine, x, y+15)
-		d.op1(opPaint)
+		d.crosshair(x, y, colPending, 2, 10, 15)
 	}
 	if m.SightMode && m.Sight != nil {
 		// Where the sighting being reported will put the incident.
 		x, y := v.ToScreen(m.Sight.Lat, m.Sight.Lon)
-		d.style(-1, colChase, 2.5, 1, 0)
-		d.op3(opCircle, x, y, 11)
-		d.op2(opMove, x-17, y)
-		d.op2(opLine, x+17, y)
-		d.op2(opMove, x, y-17)
-		d.op2(opLine, x, y+17)
-		d.op1(opPaint)
+		d.crosshair(x, y, colChase, 2.5, 11, 17)
 	}
 
 	b.scaleBar(v, m.Lang)
