@@ -9,10 +9,11 @@ const (
 	KPIByUnitType = "unit_type" // the type of the first unit that arrived; "none": never reached; "unknown": a unit the fleet no longer has
 	KPIByShift    = "shift"     // "day" (08:00–20:00 local time of the hub) or "night" (20:00–08:00), by the creation time
 	KPIByDay      = "day"       // the local date of creation, "2006-01-02"
+	KPIByHour     = "hour"      // the local hour of day of creation, "00" to "23" (additive, 2026-12)
 )
 
 // KPIBys lists every grouping of GET /api/kpi.
-var KPIBys = []string{KPIByDistrict, KPIByKind, KPIByPriority, KPIByUnitType, KPIByShift, KPIByDay}
+var KPIBys = []string{KPIByDistrict, KPIByKind, KPIByPriority, KPIByUnitType, KPIByShift, KPIByDay, KPIByHour}
 
 // MaxKPIDays is the longest span GET /api/kpi answers, in days.
 const MaxKPIDays = 400

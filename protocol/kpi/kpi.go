@@ -33,7 +33,8 @@
 // to "3"); unit_type — the type of the first unit that arrived, "none" if
 // nobody did, "unknown" if the caller could not tell; shift — "day" when
 // created from 08:00 to before 20:00 local time, else "night"; day — the
-// local date of creation, "2006-01-02". Local time is the *time.Location
+// local date of creation, "2006-01-02"; hour — the local hour of day of
+// creation, "00" to "23". Local time is the *time.Location
 // given to Compute (the hub's own zone).
 package kpi
 
@@ -83,7 +84,15 @@ type Facts struct {
 	ToDispatchS, ToAckS, ToArrivalS, ToCloseS float64
 	Declines, Timeouts                        int
 	Uncovered                                 bool // ever flagged uncovered
+	// UncoveredSpans are the spans flagged uncovered, from an uncovered
+	// entry to the next covered or closed entry (ToS negative: still
+	// uncovered), seconds from creation; nil for most incidents.
+	UncoveredSpans []Span
 }
+
+// Span is a stretch of an incident's life, seconds from its creation; ToS
+// is negative while it lasts.
+type Span struct{ FromS, ToS float64 }
 
 // Reached reports whether a unit has arrived.
 func (f *Facts) Reached() bool { return f.ToArrivalS >= 0 }
@@ -114,9 +123,19 @@ func FactsOf(inc api.Incident, districtOf func(lat, lon float64) string, unitTyp
 			f.Timeouts++
 		case api.EntryUncovered:
 			f.Uncovered = true
+			if n := len(f.UncoveredSpans); n == 0 || f.UncoveredSpans[n-1].ToS >= 0 {
+				f.UncoveredSpans = append(f.UncoveredSpans, Span{FromS: sinceCreated(inc.Created, e.TS), ToS: -1})
+			}
+		case api.EntryCovered, api.EntryClosed:
+			if n := len(f.UncoveredSpans); n > 0 && f.UncoveredSpans[n-1].ToS < 0 {
+				f.UncoveredSpans[n-1].ToS = sinceCreated(inc.Created, e.TS)
+			}
 		}
 	}
 	f.Uncovered = f.Uncovered || inc.Uncovered
+	if n := len(f.UncoveredSpans); n > 0 && f.UncoveredSpans[n-1].ToS < 0 && f.Closed && f.ToCloseS >= 0 {
+		f.UncoveredSpans[n-1].ToS = max(f.UncoveredSpans[n-1].FromS, f.ToCloseS) // closed: no longer uncovered
+	}
 	if districtOf != nil {
 		f.District = districtOf(lat, lon)
 	}
@@ -137,6 +156,9 @@ func FactsOf(inc api.Incident, districtOf func(lat, lon float64) string, unitTyp
 	}
 	return f
 }
+
+// sinceCreated is the seconds from created to ts (Unix ms), never negative.
+func sinceCreated(created, ts int64) float64 { return max(0, float64(ts-created)/1000) }
 
 func secs(p *float64) float64 {
 	if p == nil || *p < 0 {
@@ -172,6 +194,8 @@ func GroupOf(f *Facts, by string, loc *time.Location) string {
 		return ShiftNight
 	case api.KPIByDay:
 		return time.UnixMilli(f.Created).In(loc).Format(time.DateOnly)
+	case api.KPIByHour:
+		return fmt.Sprintf("%02d", time.UnixMilli(f.Created).In(loc).Hour())
 	}
 	return ""
 }

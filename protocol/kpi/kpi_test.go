@@ -191,6 +191,16 @@ func TestHandComputed(t *testing.T) {
 			{"2", 3, 2, f(0), f(.5), f(.5), pp(30, 60), pp(60, 60), pp(170, 170), pp(1200, 1200), 1, 0, 0},
 			{"3", 1, 1, f(0), f(0), f(0), pp(20, 20), none2, none2, pp(900, 900), 0, 1, 1},
 		},
+		// 09: A; 10: B; 12: G; 21: C (on scene, not closed); 22: D E F,
+		// base D F (E is 2 minutes old); dispatch 20 60: P50 = 1st = 20,
+		// P90 = 2nd (ceil 1.8) = 60; close D's 900; uncovered D of 3.
+		api.KPIByHour: {
+			{"09", 1, 1, f(1), f(1), f(1), pp(5, 5), pp(15, 15), pp(50, 50), pp(600, 600), 0, 0, 0},
+			{"10", 1, 1, f(0), f(1), f(1), pp(30, 30), pp(60, 60), pp(170, 170), pp(1200, 1200), 1, 0, 0},
+			{"12", 1, 1, f(0), f(0), f(0), pp(100, 100), pp(120, 120), pp(400, 400), pp(3000, 3000), 0, 0, 0},
+			{"21", 1, 1, f(0), f(0), f(1), pp(10, 10), pp(40, 40), pp(290, 290), none2, 0, 1, 1},
+			{"22", 3, 2, f(0), f(0), f(0), pp(20, 60), none2, none2, pp(900, 900), 0, 1, 1. / 3},
+		},
 		api.KPIByKind: {
 			{"noise", 1, 1, f(0), f(0), f(0), pp(20, 20), none2, none2, pp(900, 900), 0, 1, 1},
 			{"robbery", 3, 3, f(1. / 3), f(1. / 3), f(2. / 3), pp(10, 100), pp(40, 120), pp(290, 400), pp(600, 3000), 0, 1, 1. / 3},
@@ -272,6 +282,9 @@ func TestComputeEdges(t *testing.T) {
 	}
 	if g := GroupOf(&fs[1], api.KPIByDay, sh); g != "2027-01-11" {
 		t.Errorf("23:30 UTC in CST: day %s", g)
+	}
+	if g := GroupOf(&fs[1], api.KPIByHour, sh); g != "07" {
+		t.Errorf("23:30 UTC in CST: hour %s", g)
 	}
 	if g := GroupOf(&Facts{Created: at(10, 20, 0)}, api.KPIByShift, time.UTC); g != ShiftNight {
 		t.Errorf("20:00 is night: %s", g)
@@ -369,5 +382,36 @@ func brute(t *testing.T, by string, row api.KPIRow, sub []Facts) {
 	}
 	if len(cls) > 0 && *row.ToCloseP50 != cls[(len(cls)+1)/2-1] {
 		t.Errorf("by %s group %s: close P50 %v, brute %v", by, row.Group, *row.ToCloseP50, cls[(len(cls)+1)/2-1])
+	}
+}
+
+func TestUncoveredSpans(t *testing.T) {
+	c := at(10, 9, 0)
+	e := func(typ string, s int64) api.Entry { return api.Entry{TS: c + s*1000, Type: typ, Actor: "auto"} }
+	cases := []struct {
+		name string
+		inc  api.Incident
+		want []Span
+	}{
+		{"never uncovered", api.Incident{Created: c, Status: api.IncidentClosed,
+			Timeline: []api.Entry{e(api.EntryCreated, 0), e(api.EntryClosed, 90)}}, nil},
+		{"covered, uncovered again, closed", api.Incident{Created: c, Status: api.IncidentClosed,
+			Figures: api.Figures{ToCloseS: f(200)},
+			Timeline: []api.Entry{e(api.EntryCreated, 0), e(api.EntryUncovered, 10), e(api.EntryUncovered, 20),
+				e(api.EntryCovered, 50), e(api.EntryUncovered, 100), e(api.EntryClosed, 200)}},
+			[]Span{{10, 50}, {100, 200}}},
+		{"still uncovered", api.Incident{Created: c, Status: api.IncidentOpen,
+			Timeline: []api.Entry{e(api.EntryCreated, 0), e(api.EntryUncovered, 30)}}, []Span{{30, -1}}},
+		{"closed without its entry", api.Incident{Created: c, Status: api.IncidentClosed,
+			Figures:  api.Figures{ToCloseS: f(400)},
+			Timeline: []api.Entry{e(api.EntryCreated, 0), e(api.EntryUncovered, 30)}}, []Span{{30, 400}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := FactsOf(tc.inc, nil, nil)
+			if !slices.Equal(got.UncoveredSpans, tc.want) || got.Uncovered != (tc.want != nil) {
+				t.Errorf("spans %v uncovered %v, want %v", got.UncoveredSpans, got.Uncovered, tc.want)
+			}
+		})
 	}
 }

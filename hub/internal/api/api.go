@@ -123,6 +123,8 @@ func New(cfg Config) http.Handler {
 		mux.Handle("/api/incidents/{id}/reopen", s.auth(methods{http.MethodPost: s.reopen}))
 		mux.Handle("/api/kpi", s.auth(methods{http.MethodGet: s.kpi}))
 		mux.Handle("/api/incidents/export", s.auth(methods{http.MethodGet: s.incidentsExport}))
+		mux.Handle("/api/incidents/search", s.auth(methods{http.MethodGet: s.search}))
+		mux.Handle("/api/report/daily", s.auth(methods{http.MethodGet: s.dailyReport}))
 		mux.Handle("/api/incidents/{id}/replay", s.auth(methods{http.MethodGet: s.replay}))
 	}
 	if cfg.Stream != nil {

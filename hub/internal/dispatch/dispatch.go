@@ -35,7 +35,6 @@ import (
 	"kuaifan/hub/internal/store"
 	"kuaifan/protocol"
 	"kuaifan/protocol/api"
-	"kuaifan/protocol/kpi"
 )
 
 // Errors; each wraps a message for the caller.
@@ -65,7 +64,7 @@ type Dispatcher struct {
 
 	mu        sync.Mutex
 	incidents map[string]*Incident   // open ones, and those closed in the last day
-	facts     map[string]kpi.Facts   // every incident in the store, for the response figures (kpi.go)
+	facts     map[string]*indexed    // every incident in the store, for the response figures and the archive (archive.go)
 	busy      map[string]string      // unit → incident of its active assignment
 	timers    map[string]*time.Timer // command id → its ack deadline
 	day       string                 // for incident ids: inc-<day>-<n>
@@ -90,7 +89,7 @@ func New(cfg Config, matchCfg match.Config, st *store.Store, f *fleet.Fleet, bus
 		busy:      make(map[string]string),
 		timers:    make(map[string]*time.Timer),
 		cameras:   make(map[string]api.Camera, len(cfg.Cameras)),
-		facts:     make(map[string]kpi.Facts),
+		facts:     make(map[string]*indexed),
 	}
 	for _, c := range cfg.Cameras {
 		d.cameras[c.ID] = c
@@ -108,7 +107,7 @@ func New(cfg Config, matchCfg match.Config, st *store.Store, f *fleet.Fleet, bus
 			d.log.Error("dispatch: an incident's record does not decode; it is skipped", "key", key, "err", err)
 			return nil
 		}
-		d.facts[inc.ID] = d.factsOf(&inc)
+		d.facts[inc.ID] = d.indexOf(&inc)
 		if inc.Status == StatusClosed && now.Sub(time.UnixMilli(inc.Closed)) > 24*time.Hour {
 			return nil // stays in the store; Get reads it from there
 		}
@@ -231,8 +230,8 @@ func (d *Dispatcher) prune() {
 			if inc, ok := d.incidents[k[len(keyPrefix):]]; ok && inc.Status == StatusClosed {
 				delete(d.incidents, inc.ID)
 			}
-			if f, ok := d.facts[k[len(keyPrefix):]]; ok && f.Closed {
-				delete(d.facts, f.ID)
+			if x, ok := d.facts[k[len(keyPrefix):]]; ok && x.facts.Closed {
+				delete(d.facts, x.facts.ID)
 			}
 		}
 		d.mu.Unlock()
@@ -316,7 +315,7 @@ func (d *Dispatcher) flush(o *outbox) error {
 			return err
 		}
 		for id, inc := range o.save {
-			d.facts[id] = d.factsOf(inc)
+			d.facts[id] = d.indexOf(inc)
 		}
 	}
 	for _, c := range o.commands {

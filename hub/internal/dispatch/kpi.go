@@ -36,9 +36,9 @@ func (d *Dispatcher) Facts(from, to int64) []kpi.Facts {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := make([]kpi.Facts, 0, min(len(d.facts), 1024))
-	for _, f := range d.facts {
-		if f.Created >= from && f.Created < to {
-			out = append(out, f)
+	for _, x := range d.facts {
+		if x.facts.Created >= from && x.facts.Created < to {
+			out = append(out, x.facts)
 		}
 	}
 	return out
@@ -90,9 +90,9 @@ func (d *Dispatcher) EachCreated(from, to int64, visit func(Incident, kpi.Facts)
 	}
 	d.mu.Lock()
 	keys := make([]key, 0, min(len(d.facts), 1024))
-	for id, f := range d.facts {
-		if f.Created >= from && f.Created < to {
-			keys = append(keys, key{id, f.Created})
+	for id, x := range d.facts {
+		if x.facts.Created >= from && x.facts.Created < to {
+			keys = append(keys, key{id, x.facts.Created})
 		}
 	}
 	d.mu.Unlock()

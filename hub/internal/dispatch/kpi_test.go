@@ -135,11 +135,11 @@ func syntheticFacts(i int, from time.Time) kpi.Facts {
 // BenchmarkKPI90Days is the target: 90 days × 300 incidents a day,
 // by district and by day, well under 200 ms.
 func BenchmarkKPI90Days(b *testing.B) {
-	d := &Dispatcher{cfg: Config{Now: time.Now, Location: time.Local}, facts: map[string]kpi.Facts{}}
+	d := &Dispatcher{cfg: Config{Now: time.Now, Location: time.Local}, facts: map[string]*indexed{}}
 	end := time.Now()
 	from := end.Add(-90 * 24 * time.Hour)
 	for i := range 90 * 300 {
-		d.facts[fmt.Sprint(i)] = syntheticFacts(i, from)
+		d.facts[fmt.Sprint(i)] = &indexed{facts: syntheticFacts(i, from)}
 	}
 	for _, by := range []string{api.KPIByDistrict, api.KPIByDay} {
 		b.Run(by, func(b *testing.B) {
