@@ -63,7 +63,7 @@ const ReportWorst = 10 // the worst responses a daily report lists
 // DailyReport is the answer of GET /api/report/daily.
 type DailyReport struct {
 	Date string `json:"date"` // "2006-01-02", the hub's local date
-	Zone string `json:"zone"` // the hub's time zone, e.g. "Asia/Shanghai"
+	Zone string `json:"zone"` // the hub's time zone: "Asia/Shanghai", or "CST+08:00" when it runs on the machine's zone
 	From int64  `json:"from"` // Unix ms, the date's 00:00
 	To   int64  `json:"to"`   // Unix ms, the next date's 00:00
 	// Total, Shifts (KPIByShift: "day", "night") and Districts are the

@@ -188,7 +188,12 @@ func (d *Dispatcher) DailyReport(date string) (api.DailyReport, error) {
 	if err != nil {
 		return api.DailyReport{}, fmt.Errorf("%w: date %q is not YYYY-MM-DD", ErrInvalid, date)
 	}
-	rep := api.DailyReport{Date: date, Zone: loc.String(), From: day.UnixMilli(), To: day.AddDate(0, 0, 1).UnixMilli()}
+	zone := loc.String()
+	if zone == "Local" {
+		// The hub runs on the machine's zone (no TZ): name it by what it is.
+		zone = day.Format("MST-07:00")
+	}
+	rep := api.DailyReport{Date: date, Zone: zone, From: day.UnixMilli(), To: day.AddDate(0, 0, 1).UnixMilli()}
 	facts := d.Facts(rep.From, rep.To)
 	for _, by := range []string{api.KPIByShift, api.KPIByDistrict} {
 		r, err := kpi.Compute(facts, by, now, loc)
