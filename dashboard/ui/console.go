@@ -42,6 +42,13 @@ type Console struct {
 	// Alerts stand until their incident is opened; newest last.
 	Alerts     []Alert
 	alertKnown map[string]bool // incidents this session has seen
+	// Screen is what the console shows (screens.go): ScreenLive or one of
+	// the past.
+	Screen string
+	// Replay and UnitDay are the map screens of the past (replay.go,
+	// unitday.go), kept while another screen shows; nil until opened.
+	Replay  *ReplayState
+	UnitDay *UnitDayState
 	// Tab is the panel shown on a narrow screen (TabIncidents, TabMap, TabUnits).
 	Tab string
 	// Cursor is the queue row the keyboard is on (↑ ↓, Enter opens it).
@@ -414,6 +421,7 @@ func (c *Console) SignedOut(link Link) {
 	c.mu.Unlock()
 	c.Detail, c.Link, c.Creating, c.Confirm, c.Recs = nil, link, false, nil, RecsHold{}
 	c.Alerts, c.alertKnown = nil, nil
+	c.Replay, c.UnitDay = nil, nil // the next session may not see them
 	c.Form.Open, c.Form.Busy = false, false
 	c.Sighting = SightingForm{}
 	c.Dirty()

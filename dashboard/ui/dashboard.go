@@ -153,6 +153,7 @@ func (d *Dashboard) Render() app.UI {
 					}
 					return app.Span().ID("notice").Class(cls).Text(c.Notice.Text)
 				}),
+				d.screenBar(lang),
 				app.Span().Class("spacer"),
 				app.Details().Class("settings").Body(
 					app.Summary().Title(T(lang, "key.help")).Text("⚙"),
@@ -172,22 +173,26 @@ func (d *Dashboard) Render() app.UI {
 				app.Button().ID("signout").Class("ghost").Text(T(lang, "app.signout")).OnClick(d.onSignOut),
 			),
 			app.If(len(c.Alerts) > 0, func() app.UI { return &AlertBanner{Ctl: d.ctl, Rev: now.UnixNano()} }),
-			app.Nav().ID("tabs").Class("tabs").Body(
-				app.Range(tabs).Slice(func(i int) app.UI {
-					t := tabs[i]
-					cls := "tab"
-					if c.Tab == t {
-						cls += " active"
-					}
-					return app.Button().Class(cls).DataSet("tab", t).Text(T(lang, "tab."+t)).
-						OnClick(func(ctx app.Context, e app.Event) { d.ctl.C.Tab = t }, app.EventScope(t))
-				}),
-			),
-			app.Main().Class("console", "tab-"+c.Tab).Body(
-				&IncidentsPanel{Ctl: d.ctl, Rev: now.UnixNano()},
-				&MapView{Ctl: d.ctl, Lang: lang, Creating: c.Creating, Chase: c.MapChase()},
-				&UnitsPanel{Ctl: d.ctl, Shown: c.UnitsView(c.Store.HubNow(now))},
-			),
+			app.If(c.Screen == ScreenLive, func() app.UI {
+				return app.Nav().ID("tabs").Class("tabs").Body(
+					app.Range(tabs).Slice(func(i int) app.UI {
+						t := tabs[i]
+						cls := "tab"
+						if c.Tab == t {
+							cls += " active"
+						}
+						return app.Button().Class(cls).DataSet("tab", t).Text(T(lang, "tab."+t)).
+							OnClick(func(ctx app.Context, e app.Event) { d.ctl.C.Tab = t }, app.EventScope(t))
+					}),
+				)
+			}),
+			app.If(c.Screen == ScreenLive, func() app.UI {
+				return app.Main().Class("console", "tab-"+c.Tab).Body(
+					&IncidentsPanel{Ctl: d.ctl, Rev: now.UnixNano()},
+					&MapView{Ctl: d.ctl, Lang: lang, Creating: c.Creating, Chase: c.MapChase()},
+					&UnitsPanel{Ctl: d.ctl, Shown: c.UnitsView(c.Store.HubNow(now))},
+				)
+			}).Else(func() app.UI { return d.screenBody() }),
 			&StatusBar{Ctl: d.ctl, Rev: now.UnixNano()},
 		),
 		app.If(c.Confirm != nil, func() app.UI { return &ConfirmDialog{Ctl: d.ctl, Rev: now.UnixNano()} }),

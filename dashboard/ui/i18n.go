@@ -51,9 +51,33 @@ func Tf(lang Lang, key string, args ...any) string {
 	return fmt.Sprintf(T(lang, key), args...)
 }
 
-// messages is every string the dashboard shows, per language. Every key must
-// be in both tables (TestMessagesComplete).
-var messages = map[Lang]map[string]string{
+// messages is every string the dashboard shows, per language: the live
+// console's (consoleMessages) and each view's own table. Every key must be
+// in both languages (TestMessagesComplete) and in one table only.
+var messages = mergeMessages(consoleMessages, historyMessages, pagesMessages)
+
+// mergeMessages joins tables of strings. A key in two of them is a
+// programming error: it panics as the package starts, so every test fails.
+func mergeMessages(tables ...map[Lang]map[string]string) map[Lang]map[string]string {
+	out := map[Lang]map[string]string{}
+	for _, t := range tables {
+		for lang, strs := range t {
+			if out[lang] == nil {
+				out[lang] = map[string]string{}
+			}
+			for k, v := range strs {
+				if _, dup := out[lang][k]; dup {
+					panic("ui: message " + k + " is in two tables")
+				}
+				out[lang][k] = v
+			}
+		}
+	}
+	return out
+}
+
+// consoleMessages are the live console's strings.
+var consoleMessages = map[Lang]map[string]string{
 	EN: {
 		"app.title":                  "kuaifan dispatch",
 		"app.switch":                 "中文",

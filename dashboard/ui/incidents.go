@@ -186,6 +186,8 @@ func (p *IncidentsPanel) detail(inc *Incident, lang Lang, hubNow int64) app.UI {
 				return app.Button().ID("incident-reopen").Class("primary").DataSet("incident", id).Text(T(lang, "inc.reopen")).
 					OnClick(func(ctx app.Context, e app.Event) { p.Ctl.AskReopen(id) }, app.EventScope(id))
 			}),
+			app.Button().ID("replay-open").Class("ghost").DataSet("incident", id).Text(T(lang, "replay.open")).
+				OnClick(func(ctx app.Context, e app.Event) { p.Ctl.OpenReplay(id) }, app.EventScope(id)),
 			app.Button().ID("incident-deselect").Class("ghost").Text(T(lang, "inc.deselect")).OnClick(p.onDeselect),
 		),
 		figures(inc, lang),

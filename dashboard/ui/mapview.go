@@ -24,6 +24,9 @@ type MapView struct {
 	Lang     Lang
 	Creating bool
 	Chase    MapChase // the sighting form and the cameras: a change re-renders the map's elements
+	// Past, if set, is a screen of the past's map (history_map.go): the
+	// map draws it instead of the live store, and a click selects nothing.
+	Past *PastMap
 
 	canvas, g, painter, buf, strs, stats app.Value
 	bufCap                               int
@@ -41,6 +44,7 @@ type MapView struct {
 	times                                frameTimes
 	memAt                                time.Time
 	pk                                   pickState // the picker (pick.go)
+	lastPast                             *PastMap  // the past map last drawn: another one is drawn at once
 }
 
 type listener struct {
@@ -53,6 +57,9 @@ type listener struct {
 // the frame loop's, never the renderer's.
 func (m *MapView) Render() app.UI {
 	lang := m.Lang
+	if m.Past != nil {
+		return m.renderPast()
+	}
 	cls := "mapwrap"
 	if m.Creating {
 		cls += " creating"
@@ -93,7 +100,7 @@ func (m *MapView) Render() app.UI {
 
 func (m *MapView) zoomBy(f float64) app.EventHandler {
 	return func(ctx app.Context, e app.Event) {
-		m.Ctl.C.WithView(func(v *View) bool {
+		m.withView(func(v *View) bool {
 			v.ZoomAt(f, v.W/2, v.H/2)
 			return true
 		})
@@ -126,7 +133,7 @@ func (m *MapView) OnMount(ctx app.Context) {
 		if len(args) < 2 {
 			return nil
 		}
-		v := m.Ctl.C.View()
+		v := m.view()
 		x, y := v.ToScreen(args[0].Float(), args[1].Float())
 		r := m.canvas.Call("getBoundingClientRect")
 		return map[string]any{"x": r.Get("left").Float() + x, "y": r.Get("top").Float() + y}
@@ -138,11 +145,11 @@ func (m *MapView) OnMount(ctx app.Context) {
 	})
 	m.listen(m.canvas, "pointermove", nil, func(e app.Value) {
 		id, x, y := e.Get("pointerId").Int(), e.Get("offsetX").Float(), e.Get("offsetY").Float()
-		m.Ctl.C.WithView(func(v *View) bool { return m.gest.Move(v, id, x, y) })
+		m.withView(func(v *View) bool { return m.gest.Move(v, id, x, y) })
 	})
 	m.listen(m.canvas, "pointerup", nil, func(e app.Value) {
 		x, y := e.Get("offsetX").Float(), e.Get("offsetY").Float()
-		if m.gest.Up(e.Get("pointerId").Int(), x, y) {
+		if m.gest.Up(e.Get("pointerId").Int(), x, y) && m.Past == nil {
 			ctx.Dispatch(func(app.Context) { m.Ctl.Clicked(m.Ctl.C.Click(x, y)) })
 		}
 	})
@@ -153,12 +160,12 @@ func (m *MapView) OnMount(ctx app.Context) {
 		e.Call("preventDefault")
 		f := WheelFactor(e.Get("deltaY").Float(), e.Get("deltaMode").Int())
 		x, y := e.Get("offsetX").Float(), e.Get("offsetY").Float()
-		m.Ctl.C.WithView(func(v *View) bool { v.ZoomAt(f, x, y); return true })
+		m.withView(func(v *View) bool { v.ZoomAt(f, x, y); return true })
 	})
 	m.listen(m.canvas, "dblclick", nil, func(e app.Value) {
 		e.Call("preventDefault")
 		x, y := e.Get("offsetX").Float(), e.Get("offsetY").Float()
-		m.Ctl.C.WithView(func(v *View) bool { v.ZoomAt(2, x, y); return true })
+		m.withView(func(v *View) bool { v.ZoomAt(2, x, y); return true })
 	})
 
 	m.watchPick(ctx)
@@ -235,29 +242,53 @@ func (m *MapView) frame() {
 	if dpr <= 0 || math.IsNaN(dpr) {
 		dpr = 1
 	}
+	c := m.Ctl.C
+	past := m.Past
+	if past != nil && past.Tick != nil {
+		past.Tick(time.Now()) // playback runs, and its view follows, drawn or not
+	}
 	if w <= 0 || h <= 0 {
 		return // not laid out (hidden)
 	}
-	c := m.Ctl.C
 	if w != m.w || h != m.h || dpr != m.dpr {
 		m.w, m.h, m.dpr = w, h, dpr
 		m.canvas.Set("width", int(math.Round(w*dpr)))
 		m.canvas.Set("height", int(math.Round(h*dpr)))
-		c.Resize(w, h)
+		if past != nil {
+			past.Resize(w, h)
+		} else {
+			c.Resize(w, h)
+		}
 	}
 	now := time.Now()
 	rev := c.SceneRev()
+	if past != nil {
+		rev = past.Rev()
+	}
 	since := now.Sub(m.lastDraw)
-	if rev == m.lastRev && since < fadeEvery && !(m.pulsing && since >= pulseEvery) {
+	if rev == m.lastRev && past == m.lastPast && since < fadeEvery && !(m.pulsing && since >= pulseEvery) {
 		return
 	}
+	m.lastPast = past
 	start := perfNow()
 	phase := float64(now.UnixMilli()%1200) / 1200
-	c.Lock()
-	info := m.sb.build(c.Store, &c.Scene, c.Store.HubNow(now), phase)
-	units := len(c.Store.Units)
-	tiles := c.Scene.Tiles
-	c.Unlock()
+	var info SceneInfo
+	var units int
+	var tiles string
+	if past != nil {
+		past.Lock()
+		info = m.sb.build(past.Store, &past.Scene, past.NowMS, phase)
+		units, tiles = len(past.Store.Units), past.Scene.Tiles
+		past.Unlock()
+		if past.Drawn != nil {
+			past.Drawn(info)
+		}
+	} else {
+		c.Lock()
+		info = m.sb.build(c.Store, &c.Scene, c.Store.HubNow(now), phase)
+		units, tiles = len(c.Store.Units), c.Scene.Tiles
+		c.Unlock()
+	}
 	m.lastRev, m.lastDraw, m.pulsing = rev, now, info.Pulsing
 
 	d := &m.sb.d
@@ -304,6 +335,39 @@ func (m *MapView) frame() {
 		m.stats.Set("decodedFrames", n)
 		m.stats.Set("decodeMs", float64(took.Microseconds())/1e3)
 	}
+}
+
+// withView and view act on the view of the map shown: the live one or
+// the past's.
+func (m *MapView) withView(f func(v *View) bool) {
+	if m.Past != nil {
+		m.Past.WithView(f)
+		return
+	}
+	m.Ctl.C.WithView(f)
+}
+
+func (m *MapView) view() View {
+	if m.Past != nil {
+		return m.Past.View()
+	}
+	return m.Ctl.C.View()
+}
+
+// renderPast is the map of a screen of the past: the canvas and the zoom
+// and fit buttons; no live layers, forms or picker.
+func (m *MapView) renderPast() app.UI {
+	lang := m.Lang
+	return app.Div().Class("mapwrap", "past").Body(
+		app.Canvas().ID("map").TabIndex(0).Aria("label", T(lang, "app.title")),
+		app.Div().Class("mapctl").Body(
+			app.Button().ID("zoom-in").Title(T(lang, "map.zoomin")).Text("+").OnClick(m.zoomBy(2)),
+			app.Button().ID("zoom-out").Title(T(lang, "map.zoomout")).Text("−").OnClick(m.zoomBy(0.5)),
+			app.Button().ID("fit").Title(T(lang, "map.fit")).Text("⤢").OnClick(func(ctx app.Context, e app.Event) {
+				m.Past.FitAll()
+			}),
+		),
+	)
 }
 
 // frameTimes keeps the last 256 frame times for a p95.

@@ -34,9 +34,13 @@ func Register() {
 // next to app.wasm).
 const (
 	StyleSheet = "/web/kuaifan.css"
-	IconSVG    = "/web/icon.svg"
-	IconPNG    = "/web/icon-192.png"
-	IconLarge  = "/web/icon-512.png"
+	// The screens of the past have sheets of their own: the map's
+	// (replay, a unit's day) and the pages' (archive, figures, report).
+	HistorySheet = "/web/history.css"
+	PagesSheet   = "/web/pages.css"
+	IconSVG      = "/web/icon.svg"
+	IconPNG      = "/web/icon-192.png"
+	IconLarge    = "/web/icon-512.png"
 )
 
 // NewHandler returns the dashboard's app.Handler with its name, icons,
@@ -54,7 +58,7 @@ func NewHandler() *app.Handler {
 		Lang:            "zh-CN",
 		LoadingLabel:    "快反 kuaifan {progress}%",
 		Icon:            app.Icon{Default: IconPNG, Large: IconLarge, SVG: IconSVG, Maskable: IconLarge},
-		Styles:          []string{StyleSheet},
+		Styles:          []string{StyleSheet, HistorySheet, PagesSheet},
 		BackgroundColor: "#0e1620",
 		ThemeColor:      "#0e1620",
 		Env:             map[string]string{},

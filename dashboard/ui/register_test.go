@@ -71,7 +71,7 @@ func TestHandlerServesRoutes(t *testing.T) {
 	if m := regexp.MustCompile(`(?:src|href)="https?://[^"]*"`).FindString(page); m != "" {
 		t.Errorf("the page loads %s from outside", m)
 	}
-	for _, asset := range []string{StyleSheet, IconSVG, IconPNG, IconLarge} {
+	for _, asset := range []string{StyleSheet, HistorySheet, PagesSheet, IconSVG, IconPNG, IconLarge} {
 		if code, _ := get(t, srv, asset); code != 200 {
 			t.Errorf("GET %s: %d", asset, code)
 		}

@@ -26,6 +26,24 @@ type MapScene struct {
 	SightMode   bool
 	Sight       *LatLon
 	SightCamera string
+	// The screens of the past (unitday.go): polylines each in a colour of
+	// the palette (a day's track by speed), drawn where Track is, and
+	// ringed places with a label (its stops), over the track.
+	Paths []ScenePath
+	Marks []SceneMark
+}
+
+// ScenePath is a polyline in one of the palette's colours.
+type ScenePath struct {
+	Colour int
+	Pts    []LatLon
+}
+
+// SceneMark is a place ringed in a colour, with a label beside it.
+type SceneMark struct {
+	LatLon
+	Colour int
+	Label  string
 }
 
 // Marker shapes by unit type: distinct outlines, readable without colour.
@@ -166,6 +184,7 @@ func (b *sceneBuf) build(s *Store, m *MapScene, nowMS int64, phase float64) Scen
 		}
 		d.op1(opPaint)
 	}
+	b.pastLayers(v, m)
 
 	// Response circles of the selected incident.
 	sel := s.Incident(m.SelInc)
@@ -243,6 +262,36 @@ func (b *sceneBuf) build(s *Store, m *MapScene, nowMS int64, phase float64) Scen
 
 	b.scaleBar(v, m.Lang)
 	return info
+}
+
+// pastLayers draws the scene's paths and marks (screens of the past).
+func (b *sceneBuf) pastLayers(v View, m *MapScene) {
+	d := &b.d
+	for _, p := range m.Paths {
+		if len(p.Pts) < 2 {
+			continue
+		}
+		d.style(-1, p.Colour, 3, 0.9, 0)
+		for i, q := range p.Pts {
+			x, y := v.ToScreen(q.Lat, q.Lon)
+			if i == 0 {
+				d.op2(opMove, x, y)
+			} else {
+				d.op2(opLine, x, y)
+			}
+		}
+		d.op1(opPaint)
+	}
+	for _, k := range m.Marks {
+		x, y := v.ToScreen(k.Lat, k.Lon)
+		d.style(colDark, k.Colour, 2.5, 0.9, 0)
+		d.op3(opCircle, x, y, 7)
+		d.op1(opPaint)
+		if k.Label != "" {
+			d.style(-1, -1, 1, 1, 0)
+			d.text(x+11, y, k.Label, 11, 0, k.Colour, colDark)
+		}
+	}
 }
 
 // unitXY projects a unit from its cached Mercator position.

@@ -152,8 +152,12 @@ func (p *UnitsPanel) Render() app.UI {
 			),
 		),
 		app.If(v.Sel != "", func() app.UI {
-			return app.Div().ID("unit-track").Class("track").DataSet("unit", v.Sel).Title(v.Sel).
-				Text(v.SelName + " · " + Tf(lang, "units.track", v.Track))
+			sel := v.Sel
+			return app.Div().ID("unit-track").Class("track").DataSet("unit", v.Sel).Title(v.Sel).Body(
+				app.Text(v.SelName+" · "+Tf(lang, "units.track", v.Track)+" "),
+				app.Button().ID("unitday-open").Class("day-open").DataSet("unit", sel).Text(T(lang, "unitday.open")).
+					OnClick(func(ctx app.Context, e app.Event) { p.Ctl.OpenUnitDay(sel, time.Now()) }, app.EventScope(sel)),
+			)
 		}),
 		app.If(v.Total == 0, func() app.UI {
 			return app.P().Class("empty").Text(T(lang, "units.empty"))
