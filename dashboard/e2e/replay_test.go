@@ -230,6 +230,9 @@ func TestReplayChase(t *testing.T) {
 	if points == 0 {
 		t.Errorf("%s's day has no track", unit)
 	}
+	// The whole day fitted on the map, its track drawn in speed colours.
+	b.waitJS("the track drawn", `(window.kuaifanStats || {}).paths > 1`, 10*time.Second)
+	b.screenshot("unitday-track")
 	found := false
 	for _, id := range listed {
 		found = found || id == inc.ID

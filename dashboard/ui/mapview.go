@@ -323,6 +323,8 @@ func (m *MapView) frame() {
 	m.stats.Set("chaseLines", info.ChaseLines)
 	m.stats.Set("offer", info.Offer)
 	m.stats.Set("cameras", info.Cameras)
+	m.stats.Set("paths", info.Paths)
+	m.stats.Set("marks", info.Marks)
 	if now.Sub(m.memAt) >= time.Second {
 		// Go's own heap lives in the WebAssembly memory, which Chromium's
 		// JSHeapUsedSize does not count.

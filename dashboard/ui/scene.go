@@ -136,6 +136,9 @@ type SceneInfo struct {
 	Trail, ChaseLines int
 	Offer             bool
 	Cameras           int
+	// Paths: the points of the screens of the past's paths drawn (a
+	// unit's day); Marks: their marks (its stops).
+	Paths, Marks int
 }
 
 // UnitRadius is a marker's size in CSS px at a zoom.
@@ -184,7 +187,7 @@ func (b *sceneBuf) build(s *Store, m *MapScene, nowMS int64, phase float64) Scen
 		}
 		d.op1(opPaint)
 	}
-	b.pastLayers(v, m)
+	info.Paths, info.Marks = b.pastLayers(v, m)
 
 	// Response circles of the selected incident.
 	sel := s.Incident(m.SelInc)
@@ -264,13 +267,15 @@ func (b *sceneBuf) build(s *Store, m *MapScene, nowMS int64, phase float64) Scen
 	return info
 }
 
-// pastLayers draws the scene's paths and marks (screens of the past).
-func (b *sceneBuf) pastLayers(v View, m *MapScene) {
+// pastLayers draws the scene's paths and marks (screens of the past),
+// and says how many points and marks it drew.
+func (b *sceneBuf) pastLayers(v View, m *MapScene) (points, marks int) {
 	d := &b.d
 	for _, p := range m.Paths {
 		if len(p.Pts) < 2 {
 			continue
 		}
+		points += len(p.Pts)
 		d.style(-1, p.Colour, 3, 0.9, 0)
 		for i, q := range p.Pts {
 			x, y := v.ToScreen(q.Lat, q.Lon)
@@ -292,6 +297,7 @@ func (b *sceneBuf) pastLayers(v View, m *MapScene) {
 			d.text(x+11, y, k.Label, 11, 0, k.Colour, colDark)
 		}
 	}
+	return points, len(m.Marks)
 }
 
 // unitXY projects a unit from its cached Mercator position.
