@@ -435,7 +435,7 @@ func (a *Agent) fixLocked(fix gps.Fix) (arrivedAt Assignment, arrived bool) {
 	if fix.HasMotion {
 		t.SpeedMPS, t.HeadingDeg = ptr(fix.SpeedMPS), ptr(fix.HeadingDeg)
 	}
-	a.appendLocked(queue.Telemetry, ts, func(seq uint64) ([]byte, error) {
+	_, _ = a.appendLocked(queue.Telemetry, ts, func(seq uint64) ([]byte, error) { // logged and counted
 		t.Seq = seq
 		return protocol.Encode(t)
 	})
@@ -447,12 +447,12 @@ func ptr(x float64) *float64 { return &x }
 // appendLocked queues a report (durably: on disk when it returns) and
 // tells the link. A failure is logged and counted: a full disk must not stop
 // the officer's terminal.
-func (a *Agent) appendLocked(kind queue.Kind, ts int64, build func(seq uint64) ([]byte, error)) {
+func (a *Agent) appendLocked(kind queue.Kind, ts int64, build func(seq uint64) ([]byte, error)) (queue.Item, error) {
 	it, err := a.q.Append(kind, ts, build)
 	if err != nil {
 		a.stats.appendErrors.Add(1)
 		a.log.Error("agent: queueing a report failed", "kind", kind, "err", err)
-		return
+		return queue.Item{}, err
 	}
 	if kind == queue.Telemetry {
 		a.stats.positions.Add(1)
@@ -463,13 +463,14 @@ func (a *Agent) appendLocked(kind queue.Kind, ts int64, build func(seq uint64) (
 	if a.onQueued != nil {
 		a.onQueued(it)
 	}
+	return it, nil
 }
 
 // eventLocked queues an event about incident (or a status event when
 // incident is empty) carrying the unit's status after it.
 func (a *Agent) eventLocked(typ protocol.EventType, incident string, now time.Time) {
 	e := protocol.Event{Unit: a.cfg.Unit, TS: now.UnixMilli(), Type: typ, Incident: incident, Status: a.status}
-	a.appendLocked(queue.Event, e.TS, func(seq uint64) ([]byte, error) {
+	_, _ = a.appendLocked(queue.Event, e.TS, func(seq uint64) ([]byte, error) { // logged and counted
 		e.Seq = seq
 		return protocol.Encode(e)
 	})

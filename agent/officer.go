@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"kuaifan/agent/internal/queue"
 	"kuaifan/protocol"
 )
 
@@ -88,6 +89,38 @@ func (a *Agent) SetStatus(s protocol.Status) error {
 	a.saveLocked()
 	a.log.Info("agent: status", "status", s)
 	return nil
+}
+
+// SOS is an officer's sos as queued: its seq and the position it carries
+// (none without a fix: the hub takes the unit's last known one).
+type SOS struct {
+	Seq uint64   `json:"seq"`
+	Lat *float64 `json:"lat,omitempty"`
+	Lon *float64 `json:"lon,omitempty"`
+}
+
+// SOS raises the officer's sos: an sos event with the latest fix's
+// position, queued (on disk when it returns) as queue.SOS, which goes
+// before every other report, also after an outage. It does not change the
+// status or the assignment: the hub opens an incident and sends help. Each
+// call is a new sos; the hub updates the incident it opened.
+func (a *Agent) SOS() (SOS, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.cfg.Now()
+	e := protocol.Event{Unit: a.cfg.Unit, TS: now.UnixMilli(), Type: protocol.EventSOS}
+	if a.hasFix && protocol.ValidLatLon(a.lastFix.Lat, a.lastFix.Lon) {
+		e.Lat, e.Lon = ptr(a.lastFix.Lat), ptr(a.lastFix.Lon)
+	}
+	it, err := a.appendLocked(queue.SOS, e.TS, func(seq uint64) ([]byte, error) {
+		e.Seq = seq
+		return protocol.Encode(e)
+	})
+	if err != nil {
+		return SOS{}, fmt.Errorf("agent: sos: %w", err)
+	}
+	a.log.Warn("agent: SOS raised", "seq", it.Seq, "lat", e.Lat, "lon", e.Lon)
+	return SOS{Seq: it.Seq, Lat: e.Lat, Lon: e.Lon}, nil
 }
 
 // Ack accepts the dispatch to incident: an ack event, status en route.

@@ -26,6 +26,11 @@ func (o officer) Decline(incident string) error     { return terminalError(o.a.D
 func (o officer) Arrived(incident string) error     { return terminalError(o.a.Arrived(incident)) }
 func (o officer) Cleared(incident string) error     { return terminalError(o.a.Cleared(incident)) }
 
+func (o officer) SOS() (terminal.SOS, error) {
+	s, err := o.a.SOS()
+	return terminal.SOS(s), err
+}
+
 func terminalError(err error) error {
 	switch {
 	case err == nil:

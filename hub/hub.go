@@ -32,6 +32,7 @@ import (
 	"kuaifan/hub/internal/fleet"
 	"kuaifan/hub/internal/ingest"
 	"kuaifan/hub/internal/match"
+	"kuaifan/hub/internal/phones"
 	"kuaifan/hub/internal/store"
 	"kuaifan/hub/internal/stream"
 	"kuaifan/hub/internal/tiles"
@@ -261,7 +262,8 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 			return nil, fmt.Errorf("hub: MQTT listener: %w", err)
 		}
 		h.embedded, err = broker.NewEmbedded(broker.Config{Listener: ln, Topics: topics,
-			Credentials: h.fleet, Logger: log.With("component", "broker"), Registerer: h.registry,
+			Credentials: h.fleet, OwnTracks: h.reportsByOwnTracks,
+			Logger: log.With("component", "broker"), Registerer: h.registry,
 			MaxClientWritesPending: cfg.MaxClientWritesPending})
 		if err != nil {
 			ln.Close()
@@ -302,6 +304,15 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
 
+	// Phone apps report through the same pipeline. OwnTracks over MQTT needs
+	// the embedded broker: only there does the PUBACK wait for the commit.
+	phoneReports := phones.New(phones.Config{Units: h.fleet, Pipeline: h.ingest, Logger: log.With("component", "phones")})
+	if h.embedded != nil {
+		if err := h.embedded.SubscribeConfirmed(broker.OwnTracksFilter, phoneReports.OwnTracksMQTT); err != nil {
+			return nil, fmt.Errorf("hub: %w", err)
+		}
+	}
+
 	h.stream = stream.New(stream.Config{AdminToken: h.token, OriginPatterns: cfg.AllowedOrigins,
 		Logger: log.With("component", "stream"), Registerer: h.registry}, streamSource{h.fleet, h.dispatch})
 
@@ -317,7 +328,7 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 	h.http = &http.Server{
 		Handler: api.New(api.Config{Fleet: h.fleet, Dispatch: h.dispatch, Stream: h.stream, Ticket: h.stream.Ticket,
 			Dashboard: h.site(), Districts: dists, Cameras: cams, History: h.store.History(), Tracks: h.store.History(),
-			AdminToken: h.token, Disconnect: disconnect,
+			AdminToken: h.token, Disconnect: disconnect, Phones: phoneReports.Handler(),
 			Metrics: promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{}), Degraded: h.degraded,
 			Logger: log.With("component", "api")}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -525,6 +536,13 @@ func (h *Hub) degraded() string {
 
 // HTTPAddr is the address the API listens on.
 func (h *Hub) HTTPAddr() string { return h.httpLn.Addr().String() }
+
+// reportsByOwnTracks says whether a unit is enrolled as an OwnTracks phone:
+// only such a unit may publish owntracks/{unit}/… on the embedded broker.
+func (h *Hub) reportsByOwnTracks(unit string) bool {
+	p, _, ok := h.fleet.ReportsBy(unit)
+	return ok && p == wireapi.ReportOwnTracks
+}
 
 // MQTTAddr is the embedded broker's address, or "" with an external broker.
 func (h *Hub) MQTTAddr() string {

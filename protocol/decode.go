@@ -89,6 +89,8 @@ func DecodeEvent(data []byte) (Event, error) {
 		Type     *EventType `json:"type"`
 		Incident string     `json:"incident"`
 		Status   Status     `json:"status"`
+		Lat      *float64   `json:"lat"`
+		Lon      *float64   `json:"lon"`
 	}
 	if err := unmarshal(m, data, &w, &w.V); err != nil {
 		return Event{}, err
@@ -103,7 +105,7 @@ func DecodeEvent(data []byte) (Event, error) {
 	case w.Type == nil:
 		return Event{}, missing(m, "type")
 	}
-	e := Event{Unit: *w.Unit, Seq: *w.Seq, TS: *w.TS, Type: *w.Type, Incident: w.Incident, Status: w.Status}
+	e := Event{Unit: *w.Unit, Seq: *w.Seq, TS: *w.TS, Type: *w.Type, Incident: w.Incident, Status: w.Status, Lat: w.Lat, Lon: w.Lon}
 	if err := e.Validate(); err != nil {
 		return Event{}, err
 	}

@@ -54,12 +54,15 @@ const (
 	EventArrived EventType = "arrived"
 	EventCleared EventType = "cleared"
 	EventStatus  EventType = "status"
+	// EventSOS is the officer's emergency call: additive (2026-12). It needs
+	// no incident; it may carry the unit's position (Event.Lat, Event.Lon).
+	EventSOS EventType = "sos"
 )
 
 // Valid reports whether t is one of the contract's event types.
 func (t EventType) Valid() bool {
 	switch t {
-	case EventAck, EventDecline, EventArrived, EventCleared, EventStatus:
+	case EventAck, EventDecline, EventArrived, EventCleared, EventStatus, EventSOS:
 		return true
 	}
 	return false

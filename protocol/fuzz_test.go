@@ -45,6 +45,13 @@ func fuzzDecoder[M Telemetry | State | Event | Command | Ack](f *testing.F, pref
 
 func FuzzDecodeTelemetry(f *testing.F) { fuzzDecoder(f, "telemetry", DecodeTelemetry) }
 func FuzzDecodeState(f *testing.F)     { fuzzDecoder(f, "state", DecodeState) }
-func FuzzDecodeEvent(f *testing.F)     { fuzzDecoder(f, "event", DecodeEvent) }
-func FuzzDecodeCommand(f *testing.F)   { fuzzDecoder(f, "command", DecodeCommand) }
-func FuzzDecodeAck(f *testing.F)       { fuzzDecoder(f, "ack", DecodeAck) }
+func FuzzDecodeEvent(f *testing.F) {
+	// The sos type (additive, 2026-12) also comes from testdata/valid/event_sos*.json;
+	// these add the edges of its optional position.
+	f.Add([]byte(`{"v":1,"unit":"u1","seq":1,"ts":5,"type":"sos","lat":-90,"lon":180}`))
+	f.Add([]byte(`{"v":1,"unit":"u1","seq":1,"ts":5,"type":"sos","lat":0}`))
+	f.Add([]byte(`{"v":1,"unit":"u1","seq":1,"ts":5,"type":"ack","incident":"i1","lat":1,"lon":2}`))
+	fuzzDecoder(f, "event", DecodeEvent)
+}
+func FuzzDecodeCommand(f *testing.F) { fuzzDecoder(f, "command", DecodeCommand) }
+func FuzzDecodeAck(f *testing.F)     { fuzzDecoder(f, "ack", DecodeAck) }

@@ -39,6 +39,11 @@ type Event struct {
 	Type     EventType `json:"type"`
 	Incident string    `json:"incident,omitempty"` // required for ack, decline, arrived, cleared
 	Status   Status    `json:"status,omitempty"`   // required for status: the new status
+	// Lat and Lon (additive, 2026-12) are where the unit is, both or
+	// neither; only an sos reads them — the hub otherwise takes the unit's
+	// last known position.
+	Lat *float64 `json:"lat,omitempty"`
+	Lon *float64 `json:"lon,omitempty"`
 }
 
 // Command is the hub's instruction, hub → agent on {root}/units/{unit}/cmd.
@@ -149,14 +154,19 @@ func (e Event) Validate() error {
 		return invalid(m, "ts", "%d is not a Unix time in milliseconds", e.TS)
 	}
 	if !e.Type.Valid() {
-		return invalid(m, "type", "%q is not ack, decline, arrived, cleared or status", e.Type)
+		return invalid(m, "type", "%q is not ack, decline, arrived, cleared, status or sos", e.Type)
 	}
-	if e.Type == EventStatus {
+	switch e.Type {
+	case EventStatus:
 		if e.Status == "" {
 			return missing(m, "status")
 		}
-	} else if e.Incident == "" {
-		return missing(m, "incident")
+	case EventSOS:
+		// Needs nothing more: an officer in trouble must never be refused.
+	default:
+		if e.Incident == "" {
+			return missing(m, "incident")
+		}
 	}
 	if e.Incident != "" && !ValidIncidentID(e.Incident) {
 		return invalid(m, "incident", "%q is not [A-Za-z0-9_-]{1,64}", e.Incident)
@@ -164,7 +174,28 @@ func (e Event) Validate() error {
 	if e.Status != "" && !e.Status.Valid() {
 		return invalid(m, "status", "%q is not available, enroute, on_scene, busy or off_duty", e.Status)
 	}
+	// A position is both coordinates or none: half of one is no place.
+	switch {
+	case e.Lat != nil && e.Lon == nil:
+		return missing(m, "lon")
+	case e.Lon != nil && e.Lat == nil:
+		return missing(m, "lat")
+	}
+	if e.Lat != nil && !(*e.Lat >= -90 && *e.Lat <= 90) {
+		return invalid(m, "lat", "%v is outside [-90, 90]", *e.Lat)
+	}
+	if e.Lon != nil && !(*e.Lon >= -180 && *e.Lon <= 180) {
+		return invalid(m, "lon", "%v is outside [-180, 180]", *e.Lon)
+	}
 	return nil
+}
+
+// Position is the event's position, if it carries one.
+func (e Event) Position() (lat, lon float64, ok bool) {
+	if e.Lat == nil || e.Lon == nil {
+		return 0, 0, false
+	}
+	return *e.Lat, *e.Lon, true
 }
 
 // Validate checks c as its decoder would.

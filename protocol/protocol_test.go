@@ -168,6 +168,12 @@ func TestDecodeEventRejects(t *testing.T) {
 		{"bad incident", `{"v":1,"unit":"u1","seq":1,"ts":5,"type":"arrived","incident":"a b"}`, "incident", ReasonInvalid},
 		{"no seq", `{"v":1,"unit":"u1","ts":5,"type":"cleared","incident":"i1"}`, "seq", ReasonMissing},
 		{"no ts", `{"v":1,"unit":"u1","seq":1,"type":"cleared","incident":"i1"}`, "ts", ReasonMissing},
+		{"sos lat without lon", `{"v":1,"unit":"u1","seq":1,"ts":5,"type":"sos","lat":28.1}`, "lon", ReasonMissing},
+		{"sos lon without lat", `{"v":1,"unit":"u1","seq":1,"ts":5,"type":"sos","lon":112.9}`, "lat", ReasonMissing},
+		{"sos lat 91", `{"v":1,"unit":"u1","seq":1,"ts":5,"type":"sos","lat":91,"lon":112.9}`, "lat", ReasonInvalid},
+		{"sos lon -181", `{"v":1,"unit":"u1","seq":1,"ts":5,"type":"sos","lat":28,"lon":-181}`, "lon", ReasonInvalid},
+		{"sos lat a string", `{"v":1,"unit":"u1","seq":1,"ts":5,"type":"sos","lat":"here","lon":1}`, "lat", ReasonInvalid},
+		{"sos bad incident", `{"v":1,"unit":"u1","seq":1,"ts":5,"type":"sos","incident":"a b"}`, "incident", ReasonInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"time"
 
 	"kuaifan/simulator/internal/director"
 	"kuaifan/simulator/internal/dispatch"
@@ -42,10 +43,10 @@ func (c Config) newCast(api *hubapi.Client, f *fleet.Fleet, clock *simclock.Cloc
 	k := &cast{
 		calls: dispatch.NewCallTaker(api, clock, reg, jr, log, c.City, *c.Incidents, rand.New(rand.NewPCG(c.Seed, 0xca11))),
 		disp:  dispatch.NewDispatcher(c.Dispatcher, api, clock, reg, jr, log),
-		faults: faults.New(faults.Config{Enabled: c.Faults, Every: c.FaultEvery, Broker: c.BrokerURL, Restart: c.BrokerRestart},
-			f, clock, jr, log, rand.New(rand.NewPCG(c.Seed, 0xfa17))),
-		randomFault: len(c.Faults) > 0,
+		faults: faults.New(faults.Config{Enabled: c.Faults, Every: c.FaultEvery, Broker: c.BrokerURL, Restart: c.BrokerRestart,
+			SOSEvery: sosEvery(c.SOSPerHour)}, f, clock, jr, log, rand.New(rand.NewPCG(c.Seed, 0xfa17))),
 	}
+	k.randomFault = k.faults.Random()
 	if c.Scenario != nil {
 		k.dir = director.New(*c.Scenario, f, k.calls, k.faults, api, clock, reg, jr, log, rand.New(rand.NewPCG(c.Seed, 0x5ce)))
 		k.faults.Spare(k.dir.InOutage)
@@ -54,6 +55,14 @@ func (c Config) newCast(api *hubapi.Client, f *fleet.Fleet, clock *simclock.Cloc
 		rep.Notes = append(rep.Notes, "broker_restart skipped: it needs an external broker and -broker-restart-cmd")
 	}
 	return k
+}
+
+// sosEvery is the mean interval of perHour sos an hour; 0 for none.
+func sosEvery(perHour float64) time.Duration {
+	if perHour <= 0 {
+		return 0
+	}
+	return time.Duration(float64(time.Hour) / perHour)
 }
 
 // start sets everyone going: the call-taker, the random faults and the

@@ -494,3 +494,31 @@ func TestLoadSmoke(t *testing.T) {
 		t.Errorf("process figures: %+v", rep)
 	}
 }
+
+// Officers press SOS (the sos fault at -sos-per-hour, not named in
+// -faults): the report counts them, and the incidents the hub opened for
+// them, each with units sent; nothing is lost on the way.
+func TestSOSFault(t *testing.T) {
+	t.Parallel()
+	h := hubtest.Start(t, nil)
+	cfg := testConfig(t, h, h.MQTTURL())
+	cfg.Units, cfg.TimeScale, cfg.Duration = 20, 20, 10*time.Minute
+	cfg.SOSPerHour = 30
+	cfg.IncidentsPerHour = -1
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", rep)
+	s := rep.SOS
+	if s == nil || s.Sent == 0 {
+		t.Fatalf("no sos counted: %+v, faults %+v", s, rep.Faults)
+	}
+	if s.Incidents == 0 || s.Incidents > s.Sent || s.Dispatched == 0 || s.Units < s.Dispatched || s.ToDispatch.N == 0 {
+		t.Errorf("sos figures %+v", s)
+	}
+	if !strings.Contains(rep.String(), "sos        ") {
+		t.Errorf("the text report has no sos line")
+	}
+	checkDelivery(t, rep)
+}

@@ -136,11 +136,17 @@ func readHub(ctx context.Context, cfg Config, client *hubapi.Client, reg *dispat
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	end.Incidents, end.IncidentsErr = dispatch.Collect(ctx, client, reg)
+	if units, since := end.Faults.SOSUnits(); len(units) > 0 {
+		var err error
+		end.SOSIncidents, err = dispatch.CollectSOS(ctx, client, units, since)
+		end.IncidentsErr = errors.Join(end.IncidentsErr, err)
+	}
 	end.Outages = dir.CheckOutages(ctx)
 	after, aerr := client.Metrics(ctx)
 	end.MetricsAfter, end.MetricsErr = after, errors.Join(merr, aerr)
 	if !cfg.KeepOpen {
 		end.ClosedByRun = dispatch.CloseOpen(ctx, client, end.Incidents)
+		end.SOSClosedByRun = dispatch.CloseOpen(ctx, client, end.SOSIncidents)
 	}
 }
 

@@ -117,6 +117,10 @@ type Config struct {
 
 	Faults     []string      // the faults' names (simulator -h lists them); none by default
 	FaultEvery time.Duration // mean simulated time between two injections of each fault; 2 min
+	// SOSPerHour is how many officers' SOS a simulated hour brings across
+	// the fleet (the sos fault at its own rate, named in Faults or not); 0:
+	// the sos fault, if named, at FaultEvery.
+	SOSPerHour float64
 	// BrokerRestart restarts the external broker (the broker_restart fault);
 	// nil: that fault is skipped, with a note.
 	BrokerRestart func(context.Context) error
@@ -264,6 +268,9 @@ func (c Config) resolve() (Config, error) {
 		if !slices.Contains(faults.Names(), f) {
 			errs = append(errs, fmt.Errorf("unknown fault %q", f))
 		}
+	}
+	if !(c.SOSPerHour >= 0) || c.SOSPerHour > 3600 {
+		errs = append(errs, fmt.Errorf("sos per hour %v: want 0 to 3600", c.SOSPerHour))
 	}
 	if c.Seed == 0 {
 		c.Seed = rand.Uint64() | 1

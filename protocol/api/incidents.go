@@ -34,21 +34,27 @@ func AssignmentActive(state string) bool {
 // Incident is one call for help and everything done about it, as the
 // incident calls answer it and the stream carries it.
 type Incident struct {
-	ID              string           `json:"id"`
-	Status          string           `json:"status"`    // one of the Incident* statuses
-	Uncovered       bool             `json:"uncovered"` // nobody is there or acknowledged within the first tier, nor free to go within it
-	Lat             float64          `json:"lat"`
-	Lon             float64          `json:"lon"`
-	Kind            string           `json:"kind"`
-	Priority        int              `json:"priority"` // 1 (highest) to 3
-	Summary         string           `json:"summary,omitempty"`
-	Needs           []string         `json:"needs"`            // capabilities every unit sent must have
-	Created         int64            `json:"created"`          // Unix ms, hub clock
-	Closed          int64            `json:"closed,omitempty"` // Unix ms
-	Assignments     []Assignment     `json:"assignments"`
-	Timeline        []Entry          `json:"timeline"`
-	Figures         Figures          `json:"figures"`
-	Offer           *Offer           `json:"offer,omitempty"`           // a better-placed free unit, after a sighting
+	ID          string       `json:"id"`
+	Status      string       `json:"status"`    // one of the Incident* statuses
+	Uncovered   bool         `json:"uncovered"` // nobody is there or acknowledged within the first tier, nor free to go within it
+	Lat         float64      `json:"lat"`
+	Lon         float64      `json:"lon"`
+	Kind        string       `json:"kind"`
+	Priority    int          `json:"priority"` // 1 (highest) to 3
+	Summary     string       `json:"summary,omitempty"`
+	Needs       []string     `json:"needs"`            // capabilities every unit sent must have
+	Created     int64        `json:"created"`          // Unix ms, hub clock
+	Closed      int64        `json:"closed,omitempty"` // Unix ms
+	Assignments []Assignment `json:"assignments"`
+	Timeline    []Entry      `json:"timeline"`
+	Figures     Figures      `json:"figures"`
+	Offer       *Offer       `json:"offer,omitempty"` // a better-placed free unit, after a sighting
+	// SOS (additive, 2026-12) is the unit whose sos opened the incident
+	// (kind KindOfficerHelp); the incident follows its position while open.
+	SOS string `json:"sos,omitempty"`
+	// SOSSeq is the hub's bookkeeping, as EventSeq: the seq of the latest
+	// sos of that unit applied to the incident. Clients ignore it.
+	SOSSeq          uint64           `json:"sos_seq,omitempty"`
 	Recommendations []Recommendation `json:"recommendations,omitempty"` // computed when asked (GET, POST answers), never in the stream
 }
 

@@ -9,3 +9,9 @@ var Kinds = []string{
 	"lost_person", "suspicious", "noise", "medical", "fire", "crowd", "welfare_check", "found_property",
 	"armed_robbery", "homicide", "kidnapping", "weapon", "riot", "sexual_assault", "hostage", "terrorism",
 }
+
+// KindOfficerHelp is the kind of the incident an officer's SOS opens
+// (additive, 2026-12): priority 1, at the officer's position. It is not in
+// Kinds, the list a call-taker picks from: only the hub opens it, and the
+// dashboard shows a kind it does not name as itself.
+const KindOfficerHelp = "officer_help"

@@ -23,6 +23,15 @@ type Unit struct {
 	Battery      *float64          `json:"battery,omitempty"`
 	LastSeen     int64             `json:"last_seen,omitempty"` // hub time of its last message, Unix ms
 	Incident     string            `json:"incident,omitempty"`  // the incident it is assigned to
+	// ReportS (additive, 2026-12) is the reporting interval the hub last
+	// commanded the unit (a config command, by the dispatch policy's
+	// "report"): the longest of its *_s values, seconds — the unit reports
+	// at least this often with a fix. Absent: the hub has not commanded it
+	// since it started.
+	ReportS float64 `json:"report_s,omitempty"`
+	// Protocol (additive, 2026-12) is how the unit reports when it is not
+	// kuaifan's agent: owntracks or osmand; absent for kuaifan.
+	Protocol ReportProtocol `json:"protocol,omitempty"`
 }
 
 // Enrolment is the body of POST /api/units: a device to enrol. Unknown
@@ -32,6 +41,25 @@ type Enrolment struct {
 	Type         protocol.UnitType `json:"type"`
 	Callsign     string            `json:"callsign"`
 	Capabilities []string          `json:"capabilities"`
+	// Protocol is how the device reports (additive, 2026-12); absent or ""
+	// is ReportKuaifan, so v1 enrolments mean what they meant.
+	Protocol ReportProtocol `json:"protocol,omitempty"`
+}
+
+// ReportProtocol says which way a unit reports its position (additive,
+// 2026-12): kuaifan's agent over MQTT, or a phone app the hub understands.
+type ReportProtocol string
+
+const (
+	ReportKuaifan   ReportProtocol = "kuaifan"   // kuaifan's agent: {root}/units/{id}/… (the default)
+	ReportOwnTracks ReportProtocol = "owntracks" // the OwnTracks app: HTTP mode, or MQTT owntracks/{id}/{device}
+	ReportOsmAnd    ReportProtocol = "osmand"    // Traccar Client: the OsmAnd protocol over HTTP (query or JSON)
+)
+
+// Valid reports whether p is one of the three ("" is not: the default is
+// applied where the enrolment is read).
+func (p ReportProtocol) Valid() bool {
+	return p == ReportKuaifan || p == ReportOwnTracks || p == ReportOsmAnd
 }
 
 // Enrolled is the answer of POST /api/units: the unit's MQTT password,

@@ -23,6 +23,15 @@ func TestWireJSON(t *testing.T) {
 			`{"id":"car-1","type":"car","callsign":"湘A-001","capabilities":["armed"],"status":"enroute","online":true,` +
 				`"lat":28.196,"lon":112.977,"ts":1767225599000,"seq":7,"speed_mps":8.1,"heading_deg":90,` +
 				`"last_seen":1767225599100,"incident":"inc-20261129-0042"}`},
+		{"unit with a commanded rate (additive, 2026-12)", &Unit{ID: "car-1", Type: "car", Capabilities: []string{"armed"}, Status: "enroute",
+			Online: true, Lat: f(28.196), Lon: f(112.977), TS: i64(1767225599000), Incident: "inc-20261129-0043", ReportS: 1},
+			`{"id":"car-1","type":"car","capabilities":["armed"],"status":"enroute","online":true,"lat":28.196,"lon":112.977,` +
+				`"ts":1767225599000,"incident":"inc-20261129-0043","report_s":1}`},
+		{"sos incident (additive, 2026-12)", &Incident{ID: "inc-20261129-0043", Status: IncidentOpen, Lat: 28.196, Lon: 112.977,
+			Kind: KindOfficerHelp, Priority: 1, Needs: []string{}, Created: 1795949890237, Assignments: []Assignment{},
+			Timeline: []Entry{}, SOS: "foot-3", SOSSeq: 88},
+			`{"id":"inc-20261129-0043","status":"open","uncovered":false,"lat":28.196,"lon":112.977,"kind":"officer_help",` +
+				`"priority":1,"needs":[],"created":1795949890237,"assignments":[],"timeline":[],"figures":{},"sos":"foot-3","sos_seq":88}`},
 		{"unit without a fix", &Unit{ID: "foot-2", Type: "foot", Capabilities: []string{}},
 			`{"id":"foot-2","type":"foot","capabilities":[],"online":false,"lat":null,"lon":null,"ts":null}`},
 		{"enrolment", &Enrolment{ID: "car-017", Type: "car", Callsign: "湘A-017", Capabilities: []string{"armed"}},

@@ -153,10 +153,13 @@ func checkIndex(t testing.TB, q *Queue) {
 	for _, it := range items {
 		at, sent := x.sentAt[it.Seq]
 		due := sent && at < x.horizon
-		if it.Kind == Event {
+		if it.Kind.IsEvent() {
 			events++
-			if _, ok := x.evReady.Get(it.Seq); ok != (!sent || due) {
-				t.Fatalf("event %d: in evReady = %v, sent %v due %v", it.Seq, ok, sent, due)
+			if _, ok := x.ready(it.Kind).Get(it.Seq); ok != (!sent || due) {
+				t.Fatalf("%s %d: ready = %v, sent %v due %v", it.Kind, it.Seq, ok, sent, due)
+			}
+			if _, ok := x.ready(otherEvent(it.Kind)).Get(it.Seq); ok {
+				t.Fatalf("%s %d: in the other kind's ready set", it.Kind, it.Seq)
 			}
 			continue
 		}
@@ -178,9 +181,17 @@ func checkIndex(t testing.TB, q *Queue) {
 	if x.sent.Len() != len(x.sentAt) || len(x.sentAt) > len(items) {
 		t.Fatalf("sent tree %d, sent map %d, items %d", x.sent.Len(), len(x.sentAt), len(items))
 	}
-	if x.posNew.Len()+x.posDue.Len() > x.pos.Len() || x.evReady.Len() > events {
+	if x.posNew.Len()+x.posDue.Len() > x.pos.Len() || x.evReady.Len()+x.sosReady.Len() > events {
 		t.Fatalf("ready sets larger than the queue")
 	}
+}
+
+// otherEvent is the event kind that is not k.
+func otherEvent(k Kind) Kind {
+	if k == SOS {
+		return Event
+	}
+	return SOS
 }
 
 // fill writes n positions with seqs from first straight into a new database,

@@ -51,15 +51,16 @@ func seqLess(a, b uint64) bool { return a < b }
 // per send as time advances (amortised O(log n) each), instead of Next
 // looking through everything in flight on every call.
 type index struct {
-	pos     *btree.BTreeG[posKey]  // every position
-	posNew  *btree.BTreeG[posKey]  // positions never sent
-	posDue  *btree.BTreeG[posKey]  // positions due for resending
-	evReady *btree.BTreeG[uint64]  // events not in flight (never sent, or due)
-	sent    *btree.BTreeG[sentRec] // every sent item, by send time
-	sentAt  map[uint64]int64       // seq → sentRec.at, for sent items only
-	events  int
-	horizon int64
-	thin    thinPass
+	pos      *btree.BTreeG[posKey]  // every position
+	posNew   *btree.BTreeG[posKey]  // positions never sent
+	posDue   *btree.BTreeG[posKey]  // positions due for resending
+	evReady  *btree.BTreeG[uint64]  // events not in flight (never sent, or due)
+	sosReady *btree.BTreeG[uint64]  // SOS events not in flight: they go before every other event
+	sent     *btree.BTreeG[sentRec] // every sent item, by send time
+	sentAt   map[uint64]int64       // seq → sentRec.at, for sent items only
+	events   int                    // SOS included
+	horizon  int64
+	thin     thinPass
 }
 
 // thinPass is where thinning is within its current pass (see thinVictim).
@@ -74,23 +75,32 @@ type thinPass struct {
 func newIndex() index {
 	opts := btree.Options{NoLocks: true} // the Queue's mutex guards everything
 	return index{
-		pos:     btree.NewBTreeGOptions(posLess, opts),
-		posNew:  btree.NewBTreeGOptions(posLess, opts),
-		posDue:  btree.NewBTreeGOptions(posLess, opts),
-		evReady: btree.NewBTreeGOptions(seqLess, opts),
-		sent:    btree.NewBTreeGOptions(sentLess, opts),
-		sentAt:  make(map[uint64]int64),
-		horizon: math.MinInt64,
+		pos:      btree.NewBTreeGOptions(posLess, opts),
+		posNew:   btree.NewBTreeGOptions(posLess, opts),
+		posDue:   btree.NewBTreeGOptions(posLess, opts),
+		evReady:  btree.NewBTreeGOptions(seqLess, opts),
+		sosReady: btree.NewBTreeGOptions(seqLess, opts),
+		sent:     btree.NewBTreeGOptions(sentLess, opts),
+		sentAt:   make(map[uint64]int64),
+		horizon:  math.MinInt64,
 	}
 }
 
 func (x *index) len() int { return x.pos.Len() + x.events }
 
+// ready is the set of an event kind's items not in flight.
+func (x *index) ready(kind Kind) *btree.BTreeG[uint64] {
+	if kind == SOS {
+		return x.sosReady
+	}
+	return x.evReady
+}
+
 // add records a new, never-sent item.
 func (x *index) add(seq uint64, kind Kind, ts int64) {
-	if kind == Event {
+	if kind.IsEvent() {
 		x.events++
-		x.evReady.Set(seq)
+		x.ready(kind).Set(seq)
 		return
 	}
 	k := posKey{ts, seq}
@@ -106,7 +116,7 @@ func (x *index) remove(seq uint64, kind Kind, ts int64) {
 		delete(x.sentAt, seq)
 		x.sent.Delete(sentRec{at: at, seq: seq})
 	}
-	if kind == Event {
+	if kind.IsEvent() {
 		x.events--
 	} else {
 		x.pos.Delete(k)
@@ -115,8 +125,8 @@ func (x *index) remove(seq uint64, kind Kind, ts int64) {
 
 // unready takes an item out of the never-sent or due sets, whichever holds it.
 func (x *index) unready(seq uint64, kind Kind, ts int64) {
-	if kind == Event {
-		x.evReady.Delete(seq)
+	if kind.IsEvent() {
+		x.ready(kind).Delete(seq)
 		return
 	}
 	k := posKey{ts, seq}
@@ -141,16 +151,16 @@ func (x *index) markSent(seq uint64, kind Kind, ts int64, at int64) {
 }
 
 func (x *index) addDue(r sentRec) {
-	if r.kind == Event {
-		x.evReady.Set(r.seq)
+	if r.kind.IsEvent() {
+		x.ready(r.kind).Set(r.seq)
 	} else {
 		x.posDue.Set(posKey{r.ts, r.seq})
 	}
 }
 
 func (x *index) delDue(r sentRec) {
-	if r.kind == Event {
-		x.evReady.Delete(r.seq)
+	if r.kind.IsEvent() {
+		x.ready(r.kind).Delete(r.seq)
 	} else {
 		x.posDue.Delete(posKey{r.ts, r.seq})
 	}
@@ -187,8 +197,8 @@ func (x *index) resetSent() {
 		if r.at < x.horizon {
 			x.delDue(r)
 		}
-		if r.kind == Event {
-			x.evReady.Set(r.seq)
+		if r.kind.IsEvent() {
+			x.ready(r.kind).Set(r.seq)
 		} else {
 			x.posNew.Set(posKey{r.ts, r.seq})
 		}
@@ -202,13 +212,15 @@ func (x *index) resetSent() {
 // The horizon must be current.
 func (x *index) next(n int) []uint64 {
 	out := make([]uint64, 0, min(n, x.len()))
-	x.evReady.Scan(func(seq uint64) bool {
-		if len(out) == n {
-			return false
-		}
-		out = append(out, seq)
-		return true
-	})
+	for _, set := range []*btree.BTreeG[uint64]{x.sosReady, x.evReady} {
+		set.Scan(func(seq uint64) bool {
+			if len(out) == n {
+				return false
+			}
+			out = append(out, seq)
+			return true
+		})
+	}
 	newest, ok := x.pos.Max()
 	if !ok || len(out) == n {
 		return out

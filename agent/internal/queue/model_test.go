@@ -121,14 +121,19 @@ func (m *model) restart() {
 
 func (m *model) next(n int, now time.Time, resendAfter time.Duration) []uint64 {
 	ready := func(it *mItem) bool { return !it.sent || now.Sub(it.sentAt) > resendAfter }
-	var evs []uint64
+	var soss, evs []uint64
 	for _, it := range m.items {
-		if it.Kind == Event && ready(it) {
+		switch {
+		case it.Kind == SOS && ready(it):
+			soss = append(soss, it.Seq)
+		case it.Kind == Event && ready(it):
 			evs = append(evs, it.Seq)
 		}
 	}
+	slices.Sort(soss)
 	slices.Sort(evs)
-	out := evs
+	// SOS before every other event, each by seq.
+	out := append(soss, evs...)
 	ps := m.positions()
 	if len(ps) > 0 {
 		newest := ps[len(ps)-1]
@@ -177,6 +182,7 @@ func TestModel(t *testing.T) {
 		{"midsize", 5, 200, 3000},
 		{"roomy", 3, 10_000, 2500},
 		{"tiny", 4, 3, 1500},
+		{"sos among events, thinning", 6, 40, 3000},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -242,7 +248,11 @@ func runModel(t *testing.T, seed uint64, maxItems, steps int) {
 			everSeqs = append(everSeqs, it.Seq)
 		case r < 38:
 			op = "append event"
-			it := mustAppend(t, q, Event, ts)
+			kind := Event
+			if rnd.IntN(5) == 0 {
+				op, kind = "append sos", SOS
+			}
+			it := mustAppend(t, q, kind, ts)
 			m.append(it)
 			lastSeq = it.Seq
 			everSeqs = append(everSeqs, it.Seq)
@@ -331,4 +341,73 @@ func runModel(t *testing.T, seed uint64, maxItems, steps int) {
 			t.Fatalf("seq went from %d to %d", everSeqs[i-1], everSeqs[i])
 		}
 	}
+}
+
+// TestSOSFirstAfterOutage is the property an officer relies on: whatever
+// an outage left queued — positions, events, some sent and due, some in
+// flight — an SOS queued last is the first item Next hands out, once it is
+// not in flight; every earlier item still goes out, in the order it would
+// have without the SOS, and leaves only on an ack of its seq.
+func TestSOSFirstAfterOutage(t *testing.T) {
+	for seed := range uint64(40) {
+		rnd := rand.New(rand.NewPCG(seed, 17))
+		clk := newClock()
+		q, err := Open(Config{Dir: t.TempDir(), MaxItems: 10 + rnd.IntN(200), Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := t0.UnixMilli()
+		for range 20 + rnd.IntN(300) {
+			ts += int64(rnd.IntN(2000))
+			kind := Telemetry
+			if rnd.IntN(6) == 0 {
+				kind = Event
+			}
+			mustAppend(t, q, kind, ts)
+			if rnd.IntN(10) == 0 {
+				got := q.Next(1+rnd.IntN(5), 30*time.Second)
+				q.MarkSent(clk.Now(), seqsOf(got)...)
+			}
+			clk.Add(time.Duration(rnd.IntN(2000)) * time.Millisecond)
+		}
+		before := seqsOf(q.Next(1_000_000, 30*time.Second))
+		sos := mustAppend(t, q, SOS, ts)
+		got := seqsOf(q.Next(1_000_000, 30*time.Second))
+		if len(got) == 0 || got[0] != sos.Seq {
+			t.Fatalf("seed %d: Next starts %v, want the SOS %d first", seed, got[:min(3, len(got))], sos.Seq)
+		}
+		// The rest in the same order; a full queue thins one position for
+		// the SOS, as for any report.
+		if rest := got[1:]; len(before)-len(rest) > 1 || !subsequence(rest, before) {
+			t.Fatalf("seed %d: the SOS changed the rest: %v, before %v", seed, rest, before)
+		}
+		// In flight, it is not handed out again; unacked, it comes back first.
+		q.MarkSent(clk.Now(), sos.Seq)
+		if again := seqsOf(q.Next(1_000_000, 30*time.Second)); slices.Contains(again, sos.Seq) {
+			t.Fatalf("seed %d: an SOS in flight handed out again", seed)
+		}
+		clk.Add(31 * time.Second)
+		if again := seqsOf(q.Next(1, 30*time.Second)); len(again) != 1 || again[0] != sos.Seq {
+			t.Fatalf("seed %d: an unconfirmed SOS not resent first: %v", seed, again)
+		}
+		// Only an ack takes it out; then the rest is as before.
+		if n, err := q.Ack(protocol.Ranges{{sos.Seq, sos.Seq}}); err != nil || n != 1 {
+			t.Fatalf("seed %d: ack of the SOS removed %d, %v", seed, n, err)
+		}
+		checkIndex(t, q)
+		if err := q.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// subsequence reports whether a is b with some elements left out.
+func subsequence(a, b []uint64) bool {
+	i := 0
+	for _, x := range b {
+		if i < len(a) && a[i] == x {
+			i++
+		}
+	}
+	return i == len(a)
 }

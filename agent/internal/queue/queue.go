@@ -13,7 +13,7 @@
 // second file, Dir/queue.seq, holds a bound above every seq used; with both
 // files lost, seq starts from the clock in microseconds, the contract's rule.
 //
-// Ordering (Next): events first, then the newest position, then the backlog
+// Ordering (Next): SOS events first, then the other events, then the newest position, then the backlog
 // oldest first, skipping what is in flight; see Next. The sender decides the
 // pace; since every call puts events and the newest position first, live
 // reports never queue behind the backlog however big it is.
@@ -73,9 +73,16 @@ type Kind uint8
 const (
 	Telemetry Kind = 1 // a position report (thinned when the queue is full)
 	Event     Kind = 2 // an officer's or the agent's event (never dropped)
+	// SOS is an officer's sos event (additive, 2026-12): an event that goes
+	// before every other report, whatever is queued.
+	SOS Kind = 3
 )
 
-func (k Kind) valid() bool { return k == Telemetry || k == Event }
+func (k Kind) valid() bool { return k == Telemetry || k == Event || k == SOS }
+
+// IsEvent reports whether the kind is an event (an SOS is one): never
+// thinned, sent on the events topic.
+func (k Kind) IsEvent() bool { return k == Event || k == SOS }
 
 func (k Kind) String() string {
 	switch k {
@@ -83,6 +90,8 @@ func (k Kind) String() string {
 		return "telemetry"
 	case Event:
 		return "event"
+	case SOS:
+		return "sos"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
@@ -509,6 +518,8 @@ func (q *Queue) Ack(acked protocol.Ranges) (int, error) {
 }
 
 // Next returns up to n items to send now, in the order they should go:
+//  0. SOS events not in flight, oldest first — an officer in trouble waits
+//     for nothing, not even the other events of an outage's backlog;
 //  1. events that are not in flight, oldest (lowest seq) first — an officer's
 //     ack or arrival never waits behind positions, not even when resent;
 //  2. the newest position (by ts, then seq), if it is not in flight — the

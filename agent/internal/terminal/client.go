@@ -100,6 +100,13 @@ func (c *Client) Cleared(ctx context.Context, incident string) error {
 	return c.action(ctx, incident, "cleared")
 }
 
+// SOS raises the officer's sos; the answer is the sos as queued.
+func (c *Client) SOS(ctx context.Context) (SOS, error) {
+	var out SOS
+	_, err := c.do(ctx, http.MethodPost, "/v1/sos", nil, &out)
+	return out, err
+}
+
 func (c *Client) action(ctx context.Context, incident, name string) error {
 	// Checked here too: an empty or dotted id would change the path itself.
 	if !protocol.ValidIncidentID(incident) {

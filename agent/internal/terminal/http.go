@@ -48,10 +48,12 @@ func (s *Server) newHandler() http.Handler {
 	mux.HandleFunc("GET /v1/status", s.getStatus)
 	mux.HandleFunc("PUT /v1/status", s.putStatus)
 	mux.HandleFunc("POST /v1/incidents/{id}/{action}", s.incidentAction)
+	mux.HandleFunc("POST /v1/sos", s.sos)
 	// Same paths, other methods: the mux's own 405 is plain text.
 	mux.Handle(healthzPath, methodNotAllowed("GET, HEAD"))
 	mux.Handle("/v1/assignment", methodNotAllowed("GET, HEAD"))
 	mux.Handle("/v1/status", methodNotAllowed("GET, HEAD, PUT"))
+	mux.Handle("/v1/sos", methodNotAllowed("POST"))
 	mux.HandleFunc("/v1/incidents/{id}/{action}", func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := actions[r.PathValue("action")]; !ok {
 			writeError(w, http.StatusNotFound, "no such route")
@@ -203,6 +205,26 @@ func (s *Server) incidentAction(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("terminal: "+name, "incident", id, "remote", r.RemoteAddr)
 	writeJSON(w, http.StatusOK, statusBody{s.officer.Status()})
+}
+
+// sos raises the officer's sos. The body is optional — empty or {} — so a
+// panic button needs nothing but the route. 202: queued, on its way as soon
+// as there is a connection.
+func (s *Server) sos(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 {
+		var body struct{}
+		if code, err := decodeJSON(w, r, &body); err != nil {
+			writeError(w, code, err.Error())
+			return
+		}
+	}
+	got, err := s.officer.SOS()
+	if err != nil {
+		s.officerError(w, r, err, "sos", "unit", "")
+		return
+	}
+	s.log.Warn("terminal: SOS", "seq", got.Seq, "remote", r.RemoteAddr)
+	writeJSON(w, http.StatusAccepted, got)
 }
 
 // officerError answers an error from the Officer: the officer's own mistakes

@@ -16,6 +16,7 @@ type memOfficer struct {
 	status protocol.Status
 	cur    *Assignment
 	fail   error // when set, every call that can fail returns it (an agent fault)
+	sos    int   // sos raised
 }
 
 var _ Officer = (*memOfficer)(nil)
@@ -134,4 +135,14 @@ func (o *memOfficer) Arrived(incident string) error {
 
 func (o *memOfficer) Cleared(incident string) error {
 	return o.step(incident, "", protocol.StatusAvailable, StateOnScene)
+}
+
+func (o *memOfficer) SOS() (SOS, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.fail != nil {
+		return SOS{}, o.fail
+	}
+	o.sos++
+	return SOS{Seq: uint64(o.sos)}, nil
 }

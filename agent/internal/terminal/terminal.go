@@ -1,7 +1,7 @@
 // Package terminal is the officer's side of the agent: a small local HTTP API
 // through which a vehicle's terminal or a handset app shows the current
-// assignment, changes the unit's status and answers a dispatch (ack, decline,
-// arrived, cleared). The agent implements Officer; the Server turns requests
+// assignment, changes the unit's status, answers a dispatch (ack, decline,
+// arrived, cleared) and raises the officer's SOS. The agent implements Officer; the Server turns requests
 // into calls on it; the Client is the same API from the other side, used by
 // the simulator's simulated officer, tools and tests. Routes and examples are
 // in README.md.
@@ -62,6 +62,17 @@ type Officer interface {
 	Arrived(incident string) error
 	// Cleared reports the incident done for this unit.
 	Cleared(incident string) error
+	// SOS raises the officer's sos (additive, 2026-12): queued to go
+	// before every other report. Any error is the agent's fault.
+	SOS() (SOS, error)
+}
+
+// SOS is an sos as queued: its seq and the position it carries, if the
+// unit had a fix.
+type SOS struct {
+	Seq uint64   `json:"seq"`
+	Lat *float64 `json:"lat,omitempty"`
+	Lon *float64 `json:"lon,omitempty"`
 }
 
 // Assignment is the incident a unit is dispatched to, as the officer sees it.

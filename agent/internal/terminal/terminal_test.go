@@ -115,6 +115,13 @@ func TestRoutes(t *testing.T) {
 		}
 	}
 	withState := func(a Assignment, state string) Assignment { a.State = state; return a }
+	sos := func(ctx context.Context, c *Client) error {
+		got, err := c.SOS(ctx)
+		if err == nil && got.Seq != 1 {
+			t.Errorf("SOS = %+v, want seq 1", got)
+		}
+		return err
+	}
 
 	tests := []struct {
 		name    string
@@ -158,6 +165,10 @@ func TestRoutes(t *testing.T) {
 		{"cleared", onScene, cleared("INC-1"), 0, nil, protocol.StatusAvailable, ""},
 		{"cleared before arrived", enroute, cleared("INC-1"), 409, ErrWrongState, protocol.StatusEnroute, StateEnroute},
 		{"cleared without assignment", idle, cleared("INC-1"), 404, ErrNoAssignment, protocol.StatusAvailable, ""},
+
+		{"sos", idle, sos, 0, nil, protocol.StatusAvailable, ""},
+		{"sos while on scene", onScene, sos, 0, nil, protocol.StatusOnScene, StateOnScene},
+		{"sos, agent fault", func() *memOfficer { return idle().failing(agentFault) }, sos, 500, nil, protocol.StatusAvailable, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -630,4 +641,40 @@ func TestConcurrent(t *testing.T) {
 	readers.Wait()
 	close(stop)
 	wg.Wait()
+}
+
+// POST /v1/sos takes no body, or {}; anything else is refused, and so are
+// other methods.
+func TestSOSRoute(t *testing.T) {
+	o := newOfficer()
+	_, c := start(t, Config{}, o)
+	for _, tc := range []struct {
+		method, body, ctype string
+		code                int
+	}{
+		{http.MethodPost, "", "", http.StatusAccepted},
+		{http.MethodPost, "{}", "application/json", http.StatusAccepted},
+		{http.MethodPost, `{"why":"x"}`, "application/json", http.StatusBadRequest},
+		{http.MethodPost, "{}", "text/plain", http.StatusUnsupportedMediaType},
+		{http.MethodGet, "", "", http.StatusMethodNotAllowed},
+	} {
+		req, err := http.NewRequestWithContext(t.Context(), tc.method, c.BaseURL+"/v1/sos", strings.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.ctype != "" {
+			req.Header.Set("Content-Type", tc.ctype)
+		}
+		resp, err := c.HTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.code {
+			t.Errorf("%s %q (%s): %d, want %d", tc.method, tc.body, tc.ctype, resp.StatusCode, tc.code)
+		}
+	}
+	if o.sos != 2 {
+		t.Errorf("%d sos raised, want 2", o.sos)
+	}
 }

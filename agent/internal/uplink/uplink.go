@@ -605,7 +605,7 @@ func (l *Link) send(ctx context.Context, c mqtt.Client) {
 		seqs := make([]uint64, 0, len(items))
 		held, failed := false, false
 		for _, it := range items {
-			if it.Kind != queue.Event && it.Seq != live {
+			if !it.Kind.IsEvent() && it.Seq != live {
 				if bucket < 1 {
 					held = true
 					break
@@ -613,7 +613,7 @@ func (l *Link) send(ctx context.Context, c mqtt.Client) {
 				bucket--
 			}
 			topic := l.telTop
-			if it.Kind == queue.Event {
+			if it.Kind.IsEvent() { // an SOS too
 				topic = l.evTop
 			}
 			tok := c.Publish(topic, qos, false, it.Payload)

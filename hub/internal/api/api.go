@@ -45,6 +45,11 @@ type Config struct {
 	Degraded   func() string     // "": not degraded; else why (the hub serves, an operator must look)
 	Logger     *slog.Logger
 	Now        func() time.Time
+
+	// Phones serves /api/phones/…, the reports of phone apps (OwnTracks,
+	// Traccar Client), which sign in with their unit's own credentials, not
+	// the admin token; nil: not served.
+	Phones http.Handler
 }
 
 // Limits of the track call.
@@ -130,6 +135,9 @@ func New(cfg Config) http.Handler {
 	if cfg.Stream != nil {
 		mux.Handle("/ws", cfg.Stream)
 		mux.Handle("/api/stream/ticket", s.auth(methods{http.MethodPost: s.ticket}))
+	}
+	if cfg.Phones != nil {
+		mux.Handle("/api/phones/", cfg.Phones)
 	}
 	mux.Handle("/api/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API call: "+clip.String(r.Method)+" "+clip.String(r.URL.Path))

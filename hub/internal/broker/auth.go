@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"strings"
 	"sync"
+	"unicode/utf8"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -26,13 +28,61 @@ type Credentials interface {
 // true only for the exact topics the contract gives the unit.
 type policy struct {
 	topics protocol.Topics
+	// ownTracks says whether a unit reports as an OwnTracks phone (nil: none
+	// does); only such a unit may write its own owntracks/{unit}/… topics.
+	ownTracks func(unit string) bool
 }
 
-// canWrite: a unit publishes only its own telemetry, state and events.
+// canWrite: a unit publishes only its own telemetry, state and events, or,
+// enrolled as an OwnTracks phone, its own owntracks/{unit}/{device} topic and
+// the app's subtopics of it (…/event, …/info, …/waypoint: nobody reads
+// those, but a denied QoS 1 publish would cost the phone its connection).
 func (p policy) canWrite(unit, topic string) bool {
-	return protocol.ValidUnitID(unit) && (topic == p.topics.Unit(unit, protocol.KindTelemetry) ||
+	if !protocol.ValidUnitID(unit) {
+		return false
+	}
+	if topic == p.topics.Unit(unit, protocol.KindTelemetry) ||
 		topic == p.topics.Unit(unit, protocol.KindState) ||
-		topic == p.topics.Unit(unit, protocol.KindEvents))
+		topic == p.topics.Unit(unit, protocol.KindEvents) {
+		return true
+	}
+	user, _, _, ok := ParseOwnTracks(topic)
+	return ok && user == unit && p.ownTracks != nil && p.ownTracks(unit)
+}
+
+// OwnTracksFilter is the filter of OwnTracks location topics,
+// owntracks/{user}/{device}, whatever kuaifan's topic root.
+const OwnTracksFilter = "owntracks/+/+"
+
+// maxOwnTracksDevice bounds the device level: the app takes any name.
+const maxOwnTracksDevice = 64
+
+// ParseOwnTracks splits an OwnTracks topic, owntracks/{user}/{device} with an
+// optional one-level subtopic ({sub}: event, info, waypoint…). user must be a
+// valid unit id; device is 1 to 64 bytes of valid UTF-8 without wildcards.
+func ParseOwnTracks(topic string) (user, device, sub string, ok bool) {
+	rest, found := strings.CutPrefix(topic, "owntracks/")
+	if !found {
+		return "", "", "", false
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) < 2 || len(parts) > 3 {
+		return "", "", "", false
+	}
+	user, device = parts[0], parts[1]
+	if len(parts) == 3 {
+		if sub = parts[2]; !validLevel(sub) {
+			return "", "", "", false
+		}
+	}
+	if !protocol.ValidUnitID(user) || !validLevel(device) {
+		return "", "", "", false
+	}
+	return user, device, sub, true
+}
+
+func validLevel(s string) bool {
+	return s != "" && len(s) <= maxOwnTracksDevice && utf8.ValidString(s) && !strings.ContainsAny(s, "+#\x00")
 }
 
 // canRead: a unit subscribes only to exactly its own cmd and ack topics, never
@@ -44,8 +94,17 @@ func (p policy) canRead(unit, filter string) bool {
 
 // canWill: mochi publishes a Last Will without an ACL check, so the will topic
 // is checked at connect: it must be the unit's own state topic.
+// An OwnTracks phone sets its Last Will ({"_type":"lwt"}) on its own
+// location topic.
 func (p policy) canWill(unit, topic string) bool {
-	return protocol.ValidUnitID(unit) && topic == p.topics.Unit(unit, protocol.KindState)
+	if !protocol.ValidUnitID(unit) {
+		return false
+	}
+	if topic == p.topics.Unit(unit, protocol.KindState) {
+		return true
+	}
+	user, _, sub, ok := ParseOwnTracks(topic)
+	return ok && sub == "" && user == unit && p.ownTracks != nil && p.ownTracks(unit)
 }
 
 // authHook is the embedded broker's authentication and authorisation. It is

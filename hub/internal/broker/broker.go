@@ -9,7 +9,9 @@
 // reads exactly {root}/units/{id}/cmd and .../ack. Everything else is refused,
 // counted and logged (refused connections rate-limited per address: they need
 // no credentials). It retains nothing: the hub, its one reader, subscribes
-// before any device can connect.
+// before any device can connect. A unit enrolled as an OwnTracks phone may
+// also write its own owntracks/{id}/{device} (Config.OwnTracks), which the
+// hub reads with SubscribeConfirmed: the PUBACK waits for the hub's commit.
 //
 // Neither broker's PUBACK is a durability point (mochi even runs inline
 // handlers after the PUBACK went out, and drops QoS 1 messages to a slow

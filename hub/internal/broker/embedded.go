@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"kuaifan/hub/internal/clip"
 	"kuaifan/protocol"
 )
 
@@ -38,6 +40,10 @@ type Config struct {
 	Listener    net.Listener
 	Topics      protocol.Topics
 	Credentials Credentials // required: there is no way to run without authentication
+	// OwnTracks says whether a unit is enrolled to report as an OwnTracks
+	// phone: only such a unit may publish owntracks/{unit}/{device} (and set
+	// its Last Will there). nil: no unit may.
+	OwnTracks func(unit string) bool
 	// Logger receives the broker's and mochi's logs; nil discards them.
 	Logger *slog.Logger
 	// Registerer receives the kuaifan_broker_* metrics; nil keeps them unexported.
@@ -128,7 +134,7 @@ func NewEmbedded(cfg Config) (*Embedded, error) {
 
 	e := &Embedded{srv: srv, topics: cfg.Topics, addr: cfg.Listener.Addr(), log: cfg.Logger,
 		refusals: newRefusalLog(cfg.Logger)}
-	hook := &authHook{srv: srv, creds: cfg.Credentials, policy: policy{topics: cfg.Topics}, log: cfg.Logger,
+	hook := &authHook{srv: srv, creds: cfg.Credentials, policy: policy{topics: cfg.Topics, ownTracks: cfg.OwnTracks}, log: cfg.Logger,
 		refusals: e.refusals}
 	if err := srv.AddHook(hook, nil); err != nil {
 		return nil, fmt.Errorf("broker: adding auth hook: %w", err)
@@ -198,6 +204,10 @@ func (e *Embedded) Disconnect(unit string) {
 // PUBACK. Either way the handler is no durability point. Nothing is retained:
 // subscribe before devices can connect.
 func (e *Embedded) Subscribe(filter string, handle Handler) error {
+	return e.subscribe(filter, handle, nil)
+}
+
+func (e *Embedded) subscribe(filter string, handle Handler, confirm ConfirmedHandler) error {
 	if e.closed.Load() {
 		return ErrClosed
 	}
@@ -213,7 +223,7 @@ func (e *Embedded) Subscribe(filter string, handle Handler) error {
 	}
 	for {
 		old := e.direct.Load()
-		next := []subscription{{filter, handle}}
+		next := []subscription{{filter, handle, confirm}}
 		if old != nil {
 			next = append(slices.Clone(*old), next...)
 		}
@@ -223,10 +233,45 @@ func (e *Embedded) Subscribe(filter string, handle Handler) error {
 	}
 }
 
+// ConfirmedHandler receives a device's publish and returns nil once the hub
+// has it for good (or has refused it for good: bad input is answered like
+// good, or the device would send it forever). An error means it was not
+// taken now: the device gets no PUBACK and its connection is closed, so that
+// it sends the message again.
+type ConfirmedHandler func(topic string, payload []byte) error
+
+// SubscribeConfirmed is Subscribe for senders whose PUBACK is their only
+// confirmation (an OwnTracks phone has no ack topic): a QoS 1 publish from a
+// device is PUBACKed only after handle returned nil. Last Wills and QoS 2
+// still come after mochi's own answer; an error then is only logged.
+func (e *Embedded) SubscribeConfirmed(filter string, handle ConfirmedHandler) error {
+	if handle == nil {
+		return errors.New("broker: nil handler")
+	}
+	return e.subscribe(filter, func(topic string, payload []byte) {
+		if err := handle(topic, payload); err != nil {
+			e.log.Warn("broker: message not taken after its answer", "topic", topic, "err", err)
+		}
+	}, handle)
+}
+
 // subscription is one of the hub's handlers and the filter it asked for.
 type subscription struct {
-	filter string
-	handle Handler
+	filter  string
+	handle  Handler
+	confirm ConfirmedHandler // instead of handle for a device's QoS 0/1 publish, if set
+}
+
+// callConfirmed runs a ConfirmedHandler, turning a panic into an error.
+func callConfirmed(log *slog.Logger, h ConfirmedHandler, topic string, payload []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("broker: message handler panicked", "topic", topic,
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = fmt.Errorf("broker: handler panicked: %v", r)
+		}
+	}()
+	return h(topic, payload)
 }
 
 // deliveryHook hands a device's publish straight to the hub's handlers,
@@ -257,9 +302,21 @@ func (h *deliveryHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pa
 	}
 	delivered := false
 	for _, s := range *subs {
-		if matchTopic(s.filter, pk.TopicName) {
+		if !matchTopic(s.filter, pk.TopicName) {
+			continue
+		}
+		delivered = true
+		if s.confirm == nil {
 			call(h.e.log, s.handle, pk.TopicName, pk.Payload)
-			delivered = true
+			continue
+		}
+		if err := callConfirmed(h.e.log, s.confirm, pk.TopicName, pk.Payload); err != nil {
+			// Not taken: no PUBACK, and the connection ends, so that the
+			// device sends it again when it reconnects.
+			h.e.log.Warn("broker: message not taken; device disconnected to resend it", "unit", cl.ID,
+				"topic", clip.To(pk.TopicName, maxLoggedTopic), "err", err)
+			cl.Stop(fmt.Errorf("broker: message not taken: %w", err))
+			return pk, packets.ErrRejectPacket
 		}
 	}
 	if !delivered {

@@ -158,3 +158,57 @@ func TestRefusalLogLimitsPerAddressWithBoundedMemory(t *testing.T) {
 	}
 	r.close()
 }
+
+func TestPolicyOwnTracks(t *testing.T) {
+	p := policy{ownTracks: func(unit string) bool { return unit == "ot1" || unit == "ot2" }}
+	none := policy{}
+	tests := []struct {
+		name      string
+		got, want bool
+	}{
+		{"write own location", p.canWrite("ot1", "owntracks/ot1/phone"), true},
+		{"write own event subtopic", p.canWrite("ot1", "owntracks/ot1/phone/event"), true},
+		{"write two levels below", p.canWrite("ot1", "owntracks/ot1/phone/a/b"), false},
+		{"write other's location", p.canWrite("ot1", "owntracks/ot2/phone"), false},
+		{"write user level only", p.canWrite("ot1", "owntracks/ot1"), false},
+		{"write wildcard device", p.canWrite("ot1", "owntracks/ot1/+"), false},
+		{"write empty device", p.canWrite("ot1", "owntracks/ot1/"), false},
+		{"write as a kuaifan unit", p.canWrite("car1", "owntracks/car1/phone"), false},
+		{"write without the hook", none.canWrite("ot1", "owntracks/ot1/phone"), false},
+		{"owntracks unit still writes its telemetry", p.canWrite("ot1", "rr/units/ot1/telemetry"), true},
+		{"will own location", p.canWill("ot1", "owntracks/ot1/phone"), true},
+		{"will on a subtopic", p.canWill("ot1", "owntracks/ot1/phone/event"), false},
+		{"will other's location", p.canWill("ot1", "owntracks/ot2/phone"), false},
+		{"will as a kuaifan unit", p.canWill("car1", "owntracks/car1/phone"), false},
+		{"read own location", p.canRead("ot1", "owntracks/ot1/phone"), false},
+		{"read friends", p.canRead("ot1", "owntracks/+/+"), false},
+	}
+	for _, tc := range tests {
+		if tc.got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, tc.got, tc.want)
+		}
+	}
+}
+
+func TestParseOwnTracks(t *testing.T) {
+	for topic, want := range map[string]string{
+		"owntracks/car-1/phone":                      "car-1 phone ",
+		"owntracks/car-1/Pixel 8/info":               "car-1 Pixel 8 info",
+		"owntracks/car-1":                            "",
+		"owntracks//phone":                           "",
+		"owntracks/car.1/phone":                      "",
+		"owntracks/car-1/a/b/c":                      "",
+		"rr/units/car-1/telemetry":                   "",
+		"owntracks/car-1/ph#one":                     "",
+		"owntracks/car-1/" + strings.Repeat("d", 65): "",
+	} {
+		user, device, sub, ok := ParseOwnTracks(topic)
+		got := ""
+		if ok {
+			got = user + " " + device + " " + sub
+		}
+		if got != want {
+			t.Errorf("%q: %q, want %q", topic, got, want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,6 +39,36 @@ type Policy struct {
 	// priority ("1".."3") and kind ("*" for any other kind).
 	AutoDispatch map[string]map[string]int `json:"auto_dispatch"`
 	AckTimeout   Duration                  `json:"ack_timeout"`
+	// SOS is what an officer's sos opens (additive, 2026-12).
+	SOS SOSPolicy `json:"sos"`
+	// Report is the reporting rate the hub commands (additive, 2026-12).
+	Report ReportPolicy `json:"report"`
+}
+
+// SOSPolicy: an officer's sos opens a priority-1 incident of Kind at the
+// officer's position and sends Units units by itself — within a tier, those
+// with a Prefer capability first, then by arrival; never the officer.
+type SOSPolicy struct {
+	Kind   string   `json:"kind"`
+	Units  int      `json:"units"`  // 0: nobody is sent by the hub, a dispatcher chooses
+	Prefer []string `json:"prefer"` // capabilities that go first within a tier
+	// MoveM is how far the officer must move from the incident's place for
+	// the incident to follow (a sighting and update_location): smaller
+	// moves are GPS noise, and each move is on the timeline.
+	MoveM float64 `json:"move_m"`
+	// FollowEvery is the least time between two such moves: each is a
+	// sighting and an update_location entry per unit on its way, and a
+	// timeline keeps 1000 entries (a chase on foot must not fill it).
+	FollowEvery Duration `json:"follow_every"`
+}
+
+// ReportPolicy is the config command the hub sends a unit when it is
+// dispatched (Assigned) and when its assignment ends (Free): the agent's
+// reporting keys (agent/README.md), seconds. Off sends none.
+type ReportPolicy struct {
+	Off      bool               `json:"off"`
+	Assigned map[string]float64 `json:"assigned"`
+	Free     map[string]float64 `json:"free"`
 }
 
 // Duration is a time.Duration written as "20s" in JSON.
@@ -79,6 +110,14 @@ func DefaultPolicy() Policy {
 			"domestic_violence", "sexual_assault", "hostage", "terrorism"},
 		AutoDispatch: map[string]map[string]int{"1": {"*": 1, "robbery": 2, "armed_robbery": 3, "hostage": 3}},
 		AckTimeout:   Duration(20 * time.Second),
+		SOS: SOSPolicy{Kind: api.KindOfficerHelp, Units: 3, Prefer: []string{"armed"}, MoveM: 25,
+			FollowEvery: Duration(10 * time.Second)},
+		// Assigned: the 1 Hz trace a dispatcher routing a unit needs, even
+		// standing; Free: the agent's own defaults (agent/README.md).
+		Report: ReportPolicy{
+			Assigned: map[string]float64{"moving_s": 1, "patrol_s": 1, "stationary_s": 1},
+			Free:     map[string]float64{"moving_s": 5, "patrol_s": 10, "stationary_s": 60},
+		},
 	}
 }
 
@@ -142,7 +181,46 @@ func (p Policy) Validate() error {
 	if p.AckTimeout <= 0 {
 		errs = append(errs, errors.New("ack_timeout must be positive"))
 	}
+	if !protocol.ValidCapability(p.SOS.Kind) { // the API's rule for a kind
+		errs = append(errs, fmt.Errorf("sos: kind %q is not [a-z0-9_-]{1,32}", p.SOS.Kind))
+	}
+	if p.SOS.Units < 0 || p.SOS.Units > 10 {
+		errs = append(errs, fmt.Errorf("sos: %d units, want 0..10", p.SOS.Units))
+	}
+	for _, c := range p.SOS.Prefer {
+		if !protocol.ValidCapability(c) {
+			errs = append(errs, fmt.Errorf("sos: prefer: capability %q is not [a-z0-9_-]{1,32}", c))
+		}
+	}
+	if !(p.SOS.MoveM >= 0 && p.SOS.MoveM <= 10_000) {
+		errs = append(errs, fmt.Errorf("sos: move_m %v, want 0..10000", p.SOS.MoveM))
+	}
+	if p.SOS.FollowEvery < 0 {
+		errs = append(errs, errors.New("sos: follow_every cannot be negative"))
+	}
+	if !p.Report.Off {
+		for name, cfg := range map[string]map[string]float64{"assigned": p.Report.Assigned, "free": p.Report.Free} {
+			// The contract's check of a config command, so a bad file stops
+			// the hub rather than every command it would send.
+			c := protocol.Command{ID: "policy", TS: 1, Type: protocol.CmdConfig, Config: cfg}
+			if err := c.Validate(); err != nil {
+				errs = append(errs, fmt.Errorf("report: %s: %w", name, err))
+			}
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// reportS is the interval a config command commands, for the unit's view:
+// the longest of its *_s values (the unit reports at least this often).
+func reportS(cfg map[string]float64) float64 {
+	longest := 0.0
+	for k, v := range cfg {
+		if strings.HasSuffix(k, "_s") {
+			longest = max(longest, v)
+		}
+	}
+	return longest
 }
 
 // Circles are the tiers' time bounds, for the match index's tier numbers.
@@ -190,6 +268,9 @@ type Config struct {
 	// CoverEvery is how often Run looks whether an acknowledged unit has
 	// driven into the first tier of an uncovered incident (default 5 s).
 	CoverEvery time.Duration
+	// FollowEvery is how often Run moves an open sos incident to its
+	// officer's latest position (default 1 s; sos.go).
+	FollowEvery time.Duration
 	// Retention is how long a closed incident is kept (default 1 year);
 	// older ones are deleted from the store once an hour.
 	Retention time.Duration
@@ -225,6 +306,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.CoverEvery == 0 {
 		c.CoverEvery = 5 * time.Second
+	}
+	if c.FollowEvery == 0 {
+		c.FollowEvery = time.Second
 	}
 	if c.Retention == 0 {
 		c.Retention = DefaultRetention

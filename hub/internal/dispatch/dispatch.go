@@ -67,6 +67,10 @@ type Dispatcher struct {
 	facts     map[string]*indexed    // every incident in the store, for the response figures and the archive (archive.go)
 	busy      map[string]string      // unit → incident of its active assignment
 	timers    map[string]*time.Timer // command id → its ack deadline
+	sos       map[string]string      // officer → the open incident of its sos (sos.go)
+	sosSeq    map[string]uint64      // officer → seq of the latest sos applied
+	sosFix    map[string]int64       // officer → ts of the position its incident is at (memory only)
+	sosMoved  map[string]time.Time   // officer → when its position last moved the incident (memory only)
 	day       string                 // for incident ids: inc-<day>-<n>
 	seq       int
 	running   bool // Run has started the timers: before that they are only recorded
@@ -90,6 +94,10 @@ func New(cfg Config, matchCfg match.Config, st *store.Store, f *fleet.Fleet, bus
 		timers:    make(map[string]*time.Timer),
 		cameras:   make(map[string]api.Camera, len(cfg.Cameras)),
 		facts:     make(map[string]*indexed),
+		sos:       make(map[string]string),
+		sosSeq:    make(map[string]uint64),
+		sosFix:    make(map[string]int64),
+		sosMoved:  make(map[string]time.Time),
 	}
 	for _, c := range cfg.Cameras {
 		d.cameras[c.ID] = c
@@ -124,6 +132,24 @@ func New(cfg Config, matchCfg match.Config, st *store.Store, f *fleet.Fleet, bus
 				if err := f.SetIncident(a.Unit, inc.ID); err != nil {
 					d.log.Warn("dispatch: assigned unit is no longer enrolled", "unit", a.Unit, "incident", inc.ID)
 				}
+				if r := cfg.Policy.Report; !r.Off && len(r.Assigned) > 0 {
+					_ = f.SetReport(a.Unit, reportS(r.Assigned)) // commanded with its dispatch, before the restart
+				}
+			}
+		}
+	}
+	for _, inc := range d.incidents {
+		if inc.SOS == "" {
+			continue
+		}
+		if last, ok := d.sosSeq[inc.SOS]; !ok || inc.SOSSeq > last {
+			d.sosSeq[inc.SOS] = inc.SOSSeq
+		}
+		if inc.Status != StatusClosed {
+			d.sos[inc.SOS] = inc.ID
+			if d.busy[inc.SOS] == "" {
+				d.busy[inc.SOS] = inc.ID
+				_ = f.SetIncident(inc.SOS, inc.ID)
 			}
 		}
 	}
@@ -146,6 +172,23 @@ func New(cfg Config, matchCfg match.Config, st *store.Store, f *fleet.Fleet, bus
 				if e.Incident == inc.ID {
 					out.merge(d.onEvent(e, now))
 				}
+			}
+		}
+	}
+	// An sos ingest committed, and so confirmed to the officer's agent,
+	// but dispatch had not stored when the hub stopped: the agent holds
+	// nothing more to resend. Every unit's stored events of the last
+	// SOSReplayWindow are looked at; an sos already applied (its seq is
+	// on the officer's incident) changes nothing.
+	from := now.Add(-SOSReplayWindow).UnixMilli()
+	for _, v := range f.List() {
+		events, err := st.Events(v.ID, from, now.UnixMilli()+60_000, 10_000)
+		if err != nil {
+			return nil, fmt.Errorf("dispatch: replay sos of %s: %w", v.ID, err)
+		}
+		for _, e := range events {
+			if e.Type == protocol.EventSOS {
+				out.merge(d.onSOS(e, now))
 			}
 		}
 	}
@@ -176,6 +219,8 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	defer cover.Stop()
 	prune := time.NewTicker(time.Hour)
 	defer prune.Stop()
+	follow := time.NewTicker(d.cfg.FollowEvery)
+	defer follow.Stop()
 	d.prune()
 	for {
 		select {
@@ -194,6 +239,8 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			d.reviewCovers()
 		case <-prune.C:
 			d.prune()
+		case <-follow.C:
+			d.followSOS()
 		}
 	}
 }
@@ -328,6 +375,8 @@ func (d *Dispatcher) flush(o *outbox) error {
 			// The ack deadline catches a dispatch that never arrives.
 			d.m.commandErrors.Inc()
 			d.log.Warn("dispatch: command not sent", "unit", c.unit, "type", c.cmd.Type, "err", err)
+		} else if c.cmd.Type == protocol.CmdConfig {
+			_ = d.fleet.SetReport(c.unit, reportS(c.cmd.Config)) // a unit revoked meanwhile has no view
 		}
 	}
 	for _, t := range o.timers {
@@ -355,10 +404,11 @@ type kept struct {
 	was    Incident
 	busy   map[string]string
 	offers map[*Incident]*Offer // every other incident's standing offer
+	sos    map[string]string    // the officers' open sos incidents
 }
 
 func (d *Dispatcher) keep(inc *Incident) kept {
-	k := kept{inc: inc, busy: maps.Clone(d.busy)}
+	k := kept{inc: inc, busy: maps.Clone(d.busy), sos: maps.Clone(d.sos)}
 	if inc != nil {
 		k.was = clone(inc)
 	}
@@ -387,6 +437,7 @@ func (d *Dispatcher) takeBack(k kept) {
 	for o, offer := range k.offers {
 		o.Offer = offer
 	}
+	d.sos = k.sos
 	for unit, id := range d.busy {
 		if k.busy[unit] != id {
 			d.setBusy(unit, k.busy[unit])
@@ -521,18 +572,26 @@ func (d *Dispatcher) dispatch(inc *Incident, unit string, tier int, actor string
 	}
 	d.m.assignments.WithLabelValues(AssignDispatched).Inc()
 	out.commands = append(out.commands, command{unit, cmd})
+	// After the dispatch, which must not wait for anything.
+	if c, ok := d.reportCmd(unit, true, now); ok {
+		out.commands = append(out.commands, c)
+	}
 	out.timers = append(out.timers, timer{inc.ID, unit, cmd.ID, timeout})
 	return out
 }
 
-// release frees a unit from an assignment that has ended.
-func (d *Dispatcher) release(inc *Incident, a *Assignment, state string, at int64) {
+// release frees a unit from an assignment that has ended; out gets the
+// command that puts it back to the free reporting rate.
+func (d *Dispatcher) release(inc *Incident, a *Assignment, state string, at int64, out *outbox) {
 	a.State, a.Ended = state, at
 	d.stopTimer(a.Command)
 	if d.busy[a.Unit] == inc.ID {
 		delete(d.busy, a.Unit)
 		if err := d.fleet.SetIncident(a.Unit, ""); err != nil {
 			d.log.Debug("dispatch: released unit is gone", "unit", a.Unit)
+		}
+		if c, ok := d.reportCmd(a.Unit, false, time.UnixMilli(at)); ok {
+			out.commands = append(out.commands, c)
 		}
 	}
 	d.m.assignments.WithLabelValues(state).Inc()
@@ -604,8 +663,11 @@ func (d *Dispatcher) open(id string) (*Incident, error) {
 // after a restart, say) finds the assignment already past that step.
 func (d *Dispatcher) onEvent(e protocol.Event, now time.Time) outbox {
 	var out outbox
-	if e.Type == protocol.EventStatus {
+	switch e.Type {
+	case protocol.EventStatus:
 		return out
+	case protocol.EventSOS:
+		return d.onSOS(e, now)
 	}
 	inc, ok := d.incidents[e.Incident]
 	var a *Assignment
@@ -649,7 +711,7 @@ func (d *Dispatcher) onEvent(e protocol.Event, now time.Time) outbox {
 		if a.State != AssignDispatched && a.State != AssignEnroute {
 			return out
 		}
-		d.release(inc, a, AssignDeclined, at)
+		d.release(inc, a, AssignDeclined, at, &out)
 		add(inc, ts, Entry{Type: api.EntryDecline, Unit: e.Unit, Actor: e.Unit})
 		out.merge(d.replace(inc, *a, e.Unit+" declined", now))
 	case protocol.EventArrived:
@@ -672,7 +734,7 @@ func (d *Dispatcher) onEvent(e protocol.Event, now time.Time) outbox {
 		if !active(a.State) {
 			return out
 		}
-		d.release(inc, a, AssignCleared, at)
+		d.release(inc, a, AssignCleared, at, &out)
 		add(inc, ts, Entry{Type: api.EntryCleared, Unit: e.Unit, Actor: e.Unit})
 		if d.allDone(inc) {
 			d.close(inc, ActorAuto, Entry{Detail: "every unit cleared", Reason: api.ReasonAllCleared}, now)
@@ -715,14 +777,14 @@ func (d *Dispatcher) timeout(id, unit, cmd string) {
 		return
 	}
 	now := d.cfg.Now()
-	d.release(inc, a, AssignTimeout, now.UnixMilli())
+	var out outbox
+	// Called off first, so a dispatch delivered late is not acted on.
+	out.commands = append(out.commands, d.cancel(inc, unit, now))
+	d.release(inc, a, AssignTimeout, now.UnixMilli(), &out)
 	timeout := time.Duration(d.pol.AckTimeout)
 	add(inc, now, Entry{Type: api.EntryTimeout, Unit: unit, Actor: ActorSystem, Detail: fmt.Sprintf("no ack within %v", timeout),
 		Reason: api.ReasonNoAck, Params: &api.Params{TimeoutS: secs(timeout.Seconds())}})
-	var out outbox
 	out.changed(inc)
-	// Called off, so a dispatch delivered late is not acted on.
-	out.commands = append(out.commands, d.cancel(inc, unit, now))
 	out.merge(d.replace(inc, *a, unit+" did not answer", now))
 	_ = d.flush(&out) // flush logs what fails
 }
@@ -779,7 +841,6 @@ func (d *Dispatcher) Sighting(id string, s Sighting, actor string) (Incident, er
 	}
 	now := d.cfg.Now()
 	k := d.keep(inc)
-	inc.Lat, inc.Lon = s.Lat, s.Lon
 	detail := fmt.Sprintf("%s at %.6f, %.6f", orUnknown(s.Source), s.Lat, s.Lon)
 	if cam.ID != "" {
 		detail += ", camera " + cam.ID
@@ -790,8 +851,25 @@ func (d *Dispatcher) Sighting(id string, s Sighting, actor string) (Incident, er
 	if s.Note != "" {
 		detail += ": " + s.Note
 	}
-	add(inc, now, Entry{Type: api.EntrySighting, Actor: actor, Detail: detail, Reason: api.ReasonSighted,
-		Params: &api.Params{Source: s.Source, Lat: ptr(s.Lat), Lon: ptr(s.Lon), Note: s.Note, Camera: s.Camera}})
+	out, recs := d.relocate(inc, s.Lat, s.Lon, Entry{Type: api.EntrySighting, Actor: actor, Detail: detail, Reason: api.ReasonSighted,
+		Params: &api.Params{Source: s.Source, Lat: ptr(s.Lat), Lon: ptr(s.Lon), Note: s.Note, Camera: s.Camera}}, now, now)
+	if err := d.flush(&out); err != nil {
+		d.takeBack(k)
+		return Incident{}, err
+	}
+	c := clone(inc)
+	c.Recommendations = recs
+	return c, nil
+}
+
+// relocate moves an incident to lat, lon with the sighting entry (dated
+// seen), sends the new place to the units on their way (an
+// update_location entry each), checks the coverage, and offers (never
+// forces) a free unit that would now arrive much sooner. It returns what
+// to flush and the fresh recommendations. d.mu is held.
+func (d *Dispatcher) relocate(inc *Incident, lat, lon float64, sighting Entry, seen, now time.Time) (outbox, []Recommendation) {
+	inc.Lat, inc.Lon = lat, lon
+	add(inc, seen, sighting)
 	var out outbox
 	out.changed(inc)
 	bestEnroute := -1.0
@@ -800,11 +878,11 @@ func (d *Dispatcher) Sighting(id string, s Sighting, actor string) (Incident, er
 			continue
 		}
 		out.commands = append(out.commands, command{a.Unit, protocol.Command{ID: newCommandID(), TS: now.UnixMilli(),
-			Type: protocol.CmdUpdateLocation, Incident: inc.ID, Lat: ptr(s.Lat), Lon: ptr(s.Lon), Priority: inc.Priority, Kind: inc.Kind}})
+			Type: protocol.CmdUpdateLocation, Incident: inc.ID, Lat: ptr(lat), Lon: ptr(lon), Priority: inc.Priority, Kind: inc.Kind}})
 		add(inc, now, Entry{Type: api.EntryUpdateLocation, Unit: a.Unit, Actor: ActorAuto,
-			Detail: fmt.Sprintf("new place sent: %.6f, %.6f", s.Lat, s.Lon), Reason: api.ReasonRetargeted,
-			Params: &api.Params{Lat: ptr(s.Lat), Lon: ptr(s.Lon)}})
-		if eta, ok := d.etaOf(a.Unit, s.Lat, s.Lon); ok && (bestEnroute < 0 || eta < bestEnroute) {
+			Detail: fmt.Sprintf("new place sent: %.6f, %.6f", lat, lon), Reason: api.ReasonRetargeted,
+			Params: &api.Params{Lat: ptr(lat), Lon: ptr(lon)}})
+		if eta, ok := d.etaOf(a.Unit, lat, lon); ok && (bestEnroute < 0 || eta < bestEnroute) {
 			bestEnroute = eta
 		}
 	}
@@ -825,13 +903,7 @@ func (d *Dispatcher) Sighting(id string, s Sighting, actor string) (Incident, er
 			break
 		}
 	}
-	if err := d.flush(&out); err != nil {
-		d.takeBack(k)
-		return Incident{}, err
-	}
-	c := clone(inc)
-	c.Recommendations = recs
-	return c, nil
+	return out, recs
 }
 
 // camera is the camera of the hub's set with this id; none for "".
@@ -936,10 +1008,11 @@ func (d *Dispatcher) close(inc *Incident, actor string, why Entry, now time.Time
 		if !active(a.State) {
 			continue
 		}
-		d.release(inc, a, AssignCancelled, now.UnixMilli())
-		add(inc, now, Entry{Type: api.EntryCancelled, Unit: a.Unit, Actor: actor, Detail: "incident closed", Reason: api.ReasonIncidentClosed})
 		out.commands = append(out.commands, d.cancel(inc, a.Unit, now))
+		d.release(inc, a, AssignCancelled, now.UnixMilli(), &out)
+		add(inc, now, Entry{Type: api.EntryCancelled, Unit: a.Unit, Actor: actor, Detail: "incident closed", Reason: api.ReasonIncidentClosed})
 	}
+	d.endSOS(inc, now, &out)
 	inc.Status, inc.Closed, inc.Offer, inc.Uncovered = StatusClosed, now.UnixMilli(), nil, false
 	why.Type, why.Actor = api.EntryClosed, actor
 	add(inc, now, why)

@@ -11,6 +11,7 @@ type metrics struct {
 	arrival         prometheus.Histogram
 	eventsIgnored   prometheus.Counter
 	commandErrors   prometheus.Counter
+	sos             *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, d *Dispatcher) *metrics {
@@ -32,6 +33,9 @@ func newMetrics(reg prometheus.Registerer, d *Dispatcher) *metrics {
 			Help: "Unit events about an incident the unit is not assigned to."}),
 		commandErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "kuaifan_dispatch_command_errors_total",
 			Help: "Commands the bus refused (the ack deadline covers a lost dispatch)."}),
+		sos: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kuaifan_dispatch_sos_total",
+			Help: "Officers' sos events by what they did: opened an incident, updated the open one, or nothing (a repeat, or no position known)."},
+			[]string{"result"}),
 	}
 	if reg == nil {
 		return m
@@ -49,7 +53,7 @@ func newMetrics(reg prometheus.Registerer, d *Dispatcher) *metrics {
 			return float64(n)
 		}
 	}
-	reg.MustRegister(m.created, m.reopened, m.assignments, m.dispatchLatency, m.ackLatency, m.arrival, m.eventsIgnored, m.commandErrors,
+	reg.MustRegister(m.created, m.reopened, m.assignments, m.dispatchLatency, m.ackLatency, m.arrival, m.eventsIgnored, m.commandErrors, m.sos,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kuaifan_dispatch_incidents_open", Help: "Incidents not closed."},
 			count(func(i *Incident) bool { return i.Status != StatusClosed })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kuaifan_dispatch_incidents_uncovered",

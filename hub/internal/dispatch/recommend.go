@@ -13,7 +13,12 @@ import (
 // that allow them; each in the first tier whose circle and unit types admit
 // it; fresh units first, stale ones after them, flagged.
 func (d *Dispatcher) recommend(inc *Incident, now time.Time) []Recommendation {
-	cands, err := d.fleet.Match(match.Query{Lat: inc.Lat, Lon: inc.Lon, K: match.MaxK, Needs: inc.Needs,
+	return d.recommendNeeds(inc, inc.Needs, now)
+}
+
+// recommendNeeds is recommend with other needs than the incident's.
+func (d *Dispatcher) recommendNeeds(inc *Incident, needs []string, now time.Time) []Recommendation {
+	cands, err := d.fleet.Match(match.Query{Lat: inc.Lat, Lon: inc.Lon, K: match.MaxK, Needs: needs,
 		Now: now, MaxFixAge: d.cfg.StaleFor})
 	if err != nil {
 		d.log.Error("dispatch: matching failed", "incident", inc.ID, "err", err)

@@ -67,9 +67,10 @@ type unit struct {
 	meta     store.Unit
 	live     store.Live
 	online   bool
-	boot     string // of the agent run that last said it is online
-	lastSeen int64  // hub time of the last accepted message, Unix ms
-	incident string // the incident the unit is assigned to, if any (dispatch's record)
+	boot     string  // of the agent run that last said it is online
+	lastSeen int64   // hub time of the last accepted message, Unix ms
+	incident string  // the incident the unit is assigned to, if any (dispatch's record)
+	reportS  float64 // the reporting interval dispatch last commanded, seconds (0: none since start)
 }
 
 // Open loads the enrolled units and their live records. Every unit starts
@@ -158,6 +159,9 @@ func validate(e *Enrolment) error {
 			return fmt.Errorf("%w: capability %s is not [a-z0-9_-]{1,32}", ErrInvalid, clip.Quote(c))
 		}
 	}
+	if e.Protocol != "" && !e.Protocol.Valid() {
+		return fmt.Errorf("%w: protocol %s is not kuaifan, owntracks or osmand", ErrInvalid, clip.Quote(string(e.Protocol)))
+	}
 	return nil
 }
 
@@ -177,6 +181,9 @@ func (f *Fleet) Enrol(e Enrolment, now time.Time) (secret string, err error) {
 	secret = base64.RawURLEncoding.EncodeToString(raw[:])
 	meta := store.Unit{ID: e.ID, Type: e.Type, Callsign: e.Callsign, Capabilities: caps,
 		SecretHash: hashSecret(secret), Enrolled: now.UnixMilli()}
+	if e.Protocol != api.ReportKuaifan {
+		meta.Protocol = string(e.Protocol) // kuaifan is stored as "", as before the field existed
+	}
 
 	// The store decides whether the id is free; its fsync happens outside mu.
 	if err := f.store.CreateUnit(meta); err != nil {
@@ -252,6 +259,26 @@ func (f *Fleet) Verify(id, secret string) bool {
 	return subtle.ConstantTimeCompare(got[:], want) == 1
 }
 
+// ReportsBy returns how an active unit reports (kuaifan for one enrolled
+// before the choice existed) and its current status; ok is false for an
+// unknown or revoked unit.
+func (f *Fleet) ReportsBy(id string) (p api.ReportProtocol, status protocol.Status, ok bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	u, ok := f.units[id]
+	if !ok {
+		return "", "", false
+	}
+	return u.reportsBy(), u.live.Status, true
+}
+
+func (u *unit) reportsBy() api.ReportProtocol {
+	if u.meta.Protocol == "" {
+		return api.ReportKuaifan
+	}
+	return api.ReportProtocol(u.meta.Protocol)
+}
+
 // Known reports whether id is an enrolled, active unit.
 func (f *Fleet) Known(id string) bool {
 	f.mu.RLock()
@@ -266,9 +293,13 @@ type View = api.Unit
 
 func (u *unit) view() View {
 	v := View{ID: u.meta.ID, Type: u.meta.Type, Callsign: u.meta.Callsign, Capabilities: u.meta.Capabilities,
-		Status: u.live.Status, Online: u.online, LastSeen: u.lastSeen, Incident: u.incident}
+		Status: u.live.Status, Online: u.online, LastSeen: u.lastSeen, Incident: u.incident,
+		ReportS: u.reportS}
 	if v.Capabilities == nil {
 		v.Capabilities = []string{}
+	}
+	if p := u.reportsBy(); p != api.ReportKuaifan {
+		v.Protocol = p
 	}
 	if fix := u.live.Fix; fix != nil {
 		v.Lat, v.Lon, v.TS, v.Seq = &fix.Lat, &fix.Lon, &fix.TS, &fix.Seq
@@ -344,6 +375,25 @@ func (f *Fleet) SetIncident(id, incident string) error {
 		return fmt.Errorf("fleet: unit %s: %w", id, ErrNotFound)
 	}
 	f.changed(id)
+	return nil
+}
+
+// SetReport records the reporting interval dispatch commanded a unit
+// (seconds), for its view; it changes nothing else.
+func (f *Fleet) SetReport(id string, seconds float64) error {
+	f.mu.Lock()
+	u, ok := f.units[id]
+	changed := ok && u.reportS != seconds
+	if changed {
+		u.reportS = seconds
+	}
+	f.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("fleet: unit %s: %w", id, ErrNotFound)
+	}
+	if changed {
+		f.changed(id)
+	}
 	return nil
 }
 

@@ -276,10 +276,12 @@ type eventValue struct {
 	Type     protocol.EventType `json:"t"`
 	Incident string             `json:"i,omitempty"`
 	Status   protocol.Status    `json:"s,omitempty"`
+	Lat      *float64           `json:"la,omitempty"` // an sos's position (additive, 2026-12)
+	Lon      *float64           `json:"lo,omitempty"`
 }
 
 func encodeEvent(e *protocol.Event) ([]byte, error) {
-	return json.Marshal(eventValue{Type: e.Type, Incident: e.Incident, Status: e.Status})
+	return json.Marshal(eventValue{Type: e.Type, Incident: e.Incident, Status: e.Status, Lat: e.Lat, Lon: e.Lon})
 }
 
 func decodeEvent(v []byte, e *protocol.Event) error {
@@ -287,6 +289,6 @@ func decodeEvent(v []byte, e *protocol.Event) error {
 	if err := json.Unmarshal(v, &ev); err != nil {
 		return err
 	}
-	e.Type, e.Incident, e.Status = ev.Type, ev.Incident, ev.Status
+	e.Type, e.Incident, e.Status, e.Lat, e.Lon = ev.Type, ev.Incident, ev.Status, ev.Lat, ev.Lon
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"kuaifan/hub/internal/broker"
 	"kuaifan/hub/internal/fleet"
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 // Config tunes ingest; zero values take the defaults.
@@ -94,6 +95,9 @@ type Ingest struct {
 	queue  chan queued   // validated, waiting for the committer
 	closed chan struct{} // closed when Run stops accepting messages
 	once   sync.Once
+	// stopped is closed when Run has returned: a Submit still waiting then
+	// was not committed and never will be.
+	stopped chan struct{}
 
 	lastWarn atomic.Int64 // unix nanos of the last rejection logged at Warn
 
@@ -111,6 +115,7 @@ func New(cfg Config, bus broker.Bus, f *fleet.Fleet) (*Ingest, error) {
 		shards:  make([]chan raw, cfg.Decoders),
 		queue:   make(chan queued, cfg.QueueSize),
 		closed:  make(chan struct{}),
+		stopped: make(chan struct{}),
 		pending: make(map[string]*pendingAck),
 	}
 	for i := range in.shards {
@@ -138,23 +143,36 @@ type raw struct {
 type queued struct {
 	msg      fleet.Message
 	received time.Time
+	reply    chan<- receipt // Submit's: told once the message is on disk (or not); nil from the bus
+}
+
+// receipt answers a Submit.
+type receipt struct {
+	result fleet.Result
+	err    error
 }
 
 // batch is what one commit applies, with when each message arrived.
 type batch struct {
 	msgs     []fleet.Message
 	received []time.Time
+	replies  []chan<- receipt
 }
 
 func newBatch(size int) *batch {
-	return &batch{msgs: make([]fleet.Message, 0, size), received: make([]time.Time, 0, size)}
+	return &batch{msgs: make([]fleet.Message, 0, size), received: make([]time.Time, 0, size),
+		replies: make([]chan<- receipt, 0, size)}
 }
 
-func (b *batch) reset() { b.msgs, b.received = b.msgs[:0], b.received[:0] }
+func (b *batch) reset() {
+	clear(b.replies)
+	b.msgs, b.received, b.replies = b.msgs[:0], b.received[:0], b.replies[:0]
+}
 
 func (b *batch) add(q queued) {
 	b.msgs = append(b.msgs, q.msg)
 	b.received = append(b.received, q.received)
+	b.replies = append(b.replies, q.reply)
 }
 
 // handle runs on the bus's delivery goroutine — with the embedded broker, the
@@ -212,11 +230,12 @@ func (in *Ingest) accept(r raw) {
 		in.reject(r.topic, err)
 		return
 	}
-	in.queue <- queued{msg, r.received} // the committer runs until every decoder has returned
+	in.queue <- queued{msg: msg, received: r.received} // the committer runs until every decoder has returned
 }
 
-// errUnknownUnit is a message from a unit that is not enrolled or was revoked.
-var errUnknownUnit = errors.New("unit is not enrolled")
+// ErrUnknownUnit is a message from a unit that is not enrolled or was
+// revoked (or, on the bus's kuaifan topics, is enrolled as a phone).
+var ErrUnknownUnit = errors.New("unit is not enrolled")
 
 func (in *Ingest) decode(r raw) (fleet.Message, error) {
 	unit, kind, payload := r.unit, r.kind, r.payload
@@ -247,15 +266,85 @@ func (in *Ingest) decode(r raw) (fleet.Message, error) {
 		return fleet.Message{}, &protocol.Error{Message: string(kind), Field: "unit", Reason: protocol.ReasonMismatch,
 			Detail: fmt.Sprintf("%q published on the topic of %q", payloadUnit, unit)}
 	}
-	if ts != 0 {
-		if err := protocol.CheckTime(string(kind), ts, in.cfg.Now(), in.cfg.MaxClockAhead); err != nil {
-			return fleet.Message{}, err
-		}
-	}
-	if !in.fleet.Known(unit) {
-		return fleet.Message{}, fmt.Errorf("%s from %s: %w", kind, unit, errUnknownUnit)
+	if err := in.check(kind, unit, ts, true); err != nil {
+		return fleet.Message{}, err
 	}
 	return msg, nil
+}
+
+// check holds a decoded message to the hub's own rules: its time, and its
+// unit being enrolled — for a message on the bus's kuaifan topics, enrolled
+// as kuaifan's agent (a phone's unit reports only the way it was enrolled).
+func (in *Ingest) check(kind protocol.Kind, unit string, ts int64, agent bool) error {
+	if ts != 0 {
+		if err := protocol.CheckTime(string(kind), ts, in.cfg.Now(), in.cfg.MaxClockAhead); err != nil {
+			return err
+		}
+	}
+	proto, _, ok := in.fleet.ReportsBy(unit)
+	if !ok {
+		return fmt.Errorf("%s from %s: %w", kind, unit, ErrUnknownUnit)
+	}
+	if agent && proto != api.ReportKuaifan {
+		return fmt.Errorf("%s from %s, enrolled to report by %s: %w", kind, unit, proto, ErrUnknownUnit)
+	}
+	return nil
+}
+
+// ErrNotStored is Submit's error for a report the hub could not commit now
+// (the store is failing, or the hub is stopping): nothing changed, and the
+// same report may be sent again later. Submit's other errors are a
+// *protocol.Error and ErrUnknownUnit.
+var ErrNotStored = errors.New("not stored")
+
+// Submit takes a telemetry report that reached the hub another way than its
+// MQTT telemetry topic — a phone's HTTP request, an OwnTracks publish — and
+// puts it through what a report on the bus goes through: the same checks,
+// the same queue and group commit, the same fsync. It returns once the
+// report is on disk (Committed, Older, Duplicate or Expired: all safe for
+// the sender to forget), or with why not. The caller answers its sender
+// then, which is that sender's confirmation; no ack is published.
+func (in *Ingest) Submit(ctx context.Context, t protocol.Telemetry) (fleet.Result, error) {
+	kind := protocol.KindTelemetry
+	in.m.received.WithLabelValues(string(kind)).Inc()
+	err := t.Validate()
+	if err == nil {
+		err = in.check(kind, t.Unit, t.TS, false)
+	}
+	if err != nil {
+		in.reject("submit/"+t.Unit, err)
+		return 0, err
+	}
+	reply := make(chan receipt, 1) // the syncer never waits for the caller
+	q := queued{msg: fleet.Message{Kind: kind, Telemetry: t}, received: time.Now(), reply: reply}
+	select {
+	case <-in.closed:
+		return 0, fmt.Errorf("ingest: stopping: %w", ErrNotStored)
+	default:
+	}
+	select {
+	case in.queue <- q:
+	case <-in.closed:
+		return 0, fmt.Errorf("ingest: stopping: %w", ErrNotStored)
+	case <-ctx.Done():
+		return 0, fmt.Errorf("ingest: %w: %w", ErrNotStored, ctx.Err())
+	}
+	select {
+	case r := <-reply:
+		return r.result, r.err
+	case <-in.stopped:
+		// Queued after the last commit of a stopping hub: never applied.
+		select {
+		case r := <-reply:
+			return r.result, r.err
+		default:
+			return 0, fmt.Errorf("ingest: stopped: %w", ErrNotStored)
+		}
+	case <-ctx.Done():
+		// Its sender has gone; the report may still be stored, and a resend
+		// is then a duplicate.
+		return 0, fmt.Errorf("ingest: %w: %w", ErrNotStored, ctx.Err())
+	}
 }
 
 // reject counts a refused message by reason. A rogue client can send
@@ -273,6 +362,12 @@ func (in *Ingest) reject(topic string, err error) {
 		level = slog.LevelWarn
 	}
 	in.log.Log(context.Background(), level, "message rejected", "topic", topic, "reason", reason, "err", err)
+}
+
+// Rejected counts and logs a report refused before it reached Submit — one
+// that did not decode in a phone's format — as the bus's are.
+func (in *Ingest) Rejected(source string, err error) {
+	in.reject(source, err)
 }
 
 // Run commits queued messages and publishes confirmations until ctx is done.
@@ -312,6 +407,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 	close(acksDone)
 	workers.Wait()
 	in.flushAcks(time.Time{})
+	close(in.stopped)
 	return nil
 }
 
@@ -320,6 +416,13 @@ func (in *Ingest) Run(ctx context.Context) error {
 type committed struct {
 	confirm map[string][]uint64
 	events  []protocol.Event
+	replies []answer // Submit's, answered once the batch is on disk
+}
+
+// answer is a receipt for a Submit that waits for the fsync.
+type answer struct {
+	to chan<- receipt
+	receipt
 }
 
 // commitUntil commits batches until done is closed, at most one every
@@ -391,6 +494,11 @@ func (in *Ingest) commit(b *batch, toSync chan<- committed) {
 		// Nothing was confirmed: the agents still hold these and resend them.
 		in.m.commitErrors.Inc()
 		in.log.Error("commit failed; messages left to their agents' resend", "messages", len(batch), "err", err)
+		for _, to := range b.replies {
+			if to != nil {
+				to <- receipt{err: fmt.Errorf("ingest: commit: %w: %w", ErrNotStored, err)}
+			}
+		}
 		time.Sleep(100 * time.Millisecond) // don't spin on a failing disk
 		return
 	}
@@ -400,6 +508,15 @@ func (in *Ingest) commit(b *batch, toSync chan<- committed) {
 		m := &batch[i]
 		r := out.Results[i]
 		in.m.results.WithLabelValues(string(m.Kind), r.String()).Inc()
+		if to := b.replies[i]; to != nil {
+			// Submitted: its sender hears of it, not an ack topic.
+			if !r.Confirmed() {
+				to <- receipt{result: r, err: fmt.Errorf("%s from %s: %w", m.Kind, m.Unit(), ErrUnknownUnit)}
+			} else {
+				c.replies = append(c.replies, answer{to, receipt{result: r}})
+			}
+			continue
+		}
 		if !r.Confirmed() {
 			continue
 		}
@@ -436,7 +553,17 @@ func (in *Ingest) syncLoop(toSync <-chan committed) {
 		if err != nil {
 			in.m.commitErrors.Inc()
 			in.log.Error("sync failed; nothing confirmed, agents will resend", "err", err)
+			for _, c := range batches {
+				for _, a := range c.replies {
+					a.to <- receipt{err: fmt.Errorf("ingest: sync: %w: %w", ErrNotStored, err)}
+				}
+			}
 			continue
+		}
+		for _, c := range batches {
+			for _, a := range c.replies {
+				a.to <- a.receipt
+			}
 		}
 		var events []protocol.Event
 		in.mu.Lock()

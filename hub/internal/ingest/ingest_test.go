@@ -254,3 +254,66 @@ func TestRejections(t *testing.T) {
 		}
 	}
 }
+
+// Submit answers once the report is on disk, with what Apply made of it; a
+// resend is a duplicate; what the checks refuse is not stored; no ack is
+// published for a submitted report (its sender has no ack topic).
+func TestSubmit(t *testing.T) {
+	b := &bus{handlers: map[string]broker.Handler{}, published: map[string][]protocol.Ack{}}
+	in, f := setup(t, b)
+	runInBackground(t, in)
+	ctx := context.Background()
+	ts := time.Now().Add(-time.Second).UnixMilli()
+	tm := protocol.Telemetry{Unit: "u1", Seq: uint64(ts) * 1000, TS: ts, Lat: 28.2, Lon: 112.9, Status: protocol.StatusAvailable}
+	if r, err := in.Submit(ctx, tm); err != nil || r != fleet.Committed {
+		t.Fatalf("first: %v %v", r, err)
+	}
+	if v, _ := f.Get("u1"); v.TS == nil || *v.TS != ts {
+		t.Fatalf("not applied when Submit returned: %+v", v)
+	}
+	if r, err := in.Submit(ctx, tm); err != nil || r != fleet.Duplicate {
+		t.Fatalf("resend: %v %v", r, err)
+	}
+	bad := tm
+	bad.Lat = 91
+	future := tm
+	future.TS, future.Seq = time.Now().Add(time.Hour).UnixMilli(), tm.Seq+1
+	stranger := tm
+	stranger.Unit = "u9"
+	for name, c := range map[string]struct {
+		tm   protocol.Telemetry
+		want func(error) bool
+	}{
+		"lat 91": {bad, func(err error) bool { var pe *protocol.Error; return errors.As(err, &pe) && pe.Field == "lat" }},
+		"future": {future, func(err error) bool {
+			var pe *protocol.Error
+			return errors.As(err, &pe) && pe.Reason == protocol.ReasonFuture
+		}},
+		"stranger": {stranger, func(err error) bool { return errors.Is(err, ErrUnknownUnit) }},
+	} {
+		if _, err := in.Submit(ctx, c.tm); !c.want(err) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if track, _ := f.Track("u1", 0, time.Now().Add(2*time.Hour).UnixMilli(), 10); len(track) != 1 {
+		t.Errorf("%d positions stored, want 1", len(track))
+	}
+	time.Sleep(20 * time.Millisecond) // past the ack interval
+	if got := b.acked("rr/units/u1/ack"); len(got) != 0 {
+		t.Errorf("acked %v for submitted reports", got)
+	}
+}
+
+// A Submit to a stopped ingest fails as not stored instead of waiting.
+func TestSubmitAfterStop(t *testing.T) {
+	b := &bus{handlers: map[string]broker.Handler{}, published: map[string][]protocol.Ack{}}
+	in, _ := setup(t, b)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	in.Run(ctx)
+	ts := time.Now().UnixMilli()
+	_, err := in.Submit(context.Background(), protocol.Telemetry{Unit: "u1", Seq: 1, TS: ts, Lat: 1, Lon: 1, Status: protocol.StatusAvailable})
+	if !errors.Is(err, ErrNotStored) {
+		t.Fatalf("got %v, want ErrNotStored", err)
+	}
+}

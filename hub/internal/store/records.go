@@ -27,6 +27,9 @@ type Unit struct {
 	SecretHash   string            `json:"secret_hash"`
 	Enrolled     int64             `json:"enrolled"`          // Unix ms
 	Revoked      int64             `json:"revoked,omitempty"` // Unix ms; 0 while active
+	// Protocol is how the unit reports (api.ReportProtocol, additive
+	// 2026-12); "" in records written before it, which means kuaifan.
+	Protocol string `json:"protocol,omitempty"`
 }
 
 // Position is one fix as stored in a unit's history and as its latest.

@@ -119,6 +119,7 @@ func runFlags(o *runOpts, stderr io.Writer) *flag.FlagSet {
 	fs.Float64Var(&c.IncidentsPerHour, "incidents-per-hour", 0, fmt.Sprintf("background incidents per simulated hour; 0: the scenario's or the default mix's (%d), -1: none", incident.DefaultPerHour))
 	fs.StringVar(&o.faults, "faults", "", "faults to inject, comma-separated, or all (see below); none by default")
 	fs.DurationVar(&c.FaultEvery, "fault-every", simulator.DefaultFaultEvery, "mean simulated time between two injections of each fault")
+	fs.Float64Var(&c.SOSPerHour, "sos-per-hour", 0, "officers' SOS per simulated hour across the fleet (the sos fault at this rate, named in -faults or not); 0: sos only if named, at -fault-every")
 	fs.StringVar(&o.restartCmd, "broker-restart-cmd", "", "shell `command` restarting the external broker, for the broker_restart fault (e.g. 'systemctl restart mosquitto')")
 	fs.StringVar(&c.MosquittoPasswd, "mosquitto-passwd", "", "with an external Mosquitto: write every unit's secret into this password `file` after enrolling\n(Mosquitto 2's hash; other lines kept), then run -broker-reload-cmd so Mosquitto reads it")
 	fs.StringVar(&o.reloadCmd, "broker-reload-cmd", "", "shell `command` run after enrolling, before the units connect (e.g. 'systemctl reload mosquitto')")

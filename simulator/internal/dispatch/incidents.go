@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"kuaifan/protocol/api"
@@ -83,4 +84,20 @@ func CloseOpen(ctx context.Context, client *hubapi.Client, incs []api.Incident) 
 		}
 	}
 	return n
+}
+
+// CollectSOS reads the incidents the hub opened for these units' sos
+// (api.Incident.SOS) since a wall time: the run's own, not an earlier run's.
+func CollectSOS(ctx context.Context, client *hubapi.Client, units []string, since time.Time) ([]api.Incident, error) {
+	all, err := client.Incidents(ctx, true)
+	if err != nil {
+		return nil, fmt.Errorf("sos incidents: %w", err)
+	}
+	var out []api.Incident
+	for _, inc := range all {
+		if inc.SOS != "" && slices.Contains(units, inc.SOS) && inc.Created >= since.Add(-time.Second).UnixMilli() {
+			out = append(out, inc)
+		}
+	}
+	return out, nil
 }

@@ -37,11 +37,12 @@ const (
 	Reorder       = "reorder"        // the same, newest first: out of order
 	Rogue         = "rogue"          // a wrong secret, garbage, a spoofed unit id: all to be refused
 	BrokerRestart = "broker_restart" // the external broker restarts (BrokerRestart)
+	SOS           = "sos"            // an officer presses SOS (additive, 2026-12)
 )
 
 // Names lists every fault, in the order the help shows them.
 func Names() []string {
-	return []string{LinkDrop, AgentKill, GPSJump, GPSNoFix, Duplicate, Reorder, Rogue, BrokerRestart}
+	return []string{LinkDrop, AgentKill, GPSJump, GPSNoFix, Duplicate, Reorder, Rogue, BrokerRestart, SOS}
 }
 
 // faultHelp says what each fault does, for -h.
@@ -54,6 +55,7 @@ var faultHelp = map[string]string{
 	Reorder:       "a unit's last reports are sent again newest first: duplicates out of order",
 	Rogue:         "a client with a wrong secret and another unit's id, garbage and a payload naming another unit on a valid unit's connection: the hub must refuse them all",
 	BrokerRestart: "the external broker restarts (needs -broker-restart-cmd; skipped with the embedded broker)",
+	SOS:           "an officer presses SOS on the terminal: the hub must open an officer_help incident and send help (the rate across the fleet: -sos-per-hour)",
 }
 
 // Help describes a fault.
@@ -98,34 +100,60 @@ type Config struct {
 	// Restart restarts the external broker (broker_restart); nil: that
 	// fault is skipped.
 	Restart func(context.Context) error
+	// SOSEvery, if set, is the mean simulated time between two sos across
+	// the fleet, whether or not sos is in Enabled (-sos-per-hour).
+	SOSEvery time.Duration
 }
 
 // Injector injects the enabled faults at random (each about every
 // Every of simulated time, into a random unit) and the scenario's fault steps.
 type Injector struct {
-	f       *fleet.Fleet
-	enabled []string
-	every   time.Duration
-	clock   *simclock.Clock
-	jr      *journal.Journal
-	log     *slog.Logger
-	broker  string
-	restart func(context.Context) error // the external broker's restart; nil: none
-	spared  func(*fleet.Unit) bool      // units not to disturb (in an outage)
+	f        *fleet.Fleet
+	enabled  []string
+	every    time.Duration
+	clock    *simclock.Clock
+	jr       *journal.Journal
+	log      *slog.Logger
+	broker   string
+	restart  func(context.Context) error // the external broker's restart; nil: none
+	spared   func(*fleet.Unit) bool      // units not to disturb (in an outage)
+	sosEvery time.Duration               // the sos fault's own mean interval; 0: every
 
 	bg sync.WaitGroup // faults in progress (a link coming back, a reboot)
 
-	mu     sync.Mutex
-	rng    *rand.Rand
-	counts map[string]*Report
+	mu       sync.Mutex
+	rng      *rand.Rand
+	counts   map[string]*Report
+	sosUnits []string  // the units that raised an sos, in order
+	sosFirst time.Time // wall time of the first sos: the hub's incidents of the run's sos are not older
+}
+
+// SOSUnits are the units that raised an sos, each once, and the wall time
+// of the first.
+func (fi *Injector) SOSUnits() ([]string, time.Time) {
+	if fi == nil {
+		return nil, time.Time{}
+	}
+	fi.mu.Lock()
+	defer fi.mu.Unlock()
+	out := slices.Clone(fi.sosUnits)
+	slices.Sort(out)
+	return slices.Compact(out), fi.sosFirst
 }
 
 // New is an injector into f's units; rng draws the times, the units and
 // the faults' sizes.
 func New(cfg Config, f *fleet.Fleet, clock *simclock.Clock, jr *journal.Journal, log *slog.Logger, rng *rand.Rand) *Injector {
-	return &Injector{f: f, enabled: cfg.Enabled, every: cfg.Every, clock: clock, jr: jr, log: log,
-		broker: cfg.Broker, restart: cfg.Restart, rng: rng}
+	enabled := slices.Clone(cfg.Enabled)
+	if cfg.SOSEvery > 0 && !slices.Contains(enabled, SOS) {
+		enabled = append(enabled, SOS)
+	}
+	return &Injector{f: f, enabled: enabled, every: cfg.Every, clock: clock, jr: jr, log: log,
+		broker: cfg.Broker, restart: cfg.Restart, sosEvery: cfg.SOSEvery, rng: rng}
 }
+
+// Random reports whether the injector has faults to inject at random.
+func (fi *Injector) Random() bool { return len(fi.enabled) > 0 }
 
 // Spare leaves alone the units spared reports (those in an outage: what
 // they queue is what the outage checks).
@@ -170,10 +198,14 @@ func (fi *Injector) Run(ctx context.Context) {
 		if name == BrokerRestart && fi.restart == nil {
 			continue // the run's notes say it is skipped
 		}
+		every := fi.every
+		if name == SOS && fi.sosEvery > 0 {
+			every = fi.sosEvery
+		}
 		wg.Go(func() {
 			for {
 				fi.mu.Lock()
-				wait := time.Duration(fi.rng.ExpFloat64() * float64(fi.every))
+				wait := time.Duration(fi.rng.ExpFloat64() * float64(every))
 				fi.mu.Unlock()
 				if !fi.clock.Sleep(ctx, wait) {
 					return
@@ -281,6 +313,18 @@ func (fi *Injector) do(ctx context.Context, name string, dur time.Duration) (str
 			return "", fmt.Errorf("%s: %w", id, err)
 		}
 		return fmt.Sprintf("%d of %s's last reports sent again%s", n, id, map[bool]string{true: ", newest first"}[name == Reorder]), nil
+	case SOS:
+		s, err := u.SOS()
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", id, err)
+		}
+		fi.mu.Lock()
+		if len(fi.sosUnits) == 0 {
+			fi.sosFirst = time.Now()
+		}
+		fi.sosUnits = append(fi.sosUnits, id)
+		fi.mu.Unlock()
+		return fmt.Sprintf("%s raises an SOS (seq %d)", id, s.Seq), nil
 	}
 	return "", fmt.Errorf("unknown fault %q", name)
 }

@@ -175,6 +175,17 @@ func (u *Unit) act(f func(*agent.Agent) error) error {
 	return f(u.ag)
 }
 
+// SOS presses the officer's SOS on the running agent.
+func (u *Unit) SOS() (agent.SOS, error) {
+	var s agent.SOS
+	err := u.act(func(a *agent.Agent) error {
+		var err error
+		s, err = a.SOS()
+		return err
+	})
+	return s, err
+}
+
 // WithGPS runs f on the current receiver, if there is one.
 func (u *Unit) WithGPS(f func(*agent.SimGPS)) {
 	u.mu.Lock()

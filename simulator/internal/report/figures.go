@@ -40,7 +40,12 @@ type End struct {
 	Incidents    []api.Incident
 	IncidentsErr error
 	ClosedByRun  int
-	Outages      []director.OutageReport
+	// SOSIncidents are the incidents the hub opened for the run's sos
+	// (Faults.SOSUnits), as it had them at the end; SOSClosedByRun of them
+	// the run closed.
+	SOSIncidents   []api.Incident
+	SOSClosedByRun int
+	Outages        []director.OutageReport
 
 	MetricsBefore, MetricsAfter hubapi.Metrics // the hub's /metrics before and after (nil: no scrape)
 	MetricsErr                  error
@@ -65,6 +70,7 @@ func (r *Run) Finish(e End) {
 	r.Units.Utilisation = utilisation(jobs, e.Fleet.Len(), e.Moved)
 	r.Incidents = incidentFigures(e.Registry.Snapshot(), e.Incidents, e.Clock, jobs, e.ClosedByRun)
 	r.Faults = e.Faults.Reports()
+	r.SOS = sosFigures(r.Faults, e.SOSIncidents, e.SOSClosedByRun, e.Clock)
 	r.Steps = e.Director.StepReports()
 	r.Chases = chases(e.Registry.Snapshot(), e.Journal.All(), jobs)
 	if len(jobs) <= maxJobs {
@@ -296,4 +302,31 @@ func chases(recs []dispatch.Record, entries []journal.Entry, jobs []fleet.Job) [
 		out = append(out, c)
 	}
 	return out
+}
+
+// sosFigures reads the sos section: how many the officers raised, and what
+// the hub made of them. Nil when the run raised none.
+func sosFigures(fs []faults.Report, incs []api.Incident, closedByRun int, clock *simclock.Clock) *SOS {
+	sent := 0
+	for _, f := range fs {
+		if f.Name == faults.SOS {
+			sent = f.Injected
+		}
+	}
+	if sent == 0 && len(incs) == 0 {
+		return nil
+	}
+	s := &SOS{Sent: sent, Incidents: len(incs), ClosedByRun: closedByRun}
+	var toDispatch []float64
+	for _, inc := range incs {
+		if len(inc.Assignments) > 0 {
+			s.Dispatched++
+			s.Units += len(inc.Assignments)
+		}
+		if f := inc.Figures.ToDispatchS; f != nil {
+			toDispatch = append(toDispatch, clock.SimSeconds(*f))
+		}
+	}
+	s.ToDispatch = DistOf(toDispatch)
+	return s
 }

@@ -38,6 +38,7 @@ type Run struct {
 	Hub       Hub                  `json:"hub"`
 
 	Faults  []faults.Report         `json:"faults,omitempty"`
+	SOS     *SOS                    `json:"sos,omitempty"` // additive (2026-12)
 	Steps   []director.StepReport   `json:"steps,omitempty"`
 	Outages []director.OutageReport `json:"outages,omitempty"`
 	// Chases are the scenario's incidents followed through: every sighting,
@@ -57,6 +58,19 @@ type Units struct {
 	Utilisation  float64        `json:"utilisation"` // share of the fleet's simulated time on a job (dispatch to clear)
 	Kills        int            `json:"kills,omitempty"`
 	MovementTick float64        `json:"movement_tick_s"` // simulated seconds per movement step
+}
+
+// SOS is what came of the officers' SOS (the sos fault): how many they
+// raised, the incidents the hub opened for them (one per officer while it
+// is open: a repeated SOS updates it), how many of those it sent units to,
+// and how soon (the hub's to_dispatch, as simulated seconds).
+type SOS struct {
+	Sent        int  `json:"sent"`
+	Incidents   int  `json:"incidents"`
+	Dispatched  int  `json:"dispatched"`
+	Units       int  `json:"units"` // assignments, over all of them
+	ToDispatch  Dist `json:"to_dispatch_s"`
+	ClosedByRun int  `json:"closed_by_simulator,omitempty"`
 }
 
 // Dist is a distribution's summary (seconds).
@@ -254,6 +268,10 @@ func (r Run) String() string {
 			p(", %d rogue messages/connects sent, %d refused at the client", f.Sent, f.Refused)
 		}
 		p("\n")
+	}
+	if s := r.SOS; s != nil {
+		p("  sos        %d raised; the hub opened %d incident(s), sent units to %d (%d assignments); to dispatch %s\n",
+			s.Sent, s.Incidents, s.Dispatched, s.Units, s.ToDispatch)
 	}
 	for _, o := range r.Outages {
 		p("  outage     at %s, %d unit(s) for %s: %d positions queued offline, %d of them in the hub's history",
