@@ -521,19 +521,30 @@ func (d *Dispatcher) Create(n NewIncident, actor string) (Incident, error) {
 }
 
 // autoPicks chooses up to n units for the hub to dispatch by itself: fresh,
-// free, never volunteers, never a unit that already declined or timed out.
+// free, never volunteers, never a unit that already declined or timed out,
+// never one that cannot receive the dispatch (commandable).
 func (d *Dispatcher) autoPicks(inc *Incident, recs []Recommendation, n int) []Recommendation {
 	var picks []Recommendation
 	for _, r := range recs {
 		if len(picks) >= n {
 			break
 		}
-		if r.Stale || r.Type == protocol.TypeVolunteer || d.busy[r.Unit] != "" || assignmentOf(inc, r.Unit) != nil {
+		if r.Stale || r.Type == protocol.TypeVolunteer || d.busy[r.Unit] != "" || assignmentOf(inc, r.Unit) != nil ||
+			!d.commandable(r.Unit) {
 			continue
 		}
 		picks = append(picks, r)
 	}
 	return picks
+}
+
+// commandable reports whether a unit hears commands: a phone reporting by
+// OwnTracks or OsmAnd only sends its position, so a dispatch sent to it
+// would go unheard until its ack deadline. A dispatcher may still assign
+// one by hand (and call the officer).
+func (d *Dispatcher) commandable(unit string) bool {
+	p, _, ok := d.fleet.ReportsBy(unit)
+	return ok && p == api.ReportKuaifan
 }
 
 // dispatch assigns a unit (already checked) and prepares its command; why

@@ -245,7 +245,7 @@ func (d *Dispatcher) reportCmd(unit string, assigned bool, now time.Time) (comma
 	if assigned {
 		cfg = r.Assigned
 	}
-	if r.Off || len(cfg) == 0 {
+	if r.Off || len(cfg) == 0 || !d.commandable(unit) {
 		return command{}, false
 	}
 	return command{unit, protocol.Command{ID: newCommandID(), TS: now.UnixMilli(), Type: protocol.CmdConfig, Config: cfg}}, true

@@ -447,3 +447,34 @@ func TestPolicySOSAndReportValidate(t *testing.T) {
 		t.Errorf("report off: %v", err)
 	}
 }
+
+// A phone reporting by OwnTracks or OsmAnd hears no commands: the hub
+// never sends it by itself (nor to an officer's help), nor its reporting
+// rate; it is still recommended, and a dispatcher may send it by hand.
+func TestPhonesNotAutoDispatched(t *testing.T) {
+	r := newRig(t)
+	for _, p := range []api.ReportProtocol{api.ReportOwnTracks, api.ReportOsmAnd} {
+		id := "phone-" + string(p)
+		if _, err := r.fleet.Enrol(fleet.Enrolment{ID: id, Type: protocol.TypeFoot, Protocol: p}, r.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		r.apply(fleet.Message{Kind: protocol.KindState, State: protocol.State{Unit: id, Online: true, Boot: "b1"}})
+		r.seq[id] = 0
+		r.place(id, protocol.TypeFoot, 0.0002, 0)
+	}
+	r.place("car-1", protocol.TypeCar, 0.003, 0)
+	inc := r.create("robbery", 1)
+	if got := activeUnits(r.get(inc.ID)); !slices.Equal(got, []string{"car-1"}) {
+		t.Errorf("sent by the hub: %v, want car-1 only", got)
+	}
+	recs := r.get(inc.ID).Recommendations
+	if len(recs) < 2 || recs[0].Unit != "phone-osmand" && recs[0].Unit != "phone-owntracks" {
+		t.Errorf("recommendations %+v: the phones, nearest, still ranked first", recs)
+	}
+	if _, err := r.d.Assign(inc.ID, "phone-owntracks", ActorDispatcher); err != nil {
+		t.Errorf("a dispatcher sends a phone by hand: %v", err)
+	}
+	if n := len(r.sent("phone-owntracks", protocol.CmdConfig)); n != 0 {
+		t.Errorf("%d config commands to a phone", n)
+	}
+}
