@@ -33,6 +33,7 @@ type Alert struct {
 // what is waiting: every open uncovered incident, and priority 1 nobody has
 // been sent to.
 func (c *Console) noteAlerts(f *Frame, now time.Time) {
+	c.noteSOS(f, now)
 	first := !c.Store.Synced
 	if c.alertKnown == nil {
 		c.alertKnown = map[string]bool{}
@@ -47,6 +48,8 @@ func (c *Console) noteAlerts(f *Frame, now time.Time) {
 			continue
 		}
 		switch {
+		case inc.SOS != "":
+			// An officer's SOS has its own alarm (sos.go), not this one too.
 		case first && inc.Priority == 1 && inc.Status == api.IncidentOpen:
 			c.raise(inc.ID, AlertP1, now)
 		case !first && !known && inc.Priority == 1:
@@ -97,8 +100,8 @@ func (c *Console) dropAlert(id, reason string) {
 	c.Alerts = out
 }
 
-// Alarming reports whether an alert stands (the sound keeps going).
-func (c *Console) Alarming() bool { return len(c.Alerts) > 0 }
+// Alarming reports whether an alert or an SOS stands (the sound keeps going).
+func (c *Console) Alarming() bool { return len(c.Alerts) > 0 || len(c.SOS) > 0 }
 
 // IncidentAlerts are an incident's standing alerts together.
 type IncidentAlerts struct {

@@ -111,12 +111,15 @@ func lower(s string) string {
 
 // alarm sounds the standing alerts with the Web Audio API: two short tones
 // every two seconds while any alert stands and the dispatcher has not muted
-// it. Browsers let a page make sound only after a person's click or key: the
-// sign-in click (or the mute button) unlocks it. window.kuaifanAlarm says
-// what it did: {beeps, alerts, muted, state}.
+// it; while an officer's SOS stands, a siren instead — three rising sweeps,
+// louder, every second — that nobody takes for an ordinary alert. Browsers
+// let a page make sound only after a person's click or key: the sign-in
+// click (or the mute button) unlocks it. window.kuaifanAlarm says what it
+// did: {beeps, sosBeeps, alerts, sos, muted, state}.
 type alarm struct {
 	js, stats app.Value
-	beeps     int
+	beeps     int // every sound, beeps and sirens
+	sosBeeps  int // the sirens
 	last      time.Time
 }
 
@@ -146,6 +149,21 @@ const alarmJS = `(function() {
 					o.stop(t + at + 0.21);
 				}
 			}
+			if (op === "sos") {
+				const t = ac.currentTime;
+				for (const at of [0, 0.3, 0.6]) {
+					const o = ac.createOscillator(), g = ac.createGain();
+					o.type = "sawtooth";
+					o.frequency.setValueAtTime(700, t + at);
+					o.frequency.exponentialRampToValueAtTime(1500, t + at + 0.25);
+					g.gain.setValueAtTime(0.0001, t + at);
+					g.gain.exponentialRampToValueAtTime(0.4, t + at + 0.02);
+					g.gain.exponentialRampToValueAtTime(0.0001, t + at + 0.27);
+					o.connect(g).connect(ac.destination);
+					o.start(t + at);
+					o.stop(t + at + 0.28);
+				}
+			}
 			return ac.state;
 		} catch (e) {
 			return "error: " + e;
@@ -170,18 +188,28 @@ func (a *alarm) unlock() {
 	}
 }
 
-// tick runs once a second: a beep every two seconds while on.
-func (a *alarm) tick(now time.Time, on bool, alerts int, muted bool) {
+// tick runs once a second: unless muted, the siren at every tick while an
+// SOS stands, else a beep every two seconds while an alert does.
+func (a *alarm) tick(now time.Time, alerts, sos int, muted bool) {
 	if a.js == nil {
 		return
 	}
 	a.stats.Set("alerts", alerts)
+	a.stats.Set("sos", sos)
 	a.stats.Set("muted", muted)
-	if !on || now.Sub(a.last) < 2*time.Second {
+	op, every := "beep", 2*time.Second
+	if sos > 0 {
+		op, every = "sos", 900*time.Millisecond // the ticker's second, give or take
+	}
+	if muted || alerts+sos == 0 || now.Sub(a.last) < every {
 		return
 	}
 	a.last = now
 	a.beeps++
-	a.stats.Set("state", a.js.Invoke("beep").String())
+	if op == "sos" {
+		a.sosBeeps++
+		a.stats.Set("sosBeeps", a.sosBeeps)
+	}
+	a.stats.Set("state", a.js.Invoke(op).String())
 	a.stats.Set("beeps", a.beeps)
 }

@@ -42,6 +42,10 @@ type Console struct {
 	// Alerts stand until their incident is opened; newest last.
 	Alerts     []Alert
 	alertKnown map[string]bool // incidents this session has seen
+	// SOS are the officers' calls for help standing until acknowledged
+	// (sos.go); newest last.
+	SOS     []SOSAlarm
+	sosSeen map[string]uint64 // the highest sos_seq of each incident that raised one
 	// Screen is what the console shows (screens.go): ScreenLive or one of
 	// the past.
 	Screen string
@@ -421,6 +425,7 @@ func (c *Console) SignedOut(link Link) {
 	c.mu.Unlock()
 	c.Detail, c.Link, c.Creating, c.Confirm, c.Recs = nil, link, false, nil, RecsHold{}
 	c.Alerts, c.alertKnown = nil, nil
+	c.SOS, c.sosSeen = nil, nil
 	c.Replay, c.UnitDay = nil, nil // the next session may not see them
 	c.Form.Open, c.Form.Busy = false, false
 	c.Sighting = SightingForm{}

@@ -64,7 +64,7 @@ func (d *Dashboard) OnMount(ctx app.Context) {
 						return
 					}
 					d.ctl.Tick()
-					d.ctl.sound.tick(time.Now(), d.ctl.C.Alarming() && !d.ctl.C.Mute, len(d.ctl.C.Alerts), d.ctl.C.Mute)
+					d.ctl.sound.tick(time.Now(), len(d.ctl.C.Alerts), len(d.ctl.C.SOS), d.ctl.C.Mute)
 				})
 			}
 		}
@@ -172,6 +172,7 @@ func (d *Dashboard) Render() app.UI {
 					Text(T(lang, "app.switch")).OnClick(d.onLang),
 				app.Button().ID("signout").Class("ghost").Text(T(lang, "app.signout")).OnClick(d.onSignOut),
 			),
+			app.If(len(c.SOS) > 0, func() app.UI { return &SOSBanner{Ctl: d.ctl, Rev: now.UnixNano()} }),
 			app.If(len(c.Alerts) > 0, func() app.UI { return &AlertBanner{Ctl: d.ctl, Rev: now.UnixNano()} }),
 			app.If(c.Screen == ScreenLive, func() app.UI {
 				return app.Nav().ID("tabs").Class("tabs").Body(

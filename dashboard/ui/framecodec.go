@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 // DecodeFrame decodes one stream frame. It gives exactly what
@@ -99,6 +100,10 @@ func name(b []byte) string {
 		return "armed"
 	case "medical":
 		return "medical"
+	case "owntracks":
+		return "owntracks"
+	case "osmand":
+		return "osmand"
 	}
 	return string(b)
 }
@@ -439,6 +444,18 @@ func (s *scanner) unitField(u *Unit, key []byte) bool {
 			return false
 		}
 		u.Seq, ok = s.newUint(v), true
+	case "report_s":
+		if s.null() {
+			return true
+		}
+		var v *float64
+		if v, ok = s.float(); ok {
+			u.ReportS = *v
+		}
+	case "protocol":
+		t := string(u.Protocol)
+		ok = s.nameField(&t)
+		u.Protocol = api.ReportProtocol(t)
 	case "capabilities":
 		if s.null() {
 			u.Capabilities = nil
@@ -461,7 +478,7 @@ func (s *scanner) unitField(u *Unit, key []byte) bool {
 
 var (
 	unitKeys = []string{"id", "type", "callsign", "capabilities", "status", "online", "lat", "lon", "ts",
-		"seq", "acc_m", "speed_mps", "heading_deg", "battery", "last_seen", "incident"}
+		"seq", "acc_m", "speed_mps", "heading_deg", "battery", "last_seen", "incident", "report_s", "protocol"}
 	frameKeys = []string{"type", "seq", "ts", "units", "incidents", "removed_units", "removed_incidents"}
 )
 

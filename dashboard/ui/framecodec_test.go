@@ -47,6 +47,12 @@ func randomFrame(r *rand.Rand, n int) Frame {
 		if r.IntN(4) == 0 {
 			u.Incident = "inc-20261129-" + strconv.Itoa(r.IntN(100))
 		}
+		if r.IntN(3) == 0 {
+			u.ReportS = []float64{1, 5, 60, 2.5}[r.IntN(4)]
+		}
+		if r.IntN(4) == 0 {
+			u.Protocol = []api.ReportProtocol{api.ReportOwnTracks, api.ReportOsmAnd}[r.IntN(2)]
+		}
 		f.Units = append(f.Units, u)
 	}
 	if r.IntN(3) == 0 {
@@ -116,6 +122,8 @@ func TestDecodeFrameOddInput(t *testing.T) {
 		{`{"type":"delta","units":[{"id":"a","lat":null,"ts":null,"seq":null,"capabilities":null,"online":null,"last_seen":null}]}`, true},
 		{`{"type":"delta","units":[{"id":"a","district":{"x":[1,"\"",null]}}],"future":true}`, true}, // unknown keys ignored
 		{`{"type":"delta","units":[{"id":"a","lat":1},{"id":"b","lat":2,"lat":3}]}`, true},
+		{`{"type":"delta","units":[{"id":"a","report_s":5,"protocol":"owntracks"},{"id":"b","report_s":null,"protocol":null}]}`, true},
+		{`{"type":"delta","units":[{"id":"a","report_s":"5"}]}`, false},
 		{`{"type":"delta","units":[{"id":"a\u00e9"}]}`, false}, // an escape
 		{`{"type":"delta","units":[{"ID":"a"}]}`, false},       // another case
 		{`{"Type":"delta"}`, false},

@@ -258,8 +258,10 @@ func (p *IncidentsPanel) assignment(a api.Assignment, lang Lang) app.UI {
 
 func entry(e Entry, lang Lang, name, camera func(string) string) app.UI {
 	actor := lookup(lang, "actor.", e.Actor)
-	if e.Actor != "" && e.Actor == e.Unit {
-		actor = name(e.Actor) // the unit answered itself
+	if _, role := messages[EN]["actor."+e.Actor]; e.Actor != "" && (e.Actor == e.Unit || !role) {
+		// The unit answered itself, or an actor that is no role is a
+		// unit: the officer whose SOS created the incident or moved it.
+		actor = name(e.Actor)
 	}
 	text := EntryText(lang, e, name, camera)
 	return app.Li().Class("entry").DataSet("type", e.Type).DataSet("reason", e.Reason).Body(

@@ -104,9 +104,15 @@ var whyPlaceholders = []string{"unit", "other", "tier", "eta", "fix", "best", "t
 // whyText picks the text of a reason: a variant for what the params say
 // ("why.X.none" without another unit, ".stale" with a stale position's age,
 // ".note" with a person's note, ".camera" with a camera of the set,
-// ".camera.note" with both) where the table has one, else "why.X".
+// ".camera.note" with both, ".sos" for the hub's sighting of an officer
+// calling for help) where the table has one, else "why.X".
 func whyText(lang Lang, reason string, p *api.Params) (string, bool) {
 	var keys []string
+	if p.Source == "sos" {
+		// The hub's own sighting of an officer in trouble (the officer's
+		// position, or another press of SOS): "seen by" would misread it.
+		keys = append(keys, "why."+reason+".sos")
+	}
 	if p.Camera != "" && p.Note != "" {
 		keys = append(keys, "why."+reason+".camera.note")
 	}

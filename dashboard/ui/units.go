@@ -7,6 +7,7 @@ import (
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 // UnitRows is how many unit rows the panel renders at first, and how many
@@ -42,6 +43,7 @@ type UnitsView struct {
 	Sel         string // the selected unit, its name and track length
 	SelName     string
 	Track       int
+	SelReport   string // how the selected unit reports: the hub's interval, and the phone app
 	Rows        []UnitRow
 }
 
@@ -54,6 +56,11 @@ type UnitRow struct {
 	StatusText, Fix, Dist, District string
 	Incident                        string
 	Online, Fresh, Selected         bool
+	// ReportS is the interval the hub last commanded (0: the unit's own
+	// default); Protocol how it reports ("" kuaifan's agent, owntracks,
+	// osmand: a phone).
+	ReportS  float64
+	Protocol string
 }
 
 // UnitsView is the units panel's content at hub time nowMS.
@@ -65,6 +72,9 @@ func (c *Console) UnitsView(nowMS int64) UnitsView {
 		Sel: c.Scene.SelUnit, Track: len(c.Scene.Track), Rows: make([]UnitRow, len(units))}
 	if v.Sel != "" {
 		v.SelName = c.Store.UnitName(v.Sel)
+		if u := c.Store.Units[v.Sel]; u != nil {
+			v.SelReport = ReportText(lang, u.ReportS, string(u.Protocol))
+		}
 	}
 	for i := range c.Store.Districts {
 		d := &c.Store.Districts[i]
@@ -80,7 +90,7 @@ func (c *Console) unitRow(u *UnitState, nowMS int64, from *Incident) UnitRow {
 	lang := c.Lang
 	r := UnitRow{ID: u.ID, Type: string(u.Type), Status: string(u.Status), Callsign: u.Callsign,
 		Incident: u.Incident, Online: u.Online, Fresh: u.Fresh(nowMS), Selected: u.ID == c.Scene.SelUnit,
-		District: c.Store.DistrictName(u, lang)}
+		District: c.Store.DistrictName(u, lang), ReportS: u.ReportS, Protocol: string(u.Protocol)}
 	r.StatusText = lookup(lang, "status.", r.Status)
 	if r.Status == "" {
 		r.StatusText = T(lang, "status.unknown")
@@ -154,7 +164,7 @@ func (p *UnitsPanel) Render() app.UI {
 		app.If(v.Sel != "", func() app.UI {
 			sel := v.Sel
 			return app.Div().ID("unit-track").Class("track").DataSet("unit", v.Sel).Title(v.Sel).Body(
-				app.Text(v.SelName+" · "+Tf(lang, "units.track", v.Track)+" "),
+				app.Text(v.SelName+" · "+Tf(lang, "units.track", v.Track)+" · "+v.SelReport+" "),
 				app.Button().ID("unitday-open").Class("day-open").DataSet("unit", sel).Text(T(lang, "unitday.open")).
 					OnClick(func(ctx app.Context, e app.Event) { p.Ctl.OpenUnitDay(sel, time.Now()) }, app.EventScope(sel)),
 			)
@@ -204,6 +214,7 @@ func (p *UnitsPanel) row(r UnitRow, lang Lang) app.UI {
 	id := r.ID
 	return app.Li().Class(cls...).DataSet("id", r.ID).DataSet("status", r.Status).
 		DataSet("type", r.Type).DataSet("online", r.Online).DataSet("fresh", r.Fresh).
+		DataSet("report-s", r.ReportS).DataSet("protocol", r.Protocol).
 		OnClick(func(ctx app.Context, e app.Event) { p.Ctl.SelectUnit(id, true) }, app.EventScope(id)).Body(
 		app.Span().Class("glyph", "c-"+r.Status).Title(T(lang, "type."+r.Type)).Text(typeGlyph(protocol.UnitType(r.Type))),
 		app.If(r.Callsign != "", func() app.UI {
@@ -215,7 +226,17 @@ func (p *UnitsPanel) row(r UnitRow, lang Lang) app.UI {
 		app.If(r.Incident != "", func() app.UI {
 			return app.Span().Class("incident-ref").Text(Tf(lang, "units.assigned", r.Incident))
 		}),
-		app.Span().Class("fix").Text(r.Fix),
+		// How it reports goes on the fix's line: the two read together.
+		app.Span().Class("fix").Body(
+			app.Text(r.Fix),
+			app.If(r.ReportS > 0, func() app.UI {
+				return app.Span().Class("report").Title(Tf(lang, "unit.report", Interval(lang, r.ReportS))).
+					Text("↻ " + Interval(lang, r.ReportS))
+			}),
+			app.If(Phone(r.Protocol), func() app.UI {
+				return app.Span().Class("phone").DataSet("protocol", r.Protocol).Title(T(lang, "unit.proto."+r.Protocol)).Text("📱")
+			}),
+		),
 		app.If(r.District != "", func() app.UI { return app.Span().Class("district").Text(r.District) }),
 	)
 }
@@ -309,4 +330,34 @@ func LinkText(lang Lang, l Link, age time.Duration, haveData bool) string {
 		return s + " · " + Tf(lang, "link.age", FormatAge(lang, age))
 	}
 	return s + " · " + T(lang, "link.nodata")
+}
+
+// Phone reports whether a unit reporting by protocol p is a phone app
+// (OwnTracks, Traccar Client) rather than kuaifan's agent.
+func Phone(p string) bool {
+	return p == string(api.ReportOwnTracks) || p == string(api.ReportOsmAnd)
+}
+
+// ReportText says how a unit reports: the interval the hub commanded it
+// (reportS seconds; 0, none: the unit's own default), and which phone app
+// if it is one.
+func ReportText(lang Lang, reportS float64, protocol string) string {
+	s := T(lang, "unit.report.default")
+	if reportS > 0 {
+		s = Tf(lang, "unit.report", Interval(lang, reportS))
+	}
+	if Phone(protocol) {
+		s += " · " + T(lang, "unit.proto."+protocol)
+	}
+	return s
+}
+
+// Interval is a reporting interval: "1 s", "2.5 s", "1 min 00 s"; a commanded
+// interval is a whole number of seconds, mostly, and "1.0 s" reads as a
+// measurement.
+func Interval(lang Lang, sec float64) string {
+	if sec >= 60 || sec != math.Trunc(sec) {
+		return FormatSeconds(lang, sec)
+	}
+	return Tf(lang, "unit.report.s", int(sec))
 }

@@ -53,7 +53,9 @@ type Incident struct {
 	// (kind KindOfficerHelp); the incident follows its position while open.
 	SOS string `json:"sos,omitempty"`
 	// SOSSeq is the hub's bookkeeping, as EventSeq: the seq of the latest
-	// sos of that unit applied to the incident. Clients ignore it.
+	// sos of that unit applied to the incident. It grows with each press of
+	// the officer's SOS, not with the officer's moves: the one thing a
+	// client may read it for (the dashboard alarms again).
 	SOSSeq          uint64           `json:"sos_seq,omitempty"`
 	Recommendations []Recommendation `json:"recommendations,omitempty"` // computed when asked (GET, POST answers), never in the stream
 }
