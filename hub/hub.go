@@ -33,6 +33,7 @@ import (
 	"kuaifan/hub/internal/ingest"
 	"kuaifan/hub/internal/match"
 	"kuaifan/hub/internal/phones"
+	"kuaifan/hub/internal/responder"
 	"kuaifan/hub/internal/store"
 	"kuaifan/hub/internal/stream"
 	"kuaifan/hub/internal/tiles"
@@ -181,8 +182,11 @@ type Hub struct {
 	ingest   *ingest.Ingest
 	dispatch *dispatch.Dispatcher
 	stream   *stream.Stream
-	tiles    *tiles.Server // nil without a tile package
-	registry *prometheus.Registry
+	// responder is the phones' app at /responder/; it hears the commands
+	// dispatch publishes through the bus it is given (responder.Tap).
+	responder *responder.Server
+	tiles     *tiles.Server // nil without a tile package
+	registry  *prometheus.Registry
 
 	httpLn net.Listener
 	http   *http.Server
@@ -288,10 +292,12 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 			return nil, fmt.Errorf("hub: %w", err)
 		}
 	}
+	h.responder = responder.New(responder.Config{Units: h.fleet, Pipeline: late{h}, Incidents: late{h},
+		Topics: topics, Logger: log.With("component", "responder")})
 	h.dispatch, err = dispatch.New(dispatch.Config{Policy: cfg.Dispatch, Topics: topics, FreshFor: cfg.Match.MaxFixAge,
 		Retention: cfg.IncidentRetention, Cameras: cams, OnChange: incidentsChanged, DistrictOf: districtOf(dists),
 		Logger: log.With("component", "dispatch"), Registerer: h.registry},
-		cfg.matching(), h.store, h.fleet, h.bus)
+		cfg.matching(), h.store, h.fleet, h.responder.Tap(h.bus))
 	if err != nil {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
@@ -389,12 +395,14 @@ func (h *Hub) site() http.Handler {
 		basemap = tiles.Template
 	}
 	dashboard := webui.New(webui.Config{Tiles: basemap})
-	if h.tiles == nil {
-		return dashboard
-	}
 	mux := http.NewServeMux()
 	mux.Handle("/", dashboard)
-	mux.Handle(tiles.Prefix, h.tiles)
+	app := h.responder.Handler()
+	mux.Handle(responder.Prefix, app)
+	mux.Handle(strings.TrimSuffix(responder.Prefix, "/"), app)
+	if h.tiles != nil {
+		mux.Handle(tiles.Prefix, h.tiles)
+	}
 	return mux
 }
 
@@ -534,6 +542,26 @@ func (h *Hub) degraded() string {
 	return strings.Join(why, "; ")
 }
 
+// late hands the responder app what is made after it — ingest, and
+// dispatch, which is given the responder's tap of the bus — once it
+// serves, which is after New.
+type late struct{ h *Hub }
+
+func (l late) Submit(ctx context.Context, t protocol.Telemetry) (fleet.Result, error) {
+	return l.h.ingest.Submit(ctx, t)
+}
+
+func (l late) SubmitEvent(ctx context.Context, e protocol.Event) (fleet.Result, error) {
+	return l.h.ingest.SubmitEvent(ctx, e)
+}
+
+func (l late) Rejected(source string, err error) { l.h.ingest.Rejected(source, err) }
+
+func (l late) Incidents(ids []string) []wireapi.Incident { return l.h.dispatch.Incidents(ids) }
+
+// ResponderSizes is the responder app's files as served gzipped, by name.
+func (h *Hub) ResponderSizes() map[string]int { return h.responder.Sizes() }
+
 // HTTPAddr is the address the API listens on.
 func (h *Hub) HTTPAddr() string { return h.httpLn.Addr().String() }
 
@@ -597,6 +625,13 @@ func (h *Hub) Run(ctx context.Context) error {
 		defer close(streamDone)
 		h.stream.Run(streamCtx)
 	}()
+	responderCtx, stopResponder := context.WithCancel(context.Background())
+	defer stopResponder()
+	responderDone := make(chan struct{})
+	go func() {
+		defer close(responderDone)
+		h.responder.Run(responderCtx)
+	}()
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- h.http.Serve(h.httpLn) }()
 
@@ -614,6 +649,8 @@ func (h *Hub) Run(ctx context.Context) error {
 	h.closeTiles()
 	stopStream() // Shutdown leaves upgraded connections to their owner
 	<-streamDone
+	stopResponder() // its websockets likewise
+	<-responderDone
 	// Ingest stops taking messages, commits what it holds and sends the last
 	// confirmations while the bus is still up; then the bus closes.
 	stopIngest()

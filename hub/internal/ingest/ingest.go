@@ -305,18 +305,32 @@ var ErrNotStored = errors.New("not stored")
 // the sender to forget), or with why not. The caller answers its sender
 // then, which is that sender's confirmation; no ack is published.
 func (in *Ingest) Submit(ctx context.Context, t protocol.Telemetry) (fleet.Result, error) {
-	kind := protocol.KindTelemetry
-	in.m.received.WithLabelValues(string(kind)).Inc()
 	err := t.Validate()
+	return in.submit(ctx, fleet.Message{Kind: protocol.KindTelemetry, Telemetry: t}, t.Unit, t.TS, err)
+}
+
+// SubmitEvent is Submit for a unit event (the responder app's ack, decline,
+// arrived, cleared, sos…): the same checks, commit and fsync as an event on
+// the bus, and once it is on disk it reaches OnEvents (dispatch) exactly as
+// a committed MQTT event does — not a duplicate, so a resend acts once.
+func (in *Ingest) SubmitEvent(ctx context.Context, e protocol.Event) (fleet.Result, error) {
+	err := e.Validate()
+	return in.submit(ctx, fleet.Message{Kind: protocol.KindEvents, Event: e}, e.Unit, e.TS, err)
+}
+
+func (in *Ingest) submit(ctx context.Context, msg fleet.Message, unit string, ts int64, invalid error) (fleet.Result, error) {
+	kind := msg.Kind
+	in.m.received.WithLabelValues(string(kind)).Inc()
+	err := invalid
 	if err == nil {
-		err = in.check(kind, t.Unit, t.TS, false)
+		err = in.check(kind, unit, ts, false)
 	}
 	if err != nil {
-		in.reject("submit/"+t.Unit, err)
+		in.reject("submit/"+unit, err)
 		return 0, err
 	}
 	reply := make(chan receipt, 1) // the syncer never waits for the caller
-	q := queued{msg: fleet.Message{Kind: kind, Telemetry: t}, received: time.Now(), reply: reply}
+	q := queued{msg: msg, received: time.Now(), reply: reply}
 	select {
 	case <-in.closed:
 		return 0, fmt.Errorf("ingest: stopping: %w", ErrNotStored)
@@ -512,8 +526,11 @@ func (in *Ingest) commit(b *batch, toSync chan<- committed) {
 			// Submitted: its sender hears of it, not an ack topic.
 			if !r.Confirmed() {
 				to <- receipt{result: r, err: fmt.Errorf("%s from %s: %w", m.Kind, m.Unit(), ErrUnknownUnit)}
-			} else {
-				c.replies = append(c.replies, answer{to, receipt{result: r}})
+				continue
+			}
+			c.replies = append(c.replies, answer{to, receipt{result: r}})
+			if m.Kind == protocol.KindEvents && (r == fleet.Committed || r == fleet.Older) {
+				c.events = append(c.events, m.Event) // dispatch hears of it as of one from the bus
 			}
 			continue
 		}

@@ -317,3 +317,45 @@ func TestSubmitAfterStop(t *testing.T) {
 		t.Fatalf("got %v, want ErrNotStored", err)
 	}
 }
+
+// SubmitEvent commits an event as one from the bus is, and hands it to
+// OnEvents once on disk; a resend is a duplicate and is not handed on again.
+func TestSubmitEvent(t *testing.T) {
+	b := &bus{handlers: map[string]broker.Handler{}, published: map[string][]protocol.Ack{}}
+	got := make(chan protocol.Event, 4)
+	in, _ := setupWith(t, b, Config{AckInterval: 5 * time.Millisecond, OnEvents: func(es []protocol.Event) {
+		for _, e := range es {
+			got <- e
+		}
+	}})
+	runInBackground(t, in)
+	ctx := context.Background()
+	lat, lon := 28.2, 112.9
+	e := protocol.Event{Unit: "u1", Seq: 7, TS: time.Now().UnixMilli(), Type: protocol.EventSOS, Lat: &lat, Lon: &lon}
+	if r, err := in.SubmitEvent(ctx, e); err != nil || r != fleet.Committed {
+		t.Fatalf("first: %v %v", r, err)
+	}
+	select {
+	case h := <-got:
+		if h.Seq != 7 || h.Type != protocol.EventSOS {
+			t.Fatalf("handed on %+v", h)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("not handed on to OnEvents")
+	}
+	if r, err := in.SubmitEvent(ctx, e); err != nil || r != fleet.Duplicate {
+		t.Fatalf("resend: %v %v", r, err)
+	}
+	bad := e
+	bad.Seq, bad.Type = 8, protocol.EventAck // without an incident
+	var pe *protocol.Error
+	if _, err := in.SubmitEvent(ctx, bad); !errors.As(err, &pe) || pe.Field != "incident" {
+		t.Fatalf("ack without incident: %v", err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	select {
+	case h := <-got:
+		t.Fatalf("handed on again: %+v", h)
+	default:
+	}
+}
