@@ -21,12 +21,19 @@ build: wasm
 # The dashboard's WebAssembly build, embedded by the hub (same Go as the hub:
 # wasm_exec.js comes from the hub's toolchain).
 WEBUI := hub/internal/webui/dist/web
+# The officer's page, embedded by the agent (only gzipped: see agent/internal/officerweb).
+OFFICERUI := agent/internal/officerweb/dist/web
 wasm:
 	@mkdir -p $(WEBUI)
 	cd dashboard && GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o ../$(WEBUI)/app.wasm ./cmd/wasm
 	cp dashboard/web/* $(WEBUI)/
 	gzip -9 -k -f $(WEBUI)/app.wasm
 	@echo "app.wasm: $$(wc -c < $(WEBUI)/app.wasm) bytes, $$(wc -c < $(WEBUI)/app.wasm.gz) gzipped"
+	@mkdir -p $(OFFICERUI)
+	cd agent && GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o ../$(OFFICERUI)/app.wasm ./cmd/officer-wasm
+	cp agent/web/* dashboard/web/icon.svg dashboard/web/icon-192.png dashboard/web/icon-512.png $(OFFICERUI)/
+	@echo "officer app.wasm: $$(wc -c < $(OFFICERUI)/app.wasm) bytes, $$(gzip -9 -c $(OFFICERUI)/app.wasm | wc -c) gzipped"
+	gzip -9 -f $(OFFICERUI)/app.wasm
 
 # The hub with its embedded broker, and a simulated fleet of $(UNITS) units on it
 # with $(INCIDENTS) incidents an hour. The hub prints the dashboard's URL; sign in
@@ -92,4 +99,4 @@ agent-cross:
 	@ls -l bin/agent-linux-*
 
 clean:
-	rm -rf bin test-output $(WEBUI)
+	rm -rf bin test-output $(WEBUI) $(OFFICERUI)

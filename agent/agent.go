@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"kuaifan/agent/internal/gps"
+	"kuaifan/agent/internal/officerweb"
 	"kuaifan/agent/internal/queue"
 	"kuaifan/agent/internal/report"
 	"kuaifan/agent/internal/uplink"
@@ -34,6 +35,11 @@ type Config struct {
 	Unit, Secret string      // MQTT client id = username = Unit; password = Secret (POST /api/units)
 	Broker       string      // tcp://host:1883, ssl://host:8883 or tls:// (TLS), ws://host/path
 	TLS          *tls.Config // optional for ssl:// (a private CA, a client certificate)
+
+	// UnitType is what the unit is (car, motorcycle, foot, volunteer), as
+	// enrolled at the hub; the officer's page estimates its ETA with it.
+	// Empty: unknown (the page assumes a car).
+	UnitType protocol.UnitType
 
 	GPS        string      // gps.Open spec: nmea:PATH | gpsd:HOST:PORT | sim (on patrol round GPSOptions.Patrol); "" with UseGPS (a Sim the caller drives)
 	GPSOptions gps.Options // quality bounds, serial baud, the simulator and its patrol, pacing
@@ -159,6 +165,8 @@ func (c *Config) fill() error {
 		return errors.New("agent: no secret (the unit's MQTT password from POST /api/units)")
 	case c.Broker == "":
 		return errors.New("agent: no broker URL")
+	case c.UnitType != "" && !c.UnitType.Valid():
+		return fmt.Errorf("agent: unit type %q is not car, motorcycle, foot or volunteer", c.UnitType)
 	case c.DataDir == "" && !c.MemoryQueue:
 		return errors.New("agent: no data directory")
 	case !protocol.ValidRoot(c.TopicRoot):
@@ -206,7 +214,8 @@ type Agent struct {
 	overrides map[string]float64 // reporting bounds the hub's config commands set
 	lastFix   gps.Fix
 	hasFix    bool
-	initialQ  int // queued at New, for Stats.Dropped
+	actions   []terminal.Action // the officer's latest actions, for the page; in memory only
+	initialQ  int               // queued at New, for Stats.Dropped
 
 	stats struct {
 		positions, events, appendErrors, handled, duplicates, saveErrors atomic.Uint64
@@ -335,7 +344,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	wg.Go(func() { a.track(ctx, src) })
 	if a.cfg.Terminal != "" {
 		term, err := terminal.New(terminal.Config{Addr: a.cfg.Terminal, Token: a.cfg.TerminalToken,
-			Logger: a.log.With("component", "terminal")}, officer{a})
+			Page: officerweb.New(), Logger: a.log.With("component", "terminal")}, officer{a})
 		if err != nil {
 			a.log.Error("agent: terminal API not started", "err", err)
 		} else {
@@ -467,13 +476,40 @@ func (a *Agent) appendLocked(kind queue.Kind, ts int64, build func(seq uint64) (
 }
 
 // eventLocked queues an event about incident (or a status event when
-// incident is empty) carrying the unit's status after it.
-func (a *Agent) eventLocked(typ protocol.EventType, incident string, now time.Time) {
-	e := protocol.Event{Unit: a.cfg.Unit, TS: now.UnixMilli(), Type: typ, Incident: incident, Status: a.status}
-	_, _ = a.appendLocked(queue.Event, e.TS, func(seq uint64) ([]byte, error) { // logged and counted
+// incident is empty) carrying the unit's status after it, and returns its
+// seq (0 if it could not be queued).
+func (a *Agent) eventLocked(typ protocol.EventType, incident string, now time.Time) uint64 {
+	return a.eventWithLocked(protocol.Event{Type: typ, Incident: incident}, now)
+}
+
+// eventWithLocked queues e as the unit's event now, with the unit's
+// status; it returns its seq (0 when it could not be queued).
+func (a *Agent) eventWithLocked(e protocol.Event, now time.Time) uint64 {
+	e.Unit, e.TS, e.Status = a.cfg.Unit, now.UnixMilli(), a.status
+	it, err := a.appendLocked(queue.Event, e.TS, func(seq uint64) ([]byte, error) { // logged and counted
 		e.Seq = seq
 		return protocol.Encode(e)
 	})
+	if err != nil {
+		return 0
+	}
+	return it.Seq
+}
+
+// keepActions is how many of the officer's latest actions the page sees:
+// a dispatch's whole life (ack, arrived, cleared) and an SOS or two.
+const keepActions = 8
+
+// actionLocked remembers an officer's action for the page, which shows it
+// queued until the hub confirms its seq.
+func (a *Agent) actionLocked(typ protocol.EventType, incident string, seq uint64, now time.Time) {
+	if seq == 0 {
+		return // not queued: the failure is logged
+	}
+	if len(a.actions) >= keepActions {
+		a.actions = append(a.actions[:0], a.actions[1:]...)
+	}
+	a.actions = append(a.actions, terminal.Action{Type: typ, Incident: incident, Seq: seq, At: now})
 }
 
 // Stats counts what the agent has done since New.

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"kuaifan/agent/internal/report"
 	"kuaifan/hub/hubtest"
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 // A dispatch through the hub reaches the agent; the officer's ack, the
@@ -100,13 +102,19 @@ func TestDispatchLifecycle(t *testing.T) {
 	waitFresh(t, h, "car-6")
 	assign(t, h, inc2.ID, "car-6")
 	waitAssignment(t, r.Agent, inc2.ID, StateDispatched)
-	if err := r.Decline(inc2.ID); err != nil {
+	if err := r.Decline(inc2.ID, "车辆故障 flat tyre"); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := r.Assignment(); ok || r.Status() != protocol.StatusAvailable {
 		t.Errorf("after declining: assigned %v, status %s", ok, r.Status())
 	}
 	waitIncident(t, h, inc2.ID, "car-6", "declined")
+	var declined api.Incident
+	h.Do("GET", "/api/incidents/"+inc2.ID, nil, &declined)
+	if i := slices.IndexFunc(declined.Timeline, func(e api.Entry) bool { return e.Type == api.EntryDecline }); i < 0 ||
+		declined.Timeline[i].Params == nil || declined.Timeline[i].Params.Note != "车辆故障 flat tyre" {
+		t.Errorf("the decline's reason is not on the timeline: %+v", declined.Timeline)
+	}
 
 	// 3. The dispatcher closes the incident: a cancel drops the assignment
 	// and a status event follows.
@@ -308,7 +316,7 @@ func TestOfficerActions(t *testing.T) {
 		want error
 	}
 	ack := func(i string) func() error { return func() error { return a.Ack(i) } }
-	decline := func(i string) func() error { return func() error { return a.Decline(i) } }
+	decline := func(i string) func() error { return func() error { return a.Decline(i, "") } }
 	arrived := func(i string) func() error { return func() error { return a.Arrived(i) } }
 	cleared := func(i string) func() error { return func() error { return a.Cleared(i) } }
 	status := func(s protocol.Status) func() error { return func() error { return a.SetStatus(s) } }

@@ -3,9 +3,11 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"kuaifan/agent/internal/queue"
+	"kuaifan/agent/internal/terminal"
 	"kuaifan/protocol"
 )
 
@@ -85,7 +87,8 @@ func (a *Agent) SetStatus(s protocol.Status) error {
 		return nil
 	}
 	a.status = s
-	a.eventLocked(protocol.EventStatus, "", a.cfg.Now())
+	now := a.cfg.Now()
+	a.actionLocked(protocol.EventStatus, "", a.eventLocked(protocol.EventStatus, "", now), now)
 	a.saveLocked()
 	a.log.Info("agent: status", "status", s)
 	return nil
@@ -119,6 +122,7 @@ func (a *Agent) SOS() (SOS, error) {
 	if err != nil {
 		return SOS{}, fmt.Errorf("agent: sos: %w", err)
 	}
+	a.actionLocked(protocol.EventSOS, "", it.Seq, now)
 	a.log.Warn("agent: SOS raised", "seq", it.Seq, "lat", e.Lat, "lon", e.Lon)
 	return SOS{Seq: it.Seq, Lat: e.Lat, Lon: e.Lon}, nil
 }
@@ -136,8 +140,13 @@ func (a *Agent) Ack(incident string) error {
 }
 
 // Decline refuses the dispatch to incident (before arriving): a decline
-// event; the assignment is dropped and the unit is available.
-func (a *Agent) Decline(incident string) error {
+// event carrying the officer's reason ("" for none), which the hub puts on
+// the incident's timeline; the assignment is dropped and the unit is
+// available.
+func (a *Agent) Decline(incident, reason string) error {
+	if !protocol.ValidEventReason(reason) {
+		return fmt.Errorf("agent: decline: the reason must be at most %d bytes of printable UTF-8", protocol.MaxEventReason)
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err := a.checkLocked(incident, "decline", StateDispatched, StateEnroute); err != nil {
@@ -145,7 +154,9 @@ func (a *Agent) Decline(incident string) error {
 	}
 	a.assign = nil
 	a.status = protocol.StatusAvailable
-	a.eventLocked(protocol.EventDecline, incident, a.cfg.Now())
+	now := a.cfg.Now()
+	seq := a.eventWithLocked(protocol.Event{Type: protocol.EventDecline, Incident: incident, Reason: reason}, now)
+	a.actionLocked(protocol.EventDecline, incident, seq, now)
 	a.saveLocked()
 	a.log.Info("agent: declined", "incident", incident)
 	return nil
@@ -175,7 +186,8 @@ func (a *Agent) Cleared(incident string) error {
 	}
 	a.assign = nil
 	a.status = protocol.StatusAvailable
-	a.eventLocked(protocol.EventCleared, incident, a.cfg.Now())
+	now := a.cfg.Now()
+	a.actionLocked(protocol.EventCleared, incident, a.eventLocked(protocol.EventCleared, incident, now), now)
 	a.saveLocked()
 	a.log.Info("agent: cleared", "incident", incident)
 	return nil
@@ -201,7 +213,7 @@ func (a *Agent) checkLocked(incident, action string, states ...string) error {
 func (a *Agent) ackLocked(now time.Time) {
 	a.assign.State = StateEnroute
 	a.status = protocol.StatusEnroute
-	a.eventLocked(protocol.EventAck, a.assign.Incident, now)
+	a.actionLocked(protocol.EventAck, a.assign.Incident, a.eventLocked(protocol.EventAck, a.assign.Incident, now), now)
 	a.log.Info("agent: acknowledged", "incident", a.assign.Incident)
 }
 
@@ -211,6 +223,41 @@ func (a *Agent) ackLocked(now time.Time) {
 func (a *Agent) arriveLocked(now time.Time) {
 	a.assign.State = StateOnScene
 	a.status = protocol.StatusOnScene
-	a.eventLocked(protocol.EventArrived, a.assign.Incident, now)
+	a.actionLocked(protocol.EventArrived, a.assign.Incident, a.eventLocked(protocol.EventArrived, a.assign.Incident, now), now)
 	a.log.Info("agent: on scene", "incident", a.assign.Incident)
+}
+
+// terminalState is the officer's page's view of the unit: one snapshot
+// under the lock, then which of the officer's actions the hub confirmed
+// (the queue has its own lock).
+func (a *Agent) terminalState() terminal.State {
+	a.mu.Lock()
+	st := terminal.State{Unit: a.cfg.Unit, UnitType: a.cfg.UnitType, Status: a.status, Now: a.cfg.Now(),
+		Actions: slices.Clone(a.actions)}
+	if a.assign != nil {
+		as := terminal.Assignment(*a.assign)
+		st.Assignment = &as
+	}
+	if a.hasFix {
+		f := a.lastFix
+		p := &terminal.Position{Lat: f.Lat, Lon: f.Lon, Time: f.Time}
+		if f.HasMotion {
+			p.SpeedMPS, p.HeadingDeg = ptr(f.SpeedMPS), ptr(f.HeadingDeg)
+		}
+		if f.AccM > 0 {
+			p.AccM = ptr(f.AccM)
+		}
+		st.Position = p
+	}
+	a.mu.Unlock()
+	for i := range st.Actions {
+		st.Actions[i].Confirmed = !a.q.Has(st.Actions[i].Seq)
+	}
+	if st.Actions == nil {
+		st.Actions = []terminal.Action{}
+	}
+	st.Connected = a.link.Connected()
+	pos, ev := a.q.Counts()
+	st.Queued, st.QueuedEvents = pos+ev, ev
+	return st
 }

@@ -11,7 +11,10 @@ import (
 // the agent's errors mapped to the terminal's (404 no assignment, 409 wrong state).
 type officer struct{ a *Agent }
 
-var _ terminal.Officer = officer{}
+var (
+	_ terminal.Officer = officer{}
+	_ terminal.Stater  = officer{}
+)
 
 func (o officer) Assignment() (terminal.Assignment, bool) {
 	as, ok := o.a.Assignment()
@@ -22,14 +25,19 @@ func (o officer) Status() protocol.Status { return o.a.Status() }
 
 func (o officer) SetStatus(s protocol.Status) error { return terminalError(o.a.SetStatus(s)) }
 func (o officer) Ack(incident string) error         { return terminalError(o.a.Ack(incident)) }
-func (o officer) Decline(incident string) error     { return terminalError(o.a.Decline(incident)) }
-func (o officer) Arrived(incident string) error     { return terminalError(o.a.Arrived(incident)) }
-func (o officer) Cleared(incident string) error     { return terminalError(o.a.Cleared(incident)) }
+func (o officer) Decline(incident, reason string) error {
+	return terminalError(o.a.Decline(incident, reason))
+}
+func (o officer) Arrived(incident string) error { return terminalError(o.a.Arrived(incident)) }
+func (o officer) Cleared(incident string) error { return terminalError(o.a.Cleared(incident)) }
 
 func (o officer) SOS() (terminal.SOS, error) {
 	s, err := o.a.SOS()
 	return terminal.SOS(s), err
 }
+
+// State is everything the officer's page shows (GET /v1/state).
+func (o officer) State() terminal.State { return o.a.terminalState() }
 
 func terminalError(err error) error {
 	switch {

@@ -158,7 +158,7 @@ func TestTimelineReasons(t *testing.T) {
 			return len(p.Ranked) == 3 && p.Ranked[0].Unit == "moto-1" && p.Ranked[1].Unit == "car-2" && p.Ranked[2].Unit == "car-3"
 		}},
 		{api.EntryDispatched, api.ReasonInTier, "moto-1", "auto", func(p *api.Params) bool { return p.Tier == 1 && f(p) < 60 && p.FixAgeS == nil }},
-		{api.EntryDecline, "", "moto-1", "moto-1", nil},
+		{api.EntryDecline, api.ReasonByOfficer, "moto-1", "moto-1", nil},
 		{api.EntryUncovered, api.ReasonNoFreshInTier1, "", "auto", func(p *api.Params) bool { return p.Other == "car-2" && p.Tier == 2 }},
 		{api.EntryDispatched, api.ReasonReplacing, "car-2", "auto", func(p *api.Params) bool { return p.Other == "moto-1" && p.State == "declined" && p.Tier == 2 }},
 		{api.EntryTimeout, api.ReasonNoAck, "car-2", "system", func(p *api.Params) bool { return *p.TimeoutS == 2 }},

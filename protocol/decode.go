@@ -91,6 +91,7 @@ func DecodeEvent(data []byte) (Event, error) {
 		Status   Status     `json:"status"`
 		Lat      *float64   `json:"lat"`
 		Lon      *float64   `json:"lon"`
+		Reason   string     `json:"reason"`
 	}
 	if err := unmarshal(m, data, &w, &w.V); err != nil {
 		return Event{}, err
@@ -105,7 +106,7 @@ func DecodeEvent(data []byte) (Event, error) {
 	case w.Type == nil:
 		return Event{}, missing(m, "type")
 	}
-	e := Event{Unit: *w.Unit, Seq: *w.Seq, TS: *w.TS, Type: *w.Type, Incident: w.Incident, Status: w.Status, Lat: w.Lat, Lon: w.Lon}
+	e := Event{Unit: *w.Unit, Seq: *w.Seq, TS: *w.TS, Type: *w.Type, Incident: w.Incident, Status: w.Status, Lat: w.Lat, Lon: w.Lon, Reason: w.Reason}
 	if err := e.Validate(); err != nil {
 		return Event{}, err
 	}

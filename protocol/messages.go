@@ -3,7 +3,10 @@ package protocol
 import (
 	"encoding/json"
 	"math"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Telemetry is a position and status report, agent → hub on {root}/units/{unit}/telemetry.
@@ -44,6 +47,20 @@ type Event struct {
 	// last known position.
 	Lat *float64 `json:"lat,omitempty"`
 	Lon *float64 `json:"lon,omitempty"`
+	// Reason (additive, 2026-12) is why a decline: the officer's words or
+	// a word from the terminal's list, at most MaxEventReason printable
+	// bytes; only a decline carries one.
+	Reason string `json:"reason,omitempty"`
+}
+
+// MaxEventReason is the longest Event.Reason, in bytes.
+const MaxEventReason = 128
+
+// ValidEventReason reports whether s may be an Event.Reason: at most
+// MaxEventReason bytes of UTF-8 without control characters (it goes on a
+// timeline people read).
+func ValidEventReason(s string) bool {
+	return len(s) <= MaxEventReason && utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
 }
 
 // Command is the hub's instruction, hub → agent on {root}/units/{unit}/cmd.
@@ -170,6 +187,14 @@ func (e Event) Validate() error {
 	}
 	if e.Incident != "" && !ValidIncidentID(e.Incident) {
 		return invalid(m, "incident", "%q is not [A-Za-z0-9_-]{1,64}", e.Incident)
+	}
+	if e.Reason != "" {
+		switch {
+		case e.Type != EventDecline:
+			return invalid(m, "reason", "only a decline gives a reason, not %s", e.Type)
+		case !ValidEventReason(e.Reason):
+			return invalid(m, "reason", "want at most %d bytes of printable UTF-8", MaxEventReason)
+		}
 	}
 	if e.Status != "" && !e.Status.Valid() {
 		return invalid(m, "status", "%q is not available, enroute, on_scene, busy or off_duty", e.Status)

@@ -174,6 +174,10 @@ func TestDecodeEventRejects(t *testing.T) {
 		{"sos lon -181", `{"v":1,"unit":"u1","seq":1,"ts":5,"type":"sos","lat":28,"lon":-181}`, "lon", ReasonInvalid},
 		{"sos lat a string", `{"v":1,"unit":"u1","seq":1,"ts":5,"type":"sos","lat":"here","lon":1}`, "lat", ReasonInvalid},
 		{"sos bad incident", `{"v":1,"unit":"u1","seq":1,"ts":5,"type":"sos","incident":"a b"}`, "incident", ReasonInvalid},
+		{"reason on an ack", `{"v":1,"unit":"u1","seq":1,"ts":5,"type":"ack","incident":"i1","reason":"sure"}`, "reason", ReasonInvalid},
+		{"reason too long", `{"v":1,"unit":"u1","seq":1,"ts":5,"type":"decline","incident":"i1","reason":"` + strings.Repeat("x", MaxEventReason+1) + `"}`, "reason", ReasonInvalid},
+		{"reason with a newline", `{"v":1,"unit":"u1","seq":1,"ts":5,"type":"decline","incident":"i1","reason":"a\nb"}`, "reason", ReasonInvalid},
+		{"reason a number", `{"v":1,"unit":"u1","seq":1,"ts":5,"type":"decline","incident":"i1","reason":7}`, "reason", ReasonInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

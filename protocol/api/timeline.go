@@ -62,6 +62,10 @@ const (
 	// timeout
 	ReasonNoAck = "no_ack" // Params.TimeoutS
 
+	// decline (additive, 2026-12): the unit declined; Params.Note is the
+	// reason its officer gave, if any
+	ReasonByOfficer = "by_officer"
+
 	// sighting: Params.Lat, Lon, and Source, Note, Camera when the report
 	// gave them (Note and Camera additive, 2026-12)
 	ReasonSighted = "sighted"
@@ -97,6 +101,7 @@ var Reasons = map[string][]string{
 	EntryCovered:        {ReasonAckedInTier1, ReasonOnScene},
 	EntryDispatched:     {ReasonInTier, ReasonNotRecommended, ReasonReplacing, ReasonOfferTaken},
 	EntryTimeout:        {ReasonNoAck},
+	EntryDecline:        {ReasonByOfficer},
 	EntrySighting:       {ReasonSighted},
 	EntryOffered:        {ReasonSooner},
 	EntryUpdateLocation: {ReasonRetargeted},

@@ -26,6 +26,7 @@ import (
 	"kuaifan/agent/internal/gps"
 	"kuaifan/agent/internal/report"
 	"kuaifan/agent/internal/uplink"
+	"kuaifan/protocol"
 )
 
 func main() {
@@ -160,6 +161,10 @@ Options:
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data `directory`: the queue and the unit's saved state (assignment, status, handled commands)")
 	fs.StringVar(&cfg.TopicRoot, "topic-root", cfg.TopicRoot, "MQTT topic root, as the hub's")
 	fs.StringVar(&cfg.Terminal, "terminal", cfg.Terminal, "officer terminal API listen `address` (loopback); empty disables it")
+	fs.Func("unit-type", "the unit's `type` as enrolled (car, motorcycle, foot, volunteer): the officer's page estimates the ETA with it", func(v string) error {
+		cfg.UnitType = protocol.UnitType(v)
+		return nil // checked with the rest of the config
+	})
 	fs.StringVar(&cfg.TerminalToken, "terminal-token", cfg.TerminalToken, "Bearer `token` the terminal API requires; default: env AGENT_TERMINAL_TOKEN, else none")
 	fs.Float64Var(&cfg.ArriveRadiusM, "arrive-radius", cfg.ArriveRadiusM, "report arrival by itself within this many `metres` of the incident")
 	fs.DurationVar(&cfg.ResendAfter, "resend-after", cfg.ResendAfter, "resend a report the hub has not confirmed after this long")

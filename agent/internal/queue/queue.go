@@ -613,6 +613,24 @@ func (q *Queue) Counts() (positions, events int) {
 	return q.idx.pos.Len(), q.idx.events
 }
 
+// Has reports whether seq is still queued: appended and not yet confirmed
+// by the hub (nor thinned). The officer's page shows an action as queued
+// until it is not.
+func (q *Queue) Has(seq uint64) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return false
+	}
+	found := false
+	_ = q.db.View(func(tx *buntdb.Tx) error {
+		_, err := tx.Get(itemKey(seq))
+		found = err == nil
+		return nil
+	})
+	return found
+}
+
 // NextSeq is the seq the next Append will get.
 func (q *Queue) NextSeq() uint64 {
 	q.mu.Lock()

@@ -150,6 +150,11 @@ func TestAck(t *testing.T) {
 				t.Errorf("left %v, want %v", got, want)
 			}
 			checkIndex(t, q)
+			for _, seq := range s {
+				if got := q.Has(seq); got != slices.Contains(want, seq) {
+					t.Errorf("Has(%d) = %v after the ack", seq, got)
+				}
+			}
 			// Acking the same again changes nothing.
 			if n, err := q.Ack(tc.ranges(s)); err != nil || n != 0 {
 				t.Errorf("second Ack = %d, %v", n, err)

@@ -85,9 +85,12 @@ func (c *Client) Ack(ctx context.Context, incident string) error {
 	return c.action(ctx, incident, "ack")
 }
 
-// Decline refuses the dispatch to incident.
-func (c *Client) Decline(ctx context.Context, incident string) error {
-	return c.action(ctx, incident, "decline")
+// Decline refuses the dispatch to incident, saying why ("" for no reason).
+func (c *Client) Decline(ctx context.Context, incident, reason string) error {
+	if reason == "" {
+		return c.action(ctx, incident, "decline")
+	}
+	return c.actionWith(ctx, incident, "decline", declineBody{Reason: reason})
 }
 
 // Arrived reports the unit on scene at incident.
@@ -108,11 +111,16 @@ func (c *Client) SOS(ctx context.Context) (SOS, error) {
 }
 
 func (c *Client) action(ctx context.Context, incident, name string) error {
+	return c.actionWith(ctx, incident, name, nil)
+}
+
+// actionWith is action with a JSON body (nil: none).
+func (c *Client) actionWith(ctx context.Context, incident, name string, body any) error {
 	// Checked here too: an empty or dotted id would change the path itself.
 	if !protocol.ValidIncidentID(incident) {
 		return fmt.Errorf("terminal: bad incident id %q", incident)
 	}
-	_, err := c.do(ctx, http.MethodPost, "/v1/incidents/"+url.PathEscape(incident)+"/"+name, nil, nil)
+	_, err := c.do(ctx, http.MethodPost, "/v1/incidents/"+url.PathEscape(incident)+"/"+name, body, nil)
 	return err
 }
 

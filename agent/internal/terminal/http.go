@@ -21,11 +21,19 @@ const maxBody = 4 << 10
 const healthzPath = "/v1/healthz"
 
 // The incident actions, by the last segment of their route.
-var actions = map[string]func(Officer, string) error{
-	"ack":     Officer.Ack,
+var actions = map[string]func(o Officer, incident, reason string) error{
+	"ack":     func(o Officer, id, _ string) error { return o.Ack(id) },
 	"decline": Officer.Decline,
-	"arrived": Officer.Arrived,
-	"cleared": Officer.Cleared,
+	"arrived": func(o Officer, id, _ string) error { return o.Arrived(id) },
+	"cleared": func(o Officer, id, _ string) error { return o.Cleared(id) },
+}
+
+// maxReason bounds a decline's reason: a word from the page's list.
+const maxReason = 64
+
+// declineBody is POST /v1/incidents/{id}/decline's optional body.
+type declineBody struct {
+	Reason string `json:"reason"`
 }
 
 // statusBody is GET /v1/status's answer, PUT /v1/status's request, and the
@@ -46,6 +54,7 @@ func (s *Server) newHandler() http.Handler {
 	mux.HandleFunc("GET "+healthzPath, s.healthz)
 	mux.HandleFunc("GET /v1/assignment", s.getAssignment)
 	mux.HandleFunc("GET /v1/status", s.getStatus)
+	mux.HandleFunc("GET /v1/state", s.getState)
 	mux.HandleFunc("PUT /v1/status", s.putStatus)
 	mux.HandleFunc("POST /v1/incidents/{id}/{action}", s.incidentAction)
 	mux.HandleFunc("POST /v1/sos", s.sos)
@@ -54,6 +63,7 @@ func (s *Server) newHandler() http.Handler {
 	mux.Handle("/v1/assignment", methodNotAllowed("GET, HEAD"))
 	mux.Handle("/v1/status", methodNotAllowed("GET, HEAD, PUT"))
 	mux.Handle("/v1/sos", methodNotAllowed("POST"))
+	mux.Handle("/v1/state", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("/v1/incidents/{id}/{action}", func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := actions[r.PathValue("action")]; !ok {
 			writeError(w, http.StatusNotFound, "no such route")
@@ -61,14 +71,24 @@ func (s *Server) newHandler() http.Handler {
 		}
 		methodNotAllowed("POST").ServeHTTP(w, r)
 	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such route")
-	})
+	}
+	mux.HandleFunc("/v1/", notFound)
 
-	var h http.Handler = mux
-	h = s.requireToken(h)
-	h = s.checkOrigin(h)
-	return commonHeaders(h)
+	var api http.Handler = mux
+	api = commonHeaders(s.requireToken(api))
+	if s.cfg.Page == nil {
+		mux.HandleFunc("/", notFound)
+		return s.checkOrigin(api)
+	}
+	// The page is outside /v1/ and needs no token: it holds no secret, and
+	// it must load before the officer can give one (see README, "The
+	// officer's page"). It gets the host check all the same.
+	top := http.NewServeMux()
+	top.Handle("/v1/", api)
+	top.Handle("/", s.cfg.Page)
+	return s.checkOrigin(top)
 }
 
 func commonHeaders(next http.Handler) http.Handler {
@@ -161,6 +181,10 @@ func (s *Server) getAssignment(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, a)
 }
 
+func (s *Server) getState(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.state())
+}
+
 func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, statusBody{s.officer.Status()})
 }
@@ -199,11 +223,30 @@ func (s *Server) incidentAction(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("bad incident id %q: want 1 to %d of [A-Za-z0-9_-]", id, protocol.MaxIncidentIDLen))
 		return
 	}
-	if err := act(s.officer, id); err != nil {
+	// A decline may say why (additive, 2026-12): the event carries it to
+	// the incident's timeline.
+	var reason string
+	if name == "decline" && r.ContentLength != 0 {
+		var body declineBody
+		if code, err := decodeJSON(w, r, &body); err != nil {
+			writeError(w, code, err.Error())
+			return
+		}
+		if len(body.Reason) > maxReason || !protocol.ValidEventReason(body.Reason) {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("bad reason: want at most %d printable bytes", maxReason))
+			return
+		}
+		reason = body.Reason
+	}
+	if err := act(s.officer, id, reason); err != nil {
 		s.officerError(w, r, err, name, "incident", id)
 		return
 	}
-	s.log.Info("terminal: "+name, "incident", id, "remote", r.RemoteAddr)
+	if reason != "" {
+		s.log.Info("terminal: "+name, "incident", id, "reason", reason, "remote", r.RemoteAddr)
+	} else {
+		s.log.Info("terminal: "+name, "incident", id, "remote", r.RemoteAddr)
+	}
 	writeJSON(w, http.StatusOK, statusBody{s.officer.Status()})
 }
 

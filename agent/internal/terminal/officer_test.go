@@ -15,8 +15,9 @@ type memOfficer struct {
 	mu     sync.Mutex
 	status protocol.Status
 	cur    *Assignment
-	fail   error // when set, every call that can fail returns it (an agent fault)
-	sos    int   // sos raised
+	fail   error  // when set, every call that can fail returns it (an agent fault)
+	sos    int    // sos raised
+	reason string // the last decline's
 }
 
 var _ Officer = (*memOfficer)(nil)
@@ -125,7 +126,8 @@ func (o *memOfficer) Ack(incident string) error {
 	return o.step(incident, StateEnroute, protocol.StatusEnroute, StateDispatched)
 }
 
-func (o *memOfficer) Decline(incident string) error {
+func (o *memOfficer) Decline(incident, reason string) error {
+	o.reason = reason
 	return o.step(incident, "", protocol.StatusAvailable, StateDispatched, StateEnroute)
 }
 

@@ -56,8 +56,9 @@ type Officer interface {
 	SetStatus(s protocol.Status) error
 	// Ack accepts the dispatch to incident.
 	Ack(incident string) error
-	// Decline refuses the dispatch to incident.
-	Decline(incident string) error
+	// Decline refuses the dispatch to incident, saying why ("" if the
+	// officer did not).
+	Decline(incident, reason string) error
 	// Arrived reports the unit on scene.
 	Arrived(incident string) error
 	// Cleared reports the incident done for this unit.
@@ -133,6 +134,9 @@ type Config struct {
 	// the device over a vehicle's LAN). It requires a Token of at least
 	// MinRemoteTokenLen characters.
 	AllowRemote bool
+	// Page, if set, serves every path outside /v1/: the officer's page
+	// (the agent's officerweb). It gets the host check but no token check.
+	Page http.Handler
 	// Logger receives officer actions (Info), refused requests (Warn) and
 	// Officer failures (Error); nil discards.
 	Logger *slog.Logger

@@ -80,7 +80,7 @@ func TestRoutes(t *testing.T) {
 		return func(ctx context.Context, c *Client) error { return c.Ack(ctx, id) }
 	}
 	decline := func(id string) func(context.Context, *Client) error {
-		return func(ctx context.Context, c *Client) error { return c.Decline(ctx, id) }
+		return func(ctx context.Context, c *Client) error { return c.Decline(ctx, id, "too far") }
 	}
 	arrived := func(id string) func(context.Context, *Client) error {
 		return func(ctx context.Context, c *Client) error { return c.Arrived(ctx, id) }
@@ -617,7 +617,7 @@ func TestConcurrent(t *testing.T) {
 				t.Errorf("Ack: %v", err)
 				return
 			}
-			if err := c.Decline(ctx, "INC-1"); err != nil {
+			if err := c.Decline(ctx, "INC-1", ""); err != nil {
 				t.Errorf("Decline: %v", err)
 				return
 			}

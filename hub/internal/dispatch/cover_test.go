@@ -87,7 +87,7 @@ func TestCoverage(t *testing.T) {
 			{"closer, in tier 3", drive("car-a", car, 0.01), "", true, nil},
 			{"into tier 1", drive("car-a", car, 0.003), "covered/acked_in_tier1", false,
 				params(func(p *api.Params) bool { return *p.ETAS > 50 && *p.ETAS <= 60 })},
-			{"the covering unit declines", answer("car-a", protocol.EventDecline), "decline,uncovered/no_fresh_in_tier1", true, nil},
+			{"the covering unit declines", answer("car-a", protocol.EventDecline), "decline/by_officer,uncovered/no_fresh_in_tier1", true, nil},
 			{"a free unit in tier 1 is not on its way", drive("car-b", car, 0.003), "", true, nil},
 			{"it is sent", assign("car-b"), "dispatched/in_tier", true, nil},
 			{"acked within tier 1: covered at once", answer("car-b", protocol.EventAck), "ack,covered/acked_in_tier1", false, nil},
@@ -119,14 +119,14 @@ func TestCoverage(t *testing.T) {
 		}},
 		{"auto-dispatch finds a replacement", func(r *rig) { r.place("moto-1", moto, 0.002, 0); r.place("car-2", car, 0.004, 0) }, []coverStep{
 			{"created: moto-1 goes", createAt("assault", 1), "created/reported,recommended/ranked,dispatched/in_tier", false, nil},
-			{"moto-1 declines: nobody else in tier 1", answer("moto-1", protocol.EventDecline), "decline,uncovered/no_fresh_in_tier1,dispatched/replacing", true,
+			{"moto-1 declines: nobody else in tier 1", answer("moto-1", protocol.EventDecline), "decline/by_officer,uncovered/no_fresh_in_tier1,dispatched/replacing", true,
 				params(func(p *api.Params) bool { return p.Other == "moto-1" && p.State == "declined" && p.Tier == 2 })},
 			{"car-2 acks from tier 2", answer("car-2", protocol.EventAck), "ack", true, nil},
 			{"and drives into tier 1", drive("car-2", car, 0.003), "covered/acked_in_tier1", false, nil},
 		}},
 		{"declined and nobody to send instead", func(r *rig) { r.place("moto-1", moto, 0.002, 0) }, []coverStep{
 			{"created: moto-1 goes", createAt("assault", 1), "created/reported,recommended/ranked,dispatched/in_tier", false, nil},
-			{"it declines", answer("moto-1", protocol.EventDecline), "decline,uncovered/no_replacement", true,
+			{"it declines", answer("moto-1", protocol.EventDecline), "decline/by_officer,uncovered/no_replacement", true,
 				params(func(p *api.Params) bool { return p.Other == "moto-1" && p.State == "declined" })},
 		}},
 		{"silent and nobody to send instead", func(r *rig) { r.place("moto-1", moto, 0.002, 0) }, []coverStep{

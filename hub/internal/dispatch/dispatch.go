@@ -723,7 +723,11 @@ func (d *Dispatcher) onEvent(e protocol.Event, now time.Time) outbox {
 			return out
 		}
 		d.release(inc, a, AssignDeclined, at, &out)
-		add(inc, ts, Entry{Type: api.EntryDecline, Unit: e.Unit, Actor: e.Unit})
+		decline := Entry{Type: api.EntryDecline, Unit: e.Unit, Actor: e.Unit, Reason: api.ReasonByOfficer}
+		if e.Reason != "" {
+			decline.Params = &api.Params{Note: e.Reason}
+		}
+		add(inc, ts, decline)
 		out.merge(d.replace(inc, *a, e.Unit+" declined", now))
 	case protocol.EventArrived:
 		if a.State != AssignDispatched && a.State != AssignEnroute {

@@ -478,3 +478,27 @@ func TestPhonesNotAutoDispatched(t *testing.T) {
 		t.Errorf("%d config commands to a phone", n)
 	}
 }
+
+// A decline's reason, the officer's words, is on the timeline as its note.
+func TestDeclineReason(t *testing.T) {
+	r := newRig(t)
+	inc := r.create("theft", 2)
+	r.place("car-1", protocol.TypeCar, 0.002, 0)
+	if _, err := r.d.Assign(inc.ID, "car-1", ActorDispatcher); err != nil {
+		t.Fatal(err)
+	}
+	r.seq["car-1"]++
+	e := protocol.Event{Unit: "car-1", Seq: r.seq["car-1"], TS: r.clock.Now().UnixMilli(), Type: protocol.EventDecline,
+		Incident: inc.ID, Reason: "车辆故障 flat tyre"}
+	r.apply(fleet.Message{Kind: protocol.KindEvents, Event: e})
+	r.d.HandleEventsNow([]protocol.Event{e})
+	var got *api.Entry
+	for _, x := range r.get(inc.ID).Timeline {
+		if x.Type == api.EntryDecline {
+			got = &x
+		}
+	}
+	if got == nil || got.Reason != api.ReasonByOfficer || got.Params == nil || got.Params.Note != e.Reason || got.Check() != nil {
+		t.Errorf("decline entry %+v", got)
+	}
+}

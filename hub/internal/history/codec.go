@@ -278,10 +278,11 @@ type eventValue struct {
 	Status   protocol.Status    `json:"s,omitempty"`
 	Lat      *float64           `json:"la,omitempty"` // an sos's position (additive, 2026-12)
 	Lon      *float64           `json:"lo,omitempty"`
+	Reason   string             `json:"r,omitempty"` // a decline's (additive, 2026-12)
 }
 
 func encodeEvent(e *protocol.Event) ([]byte, error) {
-	return json.Marshal(eventValue{Type: e.Type, Incident: e.Incident, Status: e.Status, Lat: e.Lat, Lon: e.Lon})
+	return json.Marshal(eventValue{Type: e.Type, Incident: e.Incident, Status: e.Status, Lat: e.Lat, Lon: e.Lon, Reason: e.Reason})
 }
 
 func decodeEvent(v []byte, e *protocol.Event) error {
@@ -289,6 +290,6 @@ func decodeEvent(v []byte, e *protocol.Event) error {
 	if err := json.Unmarshal(v, &ev); err != nil {
 		return err
 	}
-	e.Type, e.Incident, e.Status, e.Lat, e.Lon = ev.Type, ev.Incident, ev.Status, ev.Lat, ev.Lon
+	e.Type, e.Incident, e.Status, e.Lat, e.Lon, e.Reason = ev.Type, ev.Incident, ev.Status, ev.Lat, ev.Lon, ev.Reason
 	return nil
 }

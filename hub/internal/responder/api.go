@@ -65,13 +65,10 @@ type Event struct {
 	Type     string   `json:"type"`
 	Incident string   `json:"incident,omitempty"`
 	Status   string   `json:"status,omitempty"`
-	Reason   string   `json:"reason,omitempty"` // a decline's, logged (the event has no field for it)
+	Reason   string   `json:"reason,omitempty"` // a decline's: on the timeline (protocol.Event.Reason)
 	Lat      *float64 `json:"lat,omitempty"`
 	Lon      *float64 `json:"lon,omitempty"`
 }
-
-// maxReason bounds a decline's reason.
-const maxReason = 256
 
 // Stored answers a report or an event once it is on disk.
 type Stored struct {
@@ -298,20 +295,11 @@ func (s *Server) event(w http.ResponseWriter, r *http.Request) {
 			Detail: clip.Quote(in.Type) + " is not ack, decline, arrived, cleared, sos or status"})
 		return
 	}
-	if len(in.Reason) > maxReason {
-		s.refuse(w, unit, &protocol.Error{Message: "event", Field: "reason", Reason: protocol.ReasonInvalid,
-			Detail: fmt.Sprintf("longer than %d bytes", maxReason)})
-		return
-	}
 	e := protocol.Event{Unit: unit, Seq: *in.Seq, TS: in.TS, Type: protocol.EventType(in.Type),
-		Incident: in.Incident, Status: protocol.Status(in.Status), Lat: in.Lat, Lon: in.Lon}
+		Incident: in.Incident, Status: protocol.Status(in.Status), Lat: in.Lat, Lon: in.Lon, Reason: in.Reason}
 	ctx, cancel := context.WithTimeout(r.Context(), submitWait)
 	defer cancel()
 	res, err := s.cfg.Pipeline.SubmitEvent(ctx, e)
-	if err == nil && e.Type == protocol.EventDecline && res == fleet.Committed {
-		// The contract's event has no field for it: the hub's log keeps it.
-		s.log.Info("responder: dispatch declined", "unit", unit, "incident", e.Incident, "reason", clip.String(in.Reason))
-	}
 	if err == nil && e.Type == protocol.EventSOS {
 		s.log.Warn("responder: sos", "unit", unit, "seq", e.Seq, "result", res.String())
 	}

@@ -321,7 +321,7 @@ func TestEvents(t *testing.T) {
 		{"sos lat only", `"type":"sos","lat":28.1`, 400},
 		{"unknown type", `"type":"panic"`, 400},
 		{"no type", `"incident":"inc-1"`, 400},
-		{"reason too long", `"type":"decline","incident":"inc-1","reason":"` + strings.Repeat("x", 300) + `"`, 400},
+		{"reason too long", `"type":"decline","incident":"inc-1","reason":"` + strings.Repeat("x", protocol.MaxEventReason+1) + `"`, 400},
 		{"another unit", `"unit":"car-2","type":"ack","incident":"inc-1"`, 403},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

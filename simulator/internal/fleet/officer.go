@@ -215,7 +215,7 @@ func (o *officer) tick(u *Unit, now time.Duration) {
 		}
 		inc := o.incident
 		if o.decline {
-			err := u.act(func(a *agent.Agent) error { return a.Decline(inc) })
+			err := u.act(func(a *agent.Agent) error { return a.Decline(inc, "") })
 			if err == nil {
 				u.f.count.declines.Add(1)
 				o.finish(u, now, "declined")

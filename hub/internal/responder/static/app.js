@@ -564,7 +564,9 @@
     if (!a) return;
     const note = $('decline-note').value.trim();
     const reason = $('decline-reason').value + (note ? ': ' + note : '');
-    sendEvent('decline', { incident: a.incident, reason: reason.slice(0, 256) });
+    let r = reason; // the contract's limit is 128 bytes of UTF-8
+    while (new TextEncoder().encode(r).length > 128) r = r.slice(0, -1);
+    sendEvent('decline', { incident: a.incident, reason: r });
     st.assignment = null;
     $('decline-form').hidden = true;
     $('decline-note').value = '';

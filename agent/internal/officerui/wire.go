@@ -1,0 +1,60 @@
+package officerui
+
+import "time"
+
+// The terminal's JSON (agent/internal/terminal, GET /v1/state), mirrored
+// here rather than imported: the terminal package links net/http's server,
+// which would double app.wasm. TestWireMatchesTerminal in package agent
+// checks that the two agree.
+
+// State is GET /v1/state.
+type State struct {
+	Unit         string      `json:"unit"`
+	UnitType     string      `json:"unit_type"`
+	Status       string      `json:"status"`
+	Assignment   *Assignment `json:"assignment"`
+	Position     *Position   `json:"position"`
+	Connected    bool        `json:"connected"`
+	Queued       int         `json:"queued"`
+	QueuedEvents int         `json:"queued_events"`
+	Actions      []Action    `json:"actions"`
+	Now          time.Time   `json:"now"`
+}
+
+// Assignment is the incident the unit is sent to.
+type Assignment struct {
+	Incident string    `json:"incident"`
+	Lat      float64   `json:"lat"`
+	Lon      float64   `json:"lon"`
+	Priority int       `json:"priority"`
+	Kind     string    `json:"kind"`
+	Summary  string    `json:"summary"`
+	State    string    `json:"state"`
+	Received time.Time `json:"received"`
+}
+
+// Position is the unit's latest GPS fix.
+type Position struct {
+	Lat        float64   `json:"lat"`
+	Lon        float64   `json:"lon"`
+	Time       time.Time `json:"time"`
+	SpeedMPS   *float64  `json:"speed_mps"`
+	HeadingDeg *float64  `json:"heading_deg"`
+	AccM       *float64  `json:"acc_m"`
+}
+
+// Action is one of the officer's actions as the agent queued it.
+type Action struct {
+	Type      string    `json:"type"`
+	Incident  string    `json:"incident"`
+	Seq       uint64    `json:"seq"`
+	At        time.Time `json:"at"`
+	Confirmed bool      `json:"confirmed"`
+}
+
+// Assignment states, as the terminal names them.
+const (
+	StateDispatched = "dispatched"
+	StateEnroute    = "enroute"
+	StateOnScene    = "on_scene"
+)
