@@ -279,8 +279,11 @@ func archiveCells(lang Lang, r api.ArchiveRow, ds []District, unitName func(stri
 		units[i] = unitName(u)
 	}
 	arrival := T(lang, "pages.never")
-	if r.ToArrivalS != nil {
+	switch {
+	case r.ToArrivalS != nil:
 		arrival = FormatSeconds(lang, *r.ToArrivalS)
+	case r.Status != api.IncidentClosed:
+		arrival = T(lang, "pages.notyet") // still open: it may yet be reached
 	}
 	prio := ""
 	if r.Priority > 0 {

@@ -105,6 +105,11 @@ func TestArchiveCells(t *testing.T) {
 	if got[4] != "Outside every district" || got[6] != "" || got[7] != "never reached" || got[8] != "closed" {
 		t.Errorf("cells %q", got)
 	}
+	// Still open and not reached: it may yet be.
+	r.Status = api.IncidentDispatched
+	if got := archiveCells(EN, r, ds, unitName, cst); got[7] != "not yet" {
+		t.Errorf("an open incident not reached yet: %q", got[7])
+	}
 	if districtName(EN, ds, "xiangjiang") != "xiangjiang" {
 		t.Error("an unknown district shows as its id")
 	}

@@ -282,8 +282,10 @@ func AssignmentStateAt(a api.Assignment, t int64) string {
 // At is the incident as it was at T.
 func (p *Replay) At() *Incident { return &p.inc }
 
-// Box is the ground the replay covers: the incident's places and every
-// assigned unit's track (the others came near it anyway).
+// Box is the ground the replay covers: the incident's places, every
+// assigned unit's track, and the chosen radius around where it was first
+// reported — the units replayed are those that came within it, and a
+// dispatcher reviewing the incident wants to see them from the start.
 func (p *Replay) Box() Box {
 	b := Box{MinLat: 90, MaxLat: -90, MinLon: 180, MaxLon: -180}
 	add := func(lat, lon float64) {
@@ -292,8 +294,16 @@ func (p *Replay) Box() Box {
 	}
 	add(p.Incident.Lat, p.Incident.Lon)
 	pur := pursuitOf(&p.Incident, nil)
+	origin := LatLon{Lat: p.Incident.Lat, Lon: p.Incident.Lon}
 	if pur.Origin != nil {
-		add(pur.Origin.Lat, pur.Origin.Lon)
+		origin = *pur.Origin
+		add(origin.Lat, origin.Lon)
+	}
+	if p.RadiusM > 0 {
+		dLat := float64(p.RadiusM) / 111_195
+		dLon := dLat / max(math.Cos(origin.Lat*math.Pi/180), 0.01)
+		add(origin.Lat-dLat, origin.Lon-dLon)
+		add(origin.Lat+dLat, origin.Lon+dLon)
 	}
 	for _, s := range pur.Trail {
 		add(s.Lat, s.Lon)
