@@ -90,6 +90,16 @@ func TestArchiveAPI(t *testing.T) {
 		hours.Total.Count != 3 || len(hours.Rows) == 0 || len(hours.Rows[0].Group) != 2 {
 		t.Errorf("by hour: %d %+v", code, hours)
 	}
+	var qr api.QRCode
+	if code := h.Do("POST", "/api/qr", api.QRRequest{Text: "kuaifan"}, &qr); code != http.StatusOK || qr.Size != 21 || len(qr.Rows) != 21 {
+		t.Errorf("POST /api/qr: %d %+v", code, qr)
+	}
+	if code, body := call(t, h, "POST", "/api/qr", `{"text":""}`, true); code != http.StatusBadRequest || !strings.Contains(body, "required") {
+		t.Errorf("an empty text: %d %s", code, body)
+	}
+	if code, _ := call(t, h, "POST", "/api/qr", `{"text":"x"}`, false); code != http.StatusUnauthorized {
+		t.Errorf("POST /api/qr without a token: %d", code)
+	}
 	for _, path := range []string{base, "/api/report/daily"} {
 		if code, _ := call(t, h, "GET", path, "", false); code != http.StatusUnauthorized {
 			t.Errorf("%s without a token: %d", path, code)

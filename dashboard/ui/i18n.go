@@ -54,7 +54,7 @@ func Tf(lang Lang, key string, args ...any) string {
 // messages is every string the dashboard shows, per language: the live
 // console's (consoleMessages) and each view's own table. Every key must be
 // in both languages (TestMessagesComplete) and in one table only.
-var messages = mergeMessages(consoleMessages, historyMessages, pagesMessages)
+var messages = mergeMessages(consoleMessages, historyMessages, pagesMessages, enrolMessages)
 
 // mergeMessages joins tables of strings. A key in two of them is a
 // programming error: it panics as the package starts, so every test fails.

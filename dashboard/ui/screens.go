@@ -14,11 +14,12 @@ const (
 	ScreenReport  = "report"  // the printable daily report (report.go)
 	ScreenReplay  = "replay"  // an incident replayed on the map (replay.go)
 	ScreenUnitDay = "unitday" // a unit's day on the map (unitday.go)
+	ScreenEnrol   = "units"   // enrol and revoke units (enrol.go)
 )
 
 // Screens are the views the top bar switches between; a replay and a
 // unit's day open from an incident or a unit.
-var Screens = []string{ScreenLive, ScreenArchive, ScreenKPI, ScreenReport}
+var Screens = []string{ScreenLive, ScreenArchive, ScreenKPI, ScreenReport, ScreenEnrol}
 
 // screenKey is a view's name in the message tables.
 func screenKey(v string) string {
@@ -63,6 +64,8 @@ func (d *Dashboard) screenBody() app.UI {
 		return &ReplayView{Ctl: d.ctl}
 	case ScreenUnitDay:
 		return &UnitDayView{Ctl: d.ctl}
+	case ScreenEnrol:
+		return &EnrolView{Ctl: d.ctl, Lang: d.ctl.C.Lang}
 	}
 	return nil
 }

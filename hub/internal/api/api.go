@@ -118,6 +118,7 @@ func New(cfg Config) http.Handler {
 	mux.Handle("/api/match", s.auth(methods{http.MethodGet: s.match}))
 	mux.Handle("/api/districts", s.auth(methods{http.MethodGet: s.districts}))
 	mux.Handle("/api/cameras", s.auth(methods{http.MethodGet: s.cameras}))
+	mux.Handle("/api/qr", s.auth(methods{http.MethodPost: s.qr}))
 	if cfg.Dispatch != nil {
 		mux.Handle("/api/incidents", s.auth(methods{http.MethodGet: s.listIncidents, http.MethodPost: s.createIncident}))
 		mux.Handle("/api/incidents/{id}", s.auth(methods{http.MethodGet: s.getIncident}))
