@@ -16,7 +16,9 @@ import (
 
 	"kuaifan/agent/internal/officerweb"
 	"kuaifan/hub/hubtest"
+	"kuaifan/protocol"
 	"kuaifan/protocol/api"
+	"kuaifan/testkit/dashboardtest"
 )
 
 // The officer's page in Chromium, served by a real agent's terminal, with a
@@ -24,7 +26,10 @@ import (
 // Arrived → Cleared reach the incident's timeline, a second dispatch is
 // declined with a reason, an ack pressed while the broker is down shows as
 // queued and then confirmed, a short press of SOS sends nothing and a held
-// one opens an officer_help incident.
+// one opens an officer_help incident. The dispatcher's dashboard, in a
+// second tab, follows it all: the assignment's state and the unit's status
+// after each press, and the SOS banner naming the unit, its incident with
+// units sent.
 func TestOfficerPage(t *testing.T) {
 	if !officerweb.Built() {
 		msg := "the officer's page is not built: run make wasm (make test does) before this test"
@@ -35,6 +40,7 @@ func TestOfficerPage(t *testing.T) {
 	}
 	b := newBrowser(t)
 	h := hubtest.Start(t, nil)
+	dashboardtest.Require(t, h.URL)
 	cfg := testConfig(t, h.MQTTURL(), "car-9", h.Enrol("car-9", "car"))
 	cfg.Terminal = freeAddr(t)
 	cfg.UnitType = "car"
@@ -55,11 +61,16 @@ func TestOfficerPage(t *testing.T) {
 		t.Errorf("unit %q", got)
 	}
 	b.waitText("#status", "available")
+	dash := openDashboard(t, b, h)
+	dash.waitJS("car-9 on the dashboard", `document.querySelector('.unit[data-id="car-9"][data-status="available"]') !== null`, 15*time.Second)
 
 	// 1. A dispatch 800 m north: the card, its figures, Ack only.
 	inc := createIncident(t, h, lat0+north(800), lon0, 2)
 	assign(t, h, inc.ID, "car-9")
 	b.waitJS("the card", fmt.Sprintf(`document.querySelector('#card[data-incident=%q][data-state="dispatched"]') !== null`, inc.ID), 10*time.Second)
+	// The dispatcher opens it from the queue.
+	dash.clickLive("the incident in the queue", fmt.Sprintf(`#queue li.incident[data-id=%q]`, inc.ID))
+	dash.dashboardShows(inc.ID, "car-9", "dispatched", "")
 	b.waitText("#distance", "800 m · N")
 	b.waitText("#eta", "~3 min") // 800 m × 1.4 / 8.3 m/s = 135 s
 	if got := b.text("#kind"); got != "theft" {
@@ -94,15 +105,18 @@ func TestOfficerPage(t *testing.T) {
 	b.press("ack")
 	b.waitAction("ack", inc.ID, "confirmed")
 	waitIncident(t, h, inc.ID, "car-9", "enroute")
+	dash.dashboardShows(inc.ID, "car-9", "enroute", "enroute")
 	b.waitText("#status", "en route")
 	b.checkEnabled(map[string]bool{"ack": false, "decline": true, "arrived": true, "cleared": false})
 	b.press("arrived")
 	b.waitAction("arrived", inc.ID, "confirmed")
 	waitIncident(t, h, inc.ID, "car-9", "on_scene")
+	dash.dashboardShows(inc.ID, "car-9", "on_scene", "on_scene")
 	b.checkEnabled(map[string]bool{"ack": false, "decline": false, "arrived": false, "cleared": true})
 	b.press("cleared")
 	b.waitAction("cleared", inc.ID, "confirmed")
 	waitIncident(t, h, inc.ID, "car-9", "cleared")
+	dash.dashboardShows(inc.ID, "car-9", "cleared", "available")
 	b.waitJS("no card", `document.querySelector('#card.empty') !== null`, 5*time.Second)
 	var types []string
 	for _, e := range incidentOf(t, h, inc.ID).Timeline {
@@ -143,6 +157,17 @@ func TestOfficerPage(t *testing.T) {
 	b.waitAction("ack", inc3.ID, "confirmed")
 	waitIncident(t, h, inc3.ID, "car-9", "enroute")
 	b.waitJS("connected again", `document.querySelector('#link[data-state="connected"]') !== null`, 15*time.Second)
+	// The dashboard is back on the restarted hub, and has the queued ack.
+	dash.waitJS("the dashboard connected again", `document.querySelector('#link[data-state="connected"]') !== null`, 30*time.Second)
+	dash.waitJS("car-9 en route on the dashboard", `document.querySelector('.unit[data-id="car-9"][data-status="enroute"]') !== null`, 15*time.Second)
+
+	// Two armed cars nearby, for the SOS to send.
+	for i, dm := range []float64{400, -600} {
+		id := fmt.Sprintf("help-%d", i+1)
+		d := hubtest.Connect(t, h.MQTTURL(), id, h.Enrol(id, "car", "armed"), hubtest.DeviceOptions{})
+		d.Send(d.Fix(1, time.Now(), lat0+north(dm), lon0, protocol.StatusAvailable))
+		d.WaitAcked(1)
+	}
 
 	// 5. SOS: a short press sends nothing; a held one does.
 	b.pointer("pointerdown")
@@ -157,19 +182,71 @@ func TestOfficerPage(t *testing.T) {
 	b.waitAction("sos", "", "confirmed")
 	b.waitText("#notice", "SOS sent — help is being dispatched")
 	b.pointer("pointerup")
+	var sos api.Incident
 	waitFor(t, 10*time.Second, func() error {
 		var list []api.Incident
 		if st := h.Do(http.MethodGet, "/api/incidents", nil, &list); st != http.StatusOK {
 			return fmt.Errorf("list: %d", st)
 		}
 		for _, i := range list {
-			if i.SOS == "car-9" && i.Kind == api.KindOfficerHelp {
+			if i.SOS == "car-9" && i.Kind == api.KindOfficerHelp && len(i.Assignments) > 0 {
+				sos = i
 				return nil
 			}
 		}
-		return fmt.Errorf("no officer_help incident for car-9 among %d", len(list))
+		return fmt.Errorf("no officer_help incident for car-9 with units sent among %d", len(list))
 	})
 	b.screenshot("officer-sos")
+
+	// The dispatcher's SOS banner names car-9 and sounds; its incident, opened
+	// from the banner, has the units sent.
+	dash.waitJS("the SOS banner", fmt.Sprintf(`document.querySelector('#sos .sos-item[data-unit="car-9"][data-incident=%q]') !== null`, sos.ID), 10*time.Second)
+	dash.waitJS("the banner naming car-9", `document.querySelector("#sos").textContent.includes("car-9") && document.querySelector("#sos-ack") !== null`, 5*time.Second)
+	dash.waitJS("the siren", `window.kuaifanAlarm !== undefined && kuaifanAlarm.sos >= 1 && kuaifanAlarm.sosBeeps >= 1`, 10*time.Second)
+	dash.clickLive("open the SOS", `#sos .sos-item[data-unit="car-9"] .sos-open`)
+	dash.waitJS("units sent to the SOS", fmt.Sprintf(`(() => {
+		const d = document.querySelector('#incident-detail[data-id=%q]');
+		return d !== null && [...d.querySelectorAll('.assignment')].some(a => a.dataset.unit.startsWith("help-") && a.dataset.state === "dispatched");
+	})()`, sos.ID), 10*time.Second)
+	dash.screenshot("dashboard-sees-officer")
+}
+
+// openDashboard opens the dispatcher's dashboard, served by h, in a second
+// tab of b's browser, at a desktop's size, and signs in with the admin token.
+func openDashboard(t *testing.T, b *browser, h *hubtest.Hub) *browser {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx)
+	t.Cleanup(cancel)
+	d := &browser{t: t, ctx: ctx}
+	// The tab's first Run, without a timeout: it binds the tab's life to
+	// its context.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1440, 900)); err != nil {
+		t.Fatalf("opening a tab for the dashboard: %v", err)
+	}
+	d.do("open the dashboard", 30*time.Second, chromedp.Navigate(h.URL+"/"))
+	d.waitJS("the dashboard's app", `document.documentElement.dataset.app === "running"`, 60*time.Second)
+	d.do("sign in", 30*time.Second,
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), h.AdminToken()),
+		chromedp.Click(chromedp.CSS("#signin")))
+	d.waitJS("the dashboard connected", `document.querySelector('#link[data-state="connected"]') !== null`, 30*time.Second)
+	return d
+}
+
+// clickLive clicks what css matches at the moment of the click: the
+// dashboard is live and re-renders under the test.
+func (b *browser) clickLive(what, css string) {
+	b.t.Helper()
+	b.waitJS(what, fmt.Sprintf(`(() => { const el = document.querySelector(%q); if (!el) return false; el.click(); return true; })()`, css), 10*time.Second)
+}
+
+// dashboardShows waits for the dashboard's selected incident to show unit's
+// assignment in state, and (unless status is "") the unit's row in status.
+func (b *browser) dashboardShows(incident, unit, state, status string) {
+	b.t.Helper()
+	for _, c := range dashboardtest.AssignmentShown(incident, unit, state, status) {
+		b.waitJS(c.What, c.JS, 15*time.Second)
+	}
 }
 
 // With a terminal token: the page takes it from its launch URL's fragment

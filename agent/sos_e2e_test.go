@@ -11,6 +11,7 @@ import (
 	"kuaifan/agent/internal/terminal"
 	"kuaifan/hub/hubtest"
 	"kuaifan/protocol/api"
+	"kuaifan/testkit/dashboardtest"
 )
 
 // An officer presses SOS on the terminal while the broker is away (the
@@ -100,4 +101,45 @@ func TestSOSAfterOutage(t *testing.T) {
 	if st := h.Do(http.MethodGet, "/api/units/car-2", nil, &u); st != http.StatusOK || u.ReportS != 1 {
 		t.Errorf("car-2 report_s %v (%d), want 1 on an assignment", u.ReportS, st)
 	}
+}
+
+// An officer presses SOS on the agent's terminal (POST /v1/sos, not the
+// officer's page): the dispatcher's dashboard, in Chromium, raises the SOS
+// banner naming the officer and sounds its siren, and the officer_help
+// incident, opened from the banner, has the armed unit nearby sent.
+func TestSOSFromTerminalOnDashboard(t *testing.T) {
+	b := newBrowser(t)
+	h := hubtest.Start(t, nil)
+	dashboardtest.Require(t, h.URL)
+	cfg := testConfig(t, h.MQTTURL(), "foot-1", h.Enrol("foot-1", "foot"))
+	cfg.Terminal = freeAddr(t)
+	start(t, cfg, lat0, lon0, 0)
+	start(t, testConfig(t, h.MQTTURL(), "car-2", h.Enrol("car-2", "car", "armed")), lat0+north(300), lon0, 0)
+	for _, id := range []string{"foot-1", "car-2"} {
+		waitFor(t, 10*time.Second, func() error {
+			if u := unitOf(t, h, id); !u.Online || u.Lat == nil {
+				return fmt.Errorf("%s not online with a position", id)
+			}
+			return nil
+		})
+	}
+	dash := openDashboard(t, b, h)
+	dash.waitJS("the units", `document.querySelectorAll('.unit[data-id="foot-1"], .unit[data-id="car-2"]').length === 2`, 15*time.Second)
+	dash.waitJS("no SOS yet", `document.querySelector("#sos") === null`, time.Second)
+
+	waitTerminal(t, cfg.Terminal)
+	c := &terminal.Client{BaseURL: "http://" + cfg.Terminal}
+	if _, err := c.SOS(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	dash.waitJS("the SOS banner", `document.querySelector('#sos .sos-item[data-unit="foot-1"]') !== null`, 15*time.Second)
+	dash.waitJS("the banner naming foot-1", `document.querySelector("#sos").textContent.includes("foot-1") && document.querySelector("#sos-ack") !== null`, 5*time.Second)
+	dash.waitJS("the siren", `window.kuaifanAlarm !== undefined && kuaifanAlarm.sos >= 1 && kuaifanAlarm.sosBeeps >= 1`, 10*time.Second)
+	dash.clickLive("open the SOS", `#sos .sos-item[data-unit="foot-1"] .sos-open`)
+	dash.waitJS("car-2 sent", `(() => {
+		const d = document.querySelector('#incident-detail'), s = document.querySelector('#sos .sos-item[data-unit="foot-1"]');
+		return d !== null && s !== null && d.dataset.id === s.dataset.incident &&
+			d.querySelector('.assignment[data-unit="car-2"]') !== null && d.querySelector('.assignment[data-unit="foot-1"]') === null;
+	})()`, 10*time.Second)
+	dash.screenshot("dashboard-sees-terminal-sos")
 }

@@ -13,6 +13,7 @@ import (
 
 	"kuaifan/hub/hubtest"
 	"kuaifan/simulator"
+	"kuaifan/testkit/dashboardtest"
 )
 
 var (
@@ -64,7 +65,7 @@ func percentile(xs []float64, p float64) float64 {
 func BenchmarkDashboardLive(b *testing.B) {
 	units, window := *benchUnits, *benchWindow
 	h := hubtest.Start(b, nil)
-	requireDashboard(b, h)
+	dashboardtest.Require(b, h.URL)
 	br := newBrowser(b)
 
 	ctx, cancel := context.WithCancel(context.Background())

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,8 +12,6 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/performance"
 	"github.com/chromedp/chromedp"
-
-	"kuaifan/hub/hubtest"
 )
 
 // chromium finds Debian's Chromium. Without it the test is skipped, or
@@ -32,27 +29,6 @@ func chromium(t testing.TB) string {
 	}
 	t.Skip(msg)
 	return ""
-}
-
-// requireDashboard checks that the hub serves the dashboard: the hub binary
-// under test embeds app.wasm only if it was built before (make wasm).
-func requireDashboard(t testing.TB, h *hubtest.Hub) {
-	t.Helper()
-	resp, err := http.Get(h.URL + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode == http.StatusServiceUnavailable {
-		msg := "the hub has no dashboard build embedded: run make wasm (make test does) before this test"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET / = %s", resp.Status)
-	}
 }
 
 // browser is one headless Chromium tab.

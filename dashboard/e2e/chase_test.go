@@ -21,6 +21,7 @@ import (
 	"kuaifan/protocol/api"
 	"kuaifan/simulator"
 	"kuaifan/simulator/citydata"
+	"kuaifan/testkit/dashboardtest"
 )
 
 // sampleCameras is Changsha's sample camera set, the file make run gives
@@ -122,7 +123,7 @@ func entries(inc *api.Incident, typ string) []api.Entry {
 func TestChaseFromTheMap(t *testing.T) {
 	const units = 60
 	h := hubtest.Start(t, func(c *hub.Config) { c.Cameras = sampleCameras })
-	requireDashboard(t, h)
+	dashboardtest.Require(t, h.URL)
 	var cams []api.Camera
 	if code := h.Do(http.MethodGet, "/api/cameras", nil, &cams); code != http.StatusOK || len(cams) == 0 {
 		t.Fatalf("GET /api/cameras: %d, %d cameras", code, len(cams))

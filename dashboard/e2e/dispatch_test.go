@@ -14,6 +14,7 @@ import (
 	"kuaifan/hub/hubtest"
 	"kuaifan/protocol"
 	"kuaifan/simulator"
+	"kuaifan/testkit/dashboardtest"
 	"kuaifan/testkit/leakcheck"
 )
 
@@ -65,7 +66,7 @@ func fleet(t *testing.T, h *hubtest.Hub, n int) {
 func TestDispatchFromTheMap(t *testing.T) {
 	const units = 8
 	h := hubtest.Start(t, nil)
-	requireDashboard(t, h)
+	dashboardtest.Require(t, h.URL)
 	b := newBrowser(t)
 	fleet(t, h, units)
 

@@ -16,6 +16,7 @@ import (
 
 	"kuaifan/hub/hubtest"
 	"kuaifan/protocol/api"
+	"kuaifan/testkit/dashboardtest"
 )
 
 // TestEnrol enrols a phone from the units screen, opens the card's
@@ -23,7 +24,7 @@ import (
 // revokes the unit: its secret no longer signs in.
 func TestEnrol(t *testing.T) {
 	h := hubtest.Start(t, nil)
-	requireDashboard(t, h)
+	dashboardtest.Require(t, h.URL)
 	b := newBrowser(t)
 	b.do("desktop size", 5*time.Second, chromedp.EmulateViewport(1440, 900))
 	b.signIn(h.URL+"/", h.AdminToken())

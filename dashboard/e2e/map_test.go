@@ -18,6 +18,7 @@ import (
 	"kuaifan/hub"
 	"kuaifan/hub/hubtest"
 	"kuaifan/protocol"
+	"kuaifan/testkit/dashboardtest"
 )
 
 // The map a dispatcher reads without internet, in Chromium against the real
@@ -29,7 +30,7 @@ func TestMapOffline(t *testing.T) {
 	const lat, lon = 28.2, 112.98
 	tiles := tilePackage(t, lat, lon)
 	h := hubtest.Start(t, func(c *hub.Config) { c.TilesDir = tiles })
-	requireDashboard(t, h)
+	dashboardtest.Require(t, h.URL)
 	b := newBrowser(t)
 	for i, id := range []string{"car-1", "car-2", "car-3"} {
 		var out struct{ Secret string }

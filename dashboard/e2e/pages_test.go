@@ -18,6 +18,7 @@ import (
 	"kuaifan/hub/hubtest"
 	"kuaifan/protocol"
 	"kuaifan/protocol/api"
+	"kuaifan/testkit/dashboardtest"
 )
 
 // event sends a device event about an incident (ack, arrived, cleared) on
@@ -60,7 +61,7 @@ func respond(t *testing.T, h *hubtest.Hub, d *unitDevice, incident string, clear
 // responses, on screen and as printed.
 func TestPagesFromTheTopBar(t *testing.T) {
 	h := hubtest.Start(t, nil)
-	requireDashboard(t, h)
+	dashboardtest.Require(t, h.URL)
 	b := newBrowser(t)
 	b.do("desktop size", 5*time.Second, chromedp.EmulateViewport(1440, 900))
 	d1, d2 := enrolDevice(t, h, "kf-p01", "湘A-P01"), enrolDevice(t, h, "kf-p02", "湘A-P02")

@@ -13,6 +13,7 @@ import (
 	"kuaifan/hub"
 	"kuaifan/hub/hubtest"
 	"kuaifan/protocol/api"
+	"kuaifan/testkit/dashboardtest"
 )
 
 // replayStats is window.kuaifanReplay, the replay screen's account of
@@ -72,7 +73,7 @@ func TestReplayChase(t *testing.T) {
 	const replayAge = 150 * time.Second
 	const units = 40
 	h := hubtest.Start(t, func(c *hub.Config) { c.Cameras = sampleCameras })
-	requireDashboard(t, h)
+	dashboardtest.Require(t, h.URL)
 	b := newBrowser(t)
 	runChase(t, h, units)
 

@@ -19,6 +19,7 @@ import (
 	"kuaifan/hub/hubtest"
 	"kuaifan/protocol"
 	"kuaifan/protocol/api"
+	"kuaifan/testkit/dashboardtest"
 )
 
 // geolocate puts the phone at lat, lon (Chromium's geolocation override).
@@ -73,6 +74,32 @@ func (b *browser) hold(sel string, d time.Duration) {
 	mouse(input.DispatchMouseEventTypeMouseReleased)
 }
 
+// dashboardTab opens the dispatcher's dashboard in a second tab of b's
+// browser, at a desktop's size, signed in; closeTab closes the tab.
+func (b *browser) dashboardTab(h *hubtest.Hub) (dash *browser, closeTab func()) {
+	b.t.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx)
+	b.t.Cleanup(cancel)
+	dash = &browser{t: b.t, ctx: ctx}
+	// The tab's first Run, without a timeout: it binds the tab's life to
+	// its context.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1440, 900)); err != nil {
+		b.t.Fatalf("opening a tab for the dashboard: %v", err)
+	}
+	dash.signIn(h.URL+"/", h.AdminToken())
+	return dash, cancel
+}
+
+// assignmentShows waits for the dashboard's selected incident to show
+// unit's assignment in state, and (unless status is "") the unit's row in
+// status.
+func (b *browser) assignmentShows(incident, unit, state, status string) {
+	b.t.Helper()
+	for _, c := range dashboardtest.AssignmentShown(incident, unit, state, status) {
+		b.waitJS(c.What, c.JS, 15*time.Second)
+	}
+}
+
 // timelineHas waits for an entry of typ by unit on the incident's timeline.
 func timelineHas(t *testing.T, h *hubtest.Hub, incident, typ, unit string) {
 	t.Helper()
@@ -91,8 +118,12 @@ func timelineHas(t *testing.T, h *hubtest.Hub, incident, typ, unit string) {
 // The responder app on a phone, in Chromium with its geolocation
 // overridden, against a real hub: sign in with the enrolment link, report,
 // take a dispatch and answer it, report through an outage, and send SOS.
+// The dispatcher's dashboard, in a second tab, sees the answers (the
+// assignment's state, the unit's status) and raises the SOS for the phone,
+// with units sent.
 func TestResponder(t *testing.T) {
 	h := hubtest.Start(t, nil)
+	dashboardtest.Require(t, h.URL)
 	const unit = "phone-1"
 	secret := h.Enrol(unit, "foot", "armed")
 	home := struct{ lat, lon float64 }{28.1941, 112.9823}
@@ -152,10 +183,18 @@ func TestResponder(t *testing.T) {
 	}
 	b.screenshot("responder-card")
 
-	// Ack, Arrived, Cleared: each on the incident's timeline.
-	for _, step := range []struct{ button, entry string }{{"#ack", "ack"}, {"#arrived", "arrived"}, {"#cleared", "cleared"}} {
+	// The dispatcher's dashboard in a second tab, the incident open.
+	dash, closeDash := b.dashboardTab(h)
+	dash.clickLive("the incident in the queue", fmt.Sprintf(`#queue li.incident[data-id=%q]`, inc.ID))
+	dash.assignmentShows(inc.ID, unit, "dispatched", "")
+
+	// Ack, Arrived, Cleared: each on the incident's timeline, and on the
+	// dashboard.
+	for _, step := range []struct{ button, entry, state, status string }{
+		{"#ack", "ack", "enroute", "enroute"}, {"#arrived", "arrived", "on_scene", "on_scene"}, {"#cleared", "cleared", "cleared", "available"}} {
 		b.do("press "+step.button, 10*time.Second, chromedp.WaitVisible(chromedp.CSS(step.button)), chromedp.Click(chromedp.CSS(step.button)))
 		timelineHas(t, h, inc.ID, step.entry, unit)
+		dash.assignmentShows(inc.ID, unit, step.state, step.status)
 	}
 	b.waitJS("the card gone", `document.querySelector("#card").hidden`, 5*time.Second)
 
@@ -230,6 +269,20 @@ func TestResponder(t *testing.T) {
 	t.Logf("SOS: %s with %d units sent", sos.ID, len(sos.Assignments))
 	b.waitJS("the SOS card", `document.querySelector("#card").dataset.state === "sos"`, 10*time.Second)
 	b.screenshot("responder-sos")
+
+	// The dashboard raises the SOS for the phone; opened from the banner,
+	// its incident has the units sent. (The tab is closed afterwards: the
+	// figures below are the phone's alone.)
+	dash.waitJS("the SOS banner", fmt.Sprintf(`document.querySelector('#sos .sos-item[data-unit=%q][data-incident=%q]') !== null`, unit, sos.ID), 10*time.Second)
+	dash.waitJS("the banner naming the phone", fmt.Sprintf(`document.querySelector("#sos").textContent.includes(%q) && document.querySelector("#sos-ack") !== null`, unit), 5*time.Second)
+	dash.waitJS("the siren", `window.kuaifanAlarm !== undefined && kuaifanAlarm.sos >= 1 && kuaifanAlarm.sosBeeps >= 1`, 10*time.Second)
+	dash.clickLive("open the SOS", fmt.Sprintf(`#sos .sos-item[data-unit=%q] .sos-open`, unit))
+	dash.waitJS("units sent to the SOS", fmt.Sprintf(`(() => {
+		const d = document.querySelector('#incident-detail[data-id=%q]');
+		return d !== null && [...d.querySelectorAll('.assignment')].some(a => a.dataset.unit.startsWith("help-") && a.dataset.state === "dispatched");
+	})()`, sos.ID), 10*time.Second)
+	dash.screenshot("dashboard-sees-phone-sos")
+	closeDash()
 
 	// Figures: the first load on the wire, and report → confirmation as
 	// the page measures it over 200 reports.

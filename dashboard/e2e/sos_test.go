@@ -14,6 +14,7 @@ import (
 	"kuaifan/hub/hubtest"
 	"kuaifan/protocol"
 	"kuaifan/protocol/api"
+	"kuaifan/testkit/dashboardtest"
 )
 
 // sos sends the officer's SOS over MQTT, from dm metres north of the spot,
@@ -86,7 +87,7 @@ func phoneReport(t *testing.T, h *hubtest.Hub, p api.ReportProtocol, id, secret 
 // phones in the units panel.
 func TestSOS(t *testing.T) {
 	h := hubtest.Start(t, nil)
-	requireDashboard(t, h)
+	dashboardtest.Require(t, h.URL)
 	b := newBrowser(t)
 	b.do("desktop size", 5*time.Second, chromedp.EmulateViewport(1440, 900))
 	officer := enrolDevice(t, h, "kf-o1", "湘A-SOS1")

@@ -16,6 +16,7 @@ import (
 
 	"kuaifan/hub/hubtest"
 	"kuaifan/protocol"
+	"kuaifan/testkit/dashboardtest"
 )
 
 // A dispatcher's working day in Chromium against the real hub, with every
@@ -150,7 +151,7 @@ func (b *browser) pointerAt(x, y float64) {
 
 func TestDispatcherWorkday(t *testing.T) {
 	h := hubtest.Start(t, nil)
-	requireDashboard(t, h)
+	dashboardtest.Require(t, h.URL)
 	b := newBrowser(t)
 	b.do("desktop size", 5*time.Second, chromedp.EmulateViewport(1440, 900))
 	fleet(t, h, 6)
