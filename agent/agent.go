@@ -76,9 +76,10 @@ type Config struct {
 	ReconnectMin time.Duration // first reconnect backoff; 1 s (jittered into [d/2, d])
 	ReconnectMax time.Duration // backoff cap; 60 s
 
-	// Dial, if set, opens the connection to a tcp:// broker instead of a
-	// net.Dialer: the simulator cuts and restores a unit's link with it, as
-	// a radio would, below MQTT. Not for ssl:// or ws:// brokers.
+	// Dial, if set, opens the connection to a tcp:// or ssl:// broker
+	// instead of a net.Dialer: the simulator cuts and restores a unit's link
+	// with it, as a radio would, below MQTT (and below TLS: the agent speaks
+	// TLS over it to an ssl:// broker). Not for ws:// brokers.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	// OnAssignment, if set, is told of every change to the assignment that
@@ -194,6 +195,7 @@ type Agent struct {
 	log     *slog.Logger
 	q       *queue.Queue
 	link    *uplink.Link
+	secret  *secrets // the MQTT password: configured, or the hub's newest (its own lock)
 	boot    string
 	started time.Time
 
@@ -247,12 +249,14 @@ func New(cfg Config) (*Agent, error) {
 		st = savedState{}
 	}
 	a.restore(st)
+	a.secret = loadSecrets(cfg.DataDir, cfg.Secret, a.log, func() { a.stats.saveErrors.Add(1) })
 
 	a.link, err = uplink.New(uplink.Config{
 		Broker:       cfg.Broker,
 		TLS:          cfg.TLS,
 		Unit:         cfg.Unit,
 		Secret:       cfg.Secret,
+		Password:     a.secret.password,
 		Topics:       protocol.Topics{Root: cfg.TopicRoot},
 		Boot:         a.boot,
 		Agent:        "kuaifan-agent/" + Version,

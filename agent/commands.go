@@ -129,7 +129,12 @@ func (a *Agent) commandLocked(c protocol.Command, now time.Time) bool {
 		log.Info("agent: incident moved", "lat", *c.Lat, "lon", *c.Lon)
 		return true
 	case protocol.CmdConfig:
-		a.configLocked(c.Config, log)
+		if c.Secret != "" {
+			a.secret.set(c.Secret) // logs without it
+		}
+		if len(c.Config) > 0 {
+			a.configLocked(c.Config, log)
+		}
 	}
 	return false
 }

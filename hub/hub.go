@@ -9,6 +9,7 @@ package hub
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -47,8 +48,22 @@ import (
 
 // Config is everything the hub can be told. DefaultConfig fills it in.
 type Config struct {
-	HTTPAddr string // API and dashboard; "127.0.0.1:0" picks a free port
-	MQTTAddr string // the embedded broker's listener; unused with BrokerURL
+	HTTPAddr string // API and dashboard; "127.0.0.1:0" picks a free port; with TLS, "" serves no plain HTTP
+	MQTTAddr string // the embedded broker's listener; unused with BrokerURL; with TLS, "" serves no plain MQTT
+
+	// TLS: HTTPS for the API and dashboard and MQTTS on the embedded broker,
+	// with the certificate TLSCert and its key TLSKey (PEM files), or, with
+	// TLSAuto, a self-signed pair the hub makes in DataDir on its first start
+	// and reuses (AutoCertFile is what agents take as their CA). With TLS,
+	// plain HTTP on HTTPAddr redirects to HTTPS (but /healthz and /metrics),
+	// and plain MQTT on MQTTAddr stays open for devices not moved yet.
+	TLSCert, TLSKey string
+	TLSAuto         bool
+	// TLSHosts are the names and IP addresses TLSAuto's certificate is for,
+	// besides localhost, the loopback addresses and the machine's hostname.
+	TLSHosts  []string
+	HTTPSAddr string // with TLS; "": HTTPAddr's host, port 8443
+	MQTTSAddr string // with TLS and the embedded broker; "": MQTTAddr's host, port 8883
 
 	// Limits of the HTTP server, against clients that hold connections open
 	// (slow or idle). 0 takes the default; a negative value turns one off.
@@ -188,8 +203,13 @@ type Hub struct {
 	tiles     *tiles.Server // nil without a tile package
 	registry  *prometheus.Registry
 
-	httpLn net.Listener
-	http   *http.Server
+	httpLn  net.Listener // plain HTTP; nil with TLS and no HTTPAddr
+	httpsLn net.Listener // nil without TLS
+	http    *http.Server // the API: on httpsLn with TLS, else on httpLn
+	plain   *http.Server // with TLS, on httpLn: redirects to HTTPS
+	tls     *TLSInfo     // nil without TLS
+	// connRefused counts connections connlimit closed, on either listener.
+	connRefused prometheus.Counter
 }
 
 // New opens the store, binds the HTTP and MQTT ports and connects everything,
@@ -198,6 +218,7 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	cfg.tlsAddrs()
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -235,6 +256,14 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 	if h.token, h.tokenFile, err = adminToken(cfg.AdminToken, cfg.DataDir); err != nil {
 		return nil, err
 	}
+	// Before the store: a certificate that does not load stops the hub
+	// before it takes anything from anyone.
+	var tlsCfg *tls.Config
+	if cfg.tlsEnabled() {
+		if tlsCfg, h.tls, err = loadTLS(&cfg, log); err != nil {
+			return nil, err
+		}
+	}
 
 	h.store, err = store.Open(store.Config{Dir: cfg.DataDir, Retention: cfg.Retention,
 		EventRetention: cfg.EventRetention, SnapshotInterval: cfg.SnapshotInterval, Logger: log})
@@ -261,16 +290,16 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 
 	topics := protocol.Topics{Root: cfg.TopicRoot}
 	if cfg.BrokerURL == "" {
-		ln, err := net.Listen("tcp", cfg.MQTTAddr)
+		ln, tlsLn, err := mqttListeners(cfg, tlsCfg)
 		if err != nil {
-			return nil, fmt.Errorf("hub: MQTT listener: %w", err)
+			return nil, err
 		}
-		h.embedded, err = broker.NewEmbedded(broker.Config{Listener: ln, Topics: topics,
+		h.embedded, err = broker.NewEmbedded(broker.Config{Listener: ln, TLSListener: tlsLn, Topics: topics,
 			Credentials: h.fleet, OwnTracks: h.reportsByOwnTracks,
 			Logger: log.With("component", "broker"), Registerer: h.registry,
 			MaxClientWritesPending: cfg.MaxClientWritesPending})
 		if err != nil {
-			ln.Close()
+			closeListeners(ln, tlsLn)
 			return nil, fmt.Errorf("hub: %w", err)
 		}
 		h.bus = h.embedded
@@ -326,15 +355,26 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 	if h.embedded != nil {
 		disconnect = h.embedded.Disconnect
 	}
-	h.httpLn, err = net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return nil, fmt.Errorf("hub: HTTP listener: %w", err)
+	h.connRefused = prometheus.NewCounter(prometheus.CounterOpts{Name: "kuaifan_http_conn_refused_total",
+		Help: "HTTP connections closed on accepting them: their address had HTTPMaxConnsPerIP open."})
+	h.registry.MustRegister(h.connRefused)
+	if tlsCfg == nil || cfg.HTTPAddr != "" {
+		if h.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return nil, fmt.Errorf("hub: HTTP listener: %w", err)
+		}
+		h.httpLn = h.limitConns(h.httpLn)
 	}
-	h.httpLn = h.limitConns(h.httpLn)
+	if tlsCfg != nil {
+		if h.httpsLn, err = net.Listen("tcp", cfg.HTTPSAddr); err != nil {
+			return nil, fmt.Errorf("hub: HTTPS listener: %w", err)
+		}
+		h.httpsLn = h.limitConns(h.httpsLn)
+	}
 	h.http = &http.Server{
+		TLSConfig: tlsCfg,
 		Handler: api.New(api.Config{Fleet: h.fleet, Dispatch: h.dispatch, Stream: h.stream, Ticket: h.stream.Ticket,
 			Dashboard: h.site(), Districts: dists, Cameras: cams, History: h.store.History(), Tracks: h.store.History(),
-			AdminToken: h.token, Disconnect: disconnect, Phones: phoneReports.Handler(),
+			AdminToken: h.token, Disconnect: disconnect, Publish: h.bus.Publish, Topics: topics, Phones: phoneReports.Handler(),
 			Metrics: promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{}), Degraded: h.degraded,
 			Logger: log.With("component", "api")}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -343,7 +383,45 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 		IdleTimeout:       orDefault(cfg.HTTPIdleTimeout, defaultHTTPIdleTimeout),
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	if tlsCfg != nil && h.httpLn != nil {
+		_, port, _ := net.SplitHostPort(h.httpsLn.Addr().String())
+		h.plain = &http.Server{
+			Handler:           redirectToHTTPS(port, h.http.Handler),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       h.http.ReadTimeout,
+			WriteTimeout:      h.http.WriteTimeout,
+			IdleTimeout:       h.http.IdleTimeout,
+			ErrorLog:          h.http.ErrorLog,
+		}
+	}
 	return h, nil
+}
+
+// mqttListeners binds the embedded broker's plain and TLS listeners, those
+// the config asks for.
+func mqttListeners(cfg Config, tlsCfg *tls.Config) (plain, secure net.Listener, err error) {
+	if cfg.MQTTAddr != "" {
+		if plain, err = net.Listen("tcp", cfg.MQTTAddr); err != nil {
+			return nil, nil, fmt.Errorf("hub: MQTT listener: %w", err)
+		}
+	}
+	if tlsCfg != nil && cfg.MQTTSAddr != "" {
+		ln, err := net.Listen("tcp", cfg.MQTTSAddr)
+		if err != nil {
+			closeListeners(plain)
+			return nil, nil, fmt.Errorf("hub: MQTTS listener: %w", err)
+		}
+		secure = tls.NewListener(ln, tlsCfg.Clone())
+	}
+	return plain, secure, nil
+}
+
+func closeListeners(lns ...net.Listener) {
+	for _, ln := range lns {
+		if ln != nil {
+			ln.Close()
+		}
+	}
 }
 
 // districtOf names the district of a place by its id in set ("" outside
@@ -369,9 +447,7 @@ func orDefault(v, def time.Duration) time.Duration {
 // (Config.HTTPMaxConnsPerIP). The refusals are counted, and logged at
 // debug only: a client flooding connections would flood the log too.
 func (h *Hub) limitConns(ln net.Listener) net.Listener {
-	refused := prometheus.NewCounter(prometheus.CounterOpts{Name: "kuaifan_http_conn_refused_total",
-		Help: "HTTP connections closed on accepting them: their address had HTTPMaxConnsPerIP open."})
-	h.registry.MustRegister(refused)
+	refused := h.connRefused
 	limit := h.cfg.HTTPMaxConnsPerIP
 	if limit == 0 {
 		limit = defaultHTTPMaxConnsPerIP
@@ -414,7 +490,7 @@ func (c *Config) validate() error {
 	if !protocol.ValidRoot(c.TopicRoot) {
 		errs = append(errs, fmt.Errorf("topic root %q: one or more levels, no wildcards", c.TopicRoot))
 	}
-	if c.BrokerURL == "" && c.MQTTAddr == "" {
+	if c.BrokerURL == "" && c.MQTTAddr == "" && !c.tlsEnabled() {
 		errs = append(errs, errors.New("neither an MQTT listen address nor an external broker"))
 	}
 	if len(c.Match.Tiers) > 0 {
@@ -426,6 +502,7 @@ func (c *Config) validate() error {
 	if err := c.Dispatch.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("dispatch policy: %w", err))
 	}
+	errs = append(errs, c.validateTLS()...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("hub: config: %w", err)
 	}
@@ -562,8 +639,33 @@ func (l late) Incidents(ids []string) []wireapi.Incident { return l.h.dispatch.I
 // ResponderSizes is the responder app's files as served gzipped, by name.
 func (h *Hub) ResponderSizes() map[string]int { return h.responder.Sizes() }
 
-// HTTPAddr is the address the API listens on.
-func (h *Hub) HTTPAddr() string { return h.httpLn.Addr().String() }
+// HTTPAddr is the address plain HTTP listens on ("" if it does not): the
+// API, or with TLS the redirects to HTTPS.
+func (h *Hub) HTTPAddr() string {
+	if h.httpLn == nil {
+		return ""
+	}
+	return h.httpLn.Addr().String()
+}
+
+// HTTPSAddr is the address HTTPS listens on, or "" without TLS.
+func (h *Hub) HTTPSAddr() string {
+	if h.httpsLn == nil {
+		return ""
+	}
+	return h.httpsLn.Addr().String()
+}
+
+// MQTTSAddr is the embedded broker's TLS address, or "" without one.
+func (h *Hub) MQTTSAddr() string {
+	if h.embedded == nil || h.embedded.TLSAddr() == nil {
+		return ""
+	}
+	return h.embedded.TLSAddr().String()
+}
+
+// TLS is the certificate the hub serves, or nil without TLS.
+func (h *Hub) TLS() *TLSInfo { return h.tls }
 
 // reportsByOwnTracks says whether a unit is enrolled as an OwnTracks phone:
 // only such a unit may publish owntracks/{unit}/… on the embedded broker.
@@ -572,9 +674,10 @@ func (h *Hub) reportsByOwnTracks(unit string) bool {
 	return ok && p == wireapi.ReportOwnTracks
 }
 
-// MQTTAddr is the embedded broker's address, or "" with an external broker.
+// MQTTAddr is the embedded broker's plain address, or "" with an external
+// broker or with TLS only.
 func (h *Hub) MQTTAddr() string {
-	if h.embedded == nil {
+	if h.embedded == nil || h.embedded.Addr() == nil {
 		return ""
 	}
 	return h.embedded.Addr().String()
@@ -595,7 +698,8 @@ func (h *Hub) Run(ctx context.Context) error {
 			return fmt.Errorf("hub: broker: %w", err)
 		}
 	}
-	h.log.Info("hub running", "http", h.HTTPAddr(), "mqtt", h.MQTTAddr(), "broker", h.cfg.BrokerURL, "data", h.cfg.DataDir)
+	h.log.Info("hub running", "http", h.HTTPAddr(), "https", h.HTTPSAddr(), "mqtt", h.MQTTAddr(), "mqtts", h.MQTTSAddr(),
+		"broker", h.cfg.BrokerURL, "data", h.cfg.DataDir)
 
 	var wg sync.WaitGroup
 	dispatchCtx, stopDispatch := context.WithCancel(context.Background())
@@ -632,8 +736,17 @@ func (h *Hub) Run(ctx context.Context) error {
 		defer close(responderDone)
 		h.responder.Run(responderCtx)
 	}()
-	httpErr := make(chan error, 1)
-	go func() { httpErr <- h.http.Serve(h.httpLn) }()
+	httpErr := make(chan error, 2)
+	var serving sync.WaitGroup
+	if h.httpsLn != nil {
+		// ServeTLS, not Serve on a tls.Listener: it offers HTTP/2 as well.
+		serving.Go(func() { httpErr <- h.http.ServeTLS(h.httpsLn, "", "") })
+		if h.plain != nil {
+			serving.Go(func() { httpErr <- h.plain.Serve(h.httpLn) })
+		}
+	} else {
+		serving.Go(func() { httpErr <- h.http.Serve(h.httpLn) })
+	}
 
 	var err error
 	select {
@@ -643,7 +756,11 @@ func (h *Hub) Run(ctx context.Context) error {
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if h.plain != nil {
+		_ = h.plain.Shutdown(shutdown)
+	}
 	_ = h.http.Shutdown(shutdown)
+	serving.Wait()
 	// No request starts now; one still running past Shutdown's timeout
 	// gets a 500 rather than a closed database.
 	h.closeTiles()
@@ -681,9 +798,7 @@ func (h *Hub) closeTiles() {
 
 // closeAll releases what New acquired when Run will not be called.
 func (h *Hub) closeAll() {
-	if h.httpLn != nil {
-		h.httpLn.Close()
-	}
+	closeListeners(h.httpLn, h.httpsLn)
 	h.closeTiles()
 	if h.bus != nil {
 		h.bus.Close()

@@ -128,6 +128,7 @@ func DecodeCommand(data []byte) (Command, error) {
 		Kind     string             `json:"kind"`
 		Summary  string             `json:"summary"`
 		Config   map[string]float64 `json:"config"`
+		Secret   string             `json:"secret"`
 	}
 	if err := unmarshal(m, data, &w, &w.V); err != nil {
 		return Command{}, err
@@ -141,7 +142,7 @@ func DecodeCommand(data []byte) (Command, error) {
 		return Command{}, missing(m, "type")
 	}
 	c := Command{ID: *w.ID, TS: *w.TS, Type: *w.Type, Incident: w.Incident, Lat: w.Lat, Lon: w.Lon,
-		Priority: w.Priority, Kind: w.Kind, Summary: w.Summary, Config: w.Config}
+		Priority: w.Priority, Kind: w.Kind, Summary: w.Summary, Config: w.Config, Secret: w.Secret}
 	if err := c.Validate(); err != nil {
 		return Command{}, err
 	}

@@ -29,3 +29,25 @@ func validID(id string, max int) bool {
 	}
 	return true
 }
+
+// Bounds of a unit's MQTT secret as a config command carries it (the hub
+// makes 43-character ones: 256 random bits in unpadded base64url).
+const (
+	MinSecretLen = 16
+	MaxSecretLen = 256
+)
+
+// ValidSecret reports whether s can be a unit's secret: 16 to 256 bytes of
+// printable ASCII without spaces, so that it survives a flag, a config
+// file and a shell unchanged.
+func ValidSecret(s string) bool {
+	if len(s) < MinSecretLen || len(s) > MaxSecretLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}

@@ -76,6 +76,10 @@ type Command struct {
 	Kind     string             `json:"kind,omitempty"`
 	Summary  string             `json:"summary,omitempty"`
 	Config   map[string]float64 `json:"config,omitempty"` // for type config: reporting parameters
+	// Secret (additive, 2026-12), on a config command only, is the unit's new
+	// MQTT password after the hub rotated it: the agent stores it and uses it
+	// from its next connection. Never log a command that carries one.
+	Secret string `json:"secret,omitempty"`
 }
 
 // Range is an inclusive range of sequence numbers, encoded as [from, to].
@@ -267,8 +271,17 @@ func (c Command) Validate() error {
 	if len(c.Summary) > 4*maxTextLen {
 		return invalid(m, "summary", "longer than %d bytes", 4*maxTextLen)
 	}
-	if c.Type == CmdConfig && len(c.Config) == 0 {
+	if c.Type == CmdConfig && len(c.Config) == 0 && c.Secret == "" {
 		return missing(m, "config")
+	}
+	if c.Secret != "" {
+		if c.Type != CmdConfig {
+			return invalid(m, "secret", "only a config command carries one")
+		}
+		// The value is never quoted: it is a password.
+		if !ValidSecret(c.Secret) {
+			return invalid(m, "secret", "not %d to %d bytes of printable ASCII without spaces", MinSecretLen, MaxSecretLen)
+		}
 	}
 	for k, v := range c.Config {
 		if !ValidCapability(k) {

@@ -205,12 +205,30 @@ func TestDecodeCommandRejects(t *testing.T) {
 		{"priority a string", `{"v":1,"id":"c1","ts":5,"type":"dispatch","incident":"i1","lat":1,"lon":2,"priority":"high"}`, "priority", ReasonInvalid},
 		{"config with bad incident", `{"v":1,"id":"c1","ts":5,"type":"config","incident":"a b","config":{"moving_s":1}}`, "incident", ReasonInvalid},
 		{"config negative", `{"v":1,"id":"c1","ts":5,"type":"config","config":{"moving_s":-1}}`, "config", ReasonInvalid},
+		{"secret short", `{"v":1,"id":"c1","ts":5,"type":"config","secret":"abc"}`, "secret", ReasonInvalid},
+		{"secret with space", `{"v":1,"id":"c1","ts":5,"type":"config","secret":"0123456789 abcdef"}`, "secret", ReasonInvalid},
+		{"secret long", `{"v":1,"id":"c1","ts":5,"type":"config","secret":"` + strings.Repeat("s", MaxSecretLen+1) + `"}`, "secret", ReasonInvalid},
+		{"secret on a dispatch", `{"v":1,"id":"c1","ts":5,"type":"cancel","incident":"i1","secret":"0123456789abcdef"}`, "secret", ReasonInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := DecodeCommand([]byte(tt.data))
 			checkReject(t, err, "command", tt.field, tt.reason)
 		})
+	}
+}
+
+// A config command may carry only a secret (additive, 2026-12), and a
+// refusal never repeats the secret.
+func TestCommandSecret(t *testing.T) {
+	const secret = "0123456789abcdef-_~"
+	c, err := DecodeCommand([]byte(`{"v":1,"id":"c1","ts":5,"type":"config","secret":"` + secret + `"}`))
+	if err != nil || c.Secret != secret || len(c.Config) != 0 {
+		t.Fatalf("got %+v, %v", c, err)
+	}
+	_, err = DecodeCommand([]byte(`{"v":1,"id":"c1","ts":5,"type":"config","secret":"` + secret + ` x"}`))
+	if err == nil || strings.Contains(err.Error(), secret) {
+		t.Errorf("refusal %v must not quote the secret", err)
 	}
 }
 

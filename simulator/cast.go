@@ -43,7 +43,7 @@ func (c Config) newCast(api *hubapi.Client, f *fleet.Fleet, clock *simclock.Cloc
 	k := &cast{
 		calls: dispatch.NewCallTaker(api, clock, reg, jr, log, c.City, *c.Incidents, rand.New(rand.NewPCG(c.Seed, 0xca11))),
 		disp:  dispatch.NewDispatcher(c.Dispatcher, api, clock, reg, jr, log),
-		faults: faults.New(faults.Config{Enabled: c.Faults, Every: c.FaultEvery, Broker: c.BrokerURL, Restart: c.BrokerRestart,
+		faults: faults.New(faults.Config{Enabled: c.Faults, Every: c.FaultEvery, Broker: c.BrokerURL, TLS: c.tls, Restart: c.BrokerRestart,
 			SOSEvery: sosEvery(c.SOSPerHour)}, f, clock, jr, log, rand.New(rand.NewPCG(c.Seed, 0xfa17))),
 	}
 	k.randomFault = k.faults.Random()

@@ -324,7 +324,7 @@ func sampleCameras(t *testing.T) string {
 // hubIncident reads an incident from the hub, closed or not.
 func hubIncident(t *testing.T, h *hubtest.Hub, id string) api.Incident {
 	t.Helper()
-	client := hubapi.New(h.URL, h.AdminToken())
+	client := hubapi.New(h.URL, h.AdminToken(), nil)
 	defer client.Close()
 	inc, err := client.Incident(context.Background(), id)
 	if err != nil {

@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,8 @@ import (
 // at a fixed Hz for Duration, measured.
 type LoadConfig struct {
 	HubURL, BrokerURL string
+	CAFile            string // as Config.CAFile
+	tls               *tls.Config
 	TopicRoot         string
 	AdminToken        string
 	AdminTokenFile    string
@@ -49,12 +52,12 @@ const (
 )
 
 func (c LoadConfig) resolve() (LoadConfig, error) {
-	rc, err := Config{HubURL: c.HubURL, BrokerURL: c.BrokerURL, AdminToken: c.AdminToken, AdminTokenFile: c.AdminTokenFile,
+	rc, err := Config{HubURL: c.HubURL, BrokerURL: c.BrokerURL, CAFile: c.CAFile, AdminToken: c.AdminToken, AdminTokenFile: c.AdminTokenFile,
 		TopicRoot: c.TopicRoot, Units: max(c.Units, 1), City: c.City, Prefix: c.Prefix}.resolve()
 	if err != nil {
 		return c, err
 	}
-	c.HubURL, c.TopicRoot, c.City = rc.HubURL, rc.TopicRoot, rc.City
+	c.HubURL, c.TopicRoot, c.City, c.tls = rc.HubURL, rc.TopicRoot, rc.City, rc.tls
 	if c.Units == 0 {
 		c.Units = DefaultLoadUnits
 	}
@@ -117,7 +120,7 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (rep LoadReport, err error) {
 	if err != nil {
 		return rep, err
 	}
-	api := hubapi.New(cfg.HubURL, cfg.AdminToken)
+	api := hubapi.New(cfg.HubURL, cfg.AdminToken, cfg.tls)
 	defer api.Close()
 	if err := api.Connect(ctx, cfg.HubWait, cfg.AdminTokenFile); err != nil {
 		return rep, err
@@ -132,7 +135,7 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (rep LoadReport, err error) {
 	// policy.
 	interval := time.Duration(float64(time.Second) / cfg.Hz)
 	f, err := fleet.New(fleet.Config{
-		Broker: cfg.BrokerURL, TopicRoot: cfg.TopicRoot, GPSInterval: interval, GPSNoiseM: DefaultGPSNoiseM,
+		Broker: cfg.BrokerURL, TLS: cfg.tls, TopicRoot: cfg.TopicRoot, GPSInterval: interval, GPSNoiseM: DefaultGPSNoiseM,
 		Tick: interval, ReconnectMax: DefaultReconnectMax, StartRate: cfg.StartRate,
 		Officer: fleet.DefaultOfficerConfig(), Logger: log, AgentLogger: fleet.AgentLogger(log),
 		Report: loadtest.FixedRate(interval),
@@ -151,7 +154,7 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (rep LoadReport, err error) {
 	var st *loadtest.Stream
 	var streamWG sync.WaitGroup
 	if !cfg.NoStream {
-		s, err := loadtest.Dial(ctx, cfg.HubURL, api.Token(), cfg.Prefix+"-")
+		s, err := loadtest.Dial(ctx, cfg.HubURL, api.Token(), cfg.Prefix+"-", cfg.tls)
 		if err != nil {
 			rep.StreamError = err.Error()
 		} else {

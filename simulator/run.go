@@ -43,7 +43,7 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		return rep, err
 	}
 	rep.Units.ByType = fleet.ByType(specs)
-	client := hubapi.New(cfg.HubURL, cfg.AdminToken)
+	client := hubapi.New(cfg.HubURL, cfg.AdminToken, cfg.tls)
 	defer client.Close()
 	secrets, err := enrol(ctx, cfg, client, specs)
 	if err != nil {
@@ -184,7 +184,7 @@ func enrol(ctx context.Context, cfg Config, client *hubapi.Client, specs []api.E
 func (c Config) fleetConfig(stateDir string) fleet.Config {
 	faultSteps := c.Scenario != nil && slices.ContainsFunc(c.Scenario.Steps, func(s scenario.Step) bool { return s.Action == "fault" })
 	return fleet.Config{
-		Broker: c.BrokerURL, TopicRoot: c.TopicRoot, StateDir: stateDir,
+		Broker: c.BrokerURL, TLS: c.tls, TopicRoot: c.TopicRoot, StateDir: stateDir,
 		GPSInterval: c.GPSInterval, GPSNoiseM: DefaultGPSNoiseM, Tick: c.Tick,
 		ReconnectMax: c.ReconnectMax, StartRate: c.StartRate, KeepRecent: len(c.Faults) > 0 || faultSteps,
 		Officer: *c.Officer, Logger: c.Logger, AgentLogger: c.AgentLogger,

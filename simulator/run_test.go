@@ -87,7 +87,9 @@ func TestConfigErrors(t *testing.T) {
 	for name, edit := range map[string]func(*Config){
 		"hub URL":      func(c *Config) { c.HubURL = "127.0.0.1:8080" },
 		"broker URL":   func(c *Config) { c.BrokerURL = "" },
-		"TLS broker":   func(c *Config) { c.BrokerURL = "ssl://127.0.0.1:8883" },
+		"ws broker":    func(c *Config) { c.BrokerURL = "ws://127.0.0.1:8083/mqtt" },
+		"TLS, dup":     func(c *Config) { c.BrokerURL, c.Faults = "ssl://127.0.0.1:8883", []string{"duplicate"} },
+		"CA file":      func(c *Config) { c.CAFile = "/nonexistent/ca.pem" },
 		"token":        func(c *Config) { c.AdminToken = "" },
 		"units":        func(c *Config) { c.Units = -1 },
 		"time scale":   func(c *Config) { c.TimeScale = -2 },

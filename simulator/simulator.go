@@ -23,6 +23,8 @@ package simulator
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +32,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -82,9 +85,14 @@ const (
 // scenario's own duration, time scale, fleet size and incidents apply where
 // the Config leaves them zero.
 type Config struct {
-	HubURL    string // the hub's HTTP API, e.g. http://127.0.0.1:8080
-	BrokerURL string // the MQTT broker the units connect to, e.g. tcp://127.0.0.1:1883
+	HubURL    string // the hub's HTTP API, e.g. http://127.0.0.1:8080 or https://hub:8443
+	BrokerURL string // the MQTT broker the units connect to, e.g. tcp://127.0.0.1:1883 or ssl://hub:8883
 	TopicRoot string // "rr"
+	// CAFile is a PEM file of the CA that signed the hub's (and the
+	// broker's) certificate, for an https:// hub and an ssl:// broker:
+	// hub -tls auto's certificate, as the agents' -ca. "": the system's roots.
+	CAFile string
+	tls    *tls.Config // CAFile's, filled by resolve; nil: the system's roots
 
 	// AdminToken authorises the API. If empty, it is read from
 	// AdminTokenFile once the hub answers: a hub started at the same time
@@ -158,8 +166,20 @@ func (c Config) resolve() (Config, error) {
 		errs = append(errs, fmt.Errorf("hub URL %q: want http://host:port", c.HubURL))
 	}
 	c.HubURL = strings.TrimRight(c.HubURL, "/")
-	if u, err := url.Parse(c.BrokerURL); err != nil || u.Host == "" || (u.Scheme != "tcp" && u.Scheme != "mqtt") {
-		errs = append(errs, fmt.Errorf("broker URL %q: want tcp://host:port (simulated links need plain TCP)", c.BrokerURL))
+	if u, err := url.Parse(c.BrokerURL); err != nil || u.Host == "" || !slices.Contains([]string{"tcp", "mqtt", "ssl", "tls", "mqtts"}, u.Scheme) {
+		errs = append(errs, fmt.Errorf("broker URL %q: want tcp://host:port, or ssl://host:port for TLS", c.BrokerURL))
+	} else if secureBroker(u.Scheme) {
+		// Those faults write MQTT packets into a unit's connection below
+		// the agent, which is below TLS: they would only break the stream.
+		for _, f := range c.Faults {
+			if f == faults.Duplicate || f == faults.Reorder {
+				errs = append(errs, fmt.Errorf("fault %s: not over TLS (%s): it slips packets into a unit's MQTT stream", f, c.BrokerURL))
+			}
+		}
+	}
+	var err error
+	if c.tls, err = caConfig(c.CAFile); err != nil {
+		errs = append(errs, err)
 	}
 	if c.AdminToken == "" && c.AdminTokenFile == "" {
 		errs = append(errs, errors.New("no admin token (AdminToken or AdminTokenFile)"))
@@ -285,4 +305,24 @@ func (c Config) resolve() (Config, error) {
 		return c, fmt.Errorf("simulator: config: %w", err)
 	}
 	return c, nil
+}
+
+// secureBroker says whether a broker URL's scheme is TLS, as the agent takes it.
+func secureBroker(scheme string) bool { return scheme == "ssl" || scheme == "tls" || scheme == "mqtts" }
+
+// caConfig is the TLS configuration trusting the CA in file (only it), for
+// the hub's API and the broker; nil for "": the system's roots.
+func caConfig(file string) (*tls.Config, error) {
+	if file == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("CA file %s: no PEM certificate in it", file)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }

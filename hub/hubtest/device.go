@@ -2,6 +2,7 @@ package hubtest
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -38,6 +39,9 @@ type DeviceOptions struct {
 	ClientID      string // default: the unit id
 	NoState       bool   // don't publish the online state on connect
 	AutoReconnect bool
+	// TLS, if set, wraps the connection in TLS with it (an ssl:// broker
+	// URL, e.g. Hub.MQTTSURL); ServerName defaults to the URL's host.
+	TLS *tls.Config
 }
 
 // Connect connects a device to the broker at brokerURL and fails the test if
@@ -75,6 +79,20 @@ func Dial(t testing.TB, brokerURL, id, secret string, opts DeviceOptions) (*Devi
 		SetBinaryWill(d.topics.Unit(id, protocol.KindState), will, 1, true).
 		SetCustomOpenConnectionFn(func(u *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
 			c, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+			if err == nil && opts.TLS != nil {
+				cfg := opts.TLS.Clone()
+				if cfg.ServerName == "" {
+					cfg.ServerName = u.Hostname()
+				}
+				tc := tls.Client(c, cfg)
+				tc.SetDeadline(time.Now().Add(5 * time.Second))
+				if err = tc.Handshake(); err != nil {
+					c.Close()
+					return nil, err
+				}
+				tc.SetDeadline(time.Time{})
+				c = tc
+			}
 			if err == nil {
 				d.mu.Lock()
 				d.conn = c

@@ -6,6 +6,8 @@ package hubtest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -21,8 +23,12 @@ import (
 // Hub is a hub running in the test's process.
 type Hub struct {
 	*hub.Hub
-	URL    string // http://127.0.0.1:port
+	URL    string // http://127.0.0.1:port; with TLS https://127.0.0.1:port
 	Config hub.Config
+	// With TLS (Config.TLSAuto or TLSCert): the hub's certificate file, and
+	// an HTTP client that trusts it (http.DefaultClient without TLS).
+	CAFile string
+	Client *http.Client
 	t      testing.TB
 	cancel context.CancelFunc
 	done   chan error
@@ -30,7 +36,8 @@ type Hub struct {
 
 // Start runs a hub on free ports with its data in t.TempDir() (or cfg.DataDir
 // if the edit sets one) and stops it when the test ends. edit may adjust the
-// default configuration.
+// default configuration. If it turns TLS on (TLSAuto, or TLSCert and
+// TLSKey), HTTPS and MQTTS get free ports too, unless it set them.
 func Start(t testing.TB, edit func(*hub.Config)) *Hub {
 	t.Helper()
 	cfg := hub.DefaultConfig()
@@ -43,6 +50,14 @@ func Start(t testing.TB, edit func(*hub.Config)) *Hub {
 	if edit != nil {
 		edit(&cfg)
 	}
+	if cfg.TLSAuto || cfg.TLSCert != "" {
+		if cfg.HTTPSAddr == "" {
+			cfg.HTTPSAddr = "127.0.0.1:0"
+		}
+		if cfg.MQTTSAddr == "" && cfg.BrokerURL == "" {
+			cfg.MQTTSAddr = "127.0.0.1:0"
+		}
+	}
 	return start(t, cfg)
 }
 
@@ -53,11 +68,23 @@ func start(t testing.TB, cfg hub.Config) *Hub {
 		t.Fatalf("start hub: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	th := &Hub{Hub: h, URL: "http://" + h.HTTPAddr(), Config: cfg, t: t, cancel: cancel, done: make(chan error, 1)}
+	th := &Hub{Hub: h, URL: "http://" + h.HTTPAddr(), Config: cfg, Client: http.DefaultClient,
+		t: t, cancel: cancel, done: make(chan error, 1)}
+	if info := h.TLS(); info != nil {
+		th.URL, th.CAFile = "https://"+h.HTTPSAddr(), info.CertFile
+		pool := x509.NewCertPool()
+		b, err := os.ReadFile(info.CertFile)
+		if err != nil || !pool.AppendCertsFromPEM(b) {
+			cancel()
+			t.Fatalf("hubtest: the hub's certificate %s: %v", info.CertFile, err)
+		}
+		th.Client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+		t.Cleanup(th.Client.CloseIdleConnections)
+	}
 	go func() { th.done <- h.Run(ctx) }()
 	t.Cleanup(th.Stop)
 	WaitFor(t, 5*time.Second, func() error {
-		resp, err := http.Get(th.URL + "/healthz")
+		resp, err := th.Client.Get(th.URL + "/healthz")
 		if err != nil {
 			return err
 		}
@@ -94,11 +121,20 @@ func (h *Hub) Restart() *Hub {
 	if h.MQTTAddr() != "" {
 		cfg.MQTTAddr = h.MQTTAddr()
 	}
+	if h.HTTPSAddr() != "" {
+		cfg.HTTPSAddr = h.HTTPSAddr()
+	}
+	if h.MQTTSAddr() != "" {
+		cfg.MQTTSAddr = h.MQTTSAddr()
+	}
 	return start(h.t, cfg)
 }
 
 // MQTTURL is the embedded broker's URL for paho.
 func (h *Hub) MQTTURL() string { return "tcp://" + h.MQTTAddr() }
+
+// MQTTSURL is the embedded broker's TLS URL for paho (ssl://), with TLS.
+func (h *Hub) MQTTSURL() string { return "ssl://" + h.MQTTSAddr() }
 
 // Enrol enrols a unit through the API and returns its secret.
 func (h *Hub) Enrol(id, unitType string, capabilities ...string) string {
@@ -132,7 +168,7 @@ func (h *Hub) Do(method, path string, body, out any) int {
 		h.t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+h.AdminToken())
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := h.Client.Do(req)
 	if err != nil {
 		h.t.Fatalf("%s %s: %v", method, path, err)
 	}

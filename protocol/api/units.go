@@ -32,6 +32,42 @@ type Unit struct {
 	// Protocol (additive, 2026-12) is how the unit reports when it is not
 	// kuaifan's agent: owntracks or osmand; absent for kuaifan.
 	Protocol ReportProtocol `json:"protocol,omitempty"`
+	// LastConnect (additive, 2026-12) is the unit's last connection the
+	// embedded broker admitted since the hub started; absent: none.
+	LastConnect *Connection `json:"last_connect,omitempty"`
+	// LastRefused (additive, 2026-12) is the last connection attempt
+	// under the unit's id that the embedded broker refused since the hub
+	// started, with why; absent: none.
+	LastRefused *Connection `json:"last_refused,omitempty"`
+}
+
+// Connection is one connection attempt of a unit to the embedded broker
+// (additive, 2026-12).
+type Connection struct {
+	Addr   string `json:"addr"`             // the peer's address, host:port
+	At     int64  `json:"at"`               // hub time, Unix ms
+	Reason string `json:"reason,omitempty"` // why it was refused (kuaifan_broker_auth_refused_total's reason); absent when admitted
+}
+
+// SecretRotation is the body of POST /api/units/{id}/secret (additive,
+// 2026-12); the body may be empty. Unknown fields are refused.
+type SecretRotation struct {
+	// Push sends the new secret to the unit in a config command over its
+	// authenticated link; absent: true. The unit must be online.
+	Push *bool `json:"push,omitempty"`
+	// Disconnect drops the unit's current connection at once (only with
+	// push false: the cut would race the command's delivery).
+	Disconnect bool `json:"disconnect,omitempty"`
+}
+
+// SecretRotated answers POST /api/units/{id}/secret: the unit's new
+// secret, shown this once (additive, 2026-12).
+type SecretRotated struct {
+	ID     string `json:"id"`
+	Secret string `json:"secret"`
+	// Pushed says the config command carrying the secret was handed to the
+	// broker (not that the unit has it: see hub/README.md).
+	Pushed bool `json:"pushed"`
 }
 
 // Enrolment is the body of POST /api/units: a device to enrol. Unknown

@@ -37,6 +37,15 @@ func TestWireJSON(t *testing.T) {
 		{"enrolment", &Enrolment{ID: "car-017", Type: "car", Callsign: "湘A-017", Capabilities: []string{"armed"}},
 			`{"id":"car-017","type":"car","callsign":"湘A-017","capabilities":["armed"]}`},
 		{"enrolled", &Enrolled{ID: "car-017", Secret: "q3Jx…"}, `{"id":"car-017","secret":"q3Jx…"}`},
+		{"unit with its connections (additive, 2026-12)", &Unit{ID: "foot-2", Type: "foot", Capabilities: []string{},
+			LastConnect: &Connection{Addr: "10.8.0.7:51234", At: 1767225599000},
+			LastRefused: &Connection{Addr: "203.0.113.9:40001", At: 1767225500000, Reason: "bad_credentials"}},
+			`{"id":"foot-2","type":"foot","capabilities":[],"online":false,"lat":null,"lon":null,"ts":null,` +
+				`"last_connect":{"addr":"10.8.0.7:51234","at":1767225599000},` +
+				`"last_refused":{"addr":"203.0.113.9:40001","at":1767225500000,"reason":"bad_credentials"}}`},
+		{"secret rotation (additive, 2026-12)", &SecretRotation{Push: new(false), Disconnect: true}, `{"push":false,"disconnect":true}`},
+		{"secret rotated (additive, 2026-12)", &SecretRotated{ID: "car-017", Secret: "Zk9p…", Pushed: true},
+			`{"id":"car-017","secret":"Zk9p…","pushed":true}`},
 		{"track point", &TrackPoint{Seq: 1042, TS: 1764403200000, Lat: 28.1941, Lon: 112.9823, Status: "available", AccM: f(4.5)},
 			`{"seq":1042,"ts":1764403200000,"lat":28.1941,"lon":112.9823,"status":"available","acc_m":4.5}`},
 		{"matches", &Matches{Candidates: []Candidate{{Unit: "moto-7", Type: "motorcycle", DistanceM: 326, ETAS: 41.1,

@@ -71,6 +71,11 @@ type Config struct {
 
 	Unit, Secret string // client id = username = Unit; password = Secret
 	Topics       protocol.Topics
+	// Password, if set, gives each connection attempt's password in place
+	// of Secret (the hub rotates secrets); done hears how the attempt went:
+	// nil once admitted, else the error (a refused password is paho's
+	// packets.ErrorRefusedBadUsernameOrPassword).
+	Password func() (password string, done func(error))
 
 	Boot  string // this run's random id, in the state messages
 	Agent string // software and version, in the online state
@@ -86,7 +91,9 @@ type Config struct {
 	KeepAlive      time.Duration // MQTT keepalive; 30 s
 
 	// Dial, if set, opens the TCP connection to a tcp:// (or mqtt://)
-	// broker in place of a net.Dialer (the simulator cuts links with it).
+	// broker in place of a net.Dialer (the simulator cuts links with it);
+	// to an ssl:// (tls://, mqtts://) broker the Link speaks TLS over it,
+	// verifying the broker as without Dial.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	// OnCommands receives the hub's valid commands, in arrival order, on the
@@ -132,8 +139,8 @@ func (c *Config) fill() error {
 	default:
 		return fmt.Errorf("uplink: broker %q: scheme %q is not tcp, ssl, tls, ws or wss", c.Broker, u.Scheme)
 	}
-	if c.Dial != nil && u.Scheme != "tcp" && u.Scheme != "mqtt" {
-		return fmt.Errorf("uplink: broker %q: a custom Dial works only with tcp://", c.Broker)
+	if c.Dial != nil && (u.Scheme == "ws" || u.Scheme == "wss") {
+		return fmt.Errorf("uplink: broker %q: a custom Dial works only with tcp:// or ssl://", c.Broker)
 	}
 	if !protocol.ValidUnitID(c.Unit) {
 		return fmt.Errorf("uplink: unit %q is not [A-Za-z0-9_-]{1,32}", c.Unit)
@@ -328,11 +335,15 @@ func (l *Link) Run(ctx context.Context) error {
 func (l *Link) connect(ctx context.Context) (mqtt.Client, <-chan struct{}, error) {
 	lost := make(chan struct{})
 	var once sync.Once
+	password, done := l.cfg.Secret, func(error) {}
+	if l.cfg.Password != nil {
+		password, done = l.cfg.Password()
+	}
 	o := mqtt.NewClientOptions().
 		AddBroker(l.cfg.Broker).
 		SetClientID(l.cfg.Unit).
 		SetUsername(l.cfg.Unit).
-		SetPassword(l.cfg.Secret).
+		SetPassword(password).
 		// Explicitly 3.1.1: otherwise paho retries a refused CONNECT as 3.1,
 		// and the hub counts every refusal twice.
 		SetProtocolVersion(4).
@@ -365,10 +376,15 @@ func (l *Link) connect(ctx context.Context) (mqtt.Client, <-chan struct{}, error
 	}
 	if dial := l.cfg.Dial; dial != nil {
 		timeout := l.cfg.ConnectTimeout
+		tlsCfg := l.cfg.TLS
 		o.SetCustomOpenConnectionFn(func(u *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
 			dctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
-			return dial(dctx, "tcp", u.Host)
+			c, err := dial(dctx, "tcp", u.Host)
+			if err != nil || u.Scheme == "tcp" || u.Scheme == "mqtt" {
+				return c, err
+			}
+			return clientTLS(dctx, c, tlsCfg, u.Hostname())
 		})
 	}
 	c := mqtt.NewClient(o)
@@ -382,7 +398,9 @@ func (l *Link) connect(ctx context.Context) (mqtt.Client, <-chan struct{}, error
 		c.Disconnect(0)
 		return nil, nil, errors.New("connect did not finish in time")
 	}
-	if err := tok.Error(); err != nil {
+	err := tok.Error()
+	done(err)
+	if err != nil {
 		return nil, nil, err
 	}
 	if ctx.Err() != nil {
@@ -548,7 +566,8 @@ func (l *Link) handleInbox() bool {
 			c, err := protocol.DecodeCommand(p)
 			if err != nil {
 				l.stats.bad.Add(1)
-				l.log.Warn("uplink: bad command", "err", err, "payload", string(p))
+				// A config command may carry the unit's secret: never logged.
+				l.log.Warn("uplink: bad command", "err", err, "bytes", len(p))
 				continue
 			}
 			cmds = append(cmds, c)

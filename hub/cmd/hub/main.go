@@ -5,10 +5,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -32,7 +34,20 @@ func main() {
 	flag.StringVar(&cfg.HTTPAddr, "http", cfg.HTTPAddr, "`address` of the HTTP API and dashboard")
 	flag.IntVar(&cfg.HTTPMaxConnsPerIP, "http-max-conns-per-ip", cfg.HTTPMaxConnsPerIP, "HTTP connections one IP address may hold open; more are closed at once (negative: no limit). Behind a reverse proxy or a shared NAT, many clients have one address")
 	flag.DurationVar(&cfg.HTTPWriteTimeout, "http-write-timeout", cfg.HTTPWriteTimeout, "longest time to send one HTTP answer, e.g. a track page to a slow link (negative: none); the live stream has its own")
-	flag.StringVar(&cfg.MQTTAddr, "mqtt", cfg.MQTTAddr, "`address` the embedded MQTT broker listens on")
+	flag.StringVar(&cfg.MQTTAddr, "mqtt", cfg.MQTTAddr, "`address` the embedded MQTT broker listens on (plain MQTT; with TLS, \"\" closes it)")
+	flag.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM `file` of the certificate (and its chain) for HTTPS and MQTTS; with -tls-key")
+	flag.StringVar(&cfg.TLSKey, "tls-key", "", "PEM `file` of the private key of -tls-cert")
+	tlsMode := flag.String("tls", "off", "`auto`: HTTPS and MQTTS with a self-signed certificate made in the data directory on first start (give agents <data>/"+hub.AutoCertFile+" as -ca); off: TLS only with -tls-cert/-tls-key")
+	flag.Func("tls-host", "a `name` or IP address the -tls auto certificate is for, besides localhost, 127.0.0.1, ::1 and the hostname (repeat it, or separate by commas)", func(v string) error {
+		for h := range strings.SplitSeq(v, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				cfg.TLSHosts = append(cfg.TLSHosts, h)
+			}
+		}
+		return nil
+	})
+	flag.StringVar(&cfg.HTTPSAddr, "https", "", "`address` of HTTPS, with TLS (default: -http's host, port 8443); plain HTTP on -http then redirects to it (\"\" there: no plain HTTP)")
+	flag.StringVar(&cfg.MQTTSAddr, "mqtts", "", "`address` of the embedded broker's MQTTS listener, with TLS (default: -mqtt's host, port 8883)")
 	flag.StringVar(&cfg.BrokerURL, "broker", "", "external broker `URL` (tcp://host:1883, ssl://…) instead of the embedded one")
 	flag.StringVar(&cfg.BrokerUsername, "broker-user", "", "the hub's `username` on the external broker (password: env HUB_BROKER_PASSWORD)")
 	flag.StringVar(&cfg.BrokerClientID, "broker-client-id", cfg.BrokerClientID, "the hub's MQTT client `id` on the external broker")
@@ -68,6 +83,14 @@ func main() {
 		flag.PrintDefaults()
 	}
 	flag.Parse()
+	switch *tlsMode {
+	case "auto":
+		cfg.TLSAuto = true
+	case "off", "":
+	default:
+		fmt.Fprintf(os.Stderr, "hub: -tls %q: want auto or off\n", *tlsMode)
+		os.Exit(2)
+	}
 	if *policyFile != "" {
 		p, err := dispatch.LoadPolicy(*policyFile)
 		if err != nil {
@@ -98,19 +121,43 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	base := "http://" + browsable(h.HTTPAddr())
-	fmt.Printf("kuaifan hub\n  dashboard          %s/\n  HTTP API           %s/api/\n", base, base)
-	if addr := h.MQTTAddr(); addr != "" {
-		fmt.Printf("  MQTT broker        tcp://%s\n", addr)
-	} else {
-		fmt.Printf("  MQTT broker        %s (external)\n", cfg.BrokerURL)
-	}
+	banner(os.Stdout, h, cfg.BrokerURL)
 	if f := h.AdminTokenFile(); f != "" {
 		fmt.Printf("  admin token        in %s (the dashboard's sign-in asks for it)\n", f)
 	}
 	if err := h.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+}
+
+// banner prints where the hub serves, and with TLS the certificate to trust.
+func banner(w io.Writer, h *hub.Hub, brokerURL string) {
+	base := "http://" + browsable(h.HTTPAddr())
+	if addr := h.HTTPSAddr(); addr != "" {
+		base = "https://" + browsable(addr)
+	}
+	fmt.Fprintf(w, "kuaifan hub\n  dashboard          %s/\n  HTTP API           %s/api/\n", base, base)
+	if addr := h.HTTPSAddr(); addr != "" && h.HTTPAddr() != "" {
+		fmt.Fprintf(w, "  HTTP               http://%s/ (redirects to HTTPS; /healthz, /metrics served)\n", browsable(h.HTTPAddr()))
+	}
+	if addr := h.MQTTSAddr(); addr != "" {
+		fmt.Fprintf(w, "  MQTT broker (TLS)  ssl://%s\n", browsable(addr))
+	}
+	if addr := h.MQTTAddr(); addr != "" {
+		fmt.Fprintf(w, "  MQTT broker        tcp://%s\n", addr)
+	} else if brokerURL != "" {
+		fmt.Fprintf(w, "  MQTT broker        %s (external)\n", brokerURL)
+	}
+	if t := h.TLS(); t != nil {
+		made := ""
+		if t.Generated {
+			made = " (made now)"
+		}
+		fmt.Fprintf(w, "  TLS certificate    %s%s\n  SHA-256            %s\n", t.CertFile, made, t.Fingerprint)
+		if t.SelfSigned {
+			fmt.Fprintf(w, "                     give agents this file as -ca, and compare the fingerprint on first use\n")
+		}
 	}
 }
 

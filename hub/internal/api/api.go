@@ -23,6 +23,7 @@ import (
 	"kuaifan/hub/internal/fleet"
 	"kuaifan/hub/internal/match"
 	"kuaifan/hub/internal/store"
+	"kuaifan/protocol"
 	wire "kuaifan/protocol/api"
 	"kuaifan/protocol/districts"
 )
@@ -50,6 +51,13 @@ type Config struct {
 	// Traccar Client), which sign in with their unit's own credentials, not
 	// the admin token; nil: not served.
 	Phones http.Handler
+
+	// Publish sends a unit its new secret (POST /api/units/{id}/secret with
+	// push) on Topics' cmd topic. It must not be dispatch's bus, which the
+	// responder app taps: a secret goes to the unit's MQTT link only. nil:
+	// secrets cannot be pushed.
+	Publish func(topic string, payload []byte, retain bool) error
+	Topics  protocol.Topics
 }
 
 // Limits of the track call.
@@ -112,6 +120,7 @@ func New(cfg Config) http.Handler {
 	mux.Handle("/api/units", s.auth(methods{http.MethodGet: s.listUnits, http.MethodPost: s.enrol}))
 	mux.Handle("/api/units/{id}", s.auth(methods{http.MethodGet: s.getUnit, http.MethodDelete: s.revoke}))
 	mux.Handle("/api/units/{id}/track", s.auth(methods{http.MethodGet: s.track}))
+	mux.Handle("/api/units/{id}/secret", s.auth(methods{http.MethodPost: s.rotateSecret}))
 	if cfg.History != nil {
 		mux.Handle("/api/history", s.auth(methods{http.MethodGet: s.history}))
 	}

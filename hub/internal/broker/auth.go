@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -22,6 +23,15 @@ import (
 // be called concurrently, once per connection attempt.
 type Credentials interface {
 	Verify(unit, secret string) bool
+}
+
+// ConnectionRecorder, if Credentials implements it too, hears of every
+// connection under a valid unit id that the broker admitted or refused
+// (the hub's fleet shows the last of each). It must not block: it runs on
+// the connection's goroutine.
+type ConnectionRecorder interface {
+	Connected(unit, addr string, at time.Time)
+	Refused(unit, addr, reason string, at time.Time)
 }
 
 // policy says what a unit may do. It is deny-by-default: every method answers
@@ -180,6 +190,9 @@ func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) (err error) {
 // address), and answers it with code's CONNACK.
 func (h *authHook) refuse(cl *mqtt.Client, pk packets.Packet, reason string, code packets.Code) {
 	markRefused(cl)
+	if rec, ok := h.creds.(ConnectionRecorder); ok && protocol.ValidUnitID(string(pk.Connect.Username)) {
+		rec.Refused(string(pk.Connect.Username), cl.Net.Remote, reason, time.Now())
+	}
 	// The unit id is logged as sent (it is not a secret); the password never is.
 	h.refusedConn(cl.Net.Remote, reason, "protocol", pk.ProtocolVersion,
 		"client", clip.To(pk.Connect.ClientIdentifier, maxLoggedID), "username", clip.To(string(pk.Connect.Username), maxLoggedID))
@@ -382,6 +395,9 @@ func (h *authHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	if tc, ok := cl.Net.Conn.(*trackedConn); ok {
 		unit := cl.ID
 		tc.unit.Store(&unit)
+	}
+	if rec, ok := h.creds.(ConnectionRecorder); ok && !cl.Net.Inline {
+		rec.Connected(cl.ID, cl.Net.Remote, time.Now())
 	}
 	h.log.Debug("broker: unit connected", "unit", cl.ID, "remote", cl.Net.Remote, "clean", cl.Properties.Clean)
 }

@@ -35,9 +35,13 @@ const (
 
 // Config configures the embedded broker.
 type Config struct {
-	// Listener is required; the hub binds it (tests use 127.0.0.1:0). Once
-	// NewEmbedded succeeds the broker owns it and closes it on Close.
+	// Listener is plain MQTT; the hub binds it (tests use 127.0.0.1:0).
+	// TLSListener is MQTTS: a listener whose connections are TLS
+	// (tls.NewListener), with the same authentication, ACL and limits; its
+	// handshake happens within ConnectTimeout. At least one is required.
+	// Once NewEmbedded succeeds the broker owns them and closes them on Close.
 	Listener    net.Listener
+	TLSListener net.Listener
 	Topics      protocol.Topics
 	Credentials Credentials // required: there is no way to run without authentication
 	// OwnTracks says whether a unit is enrolled to report as an OwnTracks
@@ -71,8 +75,9 @@ type Config struct {
 type Embedded struct {
 	srv      *mqtt.Server
 	topics   protocol.Topics
-	ln       *connListener
-	addr     net.Addr
+	lns      []*connListener
+	addr     net.Addr // nil without a plain listener
+	tlsAddr  net.Addr // nil without a TLS listener
 	log      *slog.Logger
 	metrics  *metrics
 	refusals *refusalLog
@@ -89,8 +94,8 @@ var _ Bus = (*Embedded)(nil)
 
 // NewEmbedded builds the broker; Start serves it.
 func NewEmbedded(cfg Config) (*Embedded, error) {
-	if cfg.Listener == nil {
-		return nil, errors.New("broker: Config.Listener is required")
+	if cfg.Listener == nil && cfg.TLSListener == nil {
+		return nil, errors.New("broker: Config.Listener or Config.TLSListener is required")
 	}
 	if cfg.Credentials == nil {
 		return nil, errors.New("broker: Config.Credentials is required")
@@ -132,8 +137,7 @@ func NewEmbedded(cfg Config) (*Embedded, error) {
 		SysTopicResendInterval: 60,
 	})
 
-	e := &Embedded{srv: srv, topics: cfg.Topics, addr: cfg.Listener.Addr(), log: cfg.Logger,
-		refusals: newRefusalLog(cfg.Logger)}
+	e := &Embedded{srv: srv, topics: cfg.Topics, log: cfg.Logger, refusals: newRefusalLog(cfg.Logger)}
 	hook := &authHook{srv: srv, creds: cfg.Credentials, policy: policy{topics: cfg.Topics, ownTracks: cfg.OwnTracks}, log: cfg.Logger,
 		refusals: e.refusals}
 	if err := srv.AddHook(hook, nil); err != nil {
@@ -142,9 +146,20 @@ func NewEmbedded(cfg Config) (*Embedded, error) {
 	if err := srv.AddHook(&deliveryHook{e: e}, nil); err != nil {
 		return nil, fmt.Errorf("broker: adding delivery hook: %w", err)
 	}
-	e.ln = newConnListener(cfg.Listener, cfg.ConnectTimeout, cfg.WriteTimeout, cfg.Logger)
-	if err := srv.AddListener(&mochiListener{id: "kuaifan", ln: e.ln, ended: hook.connectionEnded}); err != nil {
-		return nil, fmt.Errorf("broker: adding listener: %w", err)
+	for _, l := range []struct {
+		id   string
+		ln   net.Listener
+		addr *net.Addr
+	}{{"kuaifan", cfg.Listener, &e.addr}, {"kuaifan-tls", cfg.TLSListener, &e.tlsAddr}} {
+		if l.ln == nil {
+			continue
+		}
+		cl := newConnListener(l.ln, cfg.ConnectTimeout, cfg.WriteTimeout, cfg.Logger)
+		if err := srv.AddListener(&mochiListener{id: l.id, ln: cl, ended: hook.connectionEnded}); err != nil {
+			return nil, fmt.Errorf("broker: adding listener %s: %w", l.id, err)
+		}
+		e.lns = append(e.lns, cl)
+		*l.addr = l.ln.Addr()
 	}
 	// Registered last: nothing above needs undoing if registration fails.
 	m, err := newMetrics(cfg.Registerer, e.connectedClients, func() float64 {
@@ -176,8 +191,11 @@ func (e *Embedded) Start() error {
 	return nil
 }
 
-// Addr is the listener's address.
+// Addr is the plain listener's address (nil without one).
 func (e *Embedded) Addr() net.Addr { return e.addr }
+
+// TLSAddr is the TLS listener's address (nil without one).
+func (e *Embedded) TLSAddr() net.Addr { return e.tlsAddr }
 
 // Disconnect drops a connected device now and discards its session (its
 // subscriptions and anything queued for it): the unit was revoked, and its
@@ -394,7 +412,9 @@ func (e *Embedded) Close() error {
 		e.closed.Store(true)
 		// First our own shutdown: it also closes connections that never sent a
 		// CONNECT, which mochi's Close does not know of but waits for.
-		e.ln.shutdown()
+		for _, ln := range e.lns {
+			ln.shutdown()
+		}
 		if err := e.srv.Close(); err != nil {
 			e.closeErr = fmt.Errorf("broker: closing: %w", err)
 		}

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -163,7 +164,7 @@ func (l *connListener) shutdown() {
 	l.mu.Unlock()
 	_ = l.Listener.Close()
 	for _, c := range conns {
-		_ = c.Close()
+		c.abort()
 	}
 	// mochi counts a connection in (WaitGroup.Add) on the goroutine it starts
 	// for it, and its Close waits on that count: a connection accepted just
@@ -230,6 +231,15 @@ func (c *trackedConn) stalledFor() time.Duration {
 		return 0
 	}
 	return time.Since(time.Unix(0, start))
+}
+
+// abort closes the connection without a TLS close_notify: on shutdown,
+// that alert to a device not reading would hold each close for 5 s.
+func (c *trackedConn) abort() {
+	if tc, ok := c.Conn.(*tls.Conn); ok {
+		_ = tc.NetConn().Close()
+	}
+	_ = c.Close()
 }
 
 func (c *trackedConn) Close() error {

@@ -30,6 +30,7 @@ var (
 	ErrInvalid  = errors.New("invalid")
 	ErrExists   = store.ErrExists
 	ErrNotFound = store.ErrNotFound
+	ErrRevoked  = store.ErrRevoked
 )
 
 // Config wires a fleet to its store.
@@ -58,6 +59,10 @@ type Fleet struct {
 	// of mu (every incoming message asks Known) do not wait for the index.
 	indexMu sync.Mutex
 
+	// rotateMu orders rotations: two at once must leave in memory the hash
+	// the store kept last.
+	rotateMu sync.Mutex
+
 	applyMu sync.Mutex   // one Apply at a time: they share scratch
 	scratch applyScratch // guarded by applyMu
 }
@@ -71,6 +76,9 @@ type unit struct {
 	lastSeen int64   // hub time of the last accepted message, Unix ms
 	incident string  // the incident the unit is assigned to, if any (dispatch's record)
 	reportS  float64 // the reporting interval dispatch last commanded, seconds (0: none since start)
+	// The broker's last admitted and refused connection attempts, in
+	// memory only (see Connected).
+	lastConnect, lastRefused *api.Connection
 }
 
 // Open loads the enrolled units and their live records. Every unit starts
@@ -174,11 +182,10 @@ func (f *Fleet) Enrol(e Enrolment, now time.Time) (secret string, err error) {
 	caps := slices.Clone(e.Capabilities)
 	slices.Sort(caps)
 	caps = slices.Compact(caps)
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", fmt.Errorf("fleet: secret: %w", err)
+	secret, err = newSecret()
+	if err != nil {
+		return "", err
 	}
-	secret = base64.RawURLEncoding.EncodeToString(raw[:])
 	meta := store.Unit{ID: e.ID, Type: e.Type, Callsign: e.Callsign, Capabilities: caps,
 		SecretHash: hashSecret(secret), Enrolled: now.UnixMilli()}
 	if e.Protocol != api.ReportKuaifan {
@@ -201,6 +208,50 @@ func (f *Fleet) Enrol(e Enrolment, now time.Time) (secret string, err error) {
 	f.upsertAndUnlock(u.matchUnit())
 	f.log.Info("unit enrolled", "unit", e.ID, "type", e.Type)
 	f.changed(e.ID)
+	return secret, nil
+}
+
+// newSecret is 256 random bits in unpadded base64url (43 characters).
+func newSecret() (string, error) {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("fleet: secret: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(raw[:]), nil
+}
+
+// Rotate gives an active unit a new secret and returns it; like Enrol's, it
+// is not kept. The new hash is on disk before Rotate returns, and from then
+// on Verify takes only the new secret: a connection already admitted is not
+// cut here (the caller decides). An unknown unit is ErrNotFound, a revoked
+// one ErrRevoked.
+func (f *Fleet) Rotate(id string, now time.Time) (secret string, err error) {
+	if !f.Known(id) {
+		// Revoked, or never enrolled: the store tells which.
+		metas, err := f.store.Units()
+		if err != nil {
+			return "", fmt.Errorf("fleet: rotate: %w", err)
+		}
+		if slices.ContainsFunc(metas, func(m store.Unit) bool { return m.ID == id && m.Revoked != 0 }) {
+			return "", fmt.Errorf("fleet: unit %s: %w", id, ErrRevoked)
+		}
+		return "", fmt.Errorf("fleet: unit %s: %w", id, ErrNotFound)
+	}
+	if secret, err = newSecret(); err != nil {
+		return "", err
+	}
+	f.rotateMu.Lock()
+	defer f.rotateMu.Unlock()
+	meta, err := f.store.RotateSecret(id, hashSecret(secret), now)
+	if err != nil {
+		return "", fmt.Errorf("fleet: rotate: %w", err)
+	}
+	f.mu.Lock()
+	if u, ok := f.units[id]; ok { // else revoked meanwhile: nothing to verify against
+		u.meta = meta
+	}
+	f.mu.Unlock()
+	f.log.Info("unit secret rotated", "unit", id)
 	return secret, nil
 }
 
@@ -246,17 +297,46 @@ func (f *Fleet) Revoke(id string, now time.Time) error {
 // It is the embedded broker's Credentials.
 func (f *Fleet) Verify(id, secret string) bool {
 	f.mu.RLock()
+	var hash string
 	u, ok := f.units[id]
+	if ok {
+		hash = u.meta.SecretHash // Rotate replaces meta under mu
+	}
 	f.mu.RUnlock()
 	if !ok || secret == "" {
 		return false
 	}
-	want, err := hex.DecodeString(u.meta.SecretHash)
+	want, err := hex.DecodeString(hash)
 	if err != nil {
 		return false
 	}
 	got := sha256.Sum256([]byte(secret))
 	return subtle.ConstantTimeCompare(got[:], want) == 1
+}
+
+// Connected records an active unit's connection that the broker admitted:
+// its peer's address and the time. Unknown ids are ignored, so refused
+// strangers cannot grow the fleet's memory. Only memory keeps it: a
+// reconnecting fleet would otherwise cost a store write per connection, and
+// the broker's log keeps the history. Watchers hear of it with the unit's
+// next change (its online state follows at once).
+func (f *Fleet) Connected(unit, addr string, at time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if u, ok := f.units[unit]; ok {
+		u.lastConnect = &api.Connection{Addr: addr, At: at.UnixMilli()}
+	}
+}
+
+// Refused records a connection attempt under an active unit's id that the
+// broker refused, and why (see Connected). It never tells a watcher: an
+// attacker's retries must not drive the dashboard's stream.
+func (f *Fleet) Refused(unit, addr, reason string, at time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if u, ok := f.units[unit]; ok {
+		u.lastRefused = &api.Connection{Addr: addr, At: at.UnixMilli(), Reason: reason}
+	}
 }
 
 // ReportsBy returns how an active unit reports (kuaifan for one enrolled
@@ -300,6 +380,13 @@ func (u *unit) view() View {
 	}
 	if p := u.reportsBy(); p != api.ReportKuaifan {
 		v.Protocol = p
+	}
+	// Copies: a view outlives mu.
+	if c := u.lastConnect; c != nil {
+		v.LastConnect = new(*c)
+	}
+	if c := u.lastRefused; c != nil {
+		v.LastRefused = new(*c)
 	}
 	if fix := u.live.Fix; fix != nil {
 		v.Lat, v.Lon, v.TS, v.Seq = &fix.Lat, &fix.Lon, &fix.TS, &fix.Seq

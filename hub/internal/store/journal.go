@@ -134,11 +134,12 @@ func decodeJournalLine(line []byte) (Unit, bool) {
 
 // later reports whether a is a later state of a unit than b, where the
 // database and the journal disagree (one was damaged, or a journal write
-// failed): the record whose last step (enrolment or revocation) is latest;
+// failed): the record whose last step (enrolment, secret rotation or
+// revocation) is latest;
 // at a tie, the revocation, so a damaged file never lets a revoked device
 // back in.
 func later(a, b Unit) bool {
 	return a.lastStep() > b.lastStep() || a.lastStep() == b.lastStep() && a.Revoked != 0 && b.Revoked == 0
 }
 
-func (u Unit) lastStep() int64 { return max(u.Enrolled, u.Revoked) }
+func (u Unit) lastStep() int64 { return max(u.Enrolled, u.Revoked, u.SecretSet) }

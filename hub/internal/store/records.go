@@ -30,6 +30,9 @@ type Unit struct {
 	// Protocol is how the unit reports (api.ReportProtocol, additive
 	// 2026-12); "" in records written before it, which means kuaifan.
 	Protocol string `json:"protocol,omitempty"`
+	// SecretSet is when SecretHash was last replaced by a rotation, Unix ms
+	// (additive, 2026-12); 0: the enrolment's secret.
+	SecretSet int64 `json:"secret_set,omitempty"`
 }
 
 // Position is one fix as stored in a unit's history and as its latest.
@@ -123,11 +126,46 @@ func (s *Store) RevokeUnit(id string, at time.Time) (Unit, error) {
 		if u.Revoked != 0 {
 			return fmt.Errorf("unit %s: %w", id, ErrNotFound)
 		}
-		u.Revoked = at.UnixMilli()
+		// Never before a rotation it follows (see RotateSecret), so that
+		// reconcileUnits cannot take the rotation for the later record.
+		u.Revoked = max(at.UnixMilli(), u.lastStep())
 		return setJSON(tx, unitKey(id), u, nil)
 	})
 	if err != nil {
 		return u, err
+	}
+	return u, s.journal(u)
+}
+
+// RotateSecret replaces an active unit's secret hash, durably (database
+// and journal) before it returns. An unknown unit is ErrNotFound, a revoked
+// one ErrRevoked.
+func (s *Store) RotateSecret(id, hash string, at time.Time) (Unit, error) {
+	var u Unit
+	err := s.update([]string{unitKey(id)}, func(tx *buntdb.Tx) error {
+		v, err := tx.Get(unitKey(id))
+		if errors.Is(err, buntdb.ErrNotFound) {
+			return fmt.Errorf("unit %s: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal([]byte(v), &u); err != nil {
+			return fmt.Errorf("unit %s: %w", id, err)
+		}
+		if u.Revoked != 0 {
+			return fmt.Errorf("unit %s: %w", id, ErrRevoked)
+		}
+		// Strictly later than the record it replaces, so that reconcileUnits
+		// tells the two apart even within one millisecond.
+		u.SecretHash, u.SecretSet = hash, max(at.UnixMilli(), u.lastStep()+1)
+		if err := u.check(); err != nil {
+			return fmt.Errorf("unit %s: %w", id, err)
+		}
+		return setJSON(tx, unitKey(id), u, nil)
+	})
+	if err != nil {
+		return Unit{}, err
 	}
 	return u, s.journal(u)
 }

@@ -34,6 +34,7 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrExists   = errors.New("already exists")
+	ErrRevoked  = errors.New("revoked")
 )
 
 // FileName is the database file inside the data directory.

@@ -55,13 +55,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // common are the options every command shares.
 type common struct {
-	hub, broker, tokenFile, topicRoot, logLevel string
-	json, quiet                                 bool
+	hub, broker, ca, tokenFile, topicRoot, logLevel string
+	json, quiet                                     bool
 }
 
 func (c *common) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.hub, "hub", "http://127.0.0.1:8080", "the hub's HTTP API `URL`")
-	fs.StringVar(&c.broker, "broker", "tcp://127.0.0.1:1883", "the MQTT broker's `URL` the units connect to (tcp://; the hub's embedded one, or Mosquitto)")
+	fs.StringVar(&c.hub, "hub", "http://127.0.0.1:8080", "the hub's HTTP API `URL` (https:// with the hub's TLS)")
+	fs.StringVar(&c.broker, "broker", "tcp://127.0.0.1:1883", "the MQTT broker's `URL` the units connect to (tcp://, or ssl:// for TLS; the hub's embedded one, or Mosquitto)")
+	fs.StringVar(&c.ca, "ca", "", "PEM `file` of the CA for an https:// hub and an ssl:// broker (the hub's -tls auto certificate, <data>/tls-cert.pem); default: the system's roots")
 	fs.StringVar(&c.tokenFile, "token-file", "", "read the admin token from this `file` (the hub's <data>/admin.token);\nwithout it, from env HUB_ADMIN_TOKEN")
 	fs.StringVar(&c.topicRoot, "topic-root", "rr", "first `level` of every MQTT topic (as the hub's -topic-root)")
 	fs.BoolVar(&c.json, "json", false, "print the final report as JSON on stdout (progress goes to stderr then)")
@@ -185,7 +186,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	cfg := o.cfg
-	cfg.HubURL, cfg.BrokerURL, cfg.TopicRoot = o.hub, o.broker, o.topicRoot
+	cfg.HubURL, cfg.BrokerURL, cfg.CAFile, cfg.TopicRoot = o.hub, o.broker, o.ca, o.topicRoot
 	cfg.AdminToken, cfg.AdminTokenFile = token, o.tokenFile
 	cfg.Officer = &o.officer
 	cfg.Logger = log
@@ -283,7 +284,7 @@ Flags of load:
 	if code != 0 {
 		return code
 	}
-	cfg.HubURL, cfg.BrokerURL, cfg.TopicRoot = c.hub, c.broker, c.topicRoot
+	cfg.HubURL, cfg.BrokerURL, cfg.CAFile, cfg.TopicRoot = c.hub, c.broker, c.ca, c.topicRoot
 	cfg.AdminToken, cfg.AdminTokenFile = token, c.tokenFile
 	cfg.Logger = log
 	cfg.Out = c.progressOut(stdout, stderr)

@@ -8,6 +8,7 @@ package faults
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,7 @@ import (
 	"kuaifan/protocol"
 	"kuaifan/simulator/internal/fleet"
 	"kuaifan/simulator/internal/journal"
+	"kuaifan/simulator/internal/link"
 	"kuaifan/simulator/internal/simclock"
 )
 
@@ -97,6 +99,7 @@ type Config struct {
 	Enabled []string      // Names; the others only when a scenario step says
 	Every   time.Duration // mean simulated time between two injections of each
 	Broker  string        // the broker's URL, for the rogue client
+	TLS     *tls.Config   // for an ssl:// broker; nil: the system's roots
 	// Restart restarts the external broker (broker_restart); nil: that
 	// fault is skipped.
 	Restart func(context.Context) error
@@ -115,6 +118,7 @@ type Injector struct {
 	jr       *journal.Journal
 	log      *slog.Logger
 	broker   string
+	tls      *tls.Config
 	restart  func(context.Context) error // the external broker's restart; nil: none
 	spared   func(*fleet.Unit) bool      // units not to disturb (in an outage)
 	sosEvery time.Duration               // the sos fault's own mean interval; 0: every
@@ -149,7 +153,7 @@ func New(cfg Config, f *fleet.Fleet, clock *simclock.Clock, jr *journal.Journal,
 		enabled = append(enabled, SOS)
 	}
 	return &Injector{f: f, enabled: enabled, every: cfg.Every, clock: clock, jr: jr, log: log,
-		broker: cfg.Broker, restart: cfg.Restart, sosEvery: cfg.SOSEvery, rng: rng}
+		broker: cfg.Broker, tls: cfg.TLS, restart: cfg.Restart, sosEvery: cfg.SOSEvery, rng: rng}
 }
 
 // Random reports whether the injector has faults to inject at random.
@@ -301,6 +305,9 @@ func (fi *Injector) do(ctx context.Context, name string, dur time.Duration) (str
 		})
 		return fmt.Sprintf("%s has no fix for %v", id, dur.Round(time.Second)), nil
 	case Duplicate, Reorder:
+		if _, err := u.Link().Inject(u.Link().TelemetryTopic()); errors.Is(err, link.ErrEncrypted) {
+			return "", fmt.Errorf("%s: %w", id, err)
+		}
 		recent := u.Link().RecentTelemetry()
 		if len(recent) == 0 {
 			return "", fmt.Errorf("%s has sent no report to repeat yet", id)
@@ -346,6 +353,9 @@ func (fi *Injector) rogue(ctx context.Context) (string, error) {
 	o := mqtt.NewClientOptions().AddBroker(fi.broker).SetClientID(victim.ID()).SetUsername(victim.ID()).
 		SetPassword("not-the-secret").SetProtocolVersion(4).SetCleanSession(true).
 		SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(5 * time.Second)
+	if fi.tls != nil {
+		o.SetTLSConfig(fi.tls)
+	}
 	c := mqtt.NewClient(o)
 	tok := c.Connect()
 	select {
@@ -369,9 +379,12 @@ func (fi *Injector) rogue(ctx context.Context) (string, error) {
 	}
 	n, err := carrier.Link().Inject(carrier.Link().TelemetryTopic(), []byte(`{"v":1,"unit":`+"\x00garbage"), spoof)
 	sent += n
-	if err != nil {
+	switch {
+	case errors.Is(err, link.ErrEncrypted):
+		parts = append(parts, "no garbage: the links carry TLS")
+	case err != nil:
 		parts = append(parts, fmt.Sprintf("%s not connected: garbage not sent", carrier.ID()))
-	} else {
+	default:
 		parts = append(parts, fmt.Sprintf("garbage and a report naming %s on %s's connection", victim.ID(), carrier.ID()))
 	}
 	fi.count(Rogue, func(r *Report) { r.Sent += sent; r.Refused += refused })

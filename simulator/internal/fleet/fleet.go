@@ -9,6 +9,7 @@ package fleet
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -16,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +35,7 @@ import (
 // Config is what the fleet needs of the run's configuration.
 type Config struct {
 	Broker      string
+	TLS         *tls.Config // for an ssl:// broker (the agents' -ca); nil: the system's roots
 	TopicRoot   string
 	StateDir    string        // each unit's agent-state.json below it; "" keeps the state in memory
 	GPSInterval time.Duration // real time between fixes
@@ -86,7 +89,7 @@ func New(cfg Config, c *city.Model, specs []api.Enrolment, secrets []string,
 		u := &Unit{
 			f: f, spec: s, secret: secrets[i], rng: rng,
 			mover:   patrol.NewMover(c, s.Type, rng),
-			link:    link.New(topics.Unit(s.ID, protocol.KindTelemetry), cfg.KeepRecent),
+			link:    link.New(topics.Unit(s.ID, protocol.KindTelemetry), cfg.KeepRecent, secureBroker(cfg.Broker)),
 			gpsSeed: rng.Uint64(),
 		}
 		u.pos = u.mover.Position()
@@ -369,3 +372,10 @@ func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
 	return minLevel{h.Handler.WithAttrs(a), h.level}
 }
 func (h minLevel) WithGroup(n string) slog.Handler { return minLevel{h.Handler.WithGroup(n), h.level} }
+
+// secureBroker says whether the agents speak TLS to broker (ssl://, tls://,
+// mqtts://): their links then carry TLS, into which nothing can be slipped.
+func secureBroker(broker string) bool {
+	scheme, _, _ := strings.Cut(broker, "://")
+	return scheme == "ssl" || scheme == "tls" || scheme == "mqtts"
+}

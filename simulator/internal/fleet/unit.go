@@ -64,7 +64,7 @@ type note struct {
 func (u *Unit) agentConfig() agent.Config {
 	c := agent.DefaultConfig()
 	fc := &u.f.cfg
-	c.Unit, c.Secret, c.Broker = u.spec.ID, u.secret, fc.Broker
+	c.Unit, c.Secret, c.Broker, c.TLS = u.spec.ID, u.secret, fc.Broker, fc.TLS
 	c.TopicRoot = fc.TopicRoot
 	c.GPS = ""
 	c.Terminal = ""

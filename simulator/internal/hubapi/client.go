@@ -9,6 +9,7 @@ package hubapi
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,10 +30,14 @@ type Client struct {
 }
 
 // New is a client of the hub at base with a transport of its own (Close
-// releases it). An empty token is read from a file by Connect.
-func New(base, token string) *Client {
+// releases it). An empty token is read from a file by Connect. tlsCfg is
+// for an https:// hub under a private CA; nil: the system's roots.
+func New(base, token string, tlsCfg *tls.Config) *Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 16
+	if tlsCfg != nil {
+		tr.TLSClientConfig = tlsCfg.Clone()
+	}
 	return &Client{base: base, token: token, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 

@@ -24,6 +24,7 @@ import (
 type Link struct {
 	telemetryTopic string // the unit's, to recognise its reports
 	keep           bool   // remember recent telemetry (only the duplicate fault needs it)
+	encrypted      bool   // the agent speaks TLS over the link: nothing to read or slip in
 
 	mu     sync.Mutex
 	downs  int // cuts in force: an outage and a link_drop may overlap
@@ -33,9 +34,14 @@ type Link struct {
 
 // New is the link of the unit whose telemetry goes to telemetryTopic; with
 // keep, it remembers the unit's latest reports (for the duplicate fault).
-func New(telemetryTopic string, keep bool) *Link {
-	return &Link{telemetryTopic: telemetryTopic, keep: keep}
+// encrypted says the agent speaks TLS over it: it can still be cut, but
+// nothing can be slipped into the MQTT stream, nor reports remembered.
+func New(telemetryTopic string, keep, encrypted bool) *Link {
+	return &Link{telemetryTopic: telemetryTopic, keep: keep && !encrypted, encrypted: encrypted}
 }
+
+// ErrEncrypted is what Inject returns on a link carrying TLS.
+var ErrEncrypted = errors.New("the link carries TLS: nothing can be slipped into the unit's MQTT stream")
 
 // TelemetryTopic is the unit's telemetry topic.
 func (l *Link) TelemetryTopic() string { return l.telemetryTopic }
@@ -124,6 +130,9 @@ func (l *Link) remember(payload []byte) {
 // Inject writes QoS 0 PUBLISH packets on topic into the unit's connection,
 // between the agent's own packets. It returns how many went out.
 func (l *Link) Inject(topic string, payloads ...[]byte) (int, error) {
+	if l.encrypted {
+		return 0, ErrEncrypted
+	}
 	l.mu.Lock()
 	c := l.conn
 	l.mu.Unlock()

@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -31,19 +32,25 @@ type Stream struct {
 
 // Dial opens the hub's stream; prefix is our units' ids' (a hub may serve
 // others too).
-func Dial(ctx context.Context, hubURL, token, prefix string) (*Stream, error) {
+// tlsCfg is for an https:// hub under a private CA (nil: the system's roots).
+func Dial(ctx context.Context, hubURL, token, prefix string, tlsCfg *tls.Config) (*Stream, error) {
 	s := &Stream{prefix: prefix}
-	if err := s.connect(ctx, hubURL, token); err != nil {
+	if err := s.connect(ctx, hubURL, token, tlsCfg); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Stream) connect(ctx context.Context, hubURL, token string) error {
+func (s *Stream) connect(ctx context.Context, hubURL, token string, tlsCfg *tls.Config) error {
 	u := "ws" + strings.TrimPrefix(hubURL, "http") + "/ws"
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
+	opts := &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}}
+	if tlsCfg != nil {
+		// A client of its own: the connection is hijacked, nothing to pool.
+		opts.HTTPClient = &http.Client{Transport: &http.Transport{TLSClientConfig: tlsCfg.Clone()}}
+	}
+	c, _, err := websocket.Dial(ctx, u, opts)
 	if err != nil {
 		return fmt.Errorf("connecting to %s: %w", u, err)
 	}
