@@ -10,6 +10,7 @@ require (
 	github.com/tidwall/btree v1.4.2
 	github.com/tidwall/buntdb v1.3.0
 	go.bug.st/serial v1.8.0
+	kuaifan/dashboard v0.0.0
 	kuaifan/hub v0.0.0
 	kuaifan/protocol v0.0.0
 	kuaifan/testkit v0.0.0
@@ -74,7 +75,6 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
-	kuaifan/dashboard v0.0.0 // indirect
 	modernc.org/libc v1.80.1 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect

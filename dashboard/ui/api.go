@@ -15,9 +15,9 @@ import (
 )
 
 // API calls the hub's HTTP API with the admin token as a Bearer token. In
-// the browser it goes through fetch (transport_js.go): net/http's client
-// would double app.wasm. On the host (tests, tools) it uses net/http
-// (transport_host.go). Both send the token only in the Authorization header.
+// the browser it goes through fetch (webapp.Fetch, via transport.go):
+// net/http's client would double app.wasm. On the host (tests, tools) it
+// uses net/http. Both send the token only in the Authorization header.
 type API struct {
 	Base  string // the hub's origin, e.g. "http://127.0.0.1:8080"; never holds the token
 	Token string // sent only in the Authorization header

@@ -1,60 +1,35 @@
 package ui
 
 import (
-	"fmt"
-	"strings"
-
+	"kuaifan/dashboard/webapp"
 	"kuaifan/protocol/api"
 )
 
-// Lang is a language the dashboard speaks.
-type Lang string
+// Lang is a language the dashboard speaks (shared with the officer's page).
+type Lang = webapp.Lang
 
 // The dashboard's languages: Simplified Chinese (the dispatchers it is built
 // for) and English.
 const (
-	ZH Lang = "zh"
-	EN Lang = "en"
+	ZH = webapp.ZH
+	EN = webapp.EN
 )
 
 // LangFor picks the language for a browser's navigator.language: Chinese for
 // any "zh…" tag, English otherwise.
-func LangFor(navigatorLanguage string) Lang {
-	if strings.HasPrefix(strings.ToLower(strings.TrimSpace(navigatorLanguage)), "zh") {
-		return ZH
-	}
-	return EN
-}
-
-// Other is the language the switch offers.
-func (l Lang) Other() Lang {
-	if l == ZH {
-		return EN
-	}
-	return ZH
-}
+func LangFor(navigatorLanguage string) Lang { return webapp.LangFor(navigatorLanguage) }
 
 // T looks a key up in lang's table, falling back to English, then to the
 // key itself (so a missing string shows, rather than an empty label).
-func T(lang Lang, key string) string {
-	if s, ok := messages[lang][key]; ok {
-		return s
-	}
-	if s, ok := messages[EN][key]; ok {
-		return s
-	}
-	return key
-}
+func T(lang Lang, key string) string { return messages.T(lang, key) }
 
 // Tf is T with fmt verbs.
-func Tf(lang Lang, key string, args ...any) string {
-	return fmt.Sprintf(T(lang, key), args...)
-}
+func Tf(lang Lang, key string, args ...any) string { return messages.Tf(lang, key, args...) }
 
 // messages is every string the dashboard shows, per language: the live
 // console's (consoleMessages) and each view's own table. Every key must be
 // in both languages (TestMessagesComplete) and in one table only.
-var messages = mergeMessages(consoleMessages, historyMessages, pagesMessages, enrolMessages)
+var messages = webapp.Catalog(mergeMessages(consoleMessages, historyMessages, pagesMessages, enrolMessages))
 
 // mergeMessages joins tables of strings. A key in two of them is a
 // programming error: it panics as the package starts, so every test fails.

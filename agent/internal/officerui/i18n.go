@@ -1,52 +1,26 @@
 package officerui
 
-import (
-	"fmt"
-	"strings"
-)
+import "kuaifan/dashboard/webapp"
 
-// Lang is a language the page speaks.
-type Lang string
+// Lang is a language the page speaks (shared with the dashboard).
+type Lang = webapp.Lang
 
 // Simplified Chinese (the officers it is built for) and English.
 const (
-	ZH Lang = "zh"
-	EN Lang = "en"
+	ZH = webapp.ZH
+	EN = webapp.EN
 )
 
 // LangFor picks the language for a browser's navigator.language: Chinese
 // for any "zh…" tag, English otherwise.
-func LangFor(navigatorLanguage string) Lang {
-	if strings.HasPrefix(strings.ToLower(strings.TrimSpace(navigatorLanguage)), "zh") {
-		return ZH
-	}
-	return EN
-}
-
-// Other is the language the switch offers.
-func (l Lang) Other() Lang {
-	if l == ZH {
-		return EN
-	}
-	return ZH
-}
+func LangFor(navigatorLanguage string) Lang { return webapp.LangFor(navigatorLanguage) }
 
 // T looks key up in lang's table, falling back to English, then to the key
 // itself (a missing string shows rather than an empty button).
-func T(lang Lang, key string) string {
-	if s, ok := messages[lang][key]; ok {
-		return s
-	}
-	if s, ok := messages[EN][key]; ok {
-		return s
-	}
-	return key
-}
+func T(lang Lang, key string) string { return messages.T(lang, key) }
 
 // Tf is T with fmt verbs.
-func Tf(lang Lang, key string, args ...any) string {
-	return fmt.Sprintf(T(lang, key), args...)
-}
+func Tf(lang Lang, key string, args ...any) string { return messages.Tf(lang, key, args...) }
 
 // kindName names an incident kind; one the page does not know shows as itself.
 func kindName(lang Lang, kind string) string {
@@ -61,7 +35,7 @@ var DeclineReasons = []string{"other_job", "too_far", "vehicle", "unsafe", "othe
 
 // messages is every string the page shows. Every key must be in both
 // languages (TestMessagesComplete).
-var messages = map[Lang]map[string]string{
+var messages = webapp.Catalog{
 	EN: {
 		"app.title":              "kuaifan · patrol terminal",
 		"app.switch":             "中文",

@@ -1,59 +1,28 @@
 package officerui
 
 import (
-	"os"
-	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 
 	"kuaifan/protocol/api"
 )
 
-// Every string exists in both languages, with the same verbs.
+// Every string exists in both languages, non-empty, with the same verbs
+// (webapp.Catalog.Check).
 func TestMessagesComplete(t *testing.T) {
-	for _, l := range []Lang{ZH, EN} {
-		for k := range messages[l.Other()] {
-			if _, ok := messages[l][k]; !ok {
-				t.Errorf("%s lacks %q", l, k)
-			}
-		}
-		for k, v := range messages[l] {
-			if strings.TrimSpace(v) == "" {
-				t.Errorf("%s %q is empty", l, k)
-			}
-			if verbs(v) != verbs(messages[l.Other()][k]) {
-				t.Errorf("%q: verbs %q in %s, %q in %s", k, verbs(v), l, verbs(messages[l.Other()][k]), l.Other())
-			}
-		}
+	for _, err := range messages.Check() {
+		t.Error(err)
 	}
 }
-
-var verbRE = regexp.MustCompile(`%[-+#0 ]*[0-9.]*[a-zA-Z%]`)
-
-func verbs(s string) string { return strings.Join(verbRE.FindAllString(s, -1), " ") }
 
 // Every key the code names literally is in the table, and so are the keys
 // built from vocabularies: statuses, assignment states, action types,
 // directions, decline reasons, the hub's incident kinds.
 func TestMessagesUsed(t *testing.T) {
-	files, _ := filepath.Glob("*.go")
 	keyRE := regexp.MustCompile(`\bTf?\((?:lang|p\.lang|l), "([a-z0-9_.]*[a-z0-9_])"`)
-	n := 0
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range keyRE.FindAllStringSubmatch(string(src), -1) {
-			n++
-			if _, ok := messages[EN][m[1]]; !ok {
-				t.Errorf("%s: key %q not in the table", f, m[1])
-			}
-		}
+	n, errs := messages.CheckSources(".", keyRE)
+	for _, err := range errs {
+		t.Error(err)
 	}
 	if n < 25 {
 		t.Errorf("found only %d keys: is the pattern stale?", n)

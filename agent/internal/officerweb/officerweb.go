@@ -10,7 +10,6 @@
 package officerweb
 
 import (
-	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
 	"embed"
@@ -18,14 +17,13 @@ import (
 	"encoding/hex"
 	"io"
 	"io/fs"
-	"mime"
 	"net/http"
-	"path"
 	"strconv"
 	"strings"
 	"sync"
 
 	"kuaifan/agent/internal/officerui"
+	"kuaifan/dashboard/webapp"
 )
 
 //go:embed dist
@@ -54,42 +52,33 @@ func New() http.Handler {
 	res := newResources(web)
 	registerRoutes()
 	h := officerui.NewHandler()
-	h.Version = res.version
-	h.Resources = res
-	h.WasmContentLength = strconv.Itoa(res.wasmSize)
-	h.WasmContentLengthHeader = "X-Wasm-Length"
+	res.Handle(h)
 	return h
 }
 
-func notBuilt(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(http.StatusServiceUnavailable)
-	io.WriteString(w, "kuaifan agent: the officer's page is not built into this binary. Build it with `make wasm` "+
-		"at the repository's root, then rebuild the agent. The terminal's API is at /v1/.\n")
-}
+func notBuilt(w http.ResponseWriter, _ *http.Request) { webapp.NotBuilt(w, notBuiltText) }
 
-// resources is go-app's resolver for /web/ paths and the handler that
-// serves them from the embedded build, gzipped where the client accepts it.
-// app.wasm is streamed from the embedded file on each request rather than
-// held in memory: the agent's resident memory is counted in megabytes, and
-// the page is loaded about once a shift.
+const notBuiltText = "kuaifan agent: the officer's page is not built into this binary. Build it with `make wasm` " +
+	"at the repository's root, then rebuild the agent. The terminal's API is at /v1/.\n"
+
+// resources is the embedded build (webapp.Build), with the agent's own way
+// with app.wasm: it is streamed from the embedded app.wasm.gz on each
+// request rather than held in memory: the agent's resident memory is
+// counted in megabytes, and the page is loaded about once a shift.
 type resources struct {
-	fs       fs.FS
-	version  string
-	wasmSize int               // app.wasm inflated, for go-app's progress bar
-	gzSize   int               // app.wasm.gz
-	gz       map[string][]byte // the small files gzipped, by path (web/…)
+	webapp.Build
+	gzSize int // app.wasm.gz
 }
 
 func newResources(web fs.FS) *resources {
-	r := &resources{fs: web, gz: make(map[string][]byte)}
+	r := &resources{Build: webapp.Build{FS: web}}
 	// The build's hash: a new build is picked up, the same one is not
 	// downloaded again (go-app makes it the ETag and the cache key).
 	if f, err := web.Open("web/app.wasm.gz"); err == nil {
 		h := sha256.New()
 		n, _ := io.Copy(h, f)
 		f.Close()
-		r.version, r.gzSize = hex.EncodeToString(h.Sum(nil)[:8]), int(n)
+		r.Version, r.gzSize = hex.EncodeToString(h.Sum(nil)[:8]), int(n)
 	}
 	if f, err := web.Open("web/app.wasm.gz"); err == nil {
 		// gzip's trailer ends with ISIZE, the inflated size mod 2³².
@@ -97,91 +86,48 @@ func newResources(web fs.FS) *resources {
 		if rs, ok := f.(io.ReadSeeker); ok && r.gzSize >= 4 {
 			if _, err := rs.Seek(-4, io.SeekEnd); err == nil {
 				if _, err := io.ReadFull(rs, isize[:]); err == nil {
-					r.wasmSize = int(binary.LittleEndian.Uint32(isize[:]))
+					r.WasmSize = int(binary.LittleEndian.Uint32(isize[:]))
 				}
 			}
 		}
 		f.Close()
 	}
-	fs.WalkDir(web, "web", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || strings.HasSuffix(p, ".gz") || !compressible(p) {
-			return nil
-		}
-		if body, err := fs.ReadFile(web, p); err == nil {
-			var b bytes.Buffer
-			zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
-			zw.Write(body)
-			zw.Close()
-			r.gz[p] = b.Bytes()
-		}
-		return nil
-	})
+	// Only app.wasm is embedded gzipped; the small files are gzipped now.
+	r.Gz = webapp.GzipBuild(web, "web")
+	r.Serve = r.serveWasm
 	return r
 }
 
-func compressible(p string) bool {
-	switch path.Ext(p) {
-	case ".js", ".css", ".svg", ".json", ".html", ".webmanifest":
+// serveWasm answers app.wasm from app.wasm.gz, inflated for a client that
+// takes no gzip, and hides the .gz files themselves.
+func (r *resources) serveWasm(w http.ResponseWriter, req *http.Request, p string) bool {
+	if strings.HasSuffix(p, ".gz") {
+		http.NotFound(w, req)
 		return true
 	}
-	return false
-}
-
-// Resolve maps /web/… to itself: the files are served by this handler.
-func (r *resources) Resolve(location string) string {
-	if location == "" || location == "/" {
-		return "/"
+	if p != "web/app.wasm" {
+		return false
 	}
-	return location
-}
-
-func (r *resources) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	p := strings.TrimPrefix(path.Clean(req.URL.Path), "/")
-	if !strings.HasPrefix(p, "web/") || strings.HasSuffix(p, ".gz") {
-		http.NotFound(w, req)
-		return
-	}
-	acceptsGzip := strings.Contains(req.Header.Get("Accept-Encoding"), "gzip")
-	h := w.Header()
-	h.Set("X-Wasm-Length", strconv.Itoa(r.wasmSize))
-	h.Set("Vary", "Accept-Encoding")
-	if p == "web/app.wasm" {
-		f, err := r.fs.Open("web/app.wasm.gz")
-		if err != nil {
-			http.NotFound(w, req)
-			return
-		}
-		defer f.Close()
-		h.Set("Content-Type", "application/wasm")
-		if acceptsGzip {
-			h.Set("Content-Encoding", "gzip")
-			h.Set("Content-Length", strconv.Itoa(r.gzSize))
-			io.Copy(w, f)
-			return
-		}
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			http.Error(w, "corrupt build", http.StatusInternalServerError)
-			return
-		}
-		h.Set("Content-Length", strconv.Itoa(r.wasmSize))
-		io.Copy(w, zr)
-		return
-	}
-	body, err := fs.ReadFile(r.fs, p)
+	f, err := r.FS.Open("web/app.wasm.gz")
 	if err != nil {
 		http.NotFound(w, req)
-		return
+		return true
 	}
-	if ctype := mime.TypeByExtension(path.Ext(p)); ctype != "" {
-		h.Set("Content-Type", ctype)
-	}
-	if gz, ok := r.gz[p]; ok && acceptsGzip {
+	defer f.Close()
+	h := w.Header()
+	h.Set("Content-Type", webapp.ContentType(p))
+	if webapp.AcceptsGzip(req) {
 		h.Set("Content-Encoding", "gzip")
-		h.Set("Content-Length", strconv.Itoa(len(gz)))
-		w.Write(gz)
-		return
+		h.Set("Content-Length", strconv.Itoa(r.gzSize))
+		io.Copy(w, f)
+		return true
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.Write(body)
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		http.Error(w, "corrupt build", http.StatusInternalServerError)
+		return true
+	}
+	h.Set("Content-Length", strconv.Itoa(r.WasmSize))
+	io.Copy(w, zr)
+	return true
 }

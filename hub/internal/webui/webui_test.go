@@ -57,8 +57,8 @@ func TestResources(t *testing.T) {
 		"web/icon.png":    {Data: []byte("\x89PNG")},
 		"secret.txt":      {Data: []byte("no")},
 	})
-	if r.wasmSize != len(wasm) || r.version == "" {
-		t.Errorf("size %d, version %q", r.wasmSize, r.version)
+	if r.WasmSize != len(wasm) || r.Version == "" {
+		t.Errorf("size %d, version %q", r.WasmSize, r.Version)
 	}
 	for _, tc := range []struct {
 		path, accept, ctype, encoding string

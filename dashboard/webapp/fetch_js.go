@@ -1,6 +1,6 @@
 //go:build js && wasm
 
-package ui
+package webapp
 
 import (
 	"context"
@@ -8,24 +8,33 @@ import (
 	"syscall/js"
 )
 
-// send is one HTTP exchange through the browser's fetch. net/http would do
-// the same through fetch too, but linking its client doubles app.wasm.
-func (a *API) send(ctx context.Context, method, url string, body []byte) (int, []byte, error) {
+// Fetch is one HTTP exchange through the browser's fetch: net/http would do
+// the same through fetch too, but linking its client doubles app.wasm. It
+// answers the status and the body.
+func Fetch(ctx context.Context, r Request) (int, []byte, error) {
 	global := js.Global()
 	headers := global.Get("Headers").New()
-	headers.Call("set", "Authorization", "Bearer "+a.Token)
+	if r.Auth != "" {
+		headers.Call("set", "Authorization", r.Auth)
+	}
 	headers.Call("set", "Accept", "application/json")
 	opts := global.Get("Object").New()
-	opts.Set("method", method)
+	opts.Set("method", r.Method)
 	opts.Set("headers", headers)
 	opts.Set("cache", "no-store")
-	opts.Set("credentials", "omit") // the token is the only credential
-	if body != nil {
+	if r.OmitCredentials {
+		opts.Set("credentials", "omit")
+	}
+	if r.Body != nil {
 		headers.Call("set", "Content-Type", "application/json")
-		opts.Set("body", string(body))
+		opts.Set("body", string(r.Body))
 	}
 	abort := global.Get("AbortController").New()
-	opts.Set("signal", abort.Get("signal"))
+	if r.Timeout > 0 {
+		opts.Set("signal", global.Get("AbortSignal").Call("timeout", r.Timeout.Milliseconds()))
+	} else {
+		opts.Set("signal", abort.Get("signal"))
+	}
 
 	type result struct {
 		status int
@@ -41,7 +50,7 @@ func (a *API) send(ctx context.Context, method, url string, body []byte) (int, [
 	onBody := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		u8 := global.Get("Uint8Array").New(args[0])
 		n := u8.Get("length").Int()
-		if n > maxAnswer {
+		if n > r.MaxAnswer {
 			done <- result{err: errors.New("answer too large")}
 			return nil
 		}
@@ -61,13 +70,13 @@ func (a *API) send(ctx context.Context, method, url string, body []byte) (int, [
 	defer onResp.Release()
 	defer onBody.Release()
 	defer onErr.Release()
-	global.Call("fetch", url, opts).Call("then", onResp).Call("then", onBody).Call("catch", onErr)
+	global.Call("fetch", r.URL, opts).Call("then", onResp).Call("then", onBody).Call("catch", onErr)
 	select {
-	case r := <-done:
-		return r.status, r.data, r.err
+	case res := <-done:
+		return res.status, res.data, res.err
 	case <-ctx.Done():
-		abort.Call("abort")
-		<-done // the promise rejects: wait, so no callback runs after Release
+		abort.Call("abort") // no effect under a Timeout: that signal ends it
+		<-done              // the promise settles: wait, so no callback runs after Release
 		return 0, nil, ctx.Err()
 	}
 }
