@@ -137,7 +137,7 @@ func banner(w io.Writer, h *hub.Hub, brokerURL string) {
 	if addr := h.HTTPSAddr(); addr != "" {
 		base = "https://" + browsable(addr)
 	}
-	fmt.Fprintf(w, "kuaifan hub\n  dashboard          %s/\n  HTTP API           %s/api/\n", base, base)
+	fmt.Fprintf(w, "kuaifan hub\n  dashboard          %s/\n  HTTP API           %s/api/\n  responder app      %s/responder/\n", base, base, base)
 	if addr := h.HTTPSAddr(); addr != "" && h.HTTPAddr() != "" {
 		fmt.Fprintf(w, "  HTTP               http://%s/ (redirects to HTTPS; /healthz, /metrics served)\n", browsable(h.HTTPAddr()))
 	}

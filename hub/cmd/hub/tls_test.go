@@ -36,7 +36,7 @@ func TestBannerPlain(t *testing.T) {
 	var out bytes.Buffer
 	banner(&out, h.Hub, "")
 	want := "kuaifan hub\n  dashboard          http://" + h.HTTPAddr() + "/\n  HTTP API           http://" + h.HTTPAddr() +
-		"/api/\n  MQTT broker        tcp://" + h.MQTTAddr() + "\n"
+		"/api/\n  responder app      http://" + h.HTTPAddr() + "/responder/\n  MQTT broker        tcp://" + h.MQTTAddr() + "\n"
 	if out.String() != want {
 		t.Errorf("banner:\n%s\nwant:\n%s", out.String(), want)
 	}
