@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"kuaifan/hub/hubtest"
 	"kuaifan/protocol"
 	"kuaifan/protocol/api"
+	"kuaifan/testkit/browsertest"
 	"kuaifan/testkit/dashboardtest"
 )
 
@@ -309,23 +309,6 @@ func waitTerminal(t *testing.T, addr string) {
 // fired had the release not ended it.
 const holdSettle = 1500 * time.Millisecond
 
-// chromium finds Debian's Chromium. Without it the test is skipped, or
-// fails under CI=true, where a missing tool is a broken machine.
-func chromium(t testing.TB) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	msg := "chromium is not installed: apt-get install chromium fonts-noto-cjk (or run make test, which installs it)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
 // browser is one headless Chromium tab the size of a 7" tablet.
 type browser struct {
 	t   testing.TB
@@ -334,20 +317,7 @@ type browser struct {
 
 func newBrowser(t testing.TB) *browser {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
-		chromedp.NoSandbox, // CI runs as root
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("lang", "en-US"),
-		chromedp.WindowSize(1024, 600),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelTab := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	t.Cleanup(func() {
-		cancelTab()
-		cancelAlloc()
-	})
+	ctx := browsertest.Start(t, chromedp.Flag("lang", "en-US"), chromedp.WindowSize(1024, 600))
 	// The 7" tablet's screen, exactly (the window's size includes its frame).
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1024, 600)); err != nil {
 		t.Fatalf("starting chromium: %v", err)

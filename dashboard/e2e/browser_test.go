@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -12,24 +11,9 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/performance"
 	"github.com/chromedp/chromedp"
-)
 
-// chromium finds Debian's Chromium. Without it the test is skipped, or
-// fails under CI=true, where a missing tool is a broken machine.
-func chromium(t testing.TB) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	msg := "chromium is not installed: apt-get install chromium fonts-noto-cjk (or run make test, which installs it)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
+	"kuaifan/testkit/browsertest"
+)
 
 // browser is one headless Chromium tab.
 type browser struct {
@@ -39,20 +23,7 @@ type browser struct {
 
 func newBrowser(t testing.TB) *browser {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
-		chromedp.NoSandbox, // CI runs as root
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.WindowSize(1600, 1000),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelTab := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	t.Cleanup(func() {
-		cancelTab()
-		cancelAlloc()
-	})
+	ctx := browsertest.Start(t, chromedp.Flag("disable-quic", true), chromedp.WindowSize(1600, 1000))
 	// Start the browser now, so that a missing or broken Chromium fails
 	// here; the browser lives as long as ctx.
 	if err := chromedp.Do(ctx); err != nil {
