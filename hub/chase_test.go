@@ -193,7 +193,7 @@ func TestChaseOverHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := got.Timeline[len(got.Timeline)-1]
-	if got.Offer != nil || d.Type != api.EntryOfferDismissed || d.Unit != "car-near" || d.Actor != api.ActorDispatcher ||
+	if got.Offer != nil || d.Type != api.EntryOfferDismissed || d.Unit != "car-near" || d.Actor != byAdminToken ||
 		d.Reason != api.ReasonDismissed || d.Params == nil || d.Params.Note != "car-near guards the bank" || len(got.Recommendations) == 0 {
 		t.Errorf("dismissed: offer %+v, entry %+v", got.Offer, d)
 	}

@@ -26,7 +26,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"kuaifan/hub/internal/access"
 	"kuaifan/hub/internal/api"
+	"kuaifan/hub/internal/audit"
 	"kuaifan/hub/internal/broker"
 	"kuaifan/hub/internal/connlimit"
 	"kuaifan/hub/internal/dispatch"
@@ -109,8 +111,18 @@ type Config struct {
 	// properties id and name, as kuaifan/protocol/cameras reads it), served
 	// at /api/cameras; a sighting may name one of them, and no other. "":
 	// none. A file that does not read stops the hub at start.
-	Cameras    string
-	AdminToken string // empty: read <DataDir>/admin.token, or generate it there
+	Cameras string
+	// AdminToken is the bootstrap admin token, for machines (the hub's own
+	// commands, scripts, the simulator); empty: read <DataDir>/admin.token,
+	// or generate it there. People sign in with their accounts.
+	AdminToken string
+	// SessionIdle and SessionMax end a person's session after so long
+	// without a call, and so long after sign-in; 30 min and 12 h.
+	SessionIdle time.Duration
+	SessionMax  time.Duration
+	// PasswordHashing is argon2id's cost for new passwords; zero:
+	// access.DefaultHashing (about 50 ms a hash).
+	PasswordHashing access.Hashing
 
 	Retention      time.Duration // positions; 90 days (whole UTC days are dropped)
 	EventRetention time.Duration // unit events; 1 year
@@ -202,6 +214,13 @@ type Hub struct {
 	responder *responder.Server
 	tiles     *tiles.Server // nil without a tile package
 	registry  *prometheus.Registry
+	access    *access.Service
+	audit     *audit.Log
+	api       *api.Handler
+	// firstAdmin is the file with the first admin's one-time password
+	// while it is unchanged; firstAdminMade says it was made now.
+	firstAdmin     string
+	firstAdminMade bool
 
 	httpLn  net.Listener // plain HTTP; nil with TLS and no HTTPAddr
 	httpsLn net.Listener // nil without TLS
@@ -255,6 +274,16 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 	}
 	if h.token, h.tokenFile, err = adminToken(cfg.AdminToken, cfg.DataDir); err != nil {
 		return nil, err
+	}
+	if h.access, err = access.New(access.Config{Dir: cfg.DataDir, BootstrapToken: h.token, SessionIdle: cfg.SessionIdle,
+		SessionMax: cfg.SessionMax, Hashing: cfg.PasswordHashing, Logger: log.With("component", "access")}); err != nil {
+		return nil, fmt.Errorf("hub: %w", err)
+	}
+	if h.firstAdmin, h.firstAdminMade, err = h.access.EnsureFirstAdmin(); err != nil {
+		return nil, fmt.Errorf("hub: %w", err)
+	}
+	if h.audit, err = audit.Open(cfg.DataDir, nil); err != nil {
+		return nil, fmt.Errorf("hub: %w", err)
 	}
 	// Before the store: a certificate that does not load stops the hub
 	// before it takes anything from anyone.
@@ -348,7 +377,7 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 		}
 	}
 
-	h.stream = stream.New(stream.Config{AdminToken: h.token, OriginPatterns: cfg.AllowedOrigins,
+	h.stream = stream.New(stream.Config{Bearer: h.bearerOK, OriginPatterns: cfg.AllowedOrigins,
 		Logger: log.With("component", "stream"), Registerer: h.registry}, streamSource{h.fleet, h.dispatch})
 
 	var disconnect func(string)
@@ -370,13 +399,14 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 		}
 		h.httpsLn = h.limitConns(h.httpsLn)
 	}
+	h.api = api.New(api.Config{Fleet: h.fleet, Dispatch: h.dispatch, Stream: h.stream, Ticket: h.stream.TicketFor,
+		Dashboard: h.site(), Districts: dists, Cameras: cams, History: h.store.History(), Tracks: h.store.History(),
+		Access: h.access, Audit: h.audit, Disconnect: disconnect, Publish: h.bus.Publish, Topics: topics, Phones: phoneReports.Handler(),
+		Metrics: promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{}), Degraded: h.degraded,
+		Logger: log.With("component", "api")})
 	h.http = &http.Server{
-		TLSConfig: tlsCfg,
-		Handler: api.New(api.Config{Fleet: h.fleet, Dispatch: h.dispatch, Stream: h.stream, Ticket: h.stream.Ticket,
-			Dashboard: h.site(), Districts: dists, Cameras: cams, History: h.store.History(), Tracks: h.store.History(),
-			AdminToken: h.token, Disconnect: disconnect, Publish: h.bus.Publish, Topics: topics, Phones: phoneReports.Handler(),
-			Metrics: promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{}), Degraded: h.degraded,
-			Logger: log.With("component", "api")}),
+		TLSConfig:         tlsCfg,
+		Handler:           h.api,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       orDefault(cfg.HTTPReadTimeout, defaultHTTPReadTimeout),
 		WriteTimeout:      orDefault(cfg.HTTPWriteTimeout, defaultHTTPWriteTimeout),
@@ -683,7 +713,21 @@ func (h *Hub) MQTTAddr() string {
 	return h.embedded.Addr().String()
 }
 
-// AdminToken is the token the API requires.
+// bearerOK admits a Bearer token to the live stream: the bootstrap token or
+// any live API token (every role may watch).
+func (h *Hub) bearerOK(token string) bool {
+	_, err := h.access.Bearer(token)
+	return err == nil
+}
+
+// FirstAdmin is the file holding the first admin's one-time password while
+// it is unchanged ("" once changed), and whether this start made it.
+func (h *Hub) FirstAdmin() (file string, made bool) { return h.firstAdmin, h.firstAdminMade }
+
+// AuditFile is the audit log.
+func (h *Hub) AuditFile() string { return h.audit.Path() }
+
+// AdminToken is the bootstrap admin token.
 func (h *Hub) AdminToken() string { return h.token }
 
 // AdminTokenFile is where the token was read or written, or "" if configured.
@@ -728,6 +772,13 @@ func (h *Hub) Run(ctx context.Context) error {
 	go func() {
 		defer close(streamDone)
 		h.stream.Run(streamCtx)
+	}()
+	accessCtx, stopAccess := context.WithCancel(context.Background())
+	defer stopAccess()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		h.access.Run(accessCtx)
 	}()
 	responderCtx, stopResponder := context.WithCancel(context.Background())
 	defer stopResponder()
@@ -778,8 +829,12 @@ func (h *Hub) Run(ctx context.Context) error {
 		h.log.Warn("closing the broker", "err", cerr)
 	}
 	close(snapDone)
+	stopAccess()
 	wg.Wait()
 	h.fleet.Close()
+	if cerr := h.audit.Close(); cerr != nil {
+		h.log.Warn("closing the audit log", "err", cerr)
+	}
 	if cerr := h.store.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
@@ -808,5 +863,8 @@ func (h *Hub) closeAll() {
 	}
 	if h.store != nil {
 		h.store.Close()
+	}
+	if h.audit != nil {
+		h.audit.Close()
 	}
 }

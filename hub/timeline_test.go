@@ -151,7 +151,7 @@ func TestTimelineReasons(t *testing.T) {
 		typ, reason, unit, actor string
 		ok                       func(p *api.Params) bool // the params beyond what Check asks, if set
 	}{
-		{api.EntryCreated, api.ReasonReported, "", "dispatcher", func(p *api.Params) bool {
+		{api.EntryCreated, api.ReasonReported, "", byAdminToken, func(p *api.Params) bool {
 			return p.Kind == "assault" && p.Priority == 1 && *p.Lat == lat0 && *p.Lon == lon0
 		}},
 		{api.EntryRecommended, api.ReasonRanked, "", "auto", func(p *api.Params) bool {
@@ -165,16 +165,16 @@ func TestTimelineReasons(t *testing.T) {
 		{api.EntryDispatched, api.ReasonReplacing, "car-3", "auto", func(p *api.Params) bool { return p.Other == "car-2" && p.State == "timeout" }},
 		{api.EntryAck, "", "car-3", "car-3", nil},
 		{api.EntryCancelled, api.ReasonLateAck, "car-2", "auto", func(p *api.Params) bool { return p.State == "timeout" }},
-		{api.EntrySighting, api.ReasonSighted, "", "dispatcher", func(p *api.Params) bool {
+		{api.EntrySighting, api.ReasonSighted, "", byAdminToken, func(p *api.Params) bool {
 			return *p.Lat == south && *p.Lon == lon0 && p.Source == "camera 113-07"
 		}},
 		{api.EntryUpdateLocation, api.ReasonRetargeted, "car-3", "auto", func(p *api.Params) bool { return *p.Lat == south && *p.Lon == lon0 }},
 		{api.EntryOffered, api.ReasonSooner, "car-west", "auto", func(p *api.Params) bool { return f(p)+60 < *p.BestETAS }},
-		{api.EntryOfferDismissed, api.ReasonDismissed, "car-west", "dispatcher", func(p *api.Params) bool { return p.Note == "wait for the next camera" }},
-		{api.EntrySighting, api.ReasonSighted, "", "dispatcher", func(p *api.Params) bool { return p.Source == "camera 113-08" }},
+		{api.EntryOfferDismissed, api.ReasonDismissed, "car-west", byAdminToken, func(p *api.Params) bool { return p.Note == "wait for the next camera" }},
+		{api.EntrySighting, api.ReasonSighted, "", byAdminToken, func(p *api.Params) bool { return p.Source == "camera 113-08" }},
 		{api.EntryUpdateLocation, api.ReasonRetargeted, "car-3", "auto", nil},
 		{api.EntryOffered, api.ReasonSooner, "car-west", "auto", nil},
-		{api.EntryDispatched, api.ReasonOfferTaken, "car-west", "dispatcher", func(p *api.Params) bool {
+		{api.EntryDispatched, api.ReasonOfferTaken, "car-west", byAdminToken, func(p *api.Params) bool {
 			return p.ETAS != nil && p.BestETAS != nil && f(p)+60 < *p.BestETAS
 		}},
 		{api.EntryAck, "", "car-west", "car-west", nil},
@@ -183,10 +183,10 @@ func TestTimelineReasons(t *testing.T) {
 		{api.EntryCleared, "", "car-3", "car-3", nil},
 		{api.EntryCleared, "", "car-west", "car-west", nil},
 		{api.EntryClosed, api.ReasonAllCleared, "", "auto", nil},
-		{api.EntryReopened, api.ReasonReopened, "", "dispatcher", func(p *api.Params) bool { return p.Note == "the suspects came back" }},
-		{api.EntryDispatched, api.ReasonNotRecommended, "car-old", "dispatcher", nil},
-		{api.EntryCancelled, api.ReasonIncidentClosed, "car-old", "dispatcher", nil},
-		{api.EntryClosed, api.ReasonByPerson, "", "dispatcher", func(p *api.Params) bool { return p.Note == "handed over to the criminal police" }},
+		{api.EntryReopened, api.ReasonReopened, "", byAdminToken, func(p *api.Params) bool { return p.Note == "the suspects came back" }},
+		{api.EntryDispatched, api.ReasonNotRecommended, "car-old", byAdminToken, nil},
+		{api.EntryCancelled, api.ReasonIncidentClosed, "car-old", byAdminToken, nil},
+		{api.EntryClosed, api.ReasonByPerson, "", byAdminToken, func(p *api.Params) bool { return p.Note == "handed over to the criminal police" }},
 	}
 	types := map[string]bool{}
 	for i, e := range inc.Timeline {
@@ -361,7 +361,7 @@ func TestReopen(t *testing.T) {
 		len(got.Timeline) != len(closed.Timeline)+1 {
 		t.Errorf("reopened: %+v", got)
 	}
-	if e.Type != api.EntryReopened || e.Actor != "dispatcher" || e.Reason != api.ReasonReopened || e.Params.Note != "the owner saw the thief again" {
+	if e.Type != api.EntryReopened || e.Actor != byAdminToken || e.Reason != api.ReasonReopened || e.Params.Note != "the owner saw the thief again" {
 		t.Errorf("reopened entry %+v", e)
 	}
 	if len(got.Recommendations) != 1 || got.Recommendations[0].Unit != "car-1" {
@@ -429,3 +429,7 @@ func TestReopen(t *testing.T) {
 		}
 	}
 }
+
+// byAdminToken is how the timeline names a step taken with the bootstrap
+// admin token, as these tests take them (hubtest's Do).
+const byAdminToken = api.ActorTokenPrefix + "admin"

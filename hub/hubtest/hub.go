@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"kuaifan/hub"
+	"kuaifan/hub/internal/access"
 	"kuaifan/testkit/poll"
 )
 
@@ -45,6 +46,8 @@ func Start(t testing.TB, edit func(*hub.Config)) *Hub {
 	cfg.MQTTAddr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.AdminToken = "test-admin-token"
+	// Passwords cheap to hash: hubs start by the hundred in the tests.
+	cfg.PasswordHashing = access.Hashing{Time: 1, MemoryKiB: 256, Threads: 1}
 	cfg.AckInterval = 20 * time.Millisecond
 	cfg.Logger = Logger(t)
 	if edit != nil {

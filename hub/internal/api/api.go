@@ -1,23 +1,27 @@
 // Package api is the hub's HTTP API: enrolment and revocation of units, the
-// live fleet and its history, matching, health and metrics. Everything under
-// /api needs the admin token as a Bearer token; errors are JSON objects
+// live fleet and its history, matching, incidents and dispatch, people's
+// sessions, accounts and API tokens, the audit log, health and metrics.
+// Every endpoint has a rule (routes.go): the least role that may call it,
+// checked before the handler runs, and every accepted write is audited;
+// errors are JSON objects
 // {"error": "..."} with the matching status. The requests and answers are
 // the types of kuaifan/protocol/api (imported here as wire).
 package api
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"kuaifan/hub/internal/bearer"
+	"kuaifan/hub/internal/access"
+	"kuaifan/hub/internal/audit"
 	"kuaifan/hub/internal/clip"
 	"kuaifan/hub/internal/dispatch"
 	"kuaifan/hub/internal/fleet"
@@ -33,17 +37,20 @@ type Config struct {
 	Fleet      *fleet.Fleet
 	Dispatch   *dispatch.Dispatcher
 	Stream     http.Handler               // GET /ws; authenticates itself (Bearer or ticket)
-	Ticket     func() (string, time.Time) // a single-use ticket for /ws
-	AdminToken string
-	Disconnect func(unit string) // drops a revoked unit's connection now; nil with an external broker
-	Metrics    http.Handler      // served at /metrics
-	Dashboard  http.Handler      // served at / (every path the API does not take)
-	Districts  *districts.Set    // GET /api/districts; nil: none
-	Cameras    []wire.Camera     // GET /api/cameras; nil: none
-	History    AreaSource        // GET /api/history; nil: not served
-	Tracks     TrackSource       // with History, GET /api/incidents/{id}/replay; nil: the replay is 404
-	Health     func() error      // nil error: healthy
-	Degraded   func() string     // "": not degraded; else why (the hub serves, an operator must look)
+	// Ticket issues a single-use ticket for /ws; its connection lasts
+	// while valid says the caller's session or token does.
+	Ticket func(valid func() bool) (string, time.Time)
+	Access     *access.Service            // who may call what: accounts, tokens, sessions
+	Audit      *audit.Log                 // every accepted write; nil: none kept
+	Disconnect func(unit string)          // drops a revoked unit's connection now; nil with an external broker
+	Metrics    http.Handler               // served at /metrics
+	Dashboard  http.Handler               // served at / (every path the API does not take)
+	Districts  *districts.Set             // GET /api/districts; nil: none
+	Cameras    []wire.Camera              // GET /api/cameras; nil: none
+	History    AreaSource                 // GET /api/history; nil: not served
+	Tracks     TrackSource                // with History, GET /api/incidents/{id}/replay; nil: the replay is 404
+	Health     func() error               // nil error: healthy
+	Degraded   func() string              // "": not degraded; else why (the hub serves, an operator must look)
 	Logger     *slog.Logger
 	Now        func() time.Time
 
@@ -78,7 +85,6 @@ const (
 
 type server struct {
 	Config
-	token []byte
 }
 
 // districts serves the city's districts as GeoJSON.
@@ -100,59 +106,57 @@ func (s *server) cameras(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, cs)
 }
 
+// Handler serves the API.
+type Handler struct {
+	mux    *http.ServeMux
+	routes []Route
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// Routes lists every endpoint served, with its rule.
+func (h *Handler) Routes() []Route { return slices.Clone(h.routes) }
+
 // New returns the API's handler.
-func New(cfg Config) http.Handler {
+func New(cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &server{Config: cfg, token: []byte(cfg.AdminToken)}
+	if cfg.Access == nil {
+		panic("api: Config.Access is required")
+	}
+	s := &server{Config: cfg}
 	mux := http.NewServeMux()
 	if cfg.Dashboard != nil {
 		mux.Handle("/", cfg.Dashboard)
 	}
-	mux.Handle("/healthz", methods{http.MethodGet: s.health})
-	if cfg.Metrics != nil {
-		mux.Handle("/metrics", cfg.Metrics)
+	routes := s.routes()
+	byPath := map[string]methods{}
+	var paths []string
+	for _, rt := range routes {
+		m := byPath[rt.Path]
+		if m == nil {
+			m = methods{}
+			byPath[rt.Path] = m
+			paths = append(paths, rt.Path)
+		}
+		if _, dup := m[rt.Method]; dup {
+			panic("api: two rules for " + rt.Method + " " + rt.Path)
+		}
+		m[rt.Method] = s.guard(rt).ServeHTTP
 	}
-	mux.Handle("/api/units", s.auth(methods{http.MethodGet: s.listUnits, http.MethodPost: s.enrol}))
-	mux.Handle("/api/units/{id}", s.auth(methods{http.MethodGet: s.getUnit, http.MethodDelete: s.revoke}))
-	mux.Handle("/api/units/{id}/track", s.auth(methods{http.MethodGet: s.track}))
-	mux.Handle("/api/units/{id}/secret", s.auth(methods{http.MethodPost: s.rotateSecret}))
-	if cfg.History != nil {
-		mux.Handle("/api/history", s.auth(methods{http.MethodGet: s.history}))
+	for _, p := range paths {
+		mux.Handle(p, byPath[p])
 	}
-	mux.Handle("/api/match", s.auth(methods{http.MethodGet: s.match}))
-	mux.Handle("/api/districts", s.auth(methods{http.MethodGet: s.districts}))
-	mux.Handle("/api/cameras", s.auth(methods{http.MethodGet: s.cameras}))
-	mux.Handle("/api/qr", s.auth(methods{http.MethodPost: s.qr}))
-	if cfg.Dispatch != nil {
-		mux.Handle("/api/incidents", s.auth(methods{http.MethodGet: s.listIncidents, http.MethodPost: s.createIncident}))
-		mux.Handle("/api/incidents/{id}", s.auth(methods{http.MethodGet: s.getIncident}))
-		mux.Handle("/api/incidents/{id}/assign", s.auth(methods{http.MethodPost: s.assign}))
-		mux.Handle("/api/incidents/{id}/sightings", s.auth(methods{http.MethodPost: s.sighting}))
-		mux.Handle("/api/incidents/{id}/offer/dismiss", s.auth(methods{http.MethodPost: s.dismissOffer}))
-		mux.Handle("/api/incidents/{id}/close", s.auth(methods{http.MethodPost: s.closeIncident}))
-		mux.Handle("/api/incidents/{id}/reopen", s.auth(methods{http.MethodPost: s.reopen}))
-		mux.Handle("/api/kpi", s.auth(methods{http.MethodGet: s.kpi}))
-		mux.Handle("/api/incidents/export", s.auth(methods{http.MethodGet: s.incidentsExport}))
-		mux.Handle("/api/incidents/search", s.auth(methods{http.MethodGet: s.search}))
-		mux.Handle("/api/report/daily", s.auth(methods{http.MethodGet: s.dailyReport}))
-		mux.Handle("/api/incidents/{id}/replay", s.auth(methods{http.MethodGet: s.replay}))
-	}
-	if cfg.Stream != nil {
-		mux.Handle("/ws", cfg.Stream)
-		mux.Handle("/api/stream/ticket", s.auth(methods{http.MethodPost: s.ticket}))
-	}
-	if cfg.Phones != nil {
-		mux.Handle("/api/phones/", cfg.Phones)
-	}
-	mux.Handle("/api/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such API call: "+clip.String(r.Method)+" "+clip.String(r.URL.Path))
-	})))
-	return mux
+	// Any other path under /api is a 404 — to a caller the hub knows.
+	mux.Handle("/api/", s.guard(Route{Method: "GET", Path: "/api/", Need: access.Viewer, Unchanged: true,
+		handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusNotFound, "no such API call: "+clip.String(r.Method)+" "+clip.String(r.URL.Path))
+		})}))
+	return &Handler{mux: mux, routes: routes}
 }
 
 // methods routes by HTTP method and answers any other with a JSON 405.
@@ -167,29 +171,9 @@ func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k := range m {
 		allowed = append(allowed, k)
 	}
+	slices.Sort(allowed)
 	w.Header().Set("Allow", strings.Join(allowed, ", "))
 	writeError(w, http.StatusMethodNotAllowed, clip.String(r.Method)+" is not allowed on "+clip.String(r.URL.Path))
-}
-
-// auth admits a request carrying the admin token as a Bearer token.
-func (s *server) auth(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := bearer.Token(r.Header.Get("Authorization"))
-		if !ok || len(s.token) == 0 || subtle.ConstantTimeCompare([]byte(token), s.token) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="kuaifan"`)
-			// A refusal does not wait for the body. net/http reads what a
-			// handler left unread (up to 256 KiB) before it writes the
-			// answer, unless that says "Connection: close", and again when
-			// it closes the body after the handler, which the deadline cuts
-			// short: a client trickling a body held the connection and
-			// never heard the 401. Now it goes out as the handler returns.
-			w.Header().Set("Connection", "close")
-			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(refusalGrace))
-			writeError(w, http.StatusUnauthorized, "missing or wrong Bearer token")
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 func (s *server) health(w http.ResponseWriter, r *http.Request) {
@@ -227,6 +211,7 @@ func (s *server) enrol(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	noteTarget(r, e.ID)
 	secret, err := s.Fleet.Enrol(e, s.Now())
 	switch {
 	case errors.Is(err, fleet.ErrInvalid):

@@ -13,12 +13,23 @@ import (
 	"testing"
 	"time"
 
+	"kuaifan/hub/internal/access"
 	"kuaifan/testkit/leakcheck"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 const testToken = "test-admin-token"
+
+// testAccess admits the bootstrap token testToken, with no accounts yet.
+func testAccess(t testing.TB) *access.Service {
+	t.Helper()
+	a, err := access.New(access.Config{Dir: t.TempDir(), BootstrapToken: testToken, Hashing: access.Hashing{Time: 1, MemoryKiB: 64, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
 
 // serve runs the API behind a real HTTP server on 127.0.0.1:0 until the test
 // ends and returns its address.
@@ -45,7 +56,7 @@ func serve(t *testing.T, cfg Config) string {
 // answered at once and cut off, instead of the server waiting for the body
 // to drain it before it writes the 401.
 func TestAuthRefusesBeforeTheBody(t *testing.T) {
-	addr := serve(t, Config{AdminToken: testToken})
+	addr := serve(t, Config{Access: testAccess(t)})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +117,7 @@ func isClosed(err error) bool {
 
 // The scheme of the Authorization header is case-insensitive (RFC 7235 §2.1).
 func TestAuthBearerScheme(t *testing.T) {
-	addr := serve(t, Config{AdminToken: testToken})
+	addr := serve(t, Config{Access: testAccess(t)})
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}

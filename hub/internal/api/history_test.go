@@ -168,7 +168,7 @@ func historyGet(t *testing.T, addr, path string) *http.Response {
 // The limit, the peek beyond it and the page token, against the fake.
 func TestHistoryPages(t *testing.T) {
 	ps := fakePositions(2500)
-	addr := serve(t, Config{AdminToken: testToken, History: &fakeArea{ps: ps}})
+	addr := serve(t, Config{Access: testAccess(t), History: &fakeArea{ps: ps}})
 	var got []history.Position
 	after := ""
 	for range 4 {
@@ -214,7 +214,7 @@ func TestHistoryStreams(t *testing.T) {
 			}
 		}
 	}}
-	addr := serve(t, Config{AdminToken: testToken, History: fake})
+	addr := serve(t, Config{Access: testAccess(t), History: fake})
 	t.Cleanup(free)
 	resp := historyGet(t, addr, historyQ)
 	if resp.StatusCode != http.StatusOK {
@@ -332,7 +332,7 @@ func TestHistoryFailure(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var log syncBuffer
-			addr := serve(t, Config{AdminToken: testToken, History: &fakeArea{ps: fakePositions(5000), failAfter: tc.failAfter},
+			addr := serve(t, Config{Access: testAccess(t), History: &fakeArea{ps: fakePositions(5000), failAfter: tc.failAfter},
 				Logger: slog.New(slog.NewTextHandler(&log, nil))})
 			resp := historyGet(t, addr, historyQ)
 			body, err := io.ReadAll(resp.Body)

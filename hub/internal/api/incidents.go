@@ -29,11 +29,12 @@ func (s *server) createIncident(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	inc, err := s.Dispatch.Create(n, dispatch.ActorDispatcher)
+	inc, err := s.Dispatch.Create(n, actor(r))
 	if err != nil {
 		s.dispatchError(w, r, err)
 		return
 	}
+	noteTarget(r, inc.ID)
 	w.Header().Set("Location", "/api/incidents/"+inc.ID)
 	writeJSON(w, http.StatusCreated, inc)
 }
@@ -53,7 +54,7 @@ func (s *server) assign(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, `the body is {"unit": "<unit id>"}`)
 		return
 	}
-	inc, err := s.Dispatch.Assign(r.PathValue("id"), body.Unit, dispatch.ActorDispatcher)
+	inc, err := s.Dispatch.Assign(r.PathValue("id"), body.Unit, actor(r))
 	if err != nil {
 		s.dispatchError(w, r, err)
 		return
@@ -67,7 +68,7 @@ func (s *server) sighting(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	inc, err := s.Dispatch.Sighting(r.PathValue("id"), body, dispatch.ActorDispatcher)
+	inc, err := s.Dispatch.Sighting(r.PathValue("id"), body, actor(r))
 	if err != nil {
 		s.dispatchError(w, r, err)
 		return
@@ -83,7 +84,7 @@ func (s *server) dismissOffer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error()+`; the body is {"note": "<why>"} or empty`)
 		return
 	}
-	inc, err := s.Dispatch.DismissOffer(r.PathValue("id"), dispatch.ActorDispatcher, body.Note)
+	inc, err := s.Dispatch.DismissOffer(r.PathValue("id"), actor(r), body.Note)
 	if err != nil {
 		s.dispatchError(w, r, err)
 		return
@@ -99,7 +100,7 @@ func (s *server) closeIncident(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	inc, err := s.Dispatch.Close(r.PathValue("id"), dispatch.ActorDispatcher, body.Note)
+	inc, err := s.Dispatch.Close(r.PathValue("id"), actor(r), body.Note)
 	if err != nil {
 		s.dispatchError(w, r, err)
 		return
@@ -107,16 +108,14 @@ func (s *server) closeIncident(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, inc)
 }
 
-// reopen opens a closed incident again; {"reason": "…"} is required. The
-// actor is "dispatcher": there are no accounts yet, and whoever holds the
-// admin token acts as the supervisor.
+// reopen opens a closed incident again; {"reason": "…"} is required.
 func (s *server) reopen(w http.ResponseWriter, r *http.Request) {
 	var body wire.Reopen
 	if err := decodeBody(w, r, &body); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error()+`; the body is {"reason": "<why it is reopened>"}`)
 		return
 	}
-	inc, err := s.Dispatch.Reopen(r.PathValue("id"), dispatch.ActorDispatcher, body.Reason)
+	inc, err := s.Dispatch.Reopen(r.PathValue("id"), actor(r), body.Reason)
 	if err != nil {
 		s.dispatchError(w, r, err)
 		return
@@ -125,7 +124,8 @@ func (s *server) reopen(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) ticket(w http.ResponseWriter, r *http.Request) {
-	t, expires := s.Ticket()
+	p := principal(r)
+	t, expires := s.Ticket(func() bool { return s.Access.Valid(p) })
 	writeJSON(w, http.StatusOK, wire.Ticket{Ticket: t, Expires: expires.UnixMilli(),
 		ExpiresInS: time.Until(expires).Seconds()})
 }

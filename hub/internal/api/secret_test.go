@@ -86,7 +86,7 @@ func TestRotateSecret(t *testing.T) {
 	}
 	pub := &published{}
 	var cut []string
-	addr := serve(t, Config{Fleet: f, AdminToken: testToken, Publish: pub.publish, Topics: protocol.Topics{Root: "rr"},
+	addr := serve(t, Config{Fleet: f, Access: testAccess(t), Publish: pub.publish, Topics: protocol.Topics{Root: "rr"},
 		Disconnect: func(u string) { cut = append(cut, u) }})
 
 	tests := []struct {

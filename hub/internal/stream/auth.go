@@ -3,7 +3,6 @@ package stream
 import (
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -19,9 +18,14 @@ import (
 
 // Ticket issues a single-use ticket for /ws?ticket=…, valid for TicketTTL:
 // how a browser, which cannot set headers on a websocket, authenticates. The
-// API hands it out to a caller that presented the admin token. 256 random
+// API hands it out to a signed-in caller (a session or a token). 256 random
 // bits; only a hash is kept, and expired tickets are swept here.
-func (s *Stream) Ticket() (ticket string, expires time.Time) {
+func (s *Stream) Ticket() (ticket string, expires time.Time) { return s.TicketFor(nil) }
+
+// TicketFor issues a ticket whose connection lasts while valid reports true
+// (checked every Recheck): a person's stream ends with their session. nil:
+// for as long as the client stays.
+func (s *Stream) TicketFor(valid func() bool) (ticket string, expires time.Time) {
 	var raw [32]byte
 	_, _ = rand.Read(raw[:]) // never fails (crypto/rand crashes the program instead)
 	ticket = base64.RawURLEncoding.EncodeToString(raw[:])
@@ -30,50 +34,58 @@ func (s *Stream) Ticket() (ticket string, expires time.Time) {
 
 	s.ticketMu.Lock()
 	defer s.ticketMu.Unlock()
-	for k, exp := range s.tickets {
-		if !now.Before(exp) {
+	for k, t := range s.tickets {
+		if !now.Before(t.expires) {
 			delete(s.tickets, k)
 		}
 	}
-	s.tickets[sha256.Sum256([]byte(ticket))] = expires
+	s.tickets[sha256.Sum256([]byte(ticket))] = issued{expires: expires, valid: valid}
 	return ticket, expires
 }
 
-// redeem spends a ticket: true once, if it was issued and has not expired.
-func (s *Stream) redeem(ticket string) bool {
+// issued is a ticket not yet spent.
+type issued struct {
+	expires time.Time
+	valid   func() bool
+}
+
+// redeem spends a ticket: true once, if it was issued and has not expired,
+// with what keeps its connection valid.
+func (s *Stream) redeem(ticket string) (func() bool, bool) {
 	if ticket == "" {
-		return false
+		return nil, false
 	}
 	// Keyed by a hash, so the map lookup's timing says nothing about tickets.
 	key := sha256.Sum256([]byte(ticket))
 	s.ticketMu.Lock()
-	exp, ok := s.tickets[key]
+	t, ok := s.tickets[key]
 	delete(s.tickets, key)
 	s.ticketMu.Unlock()
-	return ok && s.cfg.Now().Before(exp)
+	return t.valid, ok && s.cfg.Now().Before(t.expires)
 }
 
-// authorize admits the admin token as a Bearer token, or a valid ticket in
-// the query; else it says what is wrong.
-func (s *Stream) authorize(r *http.Request) (string, bool) {
+// authorize admits a Bearer token the hub knows (Config.Bearer), or a valid
+// ticket in the query, with what keeps the connection valid (nil: always);
+// else it says what is wrong.
+func (s *Stream) authorize(r *http.Request) (valid func() bool, msg string, ok bool) {
 	if token, ok := bearer.Token(r.Header.Get("Authorization")); ok {
-		if s.cfg.AdminToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.AdminToken)) == 1 {
-			return "", true
+		if s.cfg.Bearer != nil && s.cfg.Bearer(token) {
+			return func() bool { return s.cfg.Bearer(token) }, "", true
 		}
-		return "wrong Bearer token", false
+		return nil, "wrong Bearer token", false
 	}
 	q := r.URL.Query()
 	if q.Has("ticket") {
-		if s.redeem(q.Get("ticket")) {
-			return "", true
+		if valid, ok := s.redeem(q.Get("ticket")); ok {
+			return valid, "", true
 		}
-		return "unknown, used or expired ticket: get a new one", false
+		return nil, "unknown, used or expired ticket: get a new one", false
 	}
 	if q.Has("token") || q.Has("access_token") {
-		// URLs end up in proxy and server logs: the admin token never goes there.
-		return "the admin token is not accepted in the URL: send it as a Bearer header, or use a ticket", false
+		// URLs end up in proxy and server logs: no token ever goes there.
+		return nil, "a token is not accepted in the URL: send it as a Bearer header, or use a ticket", false
 	}
-	return "a Bearer token or a ticket (?ticket=) is required", false
+	return nil, "a Bearer token or a ticket (?ticket=) is required", false
 }
 
 // checkOrigin allows a request without an Origin (not a browser: the auth

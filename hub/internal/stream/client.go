@@ -23,6 +23,10 @@ type client struct {
 	remote string
 	frames chan *frame // filled by the loop, emptied by the client's writer
 
+	// valid reports whether the client may still watch (its session or
+	// token lives); nil: always.
+	valid func() bool
+
 	needSnapshot bool        // owned by the loop
 	writing      atomic.Bool // a frame write is in progress
 
@@ -99,7 +103,8 @@ func (s *Stream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUpgradeRequired, "the stream is a websocket: upgrade required")
 		return
 	}
-	if msg, ok := s.authorize(r); !ok {
+	valid, msg, ok := s.authorize(r)
+	if !ok {
 		s.m.refused.WithLabelValues(refuseAuth).Inc()
 		log.Info("stream: connection refused", "reason", refuseAuth, "err", msg)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="kuaifan"`)
@@ -107,7 +112,7 @@ func (s *Stream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	cl := &client{remote: r.RemoteAddr, frames: make(chan *frame, s.cfg.ClientBuffer), needSnapshot: true}
+	cl := &client{remote: r.RemoteAddr, frames: make(chan *frame, s.cfg.ClientBuffer), needSnapshot: true, valid: valid}
 	if !s.register(cl) {
 		s.m.refused.WithLabelValues(refuseStopped).Inc()
 		writeError(w, http.StatusServiceUnavailable, "the stream has stopped")
@@ -179,11 +184,23 @@ func (s *Stream) serve(c *websocket.Conn, cl *client, log *slog.Logger) {
 		<-pinged
 	}()
 
+	var recheck <-chan time.Time
+	if cl.valid != nil {
+		t := time.NewTicker(s.cfg.Recheck)
+		defer t.Stop()
+		recheck = t.C
+	}
 	for {
 		select {
 		case <-readCtx.Done():
 			log.Debug("stream: client gone")
 			return
+		case <-recheck:
+			if !cl.valid() {
+				log.Info("stream: credentials ended; closing")
+				closeWithin(c, cl, StatusSignedOut, "signed out: sign in again")
+				return
+			}
 		case <-s.stopping:
 			closeWithin(c, cl, websocket.StatusGoingAway, "hub shutting down")
 			return

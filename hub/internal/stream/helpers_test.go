@@ -114,12 +114,12 @@ type fixture struct {
 	primes  int // see inOneWindow
 }
 
-// newFixture starts a stream with cfg (AdminToken, Registerer and Logger
+// newFixture starts a stream with cfg (Bearer, Registerer and Logger
 // filled in if empty); adjust tunes the Stream before it runs.
 func newFixture(t testing.TB, cfg Config, adjust ...func(*Stream)) *fixture {
 	t.Helper()
-	if cfg.AdminToken == "" {
-		cfg.AdminToken = testToken
+	if cfg.Bearer == nil {
+		cfg.Bearer = func(tok string) bool { return tok == testToken }
 	}
 	reg := prometheus.NewRegistry()
 	if cfg.Registerer == nil {

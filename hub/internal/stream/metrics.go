@@ -7,7 +7,7 @@ const (
 	dropTooSlow = "too_slow" // a frame could not be written within WriteTimeout
 	dropNoPong  = "no_pong"  // no answer to a ping within WriteTimeout
 
-	refuseAuth      = "auth"      // neither the admin token nor a valid ticket
+	refuseAuth      = "auth"      // neither a known Bearer token nor a valid ticket
 	refuseOrigin    = "origin"    // a page from a host not allowed
 	refuseHandshake = "handshake" // not a valid websocket handshake
 	refuseStopped   = "stopped"   // the stream has shut down

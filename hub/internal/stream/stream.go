@@ -21,9 +21,9 @@
 // snapshot queued instead. Each client's own goroutine writes, with a timeout:
 // a client that cannot take a frame within WriteTimeout is cut off.
 //
-// Auth happens before the upgrade: the admin token as a Bearer header (tools),
-// or a single-use ticket in the query (?ticket=…) for browsers, which cannot set
-// headers on a websocket. The admin token in the URL is never accepted. The
+// Auth happens before the upgrade: a token the hub knows as a Bearer header
+// (tools), or a single-use ticket in the query (?ticket=…) for browsers, which
+// cannot set headers on a websocket. A token in the URL is never accepted. The
 // Origin check (same host, or OriginPatterns) guards against other sites'
 // pages; a request without an Origin passes it, hence the auth.
 package stream
@@ -42,6 +42,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"kuaifan/protocol/api"
@@ -62,12 +63,16 @@ type Source interface {
 
 // Config tunes a Stream; zero values take the defaults.
 type Config struct {
-	Interval       time.Duration // batching window, default 100 ms
-	ClientBuffer   int           // frames queued per client before it is resynced, default 16
-	WriteTimeout   time.Duration // a client that cannot take a frame for this long is closed, default 10 s
-	OriginPatterns []string      // extra allowed Origin hosts (coder/websocket patterns); same host is always allowed
-	AdminToken     string        // accepted as Bearer
-	TicketTTL      time.Duration // default 30 s
+	Interval       time.Duration           // batching window, default 100 ms
+	ClientBuffer   int                     // frames queued per client before it is resynced, default 16
+	WriteTimeout   time.Duration           // a client that cannot take a frame for this long is closed, default 10 s
+	OriginPatterns []string                // extra allowed Origin hosts (coder/websocket patterns); same host is always allowed
+	Bearer         func(token string) bool // admits a Bearer token; nil: none
+	TicketTTL      time.Duration           // default 30 s
+	// Recheck is how often a connection's session or token is checked
+	// again: a signed-out person, a disabled account or a revoked token
+	// stops watching within it. Default 5 s.
+	Recheck time.Duration
 	Logger         *slog.Logger
 	Registerer     prometheus.Registerer // nil: metrics kept but not exported
 	Now            func() time.Time
@@ -79,6 +84,11 @@ const (
 	DefaultClientBuffer = 16
 	DefaultWriteTimeout = 10 * time.Second
 	DefaultTicketTTL    = 30 * time.Second
+	DefaultRecheck      = 5 * time.Second
+
+	// StatusSignedOut closes a connection whose session or token ended
+	// (a websocket close code for applications, 4000–4999).
+	StatusSignedOut websocket.StatusCode = 4001
 
 	// PingInterval is how often a client is pinged, so a dead peer is found
 	// even when nothing changes; it has WriteTimeout to answer.
@@ -123,7 +133,7 @@ type Stream struct {
 	stopping chan struct{}  // closed when Run ends: every client is closed
 
 	ticketMu sync.Mutex
-	tickets  map[[32]byte]time.Time // sha256 of a ticket → expiry
+	tickets  map[[32]byte]issued // by the sha256 of a ticket
 
 	running atomic.Bool
 
@@ -150,6 +160,9 @@ func New(cfg Config, src Source) *Stream {
 	if cfg.TicketTTL <= 0 {
 		cfg.TicketTTL = DefaultTicketTTL
 	}
+	if cfg.Recheck <= 0 {
+		cfg.Recheck = DefaultRecheck
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -171,7 +184,7 @@ func New(cfg Config, src Source) *Stream {
 		spareIncidents: make(map[string]struct{}),
 		clients:        make(map[*client]struct{}),
 		stopping:       make(chan struct{}),
-		tickets:        make(map[[32]byte]time.Time),
+		tickets:        make(map[[32]byte]issued),
 	}
 	for _, p := range cfg.OriginPatterns {
 		// A bad pattern would make coder/websocket refuse every foreign
