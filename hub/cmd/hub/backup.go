@@ -16,15 +16,20 @@ const backupUsage = `Usage: hub backup [-data DIR] -to FILE
 
 Copies the hub's durable state into one file, while the hub runs or when it
 is stopped: hub.db up to its last complete commit (every report confirmed to
-a unit and every enrolment made before the backup began is in it), units.log
-and admin.token, with a manifest and their SHA-256; nothing transient
-(hub.lock, hub.db.snapshot, *.corrupt-*). The copy of hub.db is scanned as
-the hub's start scans it, and FILE is read back whole before it is renamed
-into place: a backup that fails leaves nothing at FILE.
+a unit and every enrolment made before the backup began is in it), units.log,
+the history, and each of admin.token, admin.password (the first admin's
+one-time password, while unchanged), accounts.json (people and API tokens),
+audit.log (up to its last whole line) and -tls auto's tls-cert.pem and
+tls-key.pem that the directory has, with a manifest saying what is in it
+and every file's SHA-256; nothing transient (hub.lock, hub.db.snapshot,
+*.corrupt-*). The copy of hub.db is scanned as the hub's start scans it, and
+FILE is read back whole before it is renamed into place: a backup that fails
+leaves nothing at FILE.
 
 FILE is a tar archive, gzipped if its name ends in .gz or .tgz, created mode
-0600: it holds the admin token and the units' secret hashes — keep it as
-you keep the data directory. Bring it back with hub restore.
+0600: it holds the admin token, the units' secret hashes, the accounts'
+password hashes and the TLS key — keep it as you keep the data directory.
+Bring it back with hub restore.
 
 Exit status: 0 written, 1 the backup failed, 2 bad flags.
 
@@ -68,14 +73,16 @@ const restoreUsage = `Usage: hub restore -from FILE [-data DIR] [-force]
 
 Brings a backup (hub backup) back into the data directory DIR, which must be
 absent or empty; with -force, a non-empty DIR's hub.db, hub.db.snapshot,
-units.log and admin.token are kept as <name>.replaced-<time>. It takes DIR's
-lock: while a hub runs on DIR, restore refuses.
+units.log, history, admin.token, admin.password, accounts.json, audit.log,
+tls-cert.pem and tls-key.pem are kept as <name>.replaced-<time>. It takes
+DIR's lock: while a hub runs on DIR, restore refuses.
 
 The manifest, every file's size and SHA-256, and hub.db command by command
 are verified before anything is put in place (a bad backup leaves DIR as it
 was); then the store is checked as hub check does. Start the hub with
--data DIR afterwards: the units sign in with their secrets, and the admin
-token is the one backed up (unless HUB_ADMIN_TOKEN sets one).
+-data DIR afterwards: the units sign in with their secrets, people with their
+accounts as backed up (sessions are not: everyone signs in again), and the
+admin token is the one backed up (unless HUB_ADMIN_TOKEN sets one).
 
 Exit status: 0 restored, 1 the backup is bad or the restore failed, 2 could
 not start (a hub running on DIR, DIR not empty, bad flags).

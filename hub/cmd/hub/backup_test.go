@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"kuaifan/hub"
+	"kuaifan/hub/hubtest"
+	"kuaifan/hub/internal/access"
+	"kuaifan/hub/internal/audit"
 	"kuaifan/hub/internal/store"
 )
 
@@ -22,6 +26,21 @@ func runCmd(cmd func([]string, io.Writer, io.Writer) int, args ...string) (int, 
 func TestTokenFileName(t *testing.T) {
 	if store.TokenName != hub.TokenFile {
 		t.Fatalf("store.TokenName %q, hub.TokenFile %q", store.TokenName, hub.TokenFile)
+	}
+}
+
+// The store's names of the other files a backup carries are their owners'.
+func TestBackupFileNames(t *testing.T) {
+	for _, c := range [][2]string{
+		{store.AccountsName, access.AccountsFile},
+		{store.FirstAdminName, access.FirstAdminFile},
+		{store.AuditName, audit.File},
+		{store.TLSCertName, hub.AutoCertFile},
+		{store.TLSKeyName, hub.AutoKeyFile},
+	} {
+		if c[0] != c[1] {
+			t.Errorf("store's %q, its owner's %q", c[0], c[1])
+		}
 	}
 }
 
@@ -99,5 +118,71 @@ func TestBackupRestoreCommands(t *testing.T) {
 	os.WriteFile(bad, data[:len(data)/2], 0o600)
 	if code, _, errOut := runCmd(restore, "-from", bad, "-data", filepath.Join(t.TempDir(), "new")); code != 1 || !strings.Contains(errOut, "not a whole hub backup") {
 		t.Errorf("restore of half a backup: exit %d, %s", code, errOut)
+	}
+}
+
+// A running hub's files of people and TLS — accounts.json, admin.password,
+// audit.log, -tls auto's pair — go into the backup, the manifest says so,
+// and restore brings them back as they were: a hub started on the restored
+// directory serves the same certificate and makes no new first admin.
+func TestBackupRestorePeopleCommands(t *testing.T) {
+	h := hubtest.Start(t, func(c *hub.Config) { c.AdminToken = ""; c.TLSAuto = true })
+	src := h.Config.DataDir
+	req, _ := http.NewRequest("POST", h.URL+"/api/units", strings.NewReader(`{"id":"car-1","type":"car"}`))
+	req.Header.Set("Authorization", "Bearer "+h.AdminToken())
+	resp, err := h.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("enrol: %d", resp.StatusCode)
+	}
+	if code, out, errOut := runUser("", "add", "wang", "-role", "dispatcher", "-data", src); code != 0 {
+		t.Fatalf("user add: exit %d\n%s%s", code, out, errOut)
+	}
+	names := []string{hub.TokenFile, access.FirstAdminFile, access.AccountsFile, audit.File, hub.AutoCertFile, hub.AutoKeyFile}
+	want := map[string][]byte{}
+	for _, n := range names {
+		b, err := os.ReadFile(filepath.Join(src, n))
+		if err != nil || len(b) == 0 {
+			t.Fatalf("the hub's %s: %q %v", n, b, err)
+		}
+		want[n] = b
+	}
+
+	file := filepath.Join(t.TempDir(), "hub.tgz")
+	code, out, errOut := runCmd(backup, "-data", src, "-to", file)
+	t.Logf("exit %d\n%s%s", code, out, errOut)
+	if code != 0 {
+		t.Fatal("backup failed")
+	}
+	for _, w := range []string{"hub running", "accounts.json  ", "admin.password included", "audit.log      ", "tls-cert.pem and tls-key.pem included"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("backup printed without %q", w)
+		}
+	}
+	h.Stop()
+
+	dst := filepath.Join(t.TempDir(), "restored")
+	code, out, errOut = runCmd(restore, "-from", file, "-data", dst)
+	t.Logf("exit %d\n%s%s", code, out, errOut)
+	if code != 0 {
+		t.Fatal("restore failed")
+	}
+	for _, n := range names {
+		if got, err := os.ReadFile(filepath.Join(dst, n)); err != nil || !bytes.Equal(got, want[n]) {
+			t.Errorf("%s restored as %d bytes (%v), the hub's had %d", n, len(got), err, len(want[n]))
+		}
+	}
+	r := hubtest.Start(t, func(c *hub.Config) { c.DataDir = dst; c.AdminToken = ""; c.TLSAuto = true })
+	if r.TLS().Generated || r.TLS().Fingerprint != h.TLS().Fingerprint {
+		t.Errorf("the restored hub's certificate: made now %v, %s; the backed-up one %s", r.TLS().Generated, r.TLS().Fingerprint, h.TLS().Fingerprint)
+	}
+	if f, made := r.FirstAdmin(); made || f != filepath.Join(dst, access.FirstAdminFile) {
+		t.Errorf("the restored hub's first admin: %q, made now %v", f, made)
+	}
+	if r.AdminToken() != h.AdminToken() {
+		t.Error("the restored hub has another admin token")
 	}
 }

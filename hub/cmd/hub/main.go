@@ -16,8 +16,42 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"kuaifan/hub"
+	"kuaifan/hub/internal/access"
 	"kuaifan/hub/internal/dispatch"
 )
+
+const mainUsage = `Usage: hub [flags]
+       hub check [-data DIR] [-repair]
+       hub backup [-data DIR] -to FILE
+       hub restore -from FILE [-data DIR] [-force]
+       hub user add|passwd|disable|enable|role|list … [-data DIR]
+       hub token add|list|revoke … [-data DIR]
+       hub audit [-data DIR] [-actor A] [-action PREFIX] [-since T] [-until T] [-n N] [-json] [-verify]
+
+Runs kuaifan's hub: MQTT ingest (embedded broker unless -broker), live fleet state,
+matching, the HTTP API and the dashboard.
+
+People sign in to the dashboard with a name and password. On its first start the hub
+makes the account admin with a one-time password, prints it and keeps it in
+<data>/admin.password until it is changed. Machines (scripts, the simulator) use the
+admin token — env HUB_ADMIN_TOKEN, else <data>/admin.token, generated on first start — or
+API tokens of their own (hub token).
+
+hub check verifies a stopped hub's store (<data>/hub.db) offline and prints what is
+damaged; -repair salvages what reads, keeping the damaged file aside (hub check -h).
+
+hub backup copies the data directory's durable state (hub.db up to its last commit,
+units.log, the history, admin.token, accounts.json, audit.log, -tls auto's certificate)
+into one file, while the hub runs; the file holds the admin token, the units' secret
+hashes, the accounts' password hashes and the TLS key. hub restore brings it back into an
+empty directory (hub backup -h, hub restore -h).
+
+hub user and hub token manage the accounts and API tokens in <data>/accounts.json, while
+the hub runs or not (hub user -h, hub token -h); hub audit reads the audit log,
+<data>/audit.log, and -verify checks its hash chain (hub audit -h).
+
+Flags:
+`
 
 func main() {
 	if len(os.Args) > 1 {
@@ -28,6 +62,12 @@ func main() {
 			os.Exit(backup(os.Args[2:], os.Stdout, os.Stderr))
 		case "restore":
 			os.Exit(restore(os.Args[2:], os.Stdout, os.Stderr))
+		case "user":
+			os.Exit(userCmd(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+		case "token":
+			os.Exit(tokenCmd(os.Args[2:], os.Stdout, os.Stderr))
+		case "audit":
+			os.Exit(auditCmd(os.Args[2:], os.Stdout, os.Stderr))
 		}
 	}
 	cfg := hub.DefaultConfig()
@@ -51,7 +91,9 @@ func main() {
 	flag.StringVar(&cfg.BrokerURL, "broker", "", "external broker `URL` (tcp://host:1883, ssl://…) instead of the embedded one")
 	flag.StringVar(&cfg.BrokerUsername, "broker-user", "", "the hub's `username` on the external broker (password: env HUB_BROKER_PASSWORD)")
 	flag.StringVar(&cfg.BrokerClientID, "broker-client-id", cfg.BrokerClientID, "the hub's MQTT client `id` on the external broker")
-	flag.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data `directory`: store, snapshots, admin token")
+	flag.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data `directory`: store, snapshots, history, accounts, audit log, admin token")
+	flag.DurationVar(&cfg.SessionIdle, "session-idle", access.DefaultSessionIdle, "a person's session ends after so long without a call (the dashboard keeps it alive while it is open)")
+	flag.DurationVar(&cfg.SessionMax, "session-max", access.DefaultSessionMax, "a person's session ends at the latest so long after signing in (a shift)")
 	flag.StringVar(&cfg.TopicRoot, "topic-root", cfg.TopicRoot, "first `level` of every MQTT topic")
 	flag.Var((*days)(&cfg.Retention), "retention", "how long position history is kept: days (`90d`) or a duration (2160h); whole UTC days are dropped")
 	flag.Var((*days)(&cfg.EventRetention), "event-retention", "how long unit events are kept: days (`365d`) or a duration")
@@ -69,20 +111,18 @@ func main() {
 	policyFile := flag.String("dispatch-config", "", "JSON `file` with the dispatch policy: tiers, volunteer kinds, auto-dispatch, ack timeout (default: built in; see hub/README.md)")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "Usage: hub [flags]\n       hub check [-data DIR] [-repair]\n"+
-			"       hub backup [-data DIR] -to FILE\n       hub restore -from FILE [-data DIR] [-force]\n\n"+
-			"Runs kuaifan's hub: MQTT ingest (embedded broker unless -broker), live fleet state,\n"+
-			"matching and the HTTP API. Admin token: env HUB_ADMIN_TOKEN, else <data>/admin.token\n"+
-			"(generated on first start).\n\n"+
-			"hub check verifies a stopped hub's store (<data>/hub.db) offline and prints what is\n"+
-			"damaged; -repair salvages what reads, keeping the damaged file aside (hub check -h).\n\n"+
-			"hub backup copies the data directory's durable state (hub.db up to its last commit,\n"+
-			"units.log, admin.token) into one file, while the hub runs; the file holds the admin\n"+
-			"token and the units' secret hashes. hub restore brings it back into an empty\n"+
-			"directory (hub backup -h, hub restore -h).\n\nFlags:\n")
+		fmt.Fprint(flag.CommandLine.Output(), mainUsage)
 		flag.PrintDefaults()
 	}
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "hub: unexpected %q (commands: check, backup, restore, user, token, audit; hub -h)\n", flag.Args())
+		os.Exit(2)
+	}
+	if cfg.SessionIdle <= 0 || cfg.SessionMax <= 0 {
+		fmt.Fprintln(os.Stderr, "hub: -session-idle and -session-max are durations above 0")
+		os.Exit(2)
+	}
 	switch *tlsMode {
 	case "auto":
 		cfg.TLSAuto = true
@@ -122,9 +162,7 @@ func main() {
 		os.Exit(1)
 	}
 	banner(os.Stdout, h, cfg.BrokerURL)
-	if f := h.AdminTokenFile(); f != "" {
-		fmt.Printf("  admin token        in %s (the dashboard's sign-in asks for it)\n", f)
-	}
+	signIn(os.Stdout, h)
 	if err := h.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -159,6 +197,32 @@ func banner(w io.Writer, h *hub.Hub, brokerURL string) {
 			fmt.Fprintf(w, "                     give agents this file as -ca, and compare the fingerprint on first use\n")
 		}
 	}
+}
+
+// signIn prints who signs in how: people with a name and password (the
+// first admin's one-time password while it is unchanged), machines with the
+// admin token.
+func signIn(w io.Writer, h *hub.Hub) {
+	if f := h.AdminTokenFile(); f != "" {
+		fmt.Fprintf(w, "  admin token        in %s: for machines (scripts, the simulator, curl), not people\n", f)
+	} else {
+		fmt.Fprintf(w, "  admin token        from HUB_ADMIN_TOKEN: for machines (scripts, the simulator, curl), not people\n")
+	}
+	fmt.Fprintf(w, "  sign in            at the dashboard with a name and password (accounts: hub user -h)\n")
+	file, made := h.FirstAdmin()
+	if file == "" {
+		return
+	}
+	if made {
+		if b, err := os.ReadFile(file); err == nil {
+			if pw := strings.TrimSpace(string(b)); pw != "" {
+				fmt.Fprintf(w, "  first admin        %s / %s\n", access.FirstAdmin, pw)
+				fmt.Fprintf(w, "                     one-time: change it at the first sign-in; kept in %s until then\n", file)
+				return
+			}
+		}
+	}
+	fmt.Fprintf(w, "  first admin        %s: its one-time password is in %s (change it at the first sign-in)\n", access.FirstAdmin, file)
 }
 
 // browsable turns a listening address into one a browser on this machine

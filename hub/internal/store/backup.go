@@ -10,10 +10,17 @@ package store
 //	hub.db         up to its last complete commit marker
 //	units.log      up to its last whole line
 //	admin.token    if the hub has one in the directory
+//	admin.password the first admin's one-time password, while unchanged
+//	accounts.json  people's accounts and the API tokens (their hashes)
+//	audit.log      up to its last whole line
+//	tls-cert.pem   -tls auto's certificate and its key
+//	tls-key.pem
 //	history/…      the positions and events: pebble's files, day by day
 //	SHA256SUMS     the files' SHA-256, as sha256sum(1) writes them
 //
-// and nothing transient: not hub.lock, hub.db.snapshot, *.corrupt-*, *.tmp.
+// each of admin.token to tls-key.pem when the directory has it, and nothing
+// transient: not hub.lock, hub.db.snapshot, *.corrupt-*, *.tmp,
+// accounts.json.lock.
 //
 // It is consistent while the hub runs: hub.db is an append-only log in
 // which every write transaction is followed by a commit marker, so a copy
@@ -23,7 +30,12 @@ package store
 // returned, has its marker on disk by then (Sync), so it is in the copy.
 // units.log is copied after hub.db: it may hold an enrolment or revocation
 // hub.db's copy lacks, and the hub's start brings the two together
-// (reconcileUnits), as after any crash. The history is copied last, from
+// (reconcileUnits), as after any crash. accounts.json is replaced whole at
+// every change (a rename), so the copy is one version of it; admin.password
+// is read before it, so a first admin's password changed meanwhile leaves
+// at worst a stale file beside the new hash, never a hash whose password is
+// kept nowhere. audit.log is only appended to: it is copied up to its last
+// whole line, like units.log. The history is copied last, from
 // a snapshot (history.Snapshot) when the hub runs: history is written
 // before hub.db, so everything confirmed before the backup began is in it.
 
@@ -52,6 +64,17 @@ import (
 // TokenName is the admin token's file in the data directory (hub.TokenFile):
 // a backup carries it so that a restored hub accepts the same token.
 const TokenName = "admin.token"
+
+// The files of people and of TLS in the data directory, each carried by a
+// backup when the directory has it (the names are their owners': cmd/hub's
+// tests check that they are the same).
+const (
+	AccountsName   = "accounts.json"  // access.AccountsFile: accounts and API tokens
+	FirstAdminName = "admin.password" // access.FirstAdminFile: the first admin's one-time password
+	AuditName      = "audit.log"      // audit.File
+	TLSCertName    = "tls-cert.pem"   // hub.AutoCertFile: -tls auto's certificate
+	TLSKeyName     = "tls-key.pem"    // hub.AutoKeyFile
+)
 
 // BackupVersion is the version of the backup format that Backup writes and
 // Restore reads.
@@ -86,6 +109,13 @@ type Manifest struct {
 	DB         ManifestDB     `json:"hub_db"`
 	Journal    ManifestUnits  `json:"units_log"`
 	AdminToken bool           `json:"admin_token"` // admin.token is in the backup
+	// The files of people and of TLS the backup holds, each when the
+	// directory had it (a backup made before accounts has none of them).
+	Accounts      bool `json:"accounts"`       // accounts.json
+	AdminPassword bool `json:"admin_password"` // admin.password
+	AuditLog      bool `json:"audit_log"`      // audit.log
+	TLSCert       bool `json:"tls_cert"`       // tls-cert.pem
+	TLSKey        bool `json:"tls_key"`        // tls-key.pem
 	// History says what the backup holds of <data>/history (positions and
 	// events): "included" (the hub was stopped: its pebble files as they
 	// are) or "included (a snapshot taken while the hub ran)".
@@ -158,40 +188,95 @@ type ManifestUnits struct {
 // String is the manifest as `hub backup` and `hub restore` print it.
 func (m Manifest) String() string {
 	var b strings.Builder
+	line := func(label, format string, args ...any) {
+		fmt.Fprintf(&b, "  %-15s%s\n", label, fmt.Sprintf(format, args...))
+	}
 	state := "stopped"
 	if m.HubRunning {
 		state = "running"
 	}
-	fmt.Fprintf(&b, "  taken        %s from %s (hub %s)\n", m.Time.Format(time.RFC3339), m.Dir, state)
-	fmt.Fprintf(&b, "  hub.db       %d bytes up to commit #%d: %d records, %d commits, %d %s (%d revoked)",
+	line("taken", "%s from %s (hub %s)", m.Time.Format(time.RFC3339), m.Dir, state)
+	db := fmt.Sprintf("%d bytes up to commit #%d: %d records, %d commits, %d %s (%d revoked)",
 		m.DB.Bytes, m.DB.LastCommit, m.DB.Records, m.DB.Commits, m.DB.Units, plural(m.DB.Units, "unit", "units"), m.DB.Revoked)
 	if m.DB.LeftOut > 0 {
-		fmt.Fprintf(&b, "; %d bytes after it left out (a transaction not committed yet: never confirmed)", m.DB.LeftOut)
+		db += fmt.Sprintf("; %d bytes after it left out (a transaction not committed yet: never confirmed)", m.DB.LeftOut)
 	}
-	b.WriteString("\n")
+	line(FileName, "%s", db)
 	if m.has(JournalName) {
-		fmt.Fprintf(&b, "  units.log    %d bytes: %d %s (%d revoked)", m.Journal.Bytes, m.Journal.Units,
+		units := fmt.Sprintf("%d bytes: %d %s (%d revoked)", m.Journal.Bytes, m.Journal.Units,
 			plural(m.Journal.Units, "unit", "units"), m.Journal.Revoked)
 		if m.Journal.Damaged > 0 {
-			fmt.Fprintf(&b, ", %d damaged %s", m.Journal.Damaged, plural(m.Journal.Damaged, "line", "lines"))
+			units += fmt.Sprintf(", %d damaged %s", m.Journal.Damaged, plural(m.Journal.Damaged, "line", "lines"))
 		}
-		b.WriteString("\n")
+		line(JournalName, "%s", units)
 	} else {
-		b.WriteString("  units.log    none in the directory\n")
+		line(JournalName, "none in the directory")
 	}
 	if m.History != "" {
-		fmt.Fprintf(&b, "  history      %s\n", m.History)
+		line("history", "%s", m.History)
 	}
 	if m.AdminToken {
-		b.WriteString("  admin.token  included: a hub restored from it accepts the same admin token\n")
+		line(TokenName, "included: a hub restored from it accepts the same admin token")
 	} else {
-		b.WriteString("  admin.token  none in the directory (the hub's token came from HUB_ADMIN_TOKEN)\n")
+		line(TokenName, "none in the directory (the hub's token came from HUB_ADMIN_TOKEN)")
+	}
+	if m.Accounts {
+		line(AccountsName, "%d bytes: people's accounts and the API tokens (their hashes)", m.size(AccountsName))
+	} else {
+		line(AccountsName, "none in the directory (no accounts yet: the hub makes the first admin)")
+	}
+	if m.AdminPassword {
+		line(FirstAdminName, "included: the first admin's one-time password, not changed yet")
+	}
+	if m.AuditLog {
+		line(AuditName, "%d bytes", m.size(AuditName))
+	} else {
+		line(AuditName, "none in the directory")
+	}
+	switch {
+	case m.TLSCert && m.TLSKey:
+		line("TLS", "%s and %s included: -tls auto's certificate, the one agents have as -ca", TLSCertName, TLSKeyName)
+	case m.TLSCert:
+		line("TLS", "%s included, without its key (%s is not in the directory)", TLSCertName, TLSKeyName)
+	case m.TLSKey:
+		line("TLS", "%s included, without its certificate (%s is not in the directory)", TLSKeyName, TLSCertName)
 	}
 	return b.String()
 }
 
 func (m Manifest) has(name string) bool {
 	return slices.ContainsFunc(m.Files, func(f ManifestFile) bool { return f.Name == name })
+}
+
+// size is the bytes of the backup's file name.
+func (m Manifest) size(name string) int64 {
+	if i := slices.IndexFunc(m.Files, func(f ManifestFile) bool { return f.Name == name }); i >= 0 {
+		return m.Files[i].Bytes
+	}
+	return 0
+}
+
+// extra is a file a backup carries when the directory has it, with the
+// manifest's flag saying it does.
+type extra struct {
+	name string
+	flag func(*Manifest) *bool
+}
+
+// extras are the files a backup carries when the directory has them, in
+// the archive's order (after hub.db and units.log, before the history).
+// Each but audit.log is small and read whole.
+var extras = []extra{
+	{TokenName, func(m *Manifest) *bool { return &m.AdminToken }},
+	{FirstAdminName, func(m *Manifest) *bool { return &m.AdminPassword }},
+	{AccountsName, func(m *Manifest) *bool { return &m.Accounts }},
+	{AuditName, func(m *Manifest) *bool { return &m.AuditLog }},
+	{TLSCertName, func(m *Manifest) *bool { return &m.TLSCert }},
+	{TLSKeyName, func(m *Manifest) *bool { return &m.TLSKey }},
+}
+
+func isExtra(name string) bool {
+	return slices.ContainsFunc(extras, func(e extra) bool { return e.name == name })
 }
 
 // Backup writes a backup of the data directory dir to w as a tar archive,
@@ -242,7 +327,8 @@ func Backup(dir string, w io.Writer) (Manifest, error) {
 		LastCommit: rep.LastCommit, LeftOut: fi.Size() - rep.Keep}
 	m.Files = append(m.Files, ManifestFile{FileName, rep.Keep})
 
-	// units.log and admin.token are small: read whole, after hub.db.
+	// units.log and the extras after hub.db: small, read whole, but for
+	// audit.log.
 	journal, err := os.ReadFile(filepath.Join(dir, JournalName))
 	switch {
 	case err == nil:
@@ -254,13 +340,37 @@ func Backup(dir string, w io.Writer) (Manifest, error) {
 	case !errors.Is(err, os.ErrNotExist):
 		return fail(err)
 	}
-	token, err := os.ReadFile(filepath.Join(dir, TokenName))
-	switch {
-	case err == nil:
-		m.AdminToken = true
-		m.Files = append(m.Files, ManifestFile{TokenName, int64(len(token))})
-	case !errors.Is(err, os.ErrNotExist):
-		return fail(err)
+	small := map[string][]byte{}
+	var auditLog *os.File
+	for _, e := range extras {
+		p := filepath.Join(dir, e.name)
+		if e.name == AuditName {
+			// Only ever appended to: copied from this handle up to its
+			// last whole line as it is now.
+			f, keep, err := openLines(p)
+			switch {
+			case err == nil:
+				defer f.Close()
+				auditLog = f
+				*e.flag(&m) = true
+				m.Files = append(m.Files, ManifestFile{e.name, keep})
+			case !errors.Is(err, os.ErrNotExist):
+				return fail(err)
+			}
+			continue
+		}
+		data, err := os.ReadFile(p)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			continue
+		case err != nil:
+			return fail(err)
+		case e.name == AccountsName && !json.Valid(data):
+			return fail(fmt.Errorf("%s does not read as JSON: not backed up (a hub does not start with it either)", AccountsName))
+		}
+		small[e.name] = data
+		*e.flag(&m) = true
+		m.Files = append(m.Files, ManifestFile{e.name, int64(len(data))})
 	}
 
 	m.DB.Units, m.DB.Revoked = units.counts()
@@ -312,17 +422,23 @@ func Backup(dir string, w io.Writer) (Manifest, error) {
 		return fail(fmt.Errorf("the copy of %s does not read as the file did: %w", FileName, err))
 	}
 	sums[FileName] = hex.EncodeToString(h.Sum(nil))
-	for _, f := range []struct {
-		name string
-		data []byte
-		in   bool
-	}{{JournalName, journal, m.has(JournalName)}, {TokenName, token, m.AdminToken}} {
-		if !f.in {
+	if m.has(JournalName) {
+		small[JournalName] = journal
+	}
+	for _, f := range m.Files {
+		if f.Name == FileName || isHistoryEntry(f.Name) {
 			continue
 		}
-		sum := sha256.Sum256(f.data)
-		sums[f.name] = hex.EncodeToString(sum[:])
-		if err := writeEntry(tw, m.Time, f.name, f.data); err != nil {
+		if f.Name == AuditName {
+			if err := copyEntry(tw, m.Time, io.NewSectionReader(auditLog, 0, f.Bytes), f, sums); err != nil {
+				return fail(err)
+			}
+			continue
+		}
+		data := small[f.Name]
+		sum := sha256.Sum256(data)
+		sums[f.Name] = hex.EncodeToString(sum[:])
+		if err := writeEntry(tw, m.Time, f.Name, data); err != nil {
 			return fail(err)
 		}
 	}
@@ -330,7 +446,7 @@ func Backup(dir string, w io.Writer) (Manifest, error) {
 		if !isHistoryEntry(f.Name) {
 			continue
 		}
-		if err := copyEntry(tw, m.Time, filepath.Join(histDir, filepath.FromSlash(f.Name)), f, sums); err != nil {
+		if err := copyFileEntry(tw, m.Time, filepath.Join(histDir, filepath.FromSlash(f.Name)), f, sums); err != nil {
 			return fail(err)
 		}
 	}
@@ -414,9 +530,12 @@ func Verify(r io.Reader) (Manifest, error) {
 
 // Restore brings a backup (tar or gzipped tar, as Backup or BackupFile
 // wrote it) back into dir, which must be absent or empty (but for a lock
-// file) unless force is set: then its hub.db, hub.db.snapshot, units.log and
-// admin.token are kept as <name>.replaced-<time>. It holds dir's lock, so
-// it refuses (ErrLocked) while a hub runs on it.
+// file) unless force is set: then its hub.db, hub.db.snapshot, units.log,
+// admin.token, admin.password, accounts.json, audit.log, tls-cert.pem,
+// tls-key.pem and history are kept as <name>.replaced-<time> (each that is
+// there, whether or not the backup has one: the directory becomes the
+// backup's). It holds dir's lock, so it refuses (ErrLocked) while a hub runs
+// on it.
 //
 // Every file is verified — size, checksum, hub.db read command by command,
 // the counts of the manifest — into temporary files before any is put in
@@ -496,7 +615,8 @@ func Restore(r io.Reader, dir string, force bool) (m Manifest, err error) {
 
 	// Verified: in place, and what was there (with -force) aside.
 	stamp := time.Now().UTC().Format("20060102T150405Z")
-	for _, name := range []string{FileName, FileName + ".snapshot", JournalName, TokenName, HistoryDir} {
+	for _, name := range []string{FileName, FileName + ".snapshot", JournalName, TokenName, FirstAdminName, AccountsName,
+		AuditName, TLSCertName, TLSKeyName, HistoryDir} {
 		if name == HistoryDir && !slices.ContainsFunc(m.Files, func(f ManifestFile) bool { return isHistoryEntry(f.Name) }) {
 			continue // a backup without history keeps the history there is
 		}
@@ -637,7 +757,7 @@ func readBackup(r io.Reader, create func(name string) (io.Writer, error)) (Manif
 
 	sums := map[string]string{}
 	for i, f := range m.Files {
-		if i > 0 && f.Name != JournalName && f.Name != TokenName && !isHistoryEntry(f.Name) || slices.IndexFunc(m.Files, func(g ManifestFile) bool { return g.Name == f.Name }) != i {
+		if i > 0 && f.Name != JournalName && !isExtra(f.Name) && !isHistoryEntry(f.Name) || slices.IndexFunc(m.Files, func(g ManifestFile) bool { return g.Name == f.Name }) != i {
 			return bad("the manifest lists %q", f.Name)
 		}
 		hdr, err := next(f.Name)
@@ -661,24 +781,40 @@ func readBackup(r io.Reader, create func(name string) (io.Writer, error)) (Manif
 			if err := sameDB(rep, units, m.DB); err != nil {
 				return bad("%s: %v", f.Name, err)
 			}
-		default:
+		case JournalName:
 			data, err := readEntry(tr, f.Bytes, io.MultiWriter(out, h))
 			if err != nil {
 				return bad("%s: %v", f.Name, err)
 			}
-			if f.Name == JournalName {
-				got := journalCounts(data)
-				got.Bytes = f.Bytes
-				if got != m.Journal {
-					return bad("%s holds %d units (%d revoked, %d damaged lines), the manifest says %d (%d, %d)", f.Name,
-						got.Units, got.Revoked, got.Damaged, m.Journal.Units, m.Journal.Revoked, m.Journal.Damaged)
-				}
+			got := journalCounts(data)
+			got.Bytes = f.Bytes
+			if got != m.Journal {
+				return bad("%s holds %d units (%d revoked, %d damaged lines), the manifest says %d (%d, %d)", f.Name,
+					got.Units, got.Revoked, got.Damaged, m.Journal.Units, m.Journal.Revoked, m.Journal.Damaged)
+			}
+		case AccountsName:
+			data, err := readEntry(tr, f.Bytes, io.MultiWriter(out, h))
+			if err != nil {
+				return bad("%s: %v", f.Name, err)
+			}
+			if !json.Valid(data) {
+				return bad("%s does not read as JSON", f.Name)
+			}
+		default: // history, audit.log: large, copied as they come
+			n, err := io.Copy(io.MultiWriter(out, h), tr)
+			if err != nil {
+				return bad("%s: %v", f.Name, err)
+			}
+			if n != f.Bytes {
+				return bad("%s: %d bytes, the manifest says %d", f.Name, n, f.Bytes)
 			}
 		}
 		sums[f.Name] = hex.EncodeToString(h.Sum(nil))
 	}
-	if m.AdminToken != m.has(TokenName) {
-		return bad("the manifest's admin_token does not match its files")
+	for _, e := range extras {
+		if *e.flag(&m) != m.has(e.name) {
+			return bad("the manifest's %s does not match its files", e.name)
+		}
 	}
 	if _, err := next(sumsName); err != nil {
 		return m, err
@@ -734,13 +870,18 @@ func readEntry(r io.Reader, limit int64, w io.Writer) ([]byte, error) {
 	return data, nil
 }
 
-// copyEntry writes the file at p, of f.Bytes bytes, as entry f.Name.
-func copyEntry(tw *tar.Writer, t time.Time, p string, f ManifestFile, sums map[string]string) error {
+// copyFileEntry writes the file at p, of f.Bytes bytes, as entry f.Name.
+func copyFileEntry(tw *tar.Writer, t time.Time, p string, f ManifestFile, sums map[string]string) error {
 	src, err := os.Open(p)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
+	return copyEntry(tw, t, src, f, sums)
+}
+
+// copyEntry writes f.Bytes bytes of src as entry f.Name.
+func copyEntry(tw *tar.Writer, t time.Time, src io.Reader, f ManifestFile, sums map[string]string) error {
 	if err := tw.WriteHeader(entryHeader(t, f.Name, f.Bytes)); err != nil {
 		return err
 	}
@@ -754,6 +895,35 @@ func copyEntry(tw *tar.Writer, t time.Time, p string, f ManifestFile, sums map[s
 	}
 	sums[f.Name] = hex.EncodeToString(h.Sum(nil))
 	return nil
+}
+
+// openLines opens a file that is only ever appended to, lines at a time,
+// and answers its length up to its last whole line as it is now: a line
+// being appended is left out.
+func openLines(p string) (*os.File, int64, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, 0, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	buf := make([]byte, 64<<10)
+	for end := fi.Size(); end > 0; {
+		from := max(end-int64(len(buf)), 0)
+		n, err := f.ReadAt(buf[:end-from], from)
+		if err != nil && !errors.Is(err, io.EOF) {
+			f.Close()
+			return nil, 0, err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return f, from + int64(i) + 1, nil
+		}
+		end = from
+	}
+	return f, 0, nil
 }
 
 func entryHeader(t time.Time, name string, size int64) *tar.Header {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -574,4 +575,240 @@ func chunks(data []byte, n int) []io.Reader {
 		data = data[k:]
 	}
 	return rs
+}
+
+// peopleFiles are the files of people and of TLS a hub keeps in its data
+// directory, as backupWithPeople writes them; audit.log ends in a line
+// being appended, which a backup leaves out.
+var peopleFiles = map[string]string{
+	AccountsName:   `{"version":1,"users":[{"name":"admin","role":"admin","hash":"$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5a2V5"}],"tokens":[]}` + "\n",
+	FirstAdminName: "k7QmZp2xWv9rTy4h\n",
+	AuditName: `{"seq":1,"ts":1795949890237,"actor":"user:admin","role":"admin","addr":"127.0.0.1:5000","action":"POST /api/users","target":"wang","status":201,"prev":""}` + "\n" +
+		`{"seq":2,"ts":1795949890300,"actor":"user:wang","role":"dispatcher","addr":"127.0.0.1:5001","action":"POST /api/incidents","status":201,"prev":"ab"}` + "\n",
+	TLSCertName: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+	TLSKeyName:  "-----BEGIN EC PRIVATE KEY-----\nMHc\n-----END EC PRIVATE KEY-----\n",
+}
+
+// tornAudit is a line being appended at the end of audit.log.
+const tornAudit = `{"seq":3,"ts":17959498`
+
+// backupWithPeople is backupSource with the files of people and TLS.
+func backupWithPeople(t *testing.T) string {
+	t.Helper()
+	dir := backupSource(t)
+	for name, data := range peopleFiles {
+		if name == AuditName {
+			data += tornAudit
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Transient: the accounts' lock file and a write in progress.
+	for _, name := range []string{AccountsName + ".lock", AccountsName + ".new"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// A backup carries accounts.json, admin.password, audit.log (up to its last
+// whole line) and -tls auto's pair; the manifest lists them, and restore
+// brings them back byte for byte.
+func TestBackupRestorePeople(t *testing.T) {
+	src := backupWithPeople(t)
+	path := filepath.Join(t.TempDir(), "backup.tar.gz")
+	m, err := BackupFile(src, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("manifest:\n%s", m)
+	if !m.AdminToken || !m.Accounts || !m.AdminPassword || !m.AuditLog || !m.TLSCert || !m.TLSKey {
+		t.Errorf("manifest: %+v", m)
+	}
+	for name, data := range peopleFiles {
+		if got := m.size(name); got != int64(len(data)) {
+			t.Errorf("manifest: %s of %d bytes, want %d", name, got, len(data))
+		}
+	}
+	for _, want := range []string{
+		"accounts.json  " + strconv.Itoa(len(peopleFiles[AccountsName])) + " bytes: people's accounts",
+		"admin.password included",
+		"audit.log      " + strconv.Itoa(len(peopleFiles[AuditName])) + " bytes",
+		"tls-cert.pem and tls-key.pem included",
+	} {
+		if !strings.Contains(m.String(), want) {
+			t.Errorf("manifest printed without %q", want)
+		}
+	}
+
+	archive, _ := os.ReadFile(path)
+	names, files := entries(t, archive)
+	names = slices.DeleteFunc(names, isHistoryEntry)
+	if want := []string{manifestName, FileName, JournalName, TokenName, FirstAdminName, AccountsName, AuditName,
+		TLSCertName, TLSKeyName, sumsName}; !slices.Equal(names, want) {
+		t.Errorf("archive holds %v, want %v", names, want)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(files[manifestName], &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"admin_token", "accounts", "admin_password", "audit_log", "tls_cert", "tls_key"} {
+		if raw[key] != true {
+			t.Errorf("manifest.json: %q is %v, want true", key, raw[key])
+		}
+	}
+	for name, data := range peopleFiles {
+		if string(files[name]) != data {
+			t.Errorf("%s in the archive: %q, want %q", name, files[name], data)
+		}
+		if !strings.Contains(string(files[sumsName]), "  "+name+"\n") {
+			t.Errorf("SHA256SUMS does not list %s", name)
+		}
+	}
+
+	dst := filepath.Join(t.TempDir(), "restored")
+	f, _ := os.Open(path)
+	defer f.Close()
+	rm, err := Restore(f, dst, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rm.Accounts || !rm.AdminPassword || !rm.AuditLog || !rm.TLSCert || !rm.TLSKey {
+		t.Errorf("restore read %+v", rm)
+	}
+	got := listing(t, dst)
+	if want := []string{AccountsName, FirstAdminName, TokenName, AuditName, HistoryDir, FileName, LockName,
+		TLSCertName, TLSKeyName, JournalName}; !slices.Equal(got, want) {
+		t.Errorf("restored directory holds %v, want %v", got, want)
+	}
+	for name, data := range peopleFiles {
+		b, err := os.ReadFile(filepath.Join(dst, name))
+		if err != nil || string(b) != data {
+			t.Errorf("%s restored as %q (%v), want %q", name, b, err, data)
+		}
+		if fi, err := os.Stat(filepath.Join(dst, name)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v", name, fi.Mode(), err)
+		}
+	}
+}
+
+// A backup of a directory without them (a hub before accounts, or without
+// -tls auto) says so, and an older backup's manifest, without their keys,
+// still restores.
+func TestBackupWithoutPeople(t *testing.T) {
+	var buf bytes.Buffer
+	m, err := Backup(backupSource(t), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Accounts || m.AdminPassword || m.AuditLog || m.TLSCert || m.TLSKey {
+		t.Errorf("manifest: %+v", m)
+	}
+	for _, want := range []string{"accounts.json  none in the directory", "audit.log      none in the directory"} {
+		if !strings.Contains(m.String(), want) {
+			t.Errorf("manifest printed without %q:\n%s", want, m)
+		}
+	}
+	if strings.Contains(m.String(), "TLS") || strings.Contains(m.String(), FirstAdminName) {
+		t.Errorf("manifest printed with files it does not have:\n%s", m)
+	}
+	older := rewrite(t, buf.Bytes(), editManifest(t, func(m map[string]any) {
+		for _, key := range []string{"accounts", "admin_password", "audit_log", "tls_cert", "tls_key"} {
+			delete(m, key)
+		}
+	}))
+	if _, err := Restore(bytes.NewReader(older), filepath.Join(t.TempDir(), "new"), false); err != nil {
+		t.Errorf("a manifest without the keys: %v", err)
+	}
+}
+
+// The files of people are verified like the others: a manifest that does
+// not match them, an accounts.json that does not read, a file changed.
+func TestRestoreRefusesPeople(t *testing.T) {
+	var buf bytes.Buffer
+	if _, err := Backup(backupWithPeople(t), &buf); err != nil {
+		t.Fatal(err)
+	}
+	good := buf.Bytes()
+	for _, tc := range []struct {
+		name    string
+		archive []byte
+		wantMsg string
+	}{
+		{"manifest denies accounts.json", rewrite(t, good, editManifest(t, func(m map[string]any) { m["accounts"] = false })),
+			"the manifest's accounts.json does not match"},
+		{"manifest claims nothing of TLS", rewrite(t, good, editManifest(t, func(m map[string]any) { m["tls_key"] = false })),
+			"the manifest's tls-key.pem does not match"},
+		{"accounts.json missing", rewrite(t, good, func(name string, data []byte) []byte {
+			if name == AccountsName {
+				return nil
+			}
+			return data
+		}), "where accounts.json belongs"},
+		{"accounts.json not JSON", rewrite(t, good, func(name string, data []byte) []byte {
+			if name == AccountsName {
+				return bytes.Replace(data, []byte("{"), []byte("["), 1)
+			}
+			return data
+		}), "accounts.json does not read as JSON"},
+		{"audit.log edited", rewrite(t, good, func(name string, data []byte) []byte {
+			if name == AuditName {
+				return bytes.Replace(data, []byte(`"status":201`), []byte(`"status":200`), 1)
+			}
+			return data
+		}), "checksums differ"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "absent")
+			_, err := Restore(bytes.NewReader(tc.archive), dir, false)
+			if !errors.Is(err, ErrBadBackup) || !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Fatalf("Restore: %v; want ErrBadBackup (%q)", err, tc.wantMsg)
+			}
+			if got := listing(t, dir); got != nil {
+				t.Errorf("the target was created: %v", got)
+			}
+		})
+	}
+
+	// A directory whose accounts.json does not read is not backed up.
+	dir := backupWithPeople(t)
+	os.WriteFile(filepath.Join(dir, AccountsName), []byte(`{"version":1,"users":[`), 0o600)
+	if _, err := Backup(dir, io.Discard); err == nil || !strings.Contains(err.Error(), "accounts.json does not read") {
+		t.Errorf("backup of a damaged accounts.json: %v", err)
+	}
+}
+
+// -force keeps the target's files of people and TLS aside, like hub.db's.
+func TestRestoreForcePeople(t *testing.T) {
+	var buf bytes.Buffer
+	if _, err := Backup(backupWithPeople(t), &buf); err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	fill(t, dst, 1, 1)
+	old := map[string]string{}
+	for name := range peopleFiles {
+		old[name] = "the target's own " + name + "\n"
+		if err := os.WriteFile(filepath.Join(dst, name), []byte(old[name]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Restore(bytes.NewReader(buf.Bytes()), dst, true); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range peopleFiles {
+		if b, _ := os.ReadFile(filepath.Join(dst, name)); string(b) != data {
+			t.Errorf("%s is %q, not the backup's", name, b)
+		}
+		kept, _ := filepath.Glob(filepath.Join(dst, name+".replaced-*"))
+		if len(kept) != 1 {
+			t.Errorf("%s kept aside as %v", name, kept)
+			continue
+		}
+		if b, _ := os.ReadFile(kept[0]); string(b) != old[name] {
+			t.Errorf("%s kept aside as %q", kept[0], b)
+		}
+	}
 }
