@@ -36,14 +36,20 @@ wasm:
 	gzip -9 -f $(OFFICERUI)/app.wasm
 
 # The hub with its embedded broker, and a simulated fleet of $(UNITS) units on it
-# with $(INCIDENTS) incidents an hour. The hub prints the dashboard's URL; sign in
-# with the admin token in $(DATA)/admin.token. Ctrl-C stops the simulator, which
-# prints its report, then the hub (in a session of its own, so that the
-# terminal's Ctrl-C does not stop it under the simulator's feet).
+# with $(INCIDENTS) incidents an hour. The hub prints the dashboard's URL and, on
+# its first start, the first admin's one-time password (kept in
+# $(DATA)/admin.password until changed). The simulator acts with an API token of
+# its own, made once into $(DATA)/simulator.token, so the timeline and the audit
+# log name it. Ctrl-C stops the simulator, which prints its report, then the hub
+# (in a session of its own, so that the terminal's Ctrl-C does not stop it under
+# the simulator's feet).
 run: build
-	@GODEBUG=gcshrinkstackoff=1 setsid bin/hub -http $(HTTP) -mqtt $(MQTT) -data $(DATA) -cameras protocol/cameras/changsha/cameras.geojson -log-level warn & hub=$$!; \
+	@mkdir -p $(DATA); \
+	test -s $(DATA)/simulator.token || bin/hub token add simulator -role admin -data $(DATA) | grep '^kft_' > $(DATA)/simulator.token || rm -f $(DATA)/simulator.token; \
+	token=$(DATA)/simulator.token; test -s $$token || token=$(DATA)/admin.token; \
+	GODEBUG=gcshrinkstackoff=1 setsid bin/hub -http $(HTTP) -mqtt $(MQTT) -data $(DATA) -cameras protocol/cameras/changsha/cameras.geojson -log-level warn & hub=$$!; \
 	trap 'kill $$hub 2>/dev/null; wait $$hub' EXIT INT TERM; \
-	bin/simulator -hub http://$(HTTP) -broker tcp://$(MQTT) -token-file $(DATA)/admin.token -units $(UNITS) -incidents-per-hour $(INCIDENTS)
+	bin/simulator -hub http://$(HTTP) -broker tcp://$(MQTT) -token-file $$token -units $(UNITS) -incidents-per-hour $(INCIDENTS)
 
 # Tests' artifacts (the dashboard's browser screenshots) are kept in test-output/.
 test: test-deps wasm vet modules lint

@@ -63,7 +63,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.hub, "hub", "http://127.0.0.1:8080", "the hub's HTTP API `URL` (https:// with the hub's TLS)")
 	fs.StringVar(&c.broker, "broker", "tcp://127.0.0.1:1883", "the MQTT broker's `URL` the units connect to (tcp://, or ssl:// for TLS; the hub's embedded one, or Mosquitto)")
 	fs.StringVar(&c.ca, "ca", "", "PEM `file` of the CA for an https:// hub and an ssl:// broker (the hub's -tls auto certificate, <data>/tls-cert.pem); default: the system's roots")
-	fs.StringVar(&c.tokenFile, "token-file", "", "read the admin token from this `file` (the hub's <data>/admin.token);\nwithout it, from env HUB_ADMIN_TOKEN")
+	fs.StringVar(&c.tokenFile, "token-file", "", "read the token from this `file`: the hub's <data>/admin.token, or an API token with the admin role\n(hub token add simulator -role admin); without it, from env HUB_ADMIN_TOKEN")
 	fs.StringVar(&c.topicRoot, "topic-root", "rr", "first `level` of every MQTT topic (as the hub's -topic-root)")
 	fs.BoolVar(&c.json, "json", false, "print the final report as JSON on stdout (progress goes to stderr then)")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress line every 10 s")
