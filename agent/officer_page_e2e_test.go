@@ -61,7 +61,7 @@ func TestOfficerPage(t *testing.T) {
 		t.Errorf("unit %q", got)
 	}
 	b.waitText("#status", "available")
-	dash := openDashboard(t, b, h)
+	dash, wang := openDashboard(t, b, h)
 	dash.waitJS("car-9 on the dashboard", `document.querySelector('.unit[data-id="car-9"][data-status="available"]') !== null`, 15*time.Second)
 
 	// 1. A dispatch 800 m north: the card, its figures, Ack only.
@@ -158,6 +158,16 @@ func TestOfficerPage(t *testing.T) {
 	waitIncident(t, h, inc3.ID, "car-9", "enroute")
 	b.waitJS("connected again", `document.querySelector('#link[data-state="connected"]') !== null`, 15*time.Second)
 	// The dashboard is back on the restarted hub, and has the queued ack.
+	// The hub keeps sessions in memory: its restart signed the dispatcher
+	// out, and the page says so; signed in again, it is live.
+	dash.waitJS("the dashboard live, or signed out by the restart", dashboardtest.Connected.JS+" || "+dashboardtest.SignedOut.JS, 30*time.Second)
+	if out, _ := chromedp.Run(dash.ctx, chromedp.Evaluate[bool](dashboardtest.SignedOut.JS)); out {
+		msg, _ := chromedp.Run(dash.ctx, chromedp.Evaluate[string](`(document.querySelector("#signin-error") || {}).textContent || ""`))
+		if !strings.Contains(msg, "sign in again") {
+			t.Errorf("the dashboard signed out says %q", msg)
+		}
+		dash.do("sign in again", 30*time.Second, dashboardtest.SignIn(wang)...)
+	}
 	dash.waitJS("the dashboard connected again", `document.querySelector('#link[data-state="connected"]') !== null`, 30*time.Second)
 	dash.waitJS("car-9 en route on the dashboard", `document.querySelector('.unit[data-id="car-9"][data-status="enroute"]') !== null`, 15*time.Second)
 
@@ -212,8 +222,9 @@ func TestOfficerPage(t *testing.T) {
 }
 
 // openDashboard opens the dispatcher's dashboard, served by h, in a second
-// tab of b's browser, at a desktop's size, and signs in with the admin token.
-func openDashboard(t *testing.T, b *browser, h *hubtest.Hub) *browser {
+// tab of b's browser, at a desktop's size, and signs a dispatcher in with
+// their name and password (an account made with the admin token).
+func openDashboard(t *testing.T, b *browser, h *hubtest.Hub) (*browser, dashboardtest.Person) {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(b.ctx)
 	t.Cleanup(cancel)
@@ -224,13 +235,12 @@ func openDashboard(t *testing.T, b *browser, h *hubtest.Hub) *browser {
 		t.Fatalf("opening a tab for the dashboard: %v", err)
 	}
 	d.do("open the dashboard", 30*time.Second, chromedp.Navigate(h.URL+"/"))
-	d.waitJS("the dashboard's app", `document.documentElement.dataset.app === "running"`, 60*time.Second)
-	d.do("sign in", 30*time.Second,
-		chromedp.WaitVisible(chromedp.CSS("#token")),
-		chromedp.SendKeys(chromedp.CSS("#token"), h.AdminToken()),
-		chromedp.Click(chromedp.CSS("#signin")))
-	d.waitJS("the dashboard connected", `document.querySelector('#link[data-state="connected"]') !== null`, 30*time.Second)
-	return d
+	d.waitJS("the dashboard's app", dashboardtest.AppRunning.JS, 60*time.Second)
+	d.waitJS(dashboardtest.SignedOut.What, dashboardtest.SignedOut.JS, 30*time.Second)
+	wang := dashboardtest.NewPerson(t, h.Client, h.URL, h.AdminToken(), "wang", api.RoleDispatcher)
+	d.do("sign in", 30*time.Second, dashboardtest.SignIn(wang)...)
+	d.waitJS(dashboardtest.Connected.What, dashboardtest.Connected.JS, 30*time.Second)
+	return d, wang
 }
 
 // clickLive clicks what css matches at the moment of the click: the

@@ -123,7 +123,7 @@ func TestSOSFromTerminalOnDashboard(t *testing.T) {
 			return nil
 		})
 	}
-	dash := openDashboard(t, b, h)
+	dash, _ := openDashboard(t, b, h)
 	dash.waitJS("the units", `document.querySelectorAll('.unit[data-id="foot-1"], .unit[data-id="car-2"]').length === 2`, 15*time.Second)
 	dash.waitJS("no SOS yet", `document.querySelector("#sos") === null`, time.Second)
 

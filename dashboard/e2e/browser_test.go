@@ -12,7 +12,9 @@ import (
 	"github.com/chromedp/cdproto/performance"
 	"github.com/chromedp/chromedp"
 
+	"kuaifan/hub/hubtest"
 	"kuaifan/testkit/browsertest"
+	"kuaifan/testkit/dashboardtest"
 )
 
 // browser is one headless Chromium tab.
@@ -124,20 +126,33 @@ func (b *browser) metrics() map[string]float64 {
 	return out
 }
 
-// signIn opens the dashboard, waits for the WebAssembly app to take over
-// the pre-rendered page, and signs in; it returns when the stream is
-// connected.
-func (b *browser) signIn(url, token string) {
+// open opens the dashboard and waits for the WebAssembly app to take over
+// the pre-rendered page and to have asked the hub whether the browser has a
+// session: then the page is the sign-in form or the console.
+func (b *browser) open(url string) {
 	b.t.Helper()
 	b.do("open", 30*time.Second, chromedp.Navigate(url))
 	// The server pre-renders the sign-in form: wait for the app to run it.
-	b.waitJS("the app", `document.documentElement.dataset.app === "running"`, 60*time.Second)
-	b.do("sign in", 30*time.Second,
-		chromedp.WaitVisible(chromedp.CSS("#token")),
-		chromedp.SendKeys(chromedp.CSS("#token"), token),
-		chromedp.Click(chromedp.CSS("#signin")),
-		chromedp.WaitVisible(chromedp.CSS(`#link[data-state="connected"]`)),
-	)
+	b.waitJS("the app", dashboardtest.AppRunning.JS, 60*time.Second)
+	b.waitJS("the session checked", `["signed-out", "signed-in", "must-change"].includes(document.querySelector("#kuaifan").dataset.session)`, 30*time.Second)
+}
+
+// signIn opens the dashboard and signs p in with their name and password;
+// it returns when the stream is connected.
+func (b *browser) signIn(url string, p dashboardtest.Person) {
+	b.t.Helper()
+	b.open(url)
+	b.waitJS(dashboardtest.SignedOut.What, dashboardtest.SignedOut.JS, 10*time.Second)
+	b.do("sign in", 30*time.Second, append(dashboardtest.SignIn(p),
+		chromedp.WaitVisible(chromedp.CSS(`#link[data-state="connected"]`)))...)
+}
+
+// person makes an account with role on h for the test, with a password
+// that stands (dashboardtest.NewPerson, through the hub's API with the
+// bootstrap admin token).
+func person(t testing.TB, h *hubtest.Hub, name, role string) dashboardtest.Person {
+	t.Helper()
+	return dashboardtest.NewPerson(t, h.Client, h.URL, h.AdminToken(), name, role)
 }
 
 // mapPoint is where on the page a place is drawn.

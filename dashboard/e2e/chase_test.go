@@ -130,7 +130,9 @@ func TestChaseFromTheMap(t *testing.T) {
 	}
 	b := newBrowser(t)
 	runChase(t, h, units)
-	b.signIn(h.URL+"/", h.AdminToken())
+	wang := person(t, h, "wang", api.RoleDispatcher)
+	actor := api.ActorUserPrefix + wang.Name // the timeline names the person signed in
+	b.signIn(h.URL+"/", wang)
 	b.waitJS("the cameras on the map", fmt.Sprintf(`window.kuaifanStats && kuaifanStats.cameras === %d && document.querySelector("#cameras-toggle[data-on=true]") !== null`, len(cams)), 30*time.Second)
 
 	// The robbery, once reported: open it from the queue.
@@ -232,7 +234,7 @@ func TestChaseFromTheMap(t *testing.T) {
 		t.Fatalf("the hub has no sighting with the note: %+v", sightings)
 	}
 	mine := sightings[i]
-	if mine.Params.Lat == nil || mine.Params.Source != "caller" || mine.Params.Camera != "" || mine.Actor != api.ActorDispatcher {
+	if mine.Params.Lat == nil || mine.Params.Source != "caller" || mine.Params.Camera != "" || mine.Actor != actor {
 		t.Fatalf("the hub's sighting: %+v (%+v)", mine, *mine.Params)
 	}
 	if d := protocol.Haversine(*mine.Params.Lat, *mine.Params.Lon, lat, lon); d > 100 {
@@ -279,7 +281,7 @@ func TestChaseFromTheMap(t *testing.T) {
 	b.do("confirmed", 10*time.Second, chromedp.WaitNotPresent(chromedp.CSS("#confirm")))
 	sent := chaseIncident(t, h, incID)
 	taken := slices.ContainsFunc(sent.Timeline, func(e api.Entry) bool {
-		return e.Type == api.EntryDispatched && e.Unit == offered && e.Reason == api.ReasonOfferTaken && e.Actor == api.ActorDispatcher
+		return e.Type == api.EntryDispatched && e.Unit == offered && e.Reason == api.ReasonOfferTaken && e.Actor == actor
 	})
 	assigned := slices.ContainsFunc(sent.Assignments, func(a api.Assignment) bool { return a.Unit == offered && api.AssignmentActive(a.State) })
 	if !taken || !assigned || sent.Offer != nil {

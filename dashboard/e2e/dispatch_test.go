@@ -13,6 +13,7 @@ import (
 
 	"kuaifan/hub/hubtest"
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 	"kuaifan/simulator"
 	"kuaifan/testkit/dashboardtest"
 	"kuaifan/testkit/leakcheck"
@@ -71,7 +72,7 @@ func TestDispatchFromTheMap(t *testing.T) {
 	fleet(t, h, units)
 
 	start := time.Now()
-	b.signIn(h.URL+"/", h.AdminToken())
+	b.signIn(h.URL+"/", person(t, h, "wang", api.RoleDispatcher))
 	// Seen on the map: every unit known to the page and drawn on the canvas
 	// (the opening view is Changsha, where the fleet patrols).
 	b.waitJS("the units on the map", fmt.Sprintf(
@@ -85,7 +86,7 @@ func TestDispatchFromTheMap(t *testing.T) {
 	if n := eval[int](b, `document.querySelectorAll("#unit-district option").length`); n != 9 {
 		t.Errorf("district filter has %d options, want 9", n)
 	}
-	if s := eval[string](b, `document.querySelector("#token") ? "still there" : ""`); s != "" {
+	if s := eval[string](b, `document.querySelector("#signin-form, #token") ? "still there" : ""`); s != "" {
 		t.Error("the sign-in form is still shown")
 	}
 	b.screenshot("1-map")

@@ -27,7 +27,7 @@ func TestEnrol(t *testing.T) {
 	dashboardtest.Require(t, h.URL)
 	b := newBrowser(t)
 	b.do("desktop size", 5*time.Second, chromedp.EmulateViewport(1440, 900))
-	b.signIn(h.URL+"/", h.AdminToken())
+	b.signIn(h.URL+"/", person(t, h, "wang", api.RoleAdmin))
 	if lang := eval[string](b, `document.querySelector("#kuaifan").lang`); lang != "en" {
 		b.do("English", 5*time.Second, chromedp.Click(chromedp.CSS("#lang")))
 	}

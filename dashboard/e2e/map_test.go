@@ -18,6 +18,7 @@ import (
 	"kuaifan/hub"
 	"kuaifan/hub/hubtest"
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 	"kuaifan/testkit/dashboardtest"
 )
 
@@ -41,7 +42,7 @@ func TestMapOffline(t *testing.T) {
 		d := hubtest.Connect(t, h.MQTTURL(), id, out.Secret, hubtest.DeviceOptions{})
 		d.Send(d.Fix(1, time.Now(), lat+float64(i)*1e-6, lon, protocol.StatusAvailable))
 	}
-	b.signIn(h.URL+"/", h.AdminToken())
+	b.signIn(h.URL+"/", person(t, h, "wang", api.RoleDispatcher))
 	b.waitJS("units drawn", `window.kuaifanStats && kuaifanStats.drawn === 3 && kuaifanStats.frames > 0`, 20*time.Second)
 
 	// Home: the whole city, every district's corner on the canvas.

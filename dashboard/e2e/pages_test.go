@@ -83,7 +83,7 @@ func TestPagesFromTheTopBar(t *testing.T) {
 		}
 	}
 
-	b.signIn(h.URL+"/", h.AdminToken())
+	b.signIn(h.URL+"/", person(t, h, "wang", api.RoleDispatcher))
 	if lang := eval[string](b, `document.querySelector("#kuaifan").lang`); lang != "en" {
 		b.do("English", 5*time.Second, chromedp.Click(chromedp.CSS("#lang")))
 	}

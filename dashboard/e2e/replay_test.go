@@ -126,7 +126,7 @@ func TestReplayChase(t *testing.T) {
 		time.Duration(firstSighting-inc.Created)*time.Millisecond, time.Duration(firstArrival-inc.Created)*time.Millisecond,
 		time.Duration(chaseEnd-inc.Created)*time.Millisecond)
 
-	b.signIn(h.URL+"/", h.AdminToken())
+	b.signIn(h.URL+"/", person(t, h, "wang", api.RoleDispatcher))
 	b.waitJS("the robbery in the queue", fmt.Sprintf(`document.querySelector('#queue li.incident[data-id=%q]') !== null`, inc.ID), 30*time.Second)
 	b.clickLive("open the robbery", fmt.Sprintf(`#queue li.incident[data-id=%q]`, inc.ID))
 	b.do("the robbery open", 10*time.Second, chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#incident-detail[data-id=%q]`, inc.ID))))

@@ -86,7 +86,7 @@ func (b *browser) dashboardTab(h *hubtest.Hub) (dash *browser, closeTab func()) 
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1440, 900)); err != nil {
 		b.t.Fatalf("opening a tab for the dashboard: %v", err)
 	}
-	dash.signIn(h.URL+"/", h.AdminToken())
+	dash.signIn(h.URL+"/", person(b.t, h, "wang", api.RoleDispatcher))
 	return dash, cancel
 }
 

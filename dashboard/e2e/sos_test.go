@@ -97,7 +97,7 @@ func TestSOS(t *testing.T) {
 	for i, d := range helpers {
 		d.moveTo(float64(300 * (i + 1)))
 	}
-	b.signIn(h.URL+"/", h.AdminToken())
+	b.signIn(h.URL+"/", person(t, h, "wang", api.RoleDispatcher))
 	b.waitJS("the units", `document.querySelectorAll("#unit-list li.unit").length === 5`, 20*time.Second)
 	if eval[bool](b, `document.querySelector("#sos") !== null`) {
 		t.Fatal("an SOS banner before any SOS")

@@ -16,6 +16,7 @@ import (
 
 	"kuaifan/hub/hubtest"
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 	"kuaifan/testkit/dashboardtest"
 )
 
@@ -163,7 +164,8 @@ func TestDispatcherWorkday(t *testing.T) {
 		d.moveTo(float64(200 * (i + 1))) // 200, 400, 600, 800 m north of the spot
 	}
 
-	b.signIn(h.URL+"/", h.AdminToken())
+	wang := person(t, h, "wang", api.RoleSupervisor)
+	b.signIn(h.URL+"/", wang)
 	b.waitJS("the units on the map", `window.kuaifanStats && kuaifanStats.units >= 10`, 20*time.Second)
 	// Away from the recommendations, so nothing holds them.
 	awayX, awayY := b.centre("#map")
@@ -346,14 +348,18 @@ func TestDispatcherWorkday(t *testing.T) {
 		t.Errorf("a cancelled confirmation dispatched %v", got)
 	}
 
-	// Chinese, then a reload: the language, the view and the selection come
-	// back after signing in again; the token is nowhere in storage.
+	// Chinese, then a reload: the session goes on (no sign-in form), and
+	// the language, the view and the selection come back; no credential —
+	// the password, the admin's token, the session's cookie — is in
+	// storage or within the page's reach.
 	b.do("中文", 5*time.Second, chromedp.Click(chromedp.CSS("#lang")))
 	b.waitJS("Chinese", `document.querySelector("#incident-close") && document.querySelector("#incident-close").textContent === "结束警情"`, 5*time.Second)
 	b.screenshot("workday-2-zh-1440x900")
 	time.Sleep(1500 * time.Millisecond) // the preferences are kept once a second
 	view := eval[string](b, `localStorage.getItem("kuaifan.prefs")`)
-	b.signIn(h.URL+"/", h.AdminToken())
+	b.open(h.URL + "/")
+	b.waitJS("the console without signing in", dashboardtest.SignedIn.JS, 10*time.Second)
+	b.waitJS("connected", dashboardtest.Connected.JS, 30*time.Second)
 	b.waitJS("the selection restored", fmt.Sprintf(`document.querySelector("#incident-detail") && document.querySelector("#incident-detail").dataset.id === %q`, q4), 10*time.Second)
 	if got := eval[string](b, `document.documentElement.querySelector("#kuaifan").getAttribute("lang")`); got != "zh" {
 		t.Errorf("after a reload the page is in %q", got)
@@ -361,6 +367,9 @@ func TestDispatcherWorkday(t *testing.T) {
 	storage := eval[string](b, `JSON.stringify(Object.assign({}, localStorage, sessionStorage)) + document.cookie`)
 	if strings.Contains(storage, h.AdminToken()) {
 		t.Errorf("the token is kept in the browser: %s", storage)
+	}
+	if strings.Contains(storage, wang.Password) || strings.Contains(storage, "kuaifan_session") {
+		t.Errorf("the password or the session's cookie is within the page's reach: %s", storage)
 	}
 	t.Logf("kept preferences: %s", view)
 

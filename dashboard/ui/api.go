@@ -11,28 +11,45 @@ import (
 	"strings"
 	"time"
 
+	"kuaifan/dashboard/webapp"
 	"kuaifan/protocol/api"
 )
 
-// API calls the hub's HTTP API with the admin token as a Bearer token. In
-// the browser it goes through fetch (webapp.Fetch, via transport.go):
-// net/http's client would double app.wasm. On the host (tests, tools) it
-// uses net/http. Both send the token only in the Authorization header.
+// API calls the hub's HTTP API as the person signed in: their session is
+// the hub's HttpOnly cookie, which the browser keeps and sends (the page
+// never sees it), and every write carries the session's CSRF token
+// (api.CSRFHeader). In the browser it goes through fetch (webapp.Do, via
+// transport.go): net/http's client would double app.wasm. On the host
+// (tests, tools) it uses net/http, with Jar standing for the browser's
+// cookies.
 type API struct {
-	Base  string // the hub's origin, e.g. "http://127.0.0.1:8080"; never holds the token
-	Token string // sent only in the Authorization header
+	Base string // the hub's origin, e.g. "http://127.0.0.1:8080"
+	// CSRF is the session's CSRF token (api.Session.CSRF), sent in
+	// api.CSRFHeader on every call but GET and HEAD; never in a URL.
+	CSRF string
+	// Token, for tools and tests, is a Bearer token sent instead of a
+	// session (the hub's API tokens). The dashboard has none: people sign
+	// in with their name and password.
+	Token string
+	// Jar keeps the session cookie on the host; nil in the browser, which
+	// keeps it itself.
+	Jar webapp.Jar
 }
 
 // Timeout bounds each call.
 const Timeout = 15 * time.Second
 
-// ErrUnauthorized is a 401: the token is wrong or no longer accepted.
-var ErrUnauthorized = errors.New("the hub refused the token")
+// ErrUnauthorized is a 401: no session (it ended: idle, at its end, signed
+// out elsewhere, the account disabled) or, for a sign-in, a wrong name or
+// password.
+var ErrUnauthorized = errors.New("the hub refused the session")
 
-// APIError is an error answer of the hub: its status and {"error": "…"}.
+// APIError is an error answer of the hub: its status and {"error": "…"},
+// and for a 429 how long to wait (Retry-After).
 type APIError struct {
-	Status  int
-	Message string
+	Status     int
+	Message    string
+	RetryAfter time.Duration
 }
 
 func (e *APIError) Error() string {
@@ -55,15 +72,16 @@ func (a *API) do(ctx context.Context, method, path string, body, out any) error 
 			return err
 		}
 	}
-	status, data, err := a.send(ctx, method, strings.TrimRight(a.Base, "/")+path, b)
+	resp, err := a.send(ctx, method, strings.TrimRight(a.Base, "/")+path, b)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
+	status, data := resp.Status, resp.Body
 	if status == 401 {
 		return ErrUnauthorized
 	}
 	if status/100 != 2 {
-		e := &APIError{Status: status}
+		e := &APIError{Status: status, RetryAfter: retryAfter(resp.RetryAfter)}
 		var msg api.Error
 		if json.Unmarshal(data, &msg) == nil {
 			e.Message = msg.Error
@@ -77,6 +95,16 @@ func (a *API) do(ctx context.Context, method, path string, body, out any) error 
 		return fmt.Errorf("%s %s: bad JSON: %w", method, path, err)
 	}
 	return nil
+}
+
+// retryAfter reads a Retry-After header in seconds (the hub never sends a
+// date); 0 without one.
+func retryAfter(h string) time.Duration {
+	n, err := strconv.Atoi(strings.TrimSpace(h))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return time.Duration(n) * time.Second
 }
 
 // Units is GET /api/units.
@@ -217,7 +245,7 @@ func (a *API) StreamTicket(ctx context.Context) (api.Ticket, error) {
 }
 
 // StreamURL is the websocket URL for a ticket: ws(s)://host/ws?ticket=…
-// The ticket, never the token, goes in the URL (URLs end up in logs).
+// The ticket, never a credential, goes in the URL (URLs end up in logs).
 func StreamURL(base, ticket string) (string, error) {
 	u, err := url.Parse(base)
 	if err != nil {

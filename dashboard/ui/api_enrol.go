@@ -9,7 +9,8 @@ import (
 )
 
 // The units screen's calls (enrol.go): enrol a device and revoke one. Both
-// need the admin token, which only the signed-in console's API carries.
+// need the admin role (the hub answers 403 to anyone else; the screen
+// shows them only to an admin).
 
 // Enrol is POST /api/units. The answer's secret is shown once: the hub
 // keeps only its hash.

@@ -67,10 +67,11 @@ func (a *API) UnitIncidents(ctx context.Context, unit string, from, to int64) (a
 func (a *API) Raw(ctx context.Context, path string, timeout time.Duration) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	status, data, err := a.send(ctx, "GET", strings.TrimRight(a.Base, "/")+path, nil)
+	resp, err := a.send(ctx, "GET", strings.TrimRight(a.Base, "/")+path, nil)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", path, err)
 	}
+	status, data := resp.Status, resp.Body
 	if status == 401 {
 		return nil, ErrUnauthorized
 	}

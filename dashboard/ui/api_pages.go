@@ -115,15 +115,16 @@ func (a *API) DailyReport(ctx context.Context, date string) (*api.DailyReport, e
 	return &r, nil
 }
 
-// File fetches a file the hub makes (an export) with the token, as bytes:
-// a plain link cannot carry the Authorization header.
+// File fetches a file the hub makes (an export) in the session, as bytes:
+// the page saves it itself (download_js.go).
 func (a *API) File(ctx context.Context, path string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, Timeout)
 	defer cancel()
-	status, data, err := a.send(ctx, "GET", strings.TrimRight(a.Base, "/")+path, nil)
+	resp, err := a.send(ctx, "GET", strings.TrimRight(a.Base, "/")+path, nil)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", path, err)
 	}
+	status, data := resp.Status, resp.Body
 	if status == 401 {
 		return nil, ErrUnauthorized
 	}
@@ -151,7 +152,7 @@ func fileType(format string) string {
 	return "application/octet-stream"
 }
 
-// SaveFile fetches path from the hub with the token (API.File) and hands
+// SaveFile fetches path from the hub in the session (API.File) and hands
 // it to the browser as a download named filename. It blocks until the
 // file is fetched: call it off the UI goroutine (app.Context.Async).
 // saveDownload (download_js.go, download_host.go) hands the bytes to the
@@ -189,7 +190,7 @@ func (p *pageCalls) stop() {
 
 // run calls f off the UI goroutine with the session's API, then then(err)
 // on it through l — the page's own loop, so that the page re-renders. A
-// refused token ends the session (on the dashboard's loop, which redraws
+// refused session ends it (on the dashboard's loop, which redraws
 // the sign-in form). Signed out, it does nothing and reports false.
 func (p *pageCalls) run(ct *Controller, l Loop, f func(ctx context.Context, a *API) error, then func(err error)) bool {
 	a, sess := ct.api, ct.sess
@@ -212,12 +213,7 @@ func (p *pageCalls) run(ct *Controller, l Loop, f func(ctx context.Context, a *A
 				return // signed out meanwhile
 			}
 			if errors.Is(err, ErrUnauthorized) {
-				expire := func() {
-					if ct.api == a {
-						ct.SignOut()
-						ct.C.Say(T(ct.C.Lang, "signin.expired"), true, ct.now())
-					}
-				}
+				expire := func() { ct.ended(a) }
 				if ct.ui != nil {
 					ct.ui.Dispatch(expire)
 				} else {

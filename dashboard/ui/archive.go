@@ -181,13 +181,13 @@ func (v *ArchiveView) Render() app.UI {
 	return app.Main().ID("view-archive").Class("view", "page", "view-archive").Body(
 		app.H1().Class("page-title").Text(T(lang, "archive.title")),
 		app.Form().ID("archive-form").Class("page-form").OnSubmit(v.onSearch).Body(
-			pageField(T(lang, "pages.from"), app.Input().ID("archive-from").Type("date").Value(p.Form.From).OnChange(v.ValueTo(&v.page.Form.From))),
-			pageField(T(lang, "pages.to"), app.Input().ID("archive-to").Type("date").Value(p.Form.To).OnChange(v.ValueTo(&v.page.Form.To))),
-			pageField(T(lang, "archive.status"), app.Select().ID("archive-status").OnChange(v.ValueTo(&v.page.Form.Status)).Body(
+			pageField(T(lang, "pages.from"), app.Input().ID("archive-from").Type("date").Value(p.Form.From).OnChange(valueTo(&v.page.Form.From), app.EventScope("archive-from"))),
+			pageField(T(lang, "pages.to"), app.Input().ID("archive-to").Type("date").Value(p.Form.To).OnChange(valueTo(&v.page.Form.To), app.EventScope("archive-to"))),
+			pageField(T(lang, "archive.status"), app.Select().ID("archive-status").OnChange(valueTo(&v.page.Form.Status), app.EventScope("archive-status")).Body(
 				app.Range(statuses).Slice(func(i int) app.UI {
 					return opt(statuses[i], T(lang, "archive.status."+statuses[i]), p.Form.Status)
 				}))),
-			pageField(T(lang, "archive.district"), app.Select().ID("archive-district").OnChange(v.ValueTo(&v.page.Form.District)).Body(
+			pageField(T(lang, "archive.district"), app.Select().ID("archive-district").OnChange(valueTo(&v.page.Form.District), app.EventScope("archive-district")).Body(
 				app.Range(districtIDs).Slice(func(i int) app.UI {
 					id := districtIDs[i]
 					label := T(lang, "pages.all")
@@ -196,7 +196,7 @@ func (v *ArchiveView) Render() app.UI {
 					}
 					return opt(id, label, p.Form.District)
 				}))),
-			pageField(T(lang, "archive.kind"), app.Select().ID("archive-kind").OnChange(v.ValueTo(&v.page.Form.Kind)).Body(
+			pageField(T(lang, "archive.kind"), app.Select().ID("archive-kind").OnChange(valueTo(&v.page.Form.Kind), app.EventScope("archive-kind")).Body(
 				app.Range(kinds).Slice(func(i int) app.UI {
 					label := T(lang, "pages.all")
 					if kinds[i] != "" {
@@ -204,16 +204,16 @@ func (v *ArchiveView) Render() app.UI {
 					}
 					return opt(kinds[i], label, p.Form.Kind)
 				}))),
-			pageField(T(lang, "archive.priority"), app.Select().ID("archive-priority").OnChange(v.ValueTo(&v.page.Form.Priority)).Body(
+			pageField(T(lang, "archive.priority"), app.Select().ID("archive-priority").OnChange(valueTo(&v.page.Form.Priority), app.EventScope("archive-priority")).Body(
 				opt("", T(lang, "pages.all"), p.Form.Priority),
 				opt("1", Tf(lang, "inc.p", 1), p.Form.Priority),
 				opt("2", Tf(lang, "inc.p", 2), p.Form.Priority),
 				opt("3", Tf(lang, "inc.p", 3), p.Form.Priority),
 			)),
 			pageField(T(lang, "archive.unit"), app.Input().ID("archive-unit").Type("text").Value(p.Form.Unit).
-				Attr("spellcheck", "false").OnInput(v.ValueTo(&v.page.Form.Unit))),
+				Attr("spellcheck", "false").OnInput(valueTo(&v.page.Form.Unit), app.EventScope("archive-unit"))),
 			pageField(T(lang, "archive.text"), app.Input().ID("archive-text").Type("search").Value(p.Form.Text).
-				Placeholder(T(lang, "archive.text.hint")).OnInput(v.ValueTo(&v.page.Form.Text))),
+				Placeholder(T(lang, "archive.text.hint")).OnInput(valueTo(&v.page.Form.Text), app.EventScope("archive-text"))),
 			app.Div().Class("page-actions").Body(
 				app.Button().ID("archive-search").Type("submit").Text(T(lang, "archive.search")),
 				app.Button().ID("archive-csv").Class("ghost", "export").Type("button").Disabled(p.Saving != "").
@@ -235,8 +235,8 @@ func pageField(label string, control app.UI) app.UI {
 // pageStatus is a page's loading line and error.
 func pageStatus(lang Lang, busy bool, errText string) app.UI {
 	return app.Div().Class("page-status").Body(
-		app.If(busy, func() app.UI { return app.Span().Class("page-loading").Text(T(lang, "pages.loading")) }),
-		app.If(errText != "", func() app.UI { return app.P().ID("page-error").Class("page-error", "error").Text(errText) }),
+		maybe(busy, app.Span().Class("page-loading").Text(T(lang, "pages.loading"))),
+		maybe(errText != "", app.P().ID("page-error").Class("page-error", "error").Text(errText)),
 	)
 }
 

@@ -53,7 +53,7 @@ const MaxSightingFar = 100_000.0 // m
 // forward on a narrow screen: the next click there places the sighting.
 func (c *Console) StartSighting() bool {
 	inc := c.Selected()
-	if inc == nil || inc.Status == api.IncidentClosed {
+	if inc == nil || inc.Status == api.IncidentClosed || !c.May(api.RoleCallTaker) {
 		return false
 	}
 	c.Tab = TabMap
@@ -369,7 +369,7 @@ func (c *Console) sightingClick(x, y float64, onMarker bool) (h Hit, handled boo
 	}
 	switch {
 	case c.Sighting.Open:
-	case cam >= 0 && !onMarker && c.Scene.SelInc != "" && !c.Creating:
+	case cam >= 0 && !onMarker && c.Scene.SelInc != "" && !c.Creating && c.May(api.RoleCallTaker):
 		if inc := c.Store.Incident(c.Scene.SelInc); inc == nil || inc.Status == api.IncidentClosed {
 			return h, false
 		}

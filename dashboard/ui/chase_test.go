@@ -22,6 +22,7 @@ func chaseConsole(t *testing.T) *Controller {
 	ct := NewController(NewConsole(EN), "http://hub.invalid")
 	ct.api = &API{Base: "http://hub.invalid"}
 	c := ct.C
+	c.Role = api.RoleAdmin // may do everything
 	c.Store = testStore(now)
 	c.Store.SetCameras(changsha.Cameras())
 	c.Scene.View = View{Lat: 28.2, Lon: 112.98, Zoom: 15, W: 1000, H: 800}

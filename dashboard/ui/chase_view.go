@@ -92,7 +92,7 @@ func (m *MapView) sightingForm(ch MapChase) app.UI {
 		app.Label().For("sighting-note").Text(T(lang, "sight.note")),
 		app.Input().ID("sighting-note").Type("text").MaxLength(MaxNote).Attr("autocomplete", "off").
 			Value(f.Note).OnInput(m.onSightNote),
-		app.If(f.Err != "", func() app.UI { return app.P().ID("sighting-error").Class("error").Text(f.Err) }),
+		maybe(f.Err != "", app.P().ID("sighting-error").Class("error").Text(f.Err)),
 		app.Div().Class("buttons").Body(
 			app.Button().ID("sighting-submit").Type("submit").Class("primary").Disabled(f.Busy).Text(T(lang, "sight.submit")),
 			app.Button().ID("sighting-cancel").Type("button").Class("ghost").Text(T(lang, "inc.cancel")).OnClick(m.onSightCancel),

@@ -19,7 +19,9 @@ func consoleFixture(lang Lang) *Controller {
 	now := time.Now().UnixMilli()
 	ct := NewController(NewConsole(lang), "http://hub.invalid")
 	ct.api = &API{Base: "http://hub.invalid"} // signed in, as far as rendering goes
+	ct.who = api.Session{Name: "wang", Role: api.RoleAdmin}
 	c := ct.C
+	c.Role = api.RoleAdmin // every action shows
 	stale := unitAt("foot-3", protocol.TypeFoot, protocol.StatusAvailable, 28.19, 112.97, now-5*60_000)
 	off := unitAt("vol-4", protocol.TypeVolunteer, protocol.StatusOffDuty, 28.19, 112.97, now)
 	off.Online = false
@@ -75,9 +77,14 @@ func TestDashboardHooks(t *testing.T) {
 		"incident-submit", "new-incident", "incident-close", "queue", "unit-list", "unit-search", "statusbar", "lang", "signout"} {
 		one(t, es, "", map[string]string{"id": id})
 	}
-	if len(find(es, "", map[string]string{"id": "token"})) != 0 {
-		t.Error("the sign-in form is shown while signed in")
+	for _, id := range []string{"token", "signin-form", "signin-name", "signin-password", "pw-form"} {
+		if len(find(es, "", map[string]string{"id": id})) != 0 {
+			t.Errorf("the sign-in form (#%s) is shown while signed in", id)
+		}
 	}
+	// Who is signed in, in the top bar.
+	one(t, es, "span", map[string]string{"id": "who", "data-name": "wang", "data-role": api.RoleAdmin})
+	one(t, es, "div", map[string]string{"id": "kuaifan", "data-session": PhaseSignedIn})
 	// Recommendations, each with a dispatch button; the unit already on the
 	// incident cannot be sent twice.
 	recs := find(es, "tr", map[string]string{"class": "recommendation"})
@@ -140,9 +147,14 @@ func TestSignInRendering(t *testing.T) {
 	ct.C.Say(T(EN, "signin.wrong"), true, time.Now())
 	es := render(t, &Dashboard{ctl: ct})
 	one(t, es, "form", map[string]string{"id": "signin-form"})
-	one(t, es, "input", map[string]string{"id": "token", "type": "password", "autocomplete": "off"})
+	one(t, es, "input", map[string]string{"id": "signin-name", "type": "text", "autocomplete": "username"})
+	one(t, es, "input", map[string]string{"id": "signin-password", "type": "password", "autocomplete": "current-password"})
 	one(t, es, "button", map[string]string{"id": "signin", "type": "submit"})
 	one(t, es, "p", map[string]string{"id": "signin-error"})
+	// No token field: the admin token is for machines.
+	if n := len(find(es, "", map[string]string{"id": "token"})); n != 0 {
+		t.Error("the sign-in form asks for a token")
+	}
 	if len(find(es, "canvas", nil)) != 0 {
 		t.Error("the map is shown before sign-in")
 	}

@@ -37,9 +37,26 @@ type Pending struct {
 // MaxNote is the longest note or reason the hub takes.
 const MaxNote = 512
 
-// Ask opens the confirmation of an action (replacing one not yet confirmed).
+// Ask opens the confirmation of an action (replacing one not yet
+// confirmed), if the person's role allows it (ActionRole).
 func (c *Console) Ask(p Pending) {
+	if !c.May(ActionRole(p.Action)) {
+		return
+	}
 	c.Confirm = &p
+}
+
+// ActionRole is the least role that may carry out a confirmed action:
+// sending a unit, closing and turning an offer down are a dispatcher's,
+// reopening a supervisor's.
+func ActionRole(action string) string {
+	switch action {
+	case ActDispatch, ActClose, ActDismiss:
+		return api.RoleDispatcher
+	case ActReopen:
+		return api.RoleSupervisor
+	}
+	return api.RoleAdmin // an action this list does not know: the most
 }
 
 // CancelConfirm closes the dialog without acting.
@@ -142,7 +159,7 @@ func (d *ConfirmDialog) Render() app.UI {
 			OnSubmit(d.onSubmit).Body(
 			app.H3().Text(title),
 			app.P().ID("confirm-text").Text(question),
-			app.If(offer != "", func() app.UI { return app.P().ID("confirm-offer").Class("offer-note").Text(offer) }),
+			maybe(offer != "", app.P().ID("confirm-offer").Class("offer-note").Text(offer)),
 			app.If(withNote, func() app.UI {
 				return app.Div().Class("note").Body(
 					app.Label().For("confirm-note").Text(noteLabel),
@@ -150,7 +167,7 @@ func (d *ConfirmDialog) Render() app.UI {
 						Text(p.Note).OnInput(d.onNote),
 				)
 			}),
-			app.If(p.Err != "", func() app.UI { return app.P().ID("confirm-error").Class("error").Text(p.Err) }),
+			maybe(p.Err != "", app.P().ID("confirm-error").Class("error").Text(p.Err)),
 			app.Div().Class("buttons").Body(
 				app.Button().ID("confirm-ok").Type("submit").Class(okCls).
 					Disabled(p.Busy).Text(ok),

@@ -19,7 +19,10 @@ type Console struct {
 	Store *Store
 	Scene MapScene
 
-	Lang   Lang
+	Lang Lang
+	// Role is the signed-in person's (api.Roles): the console offers only
+	// the actions it allows (May). "" signed out: none.
+	Role   string
 	Link   Link
 	Filter UnitFilter
 	Form   IncidentForm
@@ -99,6 +102,15 @@ func NewConsole(lang Lang) *Console {
 	c.Tab = TabIncidents
 	return c
 }
+
+// May reports whether the person signed in may do what need may (an
+// api.Role…): an action their role does not allow is not offered at all.
+// The hub decides (403); this spares a person buttons that cannot work.
+// (Not inlined: it is called from every panel, and each inlined copy of
+// the roles' loop costs app.wasm.)
+//
+//go:noinline
+func (c *Console) May(need string) bool { return api.RoleAtLeast(c.Role, need) }
 
 // Lock and Unlock guard Store and Scene for readers off the UI goroutine.
 func (c *Console) Lock()   { c.mu.Lock() }
@@ -240,7 +252,8 @@ func (c *Console) View() View {
 // hit. In sighting mode it places the sighting (on a camera: the camera's
 // place and id), and a click on a camera with an open incident selected
 // starts a sighting from it (chase.go). In "new incident" mode, or on an
-// empty spot, it opens the form there;
+// empty spot, it opens the form there (for a role that may create
+// incidents; for another, a click on an empty spot does nothing);
 // on an incident it selects it; on a unit it selects the unit; on several
 // markers it opens the picker (pick.go). A click while the picker is open
 // closes it, and acts only if it lands on a marker.
@@ -266,13 +279,19 @@ func (c *Console) Click(x, y float64) Hit {
 	case HitUnit:
 		c.SelectUnit(h.ID, false)
 	default:
-		c.OpenForm(h.Lat, h.Lon)
+		if c.May(api.RoleCallTaker) {
+			c.OpenForm(h.Lat, h.Lon)
+		}
 	}
 	return h
 }
 
-// StartCreating arms "new incident" mode.
+// StartCreating arms "new incident" mode (a role that may create
+// incidents).
 func (c *Console) StartCreating() {
+	if !c.May(api.RoleCallTaker) {
+		return
+	}
 	c.CancelSighting() // one map mode at a time
 	c.Creating = true
 	c.ClosePick() // the next click places the incident, whatever is there
@@ -424,6 +443,7 @@ func (c *Console) SignedOut(link Link) {
 	c.pick = nil
 	c.mu.Unlock()
 	c.Detail, c.Link, c.Creating, c.Confirm, c.Recs = nil, link, false, nil, RecsHold{}
+	c.Role = ""
 	c.Alerts, c.alertKnown = nil, nil
 	c.SOS, c.sosSeen = nil, nil
 	c.Replay, c.UnitDay = nil, nil // the next session may not see them

@@ -7,9 +7,11 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
+	"kuaifan/dashboard/webapp"
 	"kuaifan/protocol/api"
 )
 
@@ -35,34 +37,70 @@ func (l ctxLoop) Quiet(f func() bool) {
 	})
 }
 
-// Controller does the dashboard's I/O: sign-in, the stream, the API calls
-// behind the buttons. It runs calls off the UI goroutine and hands results
-// to the Console on it. One per page.
+// Controller does the dashboard's I/O: the session (sign-in, the check at
+// load, the keep-alive, sign-out, the one-time password's change), the
+// stream, the API calls behind the buttons. It runs calls off the UI
+// goroutine and hands results to the Console on it. One per page.
 type Controller struct {
 	C    *Console
 	Base string                                              // the hub's origin
 	Dial func(ctx context.Context, url string) (Conn, error) // nil: the browser's WebSocket
 	Now  func() time.Time
+	// Jar stands for the browser's cookies on the host (tests, tools): the
+	// session cookie lives there. nil in the browser, which keeps it.
+	Jar webapp.Jar
+	// KeepAlive is how often a signed-in page tells the hub it is still
+	// open (GET /api/session); 0 is KeepAliveEvery.
+	KeepAlive time.Duration
 
-	ui      Loop
-	sound   alarm // the browser's alarm sound (idle on the host)
-	api     *API  // nil when signed out
-	stream  *Stream
-	stop    context.CancelFunc
-	sess    context.Context
-	done    chan struct{}
-	signing bool
-	synced  bool // the session's first snapshot has been applied
-	ticks   int
+	ui       Loop
+	sound    alarm           // the browser's alarm sound (idle on the host)
+	api      *API            // the session's, once its console runs; nil otherwise
+	who      api.Session     // who is signed in (without the CSRF token, which is api's)
+	change   *PasswordChange // a one-time password to change before anything else
+	stream   *Stream
+	stop     context.CancelFunc
+	sess     context.Context
+	done     chan struct{}
+	epoch    int  // bumped by Stop: an answer to an earlier sign-in is dropped
+	signing  bool // a sign-in is being checked (the form waits)
+	resuming bool // the session is being checked or loaded (no form)
+	checked  bool // the hub has said once whether there is a session
+	synced   bool // the session's first snapshot has been applied
+	ticks    int
 	// Timing of the last sign-in, in performance.now() ms (0 on the host):
 	// where the wait for the live map goes (kuaifanStats.signin).
 	Timing SignInTiming
+}
+
+// KeepAliveEvery is how often an open page keeps its session alive: well
+// inside the hub's idle timeout (30 minutes by default).
+const KeepAliveEvery = 2 * time.Minute
+
+// MinPassword is the hub's shortest password, in characters.
+const MinPassword = 10
+
+// PasswordChange is the form a person with a one-time password fills in
+// before anything else (api.Session.MustChange).
+type PasswordChange struct {
+	api  *API
+	Busy bool
+	Err  string
 }
 
 // SignInTiming marks the steps from Sign in to the live map.
 type SignInTiming struct {
 	Clicked, Accepted, Synced, Drawn float64
 }
+
+// The page's phases (Phase; #kuaifan[data-session]).
+const (
+	PhaseUnknown   = "unknown"     // not asked yet: the server's pre-render, the first moment
+	PhaseChecking  = "checking"    // the session is being checked or its console loaded
+	PhaseSignedOut = "signed-out"  // the sign-in form
+	PhaseChange    = "must-change" // a one-time password to change first
+	PhaseSignedIn  = "signed-in"   // the console
+)
 
 // NewController returns a signed-out controller for the hub at base.
 func NewController(c *Console, base string) *Controller {
@@ -79,50 +117,174 @@ func (ct *Controller) now() time.Time {
 	return time.Now()
 }
 
-// SignedIn reports whether a token was accepted (and not since refused).
+// SignedIn reports whether the console runs: a session was accepted (and
+// its password need not be changed first).
 func (ct *Controller) SignedIn() bool { return ct.api != nil }
 
 // Signing reports whether a sign-in is being checked.
 func (ct *Controller) Signing() bool { return ct.signing }
 
-// SignIn checks a token against the hub and, if accepted, starts the
-// stream. The token lives only in this Controller (memory): never in a URL,
-// local storage or a cookie.
-func (ct *Controller) SignIn(token string) {
-	token = strings.TrimSpace(token)
-	if token == "" {
+// Who is who is signed in (the zero Session when no one is).
+func (ct *Controller) Who() api.Session { return ct.who }
+
+// Change is the one-time password's form, nil unless one waits.
+func (ct *Controller) Change() *PasswordChange { return ct.change }
+
+// Phase is what the page shows: one of the Phase constants.
+func (ct *Controller) Phase() string {
+	switch {
+	case ct.api != nil:
+		return PhaseSignedIn
+	case ct.change != nil:
+		return PhaseChange
+	case ct.resuming:
+		return PhaseChecking
+	case !ct.checked:
+		return PhaseUnknown
+	}
+	return PhaseSignedOut
+}
+
+func (ct *Controller) newAPI() *API { return &API{Base: ct.Base, Jar: ct.Jar} }
+
+// Resume asks the hub whether this browser has a session already (its
+// cookie: a reload, another tab) and carries on with it without asking for
+// the password again; without one, the sign-in form shows.
+func (ct *Controller) Resume() {
+	if ct.ui == nil || ct.api != nil || ct.change != nil || ct.resuming || ct.signing {
+		return
+	}
+	ct.resuming = true
+	ct.Timing = SignInTiming{Clicked: perfNow()} // the live map's wait, from the check
+	a, ep := ct.newAPI(), ct.epoch
+	ct.ui.Async(func() {
+		s, err := a.Session(context.Background())
+		ct.ui.Dispatch(func() {
+			if ct.epoch != ep {
+				return
+			}
+			ct.checked = true
+			switch {
+			case err == nil && !s.Token:
+				ct.enter(a, s)
+			case err == nil, errors.Is(err, ErrUnauthorized):
+				ct.resuming = false // no session: the form
+			default:
+				ct.resuming = false
+				ct.C.Say(Tf(ct.C.Lang, "signin.unreach", err.Error()), true, ct.now())
+			}
+		})
+	})
+}
+
+// SignIn signs a person in with their name and password (POST
+// /api/session) and, once the hub accepts them, starts the console — or,
+// with a one-time password, asks for a new one first. The password lives
+// only in this call; the session is the hub's HttpOnly cookie, which the
+// page never sees.
+func (ct *Controller) SignIn(name, password string) {
+	name = strings.TrimSpace(name)
+	if name == "" || password == "" {
 		ct.C.Say(T(ct.C.Lang, "signin.empty"), true, ct.now())
 		return
 	}
-	if ct.signing || ct.ui == nil {
+	if ct.signing || ct.resuming || ct.api != nil || ct.change != nil || ct.ui == nil {
 		return
 	}
 	ct.signing = true
 	ct.Timing = SignInTiming{Clicked: perfNow()}
-	var cams []api.Camera // the hub's camera set, fetched with the districts
-	api := &API{Base: ct.Base, Token: token}
+	a, ep := ct.newAPI(), ct.epoch
 	ct.ui.Async(func() {
-		// One call checks the token and loads today's closed incidents
-		// (the stream's snapshot has only the open ones); the districts
-		// and the cameras come at the same time, used only if the token
-		// was accepted.
+		s, err := a.SignIn(context.Background(), name, password)
+		ct.ui.Dispatch(func() {
+			if ct.epoch != ep {
+				return
+			}
+			ct.checked = true
+			if err != nil {
+				ct.signing = false
+				ct.C.Say(refusal(ct.C.Lang, err, "signin.wrong", "signin.refused"), true, ct.now())
+				return
+			}
+			ct.enter(a, s)
+		})
+	})
+}
+
+// refusal says why a sign-in or a password's change failed: a wrong
+// password (the key wrong), a wait (the hub backs off after failures, and
+// locks a name after many), the hub's own words (the key refused), or a hub
+// out of reach.
+func refusal(lang Lang, err error, wrong, refused string) string {
+	var e *APIError
+	switch {
+	case errors.Is(err, ErrUnauthorized):
+		return T(lang, wrong)
+	case errors.As(err, &e) && e.Status == http.StatusTooManyRequests:
+		return waitText(lang, e)
+	case errors.As(err, &e) && e.Message != "":
+		return Tf(lang, refused, e.Message)
+	}
+	return Tf(lang, "signin.unreach", err.Error())
+}
+
+// waitText is a 429: how long to wait, and what the hub said.
+func waitText(lang Lang, e *APIError) string {
+	s := T(lang, "signin.wait")
+	if e.RetryAfter > 0 {
+		s = Tf(lang, "signin.wait.for", FormatAge(lang, e.RetryAfter))
+	}
+	if e.Message != "" {
+		s += " (" + e.Message + ")"
+	}
+	return s
+}
+
+// enter carries on with a session the hub accepted: the one-time
+// password's form if it must be changed, else the console.
+func (ct *Controller) enter(a *API, s *api.Session) {
+	a.CSRF = s.CSRF // before a goes to any other goroutine
+	ct.who = *s
+	ct.who.CSRF = ""
+	ct.C.Role = s.Role
+	if s.MustChange {
+		ct.signing, ct.resuming = false, false
+		ct.change = &PasswordChange{api: a}
+		ct.C.Say("", false, ct.now())
+		return
+	}
+	ct.load(a)
+}
+
+// load fetches what the console shows besides the stream — today's closed
+// incidents (the stream's snapshot has only the open ones), the districts
+// and the cameras — then starts the stream.
+func (ct *Controller) load(a *API) {
+	var cams []api.Camera
+	ep := ct.epoch
+	ct.ui.Async(func() {
 		var ds []District
 		var dErr, cErr error
 		var side sync.WaitGroup
-		side.Go(func() { ds, dErr = api.Districts(context.Background()) })
-		side.Go(func() { cams, cErr = api.Cameras(context.Background()) })
-		incs, err := api.Incidents(context.Background(), true)
+		side.Go(func() { ds, dErr = a.Districts(context.Background()) })
+		side.Go(func() { cams, cErr = a.Cameras(context.Background()) })
+		incs, err := a.Incidents(context.Background(), true)
 		var apiErr *APIError
 		if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
 			err = nil // a hub without dispatch: no history, still a hub
 		}
 		side.Wait()
 		ct.ui.Dispatch(func() {
-			ct.signing = false
+			if ct.epoch != ep {
+				return
+			}
+			ct.signing, ct.resuming = false, false
 			switch {
 			case errors.Is(err, ErrUnauthorized):
-				ct.C.Say(T(ct.C.Lang, "signin.wrong"), true, ct.now())
+				ct.Stop()
+				ct.C.Say(T(ct.C.Lang, "signin.expired"), true, ct.now())
 			case err != nil:
+				ct.Stop()
 				ct.C.Say(Tf(ct.C.Lang, "signin.unreach", err.Error()), true, ct.now())
 			default:
 				ct.C.Say("", false, ct.now())
@@ -137,7 +299,61 @@ func (ct *Controller) SignIn(token string) {
 				ct.C.Store.SetDistricts(ds)
 				ct.C.Store.SetCameras(cams)
 				ct.C.Unlock()
-				ct.start(api)
+				ct.start(a)
+			}
+		})
+	})
+}
+
+// ChangePassword changes the one-time password (POST
+// /api/session/password) and, once changed, carries on with the session.
+// The form's own checks come first: both new ones the same, long enough
+// (the hub refuses the old one again).
+func (ct *Controller) ChangePassword(old, new1, new2 string) {
+	ch := ct.change
+	if ch == nil || ch.Busy || ct.ui == nil {
+		return
+	}
+	lang := ct.C.Lang
+	ch.Err = ""
+	if new1 != new2 {
+		ch.Err = T(lang, "pw.mismatch")
+	} else if utf8.RuneCountInString(new1) < MinPassword {
+		ch.Err = Tf(lang, "pw.short", MinPassword)
+	}
+	if ch.Err != "" {
+		return
+	}
+	ch.Busy = true
+	a := ch.api
+	ct.ui.Async(func() {
+		err := a.ChangePassword(context.Background(), old, new1)
+		var s *api.Session
+		var serr error
+		if err == nil || errors.Is(err, ErrUnauthorized) {
+			// Changed: who now (no longer must change). Refused with a
+			// 401: a wrong old password if the session is still there,
+			// else the session ended.
+			s, serr = a.Session(context.Background())
+		}
+		ct.ui.Dispatch(func() {
+			if ct.change != ch {
+				return
+			}
+			ch.Busy = false
+			switch {
+			case errors.Is(serr, ErrUnauthorized):
+				ct.Stop()
+				ct.C.Say(T(lang, "signin.expired"), true, ct.now())
+			case err != nil:
+				ch.Err = refusal(lang, err, "pw.wrong", "pw.refused")
+			case serr != nil || s.MustChange:
+				// Changed, but the session cannot go on from here.
+				ct.Stop()
+				ct.C.Say(T(lang, "pw.changed"), false, ct.now())
+			default:
+				ct.change, ct.resuming = nil, true
+				ct.enter(a, s)
 			}
 		})
 	})
@@ -151,23 +367,71 @@ func (ct *Controller) Decoding() (frames uint64, took time.Duration) {
 	return 0, 0
 }
 
-// start runs the stream for a session. Its goroutine is the session's: it
-// ends when SignOut cancels it.
-func (ct *Controller) start(api *API) {
+// start runs the console of a session: the stream and the keep-alive.
+// Their goroutines are the session's: they end when Stop cancels them.
+func (ct *Controller) start(a *API) {
 	ct.Timing.Accepted, ct.synced = perfNow(), false
+	ct.signing, ct.resuming, ct.checked = false, false, true
 	ctx, cancel := context.WithCancel(context.Background())
-	st := &Stream{API: api, Dial: ct.Dial, Now: ct.Now}
+	st := &Stream{API: a, Dial: ct.Dial, Now: ct.Now}
 	st.Notify = func() { ct.ui.Quiet(func() bool { return ct.drain(st) }) }
-	ct.api, ct.stream, ct.stop, ct.sess = api, st, cancel, ctx
+	ct.api, ct.stream, ct.stop, ct.sess = a, st, cancel, ctx
 	done := make(chan struct{})
 	ct.done = done
 	ct.C.Link = Link{State: LinkConnecting, Since: ct.now()}
-	go func() {
-		defer close(done)
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		if err := st.Run(ctx); errors.Is(err, ErrUnauthorized) {
-			ct.ui.Dispatch(func() { ct.expired(st) })
+			ct.ui.Dispatch(func() { ct.ended(a) })
 		}
+	})
+	wg.Go(func() { ct.keepAlive(ctx, a) })
+	go func() {
+		wg.Wait()
+		close(done)
 	}()
+}
+
+// keepAlive tells the hub every KeepAlive that the page is open (GET
+// /api/session counts as activity), until ctx ends. The hub's answer may
+// bring a new role (an admin changed it); a 401 means the session ended.
+func (ct *Controller) keepAlive(ctx context.Context, a *API) {
+	every := ct.KeepAlive
+	if every <= 0 {
+		every = KeepAliveEvery
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s, err := a.Session(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, ErrUnauthorized):
+			ct.ui.Dispatch(func() { ct.ended(a) })
+			return
+		case err == nil:
+			ct.ui.Quiet(func() bool { return ct.refreshed(a, s) })
+		}
+		// Another error (the hub restarting, the network): the next
+		// tick tries again; the stream's link says what is wrong.
+	}
+}
+
+// refreshed takes the keep-alive's answer: a role an admin changed shows
+// at once. It reports whether the page must re-render.
+func (ct *Controller) refreshed(a *API, s *api.Session) bool {
+	if ct.api != a || s.Role == ct.who.Role {
+		return false
+	}
+	ct.who.Role, ct.C.Role = s.Role, s.Role
+	ct.C.Confirm = nil // it may be an action no longer allowed
+	return true
 }
 
 // drain moves the stream's queued frames into the console; it asks for a
@@ -203,24 +467,60 @@ func (ct *Controller) drain(st *Stream) bool {
 // the map.
 const firstPanelsDelay = 60 * time.Millisecond
 
-func (ct *Controller) expired(st *Stream) {
-	if ct.stream != st {
+// ended signs the page out after the hub said the session a uses is over
+// (idle, at its end, signed out elsewhere, the account disabled), saying
+// so.
+func (ct *Controller) ended(a *API) {
+	if ct.api != a {
 		return
 	}
-	ct.SignOut()
+	ct.Stop()
 	ct.C.Say(T(ct.C.Lang, "signin.expired"), true, ct.now())
 }
 
-// SignOut stops the stream and forgets the token and the hub's data.
+// SignOut signs the person out: the page forgets the session and
+// everything the hub said at once, and the hub ends the session (DELETE
+// /api/session, which clears its cookie). If the hub cannot be told, the
+// sign-in form says so: the session then ends only at its timeout.
 func (ct *Controller) SignOut() {
+	a := ct.api
+	if a == nil && ct.change != nil {
+		a = ct.change.api
+	}
+	ct.Stop()
+	if a == nil || ct.ui == nil {
+		return
+	}
+	ct.ui.Async(func() {
+		err := a.SignOut(context.Background())
+		if err == nil || errors.Is(err, ErrUnauthorized) {
+			return // ended, or already over
+		}
+		ct.ui.Dispatch(func() {
+			if ct.Phase() == PhaseSignedOut {
+				ct.C.Say(Tf(ct.C.Lang, "signout.failed", err.Error()), true, ct.now())
+			}
+		})
+	})
+}
+
+// Stop ends the page's side of the session: the stream and the keep-alive
+// stop, and the page forgets who is signed in and what the hub said. The
+// hub's session stays — the page is going away, and a reload carries on
+// with it; SignOut ends it.
+func (ct *Controller) Stop() {
 	if ct.stop != nil {
 		ct.stop()
 	}
+	ct.epoch++
 	ct.api, ct.stream, ct.stop, ct.sess = nil, nil, nil, nil
+	ct.change, ct.who = nil, api.Session{}
+	ct.signing, ct.resuming = false, false
 	ct.C.SignedOut(Link{State: LinkOffline, Since: ct.now()})
 }
 
-// Wait waits for the session's stream goroutine to end (after SignOut).
+// Wait waits for the session's goroutines (the stream, the keep-alive) to
+// end (after Stop or SignOut).
 func (ct *Controller) Wait() {
 	if ct.done != nil {
 		<-ct.done
@@ -228,7 +528,7 @@ func (ct *Controller) Wait() {
 }
 
 // call runs an API call off the UI goroutine and its continuation on it. A
-// refused token ends the session.
+// 401 means the session ended: the page signs out, saying so.
 func (ct *Controller) call(f func(ctx context.Context, api *API) error, then func(err error)) {
 	api, ctx := ct.api, ct.sess
 	if api == nil || ct.ui == nil {
@@ -241,8 +541,7 @@ func (ct *Controller) call(f func(ctx context.Context, api *API) error, then fun
 				return // signed out meanwhile
 			}
 			if errors.Is(err, ErrUnauthorized) {
-				ct.SignOut()
-				ct.C.Say(T(ct.C.Lang, "signin.expired"), true, ct.now())
+				ct.ended(api)
 				return
 			}
 			if err != nil && ctx.Err() != nil {

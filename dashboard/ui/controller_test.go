@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"net/http"
+	"net/http/cookiejar"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,8 +59,21 @@ func (l *testLoop) until(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// newTestController is a page on the fake hub, in a browser of its own (a
+// cookie jar).
 func newTestController(t *testing.T, h *fakeHub) (*Controller, *testLoop) {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newTestPage(t, h, jar)
+}
+
+// newTestPage is a page on the fake hub in the browser whose cookies jar
+// keeps: a second page in the same jar is a reload, or another tab.
+func newTestPage(t *testing.T, h *fakeHub, jar http.CookieJar) (*Controller, *testLoop) {
 	ct := NewController(NewConsole(EN), h.srv.URL)
+	ct.Jar = jar
 	l := newTestLoop()
 	ct.Attach(l)
 	t.Cleanup(func() {
@@ -73,24 +88,37 @@ func TestControllerSignIn(t *testing.T) {
 	h := newFakeHub(t)
 	ct, l := newTestController(t, h)
 
-	ct.SignIn("   ")
+	ct.SignIn("   ", fakePassword)
 	if !ct.C.Notice.Error || ct.Signing() {
-		t.Errorf("empty token: %+v", ct.C.Notice)
+		t.Errorf("empty name: %+v", ct.C.Notice)
 	}
-	ct.SignIn("wrong-token")
+	ct.SignIn(fakeName, "")
+	if ct.C.Notice.Text != T(EN, "signin.empty") || ct.Signing() {
+		t.Errorf("empty password: %+v", ct.C.Notice)
+	}
+	ct.SignIn(fakeName, "wrong-password")
 	if !ct.Signing() {
 		t.Error("not signing")
 	}
 	l.until(t, "the refusal", func() bool { return !ct.Signing() })
+	if ct.SignedIn() || ct.C.Notice.Text != T(EN, "signin.wrong") || ct.Phase() != PhaseSignedOut {
+		t.Errorf("wrong password: signed in %v, notice %+v, phase %s", ct.SignedIn(), ct.C.Notice, ct.Phase())
+	}
+	// The admin's token is no password: the form does not take it.
+	ct.SignIn("admin", h.token)
+	l.until(t, "the token refused", func() bool { return !ct.Signing() })
 	if ct.SignedIn() || ct.C.Notice.Text != T(EN, "signin.wrong") {
-		t.Errorf("wrong token: signed in %v, notice %+v", ct.SignedIn(), ct.C.Notice)
+		t.Errorf("the admin token as a password: signed in %v, notice %+v", ct.SignedIn(), ct.C.Notice)
 	}
 
 	h.mu.Lock()
 	h.incidents["old"] = &Incident{ID: "old", Status: api.IncidentClosed, Created: time.Now().UnixMilli(), Figures: api.Figures{ToArrivalS: fp(95)}}
 	h.mu.Unlock()
-	ct.SignIn(" " + h.token + "\n")
+	ct.SignIn(" "+fakeName+"\n", fakePassword)
 	l.until(t, "signed in", ct.SignedIn)
+	if w := ct.Who(); w.Name != fakeName || w.Role != api.RoleSupervisor || w.CSRF != "" || ct.C.Role != api.RoleSupervisor || ct.Phase() != PhaseSignedIn {
+		t.Errorf("signed in as %+v, console role %q, phase %s", w, ct.C.Role, ct.Phase())
+	}
 	if ct.C.Notice.Text != "" || ct.C.Store.History["old"] == nil || len(ct.C.Store.Districts) != 7 {
 		t.Errorf("after sign-in: notice %+v, history %v, %d districts", ct.C.Notice, ct.C.Store.History, len(ct.C.Store.Districts))
 	}
@@ -127,15 +155,19 @@ func TestControllerSignIn(t *testing.T) {
 
 	ct.SignOut()
 	ct.Wait()
-	if ct.SignedIn() || len(ct.C.Store.Units) != 0 || ct.C.Link.State != LinkOffline {
-		t.Errorf("after sign-out: %v, %d units, link %+v", ct.SignedIn(), len(ct.C.Store.Units), ct.C.Link)
+	if ct.SignedIn() || len(ct.C.Store.Units) != 0 || ct.C.Link.State != LinkOffline || ct.C.Role != "" || ct.Who().Name != "" {
+		t.Errorf("after sign-out: %v, %d units, link %+v, role %q", ct.SignedIn(), len(ct.C.Store.Units), ct.C.Link, ct.C.Role)
+	}
+	l.wg.Wait() // the DELETE /api/session
+	if n := h.sessionCount(); n != 0 {
+		t.Errorf("the hub still holds %d sessions after the sign-out", n)
 	}
 	h.tokenNeverInURLs(t)
 }
 
 func signedIn(t *testing.T, h *fakeHub) (*Controller, *testLoop, *hubConn) {
 	ct, l := newTestController(t, h)
-	ct.SignIn(h.token)
+	ct.SignIn(fakeName, fakePassword)
 	l.until(t, "signed in", ct.SignedIn)
 	c := h.conn(t)
 	now := time.Now().UnixMilli()
@@ -264,11 +296,12 @@ func TestControllerDispatchFlow(t *testing.T) {
 	h.tokenNeverInURLs(t)
 }
 
-// A token the hub stops accepting signs the dispatcher out, with a reason.
+// A session the hub ended (a 401 on a call) signs the dispatcher out, with
+// a reason.
 func TestControllerTokenRevoked(t *testing.T) {
 	h := newFakeHub(t)
 	ct, l, _ := signedIn(t, h)
-	h.setToken("rotated")
+	h.endSessions()
 	ct.C.SelectIncident("inc-1")
 	ct.RefreshDetail()
 	l.until(t, "signed out", func() bool { return !ct.SignedIn() })

@@ -6,10 +6,12 @@ import (
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 )
 
-// Dashboard is the page at "/": the sign-in form, then the console — top
-// bar, incidents panel, map, units panel, status bar. It owns the
-// Controller (and through it the session and the stream) and a one-second
-// ticker; both stop when it is dismounted.
+// Dashboard is the page at "/": the sign-in form (or, with a one-time
+// password, its change), then the console — top bar, incidents panel, map,
+// units panel, status bar. It owns the Controller (and through it the
+// session's stream and keep-alive) and a one-second ticker; both stop when
+// it is dismounted. At mount it asks the hub whether the browser has a
+// session already (a reload): then the console comes without the form.
 type Dashboard struct {
 	app.Compo
 
@@ -31,7 +33,7 @@ func (d *Dashboard) OnInit() {
 }
 
 // OnMount (browser only) reads the browser's language, origin and basemap
-// setting, and starts the ticker.
+// setting, starts the ticker, and checks for a session.
 func (d *Dashboard) OnMount(ctx app.Context) {
 	d.ctl.Attach(ctxLoop{ctx})
 	d.ctl.Base = browserOrigin()
@@ -44,6 +46,7 @@ func (d *Dashboard) OnMount(ctx app.Context) {
 	d.ctl.C.Restore(kept)
 	d.ctl.sound.init()
 	d.keys = listenKeys(ctx, d.onKey)
+	d.ctl.Resume()
 	// The server pre-renders the same page: this says the app now runs it
 	// (what a test waits for before typing into the form).
 	app.Window().Get("document").Get("documentElement").Call("setAttribute", "data-app", "running")
@@ -71,7 +74,8 @@ func (d *Dashboard) OnMount(ctx app.Context) {
 	}()
 }
 
-// OnDismount ends the session and the ticker.
+// OnDismount stops the session's stream and keep-alive and the ticker. The
+// hub's session stays: only Sign out ends it.
 func (d *Dashboard) OnDismount() {
 	if d.stopTick != nil {
 		close(d.stopTick)
@@ -82,7 +86,7 @@ func (d *Dashboard) OnDismount() {
 		d.keys.Release()
 		d.keys = nil
 	}
-	d.ctl.SignOut()
+	d.ctl.Stop()
 }
 
 // keep writes the preferences to local storage when they changed (once a
@@ -118,16 +122,23 @@ func (d *Dashboard) onKey(ctx app.Context, key, tag string, editable bool) {
 	}
 }
 
-// Render draws the sign-in form or the console.
+// Render draws the sign-in form, the one-time password's change, or the
+// console. #kuaifan[data-session] says which (the Phase… constants).
 func (d *Dashboard) Render() app.UI {
 	c := d.ctl.C
 	lang := c.Lang
-	if !d.ctl.SignedIn() {
-		return app.Div().ID("kuaifan").Class("kf", "signed-out").Lang(string(lang)).Body(
-			&SignIn{Ctl: d.ctl, Lang: lang, Busy: d.ctl.Signing(), Error: noticeText(c)},
+	phase := d.ctl.Phase()
+	if phase != PhaseSignedIn {
+		in := &SignIn{Ctl: d.ctl, Lang: lang, Phase: phase, Busy: d.ctl.Signing(), Error: noticeText(c), Info: infoText(c)}
+		if ch := d.ctl.Change(); ch != nil {
+			in.Name, in.Busy, in.Error = d.ctl.Who().Name, ch.Busy, ch.Err
+		}
+		return app.Div().ID("kuaifan").Class("kf", "signed-out").DataSet("session", phase).Lang(string(lang)).Body(
+			in,
 			app.Div().Class("hidden").Body(linkBadge(c, time.Now())), // #link exists before sign-in too
 		)
 	}
+	who := d.ctl.Who()
 	now := time.Now()
 	muteTitle := T(lang, "app.mute")
 	if c.Mute {
@@ -141,7 +152,7 @@ func (d *Dashboard) Render() app.UI {
 	if c.Confirm != nil {
 		page = page.Attr("inert", true)
 	}
-	return app.Div().ID("kuaifan").Class("kf").Lang(string(lang)).Body(
+	return app.Div().ID("kuaifan").Class("kf").DataSet("session", phase).Lang(string(lang)).Body(
 		page.Body(
 			app.Header().Class("topbar").Body(
 				brandIcon(),
@@ -161,7 +172,7 @@ func (d *Dashboard) Render() app.UI {
 						app.Label().For("tiles").Text(T(lang, "map.tiles")),
 						app.Input().ID("tiles").Type("url").Value(d.tilesEdit).
 							Placeholder("https://tiles.example/{z}/{x}/{y}.png").
-							OnChange(d.ValueTo(&d.tilesEdit)),
+							OnChange(valueTo(&d.tilesEdit), app.EventScope("tiles")),
 						app.Button().Type("submit").Text("OK"),
 						app.P().Class("keys").Text(T(lang, "key.help")),
 					),
@@ -170,6 +181,8 @@ func (d *Dashboard) Render() app.UI {
 					Body(speakerIcon(c.Mute)).OnClick(d.onMute),
 				app.Button().ID("lang").Class("ghost").Title(string(lang.Other())).
 					Text(T(lang, "app.switch")).OnClick(d.onLang),
+				app.Span().ID("who").Class("who").DataSet("name", who.Name).DataSet("role", who.Role).
+					Title(T(lang, "who.title")).Text(who.Name+" · "+lookup(lang, "role.", who.Role)),
 				app.Button().ID("signout").Class("ghost").Text(T(lang, "app.signout")).OnClick(d.onSignOut),
 			),
 			app.If(len(c.SOS) > 0, func() app.UI { return &SOSBanner{Ctl: d.ctl, Rev: now.UnixNano()} }),
@@ -228,6 +241,15 @@ func noticeText(c *Console) string {
 	return ""
 }
 
+// infoText is a notice that is no error, for the sign-in form (the
+// password was changed: sign in with the new one).
+func infoText(c *Console) string {
+	if !c.Notice.Error {
+		return c.Notice.Text
+	}
+	return ""
+}
+
 func (d *Dashboard) onLang(ctx app.Context, e app.Event) {
 	d.ctl.C.SetLang(d.ctl.C.Lang.Other())
 	d.keep(ctx)
@@ -246,57 +268,116 @@ func (d *Dashboard) onTiles(ctx app.Context, e app.Event) {
 	ctx.LocalStorage().Set(TilesKey, d.tilesEdit)
 }
 
-// SignIn is the sign-in form: #token and #signin.
+// SignIn is the signed-out page's card. Signed out, the sign-in form: a
+// person's name (#signin-name) and password (#signin-password), and
+// #signin (#signin-form, #signin-error); the hub's admin token is for
+// machines: the form does not take it. With a one-time password
+// (PhaseChange), its change before anything else: #pw-old, #pw-new,
+// #pw-new2, #pw-change (#pw-form, #pw-error), and a way out, #signout.
+// While the session is checked, a line saying so. The fields are read when
+// the form is sent (no handler per keystroke: each costs app.wasm, and a
+// password manager fills them without one). One component for the three:
+// each component type costs app.wasm too.
 type SignIn struct {
 	app.Compo
 	Ctl   *Controller
 	Lang  Lang
+	Phase string // PhaseSignedOut (or PhaseUnknown), PhaseChecking, PhaseChange
+	Name  string // who must change their password
 	Busy  bool
 	Error string
-
-	token string
+	Info  string
 }
 
-// Render draws the form.
+// Render draws the card.
 func (s *SignIn) Render() app.UI {
 	lang := s.Lang
-	label := T(lang, "signin.submit")
-	if s.Busy {
-		label = T(lang, "signin.busy")
+	if s.Phase == PhaseChecking {
+		return app.Div().ID("signin-page").Body(
+			app.Div().ID("signin-checking").Class("card").Body(brandLine(lang), app.P().Text(T(lang, "signin.checking"))))
 	}
-	return app.Div().ID("signin-page").Body(
-		app.Form().ID("signin-form").Class("card").OnSubmit(s.onSubmit).Body(
-			app.Div().Class("brandline").Body(brandIcon(), app.H1().Text(T(lang, "app.title"))),
-			app.H2().Text(T(lang, "signin.title")),
-			app.Label().For("token").Text(T(lang, "signin.token")),
-			app.Input().ID("token").Type("password").Name("token").AutoComplete(false).
-				Attr("autocomplete", "off").Attr("spellcheck", "false").AutoFocus(true).
-				OnInput(s.ValueTo(&s.token)),
-			app.Button().ID("signin").Type("submit").Disabled(s.Busy).Text(label),
-			app.If(s.Error != "", func() app.UI {
-				return app.P().ID("signin-error").Class("error").Text(s.Error)
-			}),
+	form, title, submit, label, busy, errID := "signin-form", "signin.title", "signin", "signin.submit", "signin.busy", "signin-error"
+	body := []app.UI{brandLine(lang), nil}
+	if s.Phase == PhaseChange {
+		form, title, submit, label, busy, errID = "pw-form", "pw.title", "pw-change", "pw.submit", "pw.busy", "pw-error"
+		body = append(body,
+			app.P().Class("note").Text(Tf(lang, "pw.why", s.Name, MinPassword)),
+			field(lang, "pw-old", "pw.old", "password", "current-password"),
+			field(lang, "pw-new", "pw.new", "password", "new-password"),
+			field(lang, "pw-new2", "pw.new2", "password", "new-password"))
+	} else {
+		body = append(body,
+			field(lang, "signin-name", "signin.name", "text", "username"),
+			field(lang, "signin-password", "signin.password", "password", "current-password"))
+	}
+	body[1] = app.H2().Text(T(lang, title))
+	if s.Busy {
+		label = busy
+	}
+	body = append(body,
+		app.Button().ID(submit).Type("submit").Disabled(s.Busy).Text(T(lang, label)),
+		formMessage(errID, "error", s.Error))
+	if s.Phase == PhaseChange {
+		body = append(body, app.Button().ID("signout").Type("button").Class("ghost").Text(T(lang, "app.signout")).OnClick(s.onSignOut))
+	} else {
+		body = append(body,
+			formMessage("signin-info", "note", s.Info),
 			app.P().Class("note").Text(T(lang, "signin.note")),
-			app.Button().ID("signin-lang").Type("button").Class("ghost").Text(T(lang, "app.switch")).
-				OnClick(func(ctx app.Context, e app.Event) { s.Ctl.C.SetLang(s.Ctl.C.Lang.Other()) }),
-		),
-	)
+			app.Button().ID("signin-lang").Type("button").Class("ghost").Text(T(lang, "app.switch")).OnClick(s.onLang))
+	}
+	return app.Div().ID("signin-page").Body(app.Form().ID(form).Class("card").OnSubmit(s.onSubmit).Body(body...))
 }
 
 func (s *SignIn) onSubmit(ctx app.Context, e app.Event) {
 	e.PreventDefault()
-	// Read the field itself too: a password manager or a test driver may
-	// fill it without an input event.
-	tok := s.token
-	if v := app.Window().GetElementByID("token"); v.Truthy() {
-		if dom := v.Get("value").String(); dom != "" {
-			tok = dom
-		}
+	if s.Phase == PhaseChange {
+		s.Ctl.ChangePassword(fieldValue("pw-old", false), fieldValue("pw-new", false), fieldValue("pw-new2", false))
+		return
+	}
+	name := fieldValue("signin-name", false)
+	password := fieldValue("signin-password", true)
+	s.Ctl.sound.unlock() // the click lets the page sound the alarm later
+	s.Ctl.SignIn(name, password)
+}
+
+func (s *SignIn) onLang(ctx app.Context, e app.Event) { s.Ctl.C.SetLang(s.Ctl.C.Lang.Other()) }
+
+func (s *SignIn) onSignOut(ctx app.Context, e app.Event) { s.Ctl.SignOut() }
+
+// brandLine is the signed-out cards' head: the mark and the name.
+func brandLine(lang Lang) app.UI {
+	return app.Div().Class("brandline").Body(brandIcon(), app.H1().Text(T(lang, "app.title")))
+}
+
+// field is a labelled input of a signed-out card, read when the card's
+// form is sent (fieldValue).
+func field(lang Lang, id, key, typ, autocomplete string) app.UI {
+	in := app.Input().ID(id).Type(typ).Attr("autocomplete", autocomplete)
+	if typ == "text" {
+		in = in.Attr("autocapitalize", "none").Attr("spellcheck", "false").AutoFocus(true)
+	}
+	return app.Div().Class("field").Body(app.Label().For(id).Text(T(lang, key)), in)
+}
+
+// formMessage is a card's error or note (#id), when there is one.
+func formMessage(id, class, text string) app.UI {
+	if text == "" {
+		return nil
+	}
+	return app.P().ID(id).Class(class).Attr("role", "alert").Text(text)
+}
+
+// fieldValue reads a field of the page (and empties it, if clear).
+func fieldValue(id string, clear bool) string {
+	v := app.Window().GetElementByID(id)
+	if !v.Truthy() {
+		return ""
+	}
+	s := v.Get("value").String()
+	if clear {
 		v.Set("value", "")
 	}
-	s.token = ""
-	s.Ctl.sound.unlock() // the click lets the page sound the alarm later
-	s.Ctl.SignIn(tok)
+	return s
 }
 
 const svgNS = "http://www.w3.org/2000/svg"
@@ -318,4 +399,25 @@ func brandIcon() app.UI {
 			Attr("fill", "none").Attr("stroke", "#38bdf8").Attr("stroke-width", "1.5").Attr("stroke-dasharray", "2 2"),
 		svgEl("path").Attr("d", "M12 7 L16 15 L8 15 Z").Attr("fill", "#fb923c"),
 	)
+}
+
+// valueTo is app.Compo.ValueTo for a string field, made once: go-app's is
+// inlined at each call site, every copy ~1.2 KB of app.wasm. Its callers
+// scope it by the field's element id (app.EventScope), so that the handler
+// of one field is never kept for another.
+//
+//go:noinline
+func valueTo(dst *string) app.EventHandler {
+	return func(ctx app.Context, e app.Event) { *dst = ctx.JSSrc().Get("value").String() }
+}
+
+// maybe is ui if ok, else nothing: an element only some roles are offered
+// (cheaper in app.wasm than app.If's closure).
+//
+//go:noinline
+func maybe(ok bool, ui app.UI) app.UI {
+	if ok {
+		return ui
+	}
+	return nil
 }

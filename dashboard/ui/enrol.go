@@ -169,8 +169,12 @@ func newEnrolPage() *enrolPage {
 	return &enrolPage{Form: EnrolForm{Type: string(protocol.TypeFoot), How: HowResponder}}
 }
 
-// Submit enrols the form's device; a bad form is refused before any call.
+// Submit enrols the form's device (an admin's); a bad form is refused
+// before any call.
 func (p *enrolPage) Submit(ct *Controller, l Loop, lang Lang) {
+	if !ct.C.May(api.RoleAdmin) {
+		return
+	}
 	e, problem := p.Form.Request(lang)
 	if problem != "" {
 		p.Err = problem
@@ -243,7 +247,7 @@ func (p *enrolPage) Refresh(ct *Controller, l Loop, lang Lang) {
 // ConfirmRevoke revokes the unit waiting for confirmation.
 func (p *enrolPage) ConfirmRevoke(ct *Controller, l Loop, lang Lang) {
 	id := p.Revoke
-	if id == "" {
+	if id == "" || !ct.C.May(api.RoleAdmin) {
 		return
 	}
 	p.RevokeErr = ""
@@ -298,42 +302,50 @@ func (v *EnrolView) OnMount(ctx app.Context) {
 // OnDismount cancels the calls and drops the card with its secret.
 func (v *EnrolView) OnDismount() { v.page.stop() }
 
-// Render draws the view.
+// Render draws the view: for an admin the enrolment form, its card and
+// the revocations; for anyone the fleet.
 func (v *EnrolView) Render() app.UI {
 	p, lang := v.page, v.Ctl.C.Lang
-	opt := func(value, label, cur string) app.UI {
-		return app.Option().Value(value).Selected(value == cur).Text(label)
-	}
+	admin := v.Ctl.C.May(api.RoleAdmin)
 	return app.Main().ID("view-units").Class("view", "page", "view-units").Body(
 		app.H1().Class("page-title").Text(T(lang, "enrol.title")),
-		app.Form().ID("enrol-form").Class("page-form").OnSubmit(v.onSubmit).Body(
-			pageField(T(lang, "enrol.id"), app.Input().ID("enrol-id").Type("text").Value(p.Form.ID).MaxLength(32).
-				Attr("spellcheck", "false").Attr("autocomplete", "off").Placeholder(T(lang, "enrol.id.hint")).OnInput(v.ValueTo(&v.page.Form.ID))),
-			pageField(T(lang, "enrol.type"), app.Select().ID("enrol-type").OnChange(v.ValueTo(&v.page.Form.Type)).Body(
-				app.Range(protocol.UnitTypes[:]).Slice(func(i int) app.UI {
-					t := string(protocol.UnitTypes[i])
-					return opt(t, T(lang, "type."+t), p.Form.Type)
-				}))),
-			pageField(T(lang, "enrol.callsign"), app.Input().ID("enrol-callsign").Type("text").Value(p.Form.Callsign).
-				Placeholder(T(lang, "enrol.callsign.hint")).OnInput(v.ValueTo(&v.page.Form.Callsign))),
-			pageField(T(lang, "enrol.capabilities"), app.Input().ID("enrol-capabilities").Type("text").Value(p.Form.Capabilities).
-				Attr("spellcheck", "false").Placeholder(T(lang, "enrol.capabilities.hint")).OnInput(v.ValueTo(&v.page.Form.Capabilities))),
-			pageField(T(lang, "enrol.how"), app.Select().ID("enrol-how").OnChange(v.ValueTo(&v.page.Form.How)).Body(
-				app.Range(Hows).Slice(func(i int) app.UI { return opt(Hows[i], T(lang, "enrol.how."+Hows[i]), p.Form.How) }))),
-			app.Div().Class("page-actions").Body(
-				app.Button().ID("enrol-submit").Type("submit").Disabled(p.enrol.busy()).Text(T(lang, "enrol.submit")),
-			),
-		),
-		pageStatus(lang, p.enrol.busy(), p.Err),
-		app.If(p.Card != nil, func() app.UI { return v.card(lang) }),
+		maybe(admin, v.form(lang)),
+		maybe(admin, pageStatus(lang, p.enrol.busy(), p.Err)),
+		app.If(admin && p.Card != nil, func() app.UI { return v.card(lang) }),
 		app.H2().Class("enrol-fleet").Body(
 			app.Text(T(lang, "enrol.fleet")),
 			app.Button().ID("enrol-refresh").Class("ghost").Type("button").Disabled(p.list.busy()).Text(T(lang, "enrol.refresh")).
 				OnClick(func(ctx app.Context, e app.Event) { v.page.Refresh(v.Ctl, v.loop, v.Ctl.C.Lang) }),
 		),
-		app.If(p.ListErr != "", func() app.UI { return app.P().Class("page-error", "error").Text(p.ListErr) }),
-		app.If(p.RevokeErr != "", func() app.UI { return app.P().ID("revoke-error").Class("page-error", "error").Text(p.RevokeErr) }),
-		app.If(p.Listed, func() app.UI { return v.fleet(lang) }),
+		maybe(p.ListErr != "", app.P().Class("page-error", "error").Text(p.ListErr)),
+		maybe(p.RevokeErr != "", app.P().ID("revoke-error").Class("page-error", "error").Text(p.RevokeErr)),
+		app.If(p.Listed, func() app.UI { return v.fleet(lang, admin) }),
+	)
+}
+
+// form is the enrolment form (an admin's).
+func (v *EnrolView) form(lang Lang) app.UI {
+	p := v.page
+	opt := func(value, label, cur string) app.UI {
+		return app.Option().Value(value).Selected(value == cur).Text(label)
+	}
+	return app.Form().ID("enrol-form").Class("page-form").OnSubmit(v.onSubmit).Body(
+		pageField(T(lang, "enrol.id"), app.Input().ID("enrol-id").Type("text").Value(p.Form.ID).MaxLength(32).
+			Attr("spellcheck", "false").Attr("autocomplete", "off").Placeholder(T(lang, "enrol.id.hint")).OnInput(valueTo(&v.page.Form.ID), app.EventScope("enrol-id"))),
+		pageField(T(lang, "enrol.type"), app.Select().ID("enrol-type").OnChange(valueTo(&v.page.Form.Type), app.EventScope("enrol-type")).Body(
+			app.Range(protocol.UnitTypes[:]).Slice(func(i int) app.UI {
+				t := string(protocol.UnitTypes[i])
+				return opt(t, T(lang, "type."+t), p.Form.Type)
+			}))),
+		pageField(T(lang, "enrol.callsign"), app.Input().ID("enrol-callsign").Type("text").Value(p.Form.Callsign).
+			Placeholder(T(lang, "enrol.callsign.hint")).OnInput(valueTo(&v.page.Form.Callsign), app.EventScope("enrol-callsign"))),
+		pageField(T(lang, "enrol.capabilities"), app.Input().ID("enrol-capabilities").Type("text").Value(p.Form.Capabilities).
+			Attr("spellcheck", "false").Placeholder(T(lang, "enrol.capabilities.hint")).OnInput(valueTo(&v.page.Form.Capabilities), app.EventScope("enrol-capabilities"))),
+		pageField(T(lang, "enrol.how"), app.Select().ID("enrol-how").OnChange(valueTo(&v.page.Form.How), app.EventScope("enrol-how")).Body(
+			app.Range(Hows).Slice(func(i int) app.UI { return opt(Hows[i], T(lang, "enrol.how."+Hows[i]), p.Form.How) }))),
+		app.Div().Class("page-actions").Body(
+			app.Button().ID("enrol-submit").Type("submit").Disabled(p.enrol.busy()).Text(T(lang, "enrol.submit")),
+		),
 	)
 }
 
@@ -377,8 +389,9 @@ func (v *EnrolView) card(lang Lang) app.UI {
 	)
 }
 
-// fleet is the table of the enrolled units, each with its revocation.
-func (v *EnrolView) fleet(lang Lang) app.UI {
+// fleet is the table of the enrolled units, each with its revocation for
+// an admin.
+func (v *EnrolView) fleet(lang Lang, admin bool) app.UI {
 	p, ct := v.page, v.Ctl
 	us := p.Units
 	if len(us) == 0 {
@@ -386,6 +399,9 @@ func (v *EnrolView) fleet(lang Lang) app.UI {
 	}
 	nowMS := ct.now().UnixMilli()
 	heads := []string{"enrol.col.id", "enrol.col.callsign", "enrol.col.type", "enrol.col.how", "enrol.col.online", "enrol.col.fix", "enrol.col.actions"}
+	if !admin {
+		heads = heads[:len(heads)-1]
+	}
 	return app.Table().ID("enrol-units").Class("page-table").Body(
 		app.THead().Body(app.Tr().Body(app.Range(heads).Slice(func(i int) app.UI { return app.Th().Text(T(lang, heads[i])) }))),
 		app.TBody().Body(app.Range(us).Slice(func(i int) app.UI {
@@ -405,7 +421,7 @@ func (v *EnrolView) fleet(lang Lang) app.UI {
 				app.Td().Text(T(lang, "enrol.how."+howOf(u))),
 				app.Td().Text(online),
 				app.Td().Text(fix),
-				app.Td().Class("row-actions").Body(v.revokeCell(lang, u.ID)),
+				maybe(admin, app.Td().Class("row-actions").Body(v.revokeCell(lang, u.ID))),
 			)
 		})),
 	)

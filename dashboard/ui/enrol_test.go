@@ -336,6 +336,7 @@ func TestEnrolPage(t *testing.T) {
 	ct.Attach(l)
 	sess, cancel := context.WithCancel(context.Background())
 	ct.api, ct.sess, ct.stop = &API{Base: h.srv.URL, Token: "units-token"}, sess, cancel
+	ct.C.Role = api.RoleAdmin // enrols and revokes
 	t.Cleanup(func() {
 		ct.SignOut()
 		l.wg.Wait()

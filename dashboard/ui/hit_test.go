@@ -53,6 +53,7 @@ func TestHitTest(t *testing.T) {
 func TestClickModes(t *testing.T) {
 	now := int64(1_800_000_000_000)
 	c := NewConsole(EN)
+	c.Role = api.RoleCallTaker // may create incidents
 	c.Store = testStore(now)
 	c.Scene.View = View{Lat: 28.2, Lon: 112.98, Zoom: 14, W: 1000, H: 800}
 	x, y := c.Scene.View.ToScreen(28.201, 112.981)

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,15 +20,22 @@ import (
 )
 
 // fakeHub is the hub's HTTP API and /ws as far as the dashboard uses them:
-// Bearer auth, single-use stream tickets, incidents, tracks. Each accepted
-// websocket is handed to the test (conns) to script.
+// people's sessions (a name and a password, the HttpOnly cookie, the CSRF
+// token on every write, the one-time password, the back-off after failed
+// sign-ins), the roles of each call, the bootstrap admin's Bearer token,
+// single-use stream tickets, incidents, tracks. Each accepted websocket is
+// handed to the test (conns) to script.
 type fakeHub struct {
 	t     *testing.T
 	srv   *httptest.Server
-	token string
+	token string // the bootstrap admin's Bearer token
 
 	mu         sync.Mutex
-	tickets    map[string]bool // issued and not yet used
+	users      map[string]*fakeUser
+	sessions   map[string]*fakeSession // by cookie value
+	failed     map[string]int          // failed sign-ins in a row, by name
+	calls      []fakeCall              // every /api request
+	tickets    map[string]bool         // issued and not yet used
 	issued     int
 	requests   []string // method + URL of every request
 	authHeader []string // Authorization of every /api request
@@ -51,6 +59,32 @@ type fakeHub struct {
 
 	conns chan *hubConn
 }
+
+// fakeUser is an account of the fake hub.
+type fakeUser struct {
+	password, role string
+	mustChange     bool
+}
+
+// fakeSession is a signed-in browser: its cookie's value is the key.
+type fakeSession struct {
+	name, csrf string
+}
+
+// fakeCall is one /api request as the hub saw it.
+type fakeCall struct {
+	Method, Path string
+	CSRF         string // the X-CSRF-Token sent ("" none)
+	Cookie       bool   // the session cookie came with it
+	Status       int    // 0 until answered by the handler; 401/403/429 when refused before
+}
+
+// The fake hub's people: a password works for wang, a supervisor (who may
+// do all a dispatcher does, and reopen).
+const (
+	fakeName     = "wang"
+	fakePassword = "correct-horse-1"
+)
 
 // hubConn is one accepted stream connection.
 type hubConn struct {
@@ -81,25 +115,80 @@ func (c *hubConn) end() {
 
 func newFakeHub(t *testing.T) *fakeHub {
 	h := &fakeHub{t: t, token: "s3cret-admin-token", tickets: map[string]bool{},
+		users:     map[string]*fakeUser{fakeName: {password: fakePassword, role: papi.RoleSupervisor}},
+		sessions:  map[string]*fakeSession{},
+		failed:    map[string]int{},
 		incidents: map[string]*Incident{}, conns: make(chan *hubConn, 16)}
 	mux := http.NewServeMux()
-	api := func(pattern string, f http.HandlerFunc) {
+	// route serves pattern to whoever may: the admin's Bearer token, or a
+	// session whose role is at least need (a write with the CSRF token; a
+	// one-time password only the session's own calls).
+	route := func(pattern, need string, f func(w http.ResponseWriter, r *http.Request, who *fakeSession)) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			c := fakeCall{Method: r.Method, Path: r.URL.Path, CSRF: r.Header.Get(papi.CSRFHeader)}
+			cookie, cerr := r.Cookie(papi.SessionCookie)
+			c.Cookie = cerr == nil
 			h.mu.Lock()
 			h.authHeader = append(h.authHeader, r.Header.Get("Authorization"))
+			h.calls = append(h.calls, c)
+			at := len(h.calls) - 1
+			var sess *fakeSession
+			var user *fakeUser
+			if cerr == nil {
+				if sess = h.sessions[cookie.Value]; sess != nil {
+					user = h.users[sess.name]
+				}
+			}
 			h.mu.Unlock()
-			if r.Header.Get("Authorization") != "Bearer "+h.currentToken() {
-				w.WriteHeader(http.StatusUnauthorized)
-				json.NewEncoder(w).Encode(map[string]string{"error": "missing or wrong Bearer token"})
+			refuse := func(code int, msg string) {
+				h.mu.Lock()
+				h.calls[at].Status = code
+				h.mu.Unlock()
+				w.WriteHeader(code)
+				json.NewEncoder(w).Encode(map[string]string{"error": msg})
+			}
+			if need == "" { // the sign-in itself
+				f(w, r, nil)
 				return
 			}
-			f(w, r)
+			switch auth := r.Header.Get("Authorization"); {
+			case auth == "Bearer "+h.currentToken():
+				f(w, r, &fakeSession{name: "admin"})
+				return
+			case auth != "":
+				refuse(http.StatusUnauthorized, "unknown token")
+				return
+			case user == nil:
+				refuse(http.StatusUnauthorized, "no session")
+				return
+			case r.Method != "GET" && r.Method != "HEAD" && c.CSRF != sess.csrf:
+				refuse(http.StatusForbidden, "missing or wrong "+papi.CSRFHeader)
+				return
+			case user.mustChange && need != "self":
+				refuse(http.StatusForbidden, "change the one-time password first")
+				return
+			case need != "self" && !papi.RoleAtLeast(user.role, need):
+				refuse(http.StatusForbidden, r.Method+" "+r.URL.Path+" needs the "+need+" role; "+sess.name+" is a "+user.role)
+				return
+			}
+			f(w, r, sess)
 		})
 	}
+	api := func(pattern string, f http.HandlerFunc) {
+		need := papi.RoleViewer
+		switch pattern {
+		case "POST /api/incidents", "POST /api/incidents/{id}/sightings":
+			need = papi.RoleCallTaker
+		case "POST /api/incidents/{id}/assign", "POST /api/incidents/{id}/close", "POST /api/incidents/{id}/offer/dismiss":
+			need = papi.RoleDispatcher
+		case "POST /api/incidents/{id}/reopen":
+			need = papi.RoleSupervisor
+		}
+		route(pattern, need, func(w http.ResponseWriter, r *http.Request, _ *fakeSession) { f(w, r) })
+	}
+	h.sessionRoutes(route)
 	api("POST /api/stream/ticket", func(w http.ResponseWriter, r *http.Request) {
-		var b [16]byte
-		rand.Read(b[:])
-		tk := hex.EncodeToString(b[:])
+		tk := randHex()
 		h.mu.Lock()
 		h.tickets[tk] = true
 		h.issued++
@@ -348,6 +437,136 @@ func newFakeHub(t *testing.T) *fakeHub {
 	return h
 }
 
+// sessionRoutes serves the people's calls: sign in, who, sign out, the
+// password's change.
+func (h *fakeHub) sessionRoutes(route func(string, string, func(http.ResponseWriter, *http.Request, *fakeSession))) {
+	answer := func(w http.ResponseWriter, code int, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		if v != nil {
+			json.NewEncoder(w).Encode(v)
+		}
+	}
+	session := func(s *fakeSession, u *fakeUser) papi.Session {
+		return papi.Session{Name: s.name, Role: u.role, CSRF: s.csrf, MustChange: u.mustChange,
+			Expires: time.Now().Add(12 * time.Hour).UnixMilli(), IdleS: 1800}
+	}
+	route("POST /api/session", "", func(w http.ResponseWriter, r *http.Request, _ *fakeSession) {
+		var in papi.SignIn
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || r.Header.Get("Content-Type") != "application/json" {
+			answer(w, http.StatusBadRequest, papi.Error{Error: "bad sign-in"})
+			return
+		}
+		name := strings.ToLower(in.Name)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if n := h.failed[name]; n >= 3 {
+			wait := 1 << (n - 2) // 2, 4, 8… s
+			w.Header().Set("Retry-After", strconv.Itoa(wait))
+			answer(w, http.StatusTooManyRequests, papi.Error{Error: "too many failed sign-ins for " + name + ": wait " + strconv.Itoa(wait) + " s"})
+			return
+		}
+		u := h.users[name]
+		if u == nil || u.password != in.Password {
+			h.failed[name]++
+			answer(w, http.StatusUnauthorized, papi.Error{Error: "wrong name or password"})
+			return
+		}
+		delete(h.failed, name)
+		s := &fakeSession{name: name, csrf: randHex()}
+		id := randHex()
+		h.sessions[id] = s
+		http.SetCookie(w, &http.Cookie{Name: papi.SessionCookie, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		answer(w, http.StatusOK, session(s, u))
+	})
+	route("GET /api/session", "self", func(w http.ResponseWriter, r *http.Request, s *fakeSession) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if u := h.users[s.name]; u != nil {
+			answer(w, http.StatusOK, session(s, u))
+			return
+		}
+		answer(w, http.StatusOK, papi.Session{Name: s.name, Role: papi.RoleAdmin, Token: true})
+	})
+	route("DELETE /api/session", "self", func(w http.ResponseWriter, r *http.Request, s *fakeSession) {
+		h.mu.Lock()
+		for id, other := range h.sessions {
+			if other == s {
+				delete(h.sessions, id)
+			}
+		}
+		h.mu.Unlock()
+		http.SetCookie(w, &http.Cookie{Name: papi.SessionCookie, Value: "", Path: "/", MaxAge: -1})
+		w.WriteHeader(http.StatusNoContent)
+	})
+	route("POST /api/session/password", "self", func(w http.ResponseWriter, r *http.Request, s *fakeSession) {
+		var in papi.PasswordChange
+		json.NewDecoder(r.Body).Decode(&in)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		u := h.users[s.name]
+		switch {
+		case u == nil:
+			answer(w, http.StatusBadRequest, papi.Error{Error: "a token has no password"})
+		case u.password != in.Old:
+			h.failed[s.name]++
+			answer(w, http.StatusUnauthorized, papi.Error{Error: "wrong password"})
+		case len(in.New) < 10 || in.New == in.Old:
+			answer(w, http.StatusBadRequest, papi.Error{Error: "the new password is too short or the same"})
+		default:
+			u.password, u.mustChange = in.New, false
+			for id, other := range h.sessions { // the person's other sessions end
+				if other.name == s.name && other != s {
+					delete(h.sessions, id)
+				}
+			}
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
+}
+
+func randHex() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// addUser makes (or replaces) an account.
+func (h *fakeHub) addUser(name, role, password string, mustChange bool) {
+	h.mu.Lock()
+	h.users[name] = &fakeUser{password: password, role: role, mustChange: mustChange}
+	h.mu.Unlock()
+}
+
+// endSessions signs everyone out on the hub (an admin disabled them, the
+// hub restarted).
+func (h *fakeHub) endSessions() {
+	h.mu.Lock()
+	clear(h.sessions)
+	h.mu.Unlock()
+}
+
+// setRole changes an account's role (its sessions go on).
+func (h *fakeHub) setRole(name, role string) {
+	h.mu.Lock()
+	h.users[name].role = role
+	h.mu.Unlock()
+}
+
+// sessionCount is how many sessions the hub holds.
+func (h *fakeHub) sessionCount() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.sessions)
+}
+
+// callsSoFar are the /api calls made so far (a copy).
+func (h *fakeHub) callsSoFar() []fakeCall {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.calls)
+}
+
 func (h *fakeHub) currentToken() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -373,15 +592,25 @@ func (h *fakeHub) conn(t *testing.T) *hubConn {
 	}
 }
 
-// tokenNeverInURLs checks the pitfall every sign-in design has: the token
-// must not be in any URL (URLs end up in logs).
+// tokenNeverInURLs checks the pitfall every sign-in design has: no
+// credential — the admin's token, a password, a session's cookie or CSRF
+// token — may be in any URL (URLs end up in logs).
 func (h *fakeHub) tokenNeverInURLs(t *testing.T) {
 	t.Helper()
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	secrets := []string{h.token}
+	for _, u := range h.users {
+		secrets = append(secrets, u.password)
+	}
+	for id, s := range h.sessions {
+		secrets = append(secrets, id, s.csrf)
+	}
 	for _, r := range h.requests {
-		if strings.Contains(r, h.token) {
-			t.Errorf("the token is in a URL: %s", r)
+		for _, s := range secrets {
+			if strings.Contains(r, s) {
+				t.Errorf("a credential is in a URL: %s", r)
+			}
 		}
 	}
 }

@@ -59,6 +59,9 @@ func TestMessagesUsed(t *testing.T) {
 	for _, s := range []string{"dispatcher", "auto", "system"} {
 		built = append(built, "actor."+s)
 	}
+	for _, r := range api.Roles {
+		built = append(built, "role."+r)
+	}
 	for _, k := range api.Kinds {
 		built = append(built, "kind."+k)
 	}

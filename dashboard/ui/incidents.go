@@ -2,6 +2,7 @@ package ui
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -40,10 +41,10 @@ func (p *IncidentsPanel) Render() app.UI {
 		app.Header().Class("panel-head").Body(
 			app.H2().Text(T(lang, "inc.title")),
 			app.Span().Class("count").Text(strconv.Itoa(len(queue))),
-			app.Button().ID("new-incident").Class(newCls).Title(T(lang, "key.new")).Text(T(lang, "inc.new")).
-				OnClick(p.onNew),
+			maybe(c.May(api.RoleCallTaker), app.Button().ID("new-incident").Class(newCls).Title(T(lang, "key.new")).Text(T(lang, "inc.new")).
+				OnClick(p.onNew)),
 		),
-		app.If(c.Form.Open, func() app.UI { return p.form(lang) }),
+		app.If(c.Form.Open && c.May(api.RoleCallTaker), func() app.UI { return p.form(lang) }),
 		app.If(len(queue) == 0, func() app.UI {
 			return app.P().Class("empty").Text(T(lang, "inc.empty"))
 		}).Else(func() app.UI {
@@ -154,13 +155,14 @@ func (p *IncidentsPanel) onNeeds(ctx app.Context, e app.Event) {
 func (p *IncidentsPanel) onCancelForm(ctx app.Context, e app.Event) { p.Ctl.C.CancelForm() }
 
 func (p *IncidentsPanel) detail(inc *Incident, lang Lang, hubNow int64) app.UI {
+	c := p.Ctl.C
 	closed := inc.Status == api.IncidentClosed
 	id := inc.ID
 	cls := []string{"card", "detail"}
 	if inc.Uncovered && !closed {
 		cls = append(cls, "uncovered")
 	}
-	name, cam := p.Ctl.C.Store.UnitName, p.Ctl.C.Store.CameraName
+	name, cam := c.Store.UnitName, c.Store.CameraName
 	return app.Div().ID("incident-detail").Class(cls...).DataSet("id", inc.ID).DataSet("status", inc.Status).Body(
 		app.H3().Body(
 			app.Span().Class("badge", "p"+strconv.Itoa(inc.Priority)).Text(Tf(lang, "inc.p", inc.Priority)),
@@ -173,19 +175,14 @@ func (p *IncidentsPanel) detail(inc *Incident, lang Lang, hubNow int64) app.UI {
 			return app.Div().Class("alert", "uncovered").Text(T(lang, "inc.uncovered"))
 		}),
 		app.If(inc.Offer != nil && !closed, func() app.UI { return p.offer(inc, lang) }),
-		app.If(inc.Summary != "", func() app.UI { return app.P().Class("summary").Text(inc.Summary) }),
+		maybe(inc.Summary != "", app.P().Class("summary").Text(inc.Summary)),
 		app.Div().Class("buttons").Body(
-			app.If(!closed, func() app.UI {
-				return app.Button().ID("sighting-new").Class("primary").DataSet("incident", id).
-					Title(T(lang, "key.sighting")).Text(T(lang, "sight.new")).OnClick(p.onSighting)
-			}),
-			app.If(!closed, func() app.UI {
-				return app.Button().ID("incident-close").Class("danger").DataSet("incident", id).Text(T(lang, "inc.close")).
-					OnClick(func(ctx app.Context, e app.Event) { p.Ctl.AskClose(id) }, app.EventScope(id))
-			}).Else(func() app.UI {
-				return app.Button().ID("incident-reopen").Class("primary").DataSet("incident", id).Text(T(lang, "inc.reopen")).
-					OnClick(func(ctx app.Context, e app.Event) { p.Ctl.AskReopen(id) }, app.EventScope(id))
-			}),
+			maybe(!closed && c.May(api.RoleCallTaker), app.Button().ID("sighting-new").Class("primary").DataSet("incident", id).
+				Title(T(lang, "key.sighting")).Text(T(lang, "sight.new")).OnClick(p.onSighting)),
+			maybe(!closed && c.May(ActionRole(ActClose)), app.Button().ID("incident-close").Class("danger").DataSet("incident", id).Text(T(lang, "inc.close")).
+				OnClick(func(ctx app.Context, e app.Event) { p.Ctl.AskClose(id) }, app.EventScope(id))),
+			maybe(closed && c.May(ActionRole(ActReopen)), app.Button().ID("incident-reopen").Class("primary").DataSet("incident", id).Text(T(lang, "inc.reopen")).
+				OnClick(func(ctx app.Context, e app.Event) { p.Ctl.AskReopen(id) }, app.EventScope(id))),
 			app.Button().ID("replay-open").Class("ghost").DataSet("incident", id).Text(T(lang, "replay.open")).
 				OnClick(func(ctx app.Context, e app.Event) { p.Ctl.OpenReplay(id) }, app.EventScope(id)),
 			app.Button().ID("incident-deselect").Class("ghost").Text(T(lang, "inc.deselect")).OnClick(p.onDeselect),
@@ -246,32 +243,49 @@ func (p *IncidentsPanel) assignment(a api.Assignment, lang Lang) app.UI {
 		cls = append(cls, "ended")
 	}
 	unit := a.Unit
-	return app.Li().Class(cls...).DataSet("unit", a.Unit).DataSet("state", a.State).
+	return app.Li().Class(cls...).DataSet("unit", a.Unit).DataSet("state", a.State).DataSet("by", a.By).
 		OnClick(func(ctx app.Context, e app.Event) { p.Ctl.SelectUnit(unit, true) }, app.EventScope(unit)).Body(
 		unitName(p.Ctl.C.Store, a.Unit),
 		app.Span().Class("state").Text(lookup(lang, "asg.", a.State)),
-		app.If(a.Tier > 0, func() app.UI { return app.Span().Class("tier").Text(lookup(lang, "tier.", strconv.Itoa(a.Tier))) }),
-		app.Span().Class("by").Text(lookup(lang, "actor.", a.By)),
+		maybe(a.Tier > 0, app.Span().Class("tier").Text(lookup(lang, "tier.", strconv.Itoa(a.Tier)))),
+		app.Span().Class("by").Text(ActorName(lang, a.By, p.Ctl.C.Store.UnitName)),
 		app.Span().Class("at").Text(FormatClock(a.Dispatched, nil)),
 	)
 }
 
+// ActorName is who acted on a timeline entry or sent a unit, as a person
+// reads it: a person's name (user:NAME), a machine's token's name marked as
+// a token (token:NAME), a role of before accounts (dispatcher) or of the
+// hub (auto, system) in the page's language, and anything else a unit —
+// its callsign: the unit answered itself, or the officer whose SOS created
+// the incident or moved it.
+func ActorName(lang Lang, actor string, name func(string) string) string {
+	if who, ok := strings.CutPrefix(actor, api.ActorUserPrefix); ok {
+		return who
+	}
+	if tok, ok := strings.CutPrefix(actor, api.ActorTokenPrefix); ok {
+		return Tf(lang, "token.mark", tok)
+	}
+	if _, role := messages[EN]["actor."+actor]; role || actor == "" {
+		return lookup(lang, "actor.", actor)
+	}
+	return name(actor)
+}
+
 func entry(e Entry, lang Lang, name, camera func(string) string) app.UI {
-	actor := lookup(lang, "actor.", e.Actor)
-	if _, role := messages[EN]["actor."+e.Actor]; e.Actor != "" && (e.Actor == e.Unit || !role) {
-		// The unit answered itself, or an actor that is no role is a
-		// unit: the officer whose SOS created the incident or moved it.
-		actor = name(e.Actor)
+	actor := ActorName(lang, e.Actor, name)
+	if e.Actor != "" && e.Actor == e.Unit {
+		actor = name(e.Actor) // the unit answered itself
 	}
 	text := EntryText(lang, e, name, camera)
-	return app.Li().Class("entry").DataSet("type", e.Type).DataSet("reason", e.Reason).Body(
+	return app.Li().Class("entry").DataSet("type", e.Type).DataSet("reason", e.Reason).DataSet("actor", e.Actor).Body(
 		app.Span().Class("at").Text(FormatClock(e.TS, nil)),
 		app.Span().Class("type").Text(lookup(lang, "ev.", e.Type)),
 		app.If(e.Unit != "", func() app.UI {
 			return app.Span().Class("unit-id").DataSet("unit", e.Unit).Title(e.Unit).Text(name(e.Unit))
 		}),
 		app.Span().Class("actor").Text(actor),
-		app.If(text != "", func() app.UI { return app.Span().Class("detail").Text(text) }),
+		maybe(text != "", app.Span().Class("detail").Text(text)),
 	)
 }
 
@@ -295,17 +309,22 @@ func (p *IncidentsPanel) offer(inc *Incident, lang Lang) app.UI {
 		app.Div().Class("offer-head").Text(T(lang, "offer.title")),
 		app.Div().Class("offer-unit").Body(
 			app.Span().Class("callsign").Title(o.Unit).Text(typ+name),
-			app.If(name != o.Unit, func() app.UI { return app.Small().Class("id").Text(o.Unit) }),
+			maybe(name != o.Unit, app.Small().Class("id").Text(o.Unit)),
 		),
 		app.Div().Class("offer-sooner").Text(Tf(lang, "offer.sooner", sooner)),
 		app.Div().Class("offer-eta").Text(Tf(lang, "offer.eta", FormatSeconds(lang, o.ETAS), FormatSeconds(lang, o.BestETAS))),
-		app.Div().Class("buttons").Body(
-			app.Button().ID("offer-send").Class("dispatch").DataSet("unit", o.Unit).Title(o.Unit).
-				Text(Tf(lang, "inc.dispatch.unit", name)).
-				OnClick(func(ctx app.Context, e app.Event) { p.Ctl.AskOffer(id, o) }, app.EventScope(id, o.Unit, o.Sighting)),
-			app.Button().ID("offer-dismiss").Class("ghost").DataSet("unit", o.Unit).Text(T(lang, "offer.dismiss")).
-				OnClick(func(ctx app.Context, e app.Event) { p.Ctl.AskDismiss(id, o) }, app.EventScope(id, o.Unit, o.Sighting)),
-		),
+		maybe(p.Ctl.C.May(ActionRole(ActDispatch)), p.offerButtons(id, o, name, lang)),
+	)
+}
+
+// offerButtons are the offer's Send and Dismiss, for a role that may send.
+func (p *IncidentsPanel) offerButtons(id string, o api.Offer, name string, lang Lang) app.UI {
+	return app.Div().Class("buttons").Body(
+		app.Button().ID("offer-send").Class("dispatch").DataSet("unit", o.Unit).Title(o.Unit).
+			Text(Tf(lang, "inc.dispatch.unit", name)).
+			OnClick(func(ctx app.Context, e app.Event) { p.Ctl.AskOffer(id, o) }, app.EventScope(id, o.Unit, o.Sighting)),
+		app.Button().ID("offer-dismiss").Class("ghost").DataSet("unit", o.Unit).Text(T(lang, "offer.dismiss")).
+			OnClick(func(ctx app.Context, e app.Event) { p.Ctl.AskDismiss(id, o) }, app.EventScope(id, o.Unit, o.Sighting)),
 	)
 }
 
@@ -329,6 +348,7 @@ func (p *IncidentsPanel) recommendations(inc *Incident, lang Lang) app.UI {
 		}
 	}
 	id := inc.ID
+	send := c.May(ActionRole(ActDispatch)) // the Dispatch column, for a role that may send
 	return app.Div().ID("recs").Class("recs").
 		OnMouseEnter(p.onRecsEnter).OnMouseLeave(p.onRecsLeave).
 		On("focusin", p.onRecsFocus).On("focusout", p.onRecsBlur).Body(
@@ -345,7 +365,7 @@ func (p *IncidentsPanel) recommendations(inc *Incident, lang Lang) app.UI {
 				app.Th().Text(T(lang, "inc.rec.eta")+" · "+T(lang, "inc.rec.tier")),
 				app.Th().Text(T(lang, "inc.rec.dist")),
 				app.Th().Text(T(lang, "inc.rec.fix")),
-				app.Th(),
+				maybe(send, app.Th()),
 			)),
 			app.TBody().Body(app.Range(recs).Slice(func(i int) app.UI {
 				r := recs[i]
@@ -370,9 +390,9 @@ func (p *IncidentsPanel) recommendations(inc *Incident, lang Lang) app.UI {
 					),
 					app.Td().Class("dist").Text(FormatDistance(lang, r.DistanceM)),
 					app.Td().Class("fix").Text(fix),
-					app.Td().Body(app.Button().Class("dispatch").DataSet("unit", r.Unit).Title(r.Unit).
+					maybe(send, app.Td().Body(app.Button().Class("dispatch").DataSet("unit", r.Unit).Title(r.Unit).
 						Disabled(assigned[r.Unit]).Text(Tf(lang, "inc.dispatch.unit", callsign)).
-						OnClick(func(ctx app.Context, e app.Event) { p.Ctl.AskDispatch(id, unit) }, app.EventScope(id, unit))),
+						OnClick(func(ctx app.Context, e app.Event) { p.Ctl.AskDispatch(id, unit) }, app.EventScope(id, unit)))),
 				)
 			})),
 		),

@@ -258,7 +258,7 @@ func chartView(c chartSpec) app.UI {
 	}
 	return app.Div().ID(c.ID).Class("chart").Body(
 		app.H3().Class("chart-title").Text(c.Title),
-		app.If(c.Empty != "", func() app.UI { return app.P().Class("chart-empty").Text(c.Empty) }),
+		maybe(c.Empty != "", app.P().Class("chart-empty").Text(c.Empty)),
 		svgEl("svg").Class("chart-svg").Attr("viewBox", "0 0 "+num(c.W)+" "+num(c.H)).
 			Attr("preserveAspectRatio", "xMidYMid meet").Attr("role", "img").Aria("label", c.Title).Body(
 			append([]app.UI{svgEl("title").Text(c.Title)}, shapes...)...),

@@ -187,12 +187,12 @@ func (v *KPIView) Render() app.UI {
 				}))),
 			app.If(p.Preset == kpiRange, func() app.UI {
 				return app.Div().Class("page-range").Body(
-					pageField(T(lang, "pages.from"), app.Input().ID("kpi-from").Type("date").Value(p.From).OnChange(v.ValueTo(&v.page.From))),
-					pageField(T(lang, "pages.to"), app.Input().ID("kpi-to").Type("date").Value(p.To).OnChange(v.ValueTo(&v.page.To))),
+					pageField(T(lang, "pages.from"), app.Input().ID("kpi-from").Type("date").Value(p.From).OnChange(valueTo(&v.page.From), app.EventScope("kpi-from"))),
+					pageField(T(lang, "pages.to"), app.Input().ID("kpi-to").Type("date").Value(p.To).OnChange(valueTo(&v.page.To), app.EventScope("kpi-to"))),
 					app.Button().ID("kpi-load").Type("submit").Text(T(lang, "kpi.load")),
 				)
 			}),
-			pageField(T(lang, "kpi.by"), app.Select().ID("kpi-by").OnChange(v.ValueTo(&v.page.By)).Body(
+			pageField(T(lang, "kpi.by"), app.Select().ID("kpi-by").OnChange(valueTo(&v.page.By), app.EventScope("kpi-by")).Body(
 				app.Range(kpiExportBys).Slice(func(i int) app.UI {
 					return app.Option().Value(kpiExportBys[i]).Selected(p.By == kpiExportBys[i]).Text(T(lang, "kpi.by."+kpiExportBys[i]))
 				}))),

@@ -314,7 +314,7 @@ func (m *MapView) pickUnit(u *UnitState, lang Lang) app.UI {
 	id := u.ID
 	return pickItem("unit", id, m.choose(HitUnit, id),
 		app.Span().Class("glyph", "c-"+string(u.Status)).Title(T(lang, "type."+string(u.Type))).Text(typeGlyph(u.Type)),
-		app.If(u.Callsign != "", func() app.UI { return app.Span().Class("callsign").Text(u.Callsign) }),
+		maybe(u.Callsign != "", app.Span().Class("callsign").Text(u.Callsign)),
 		app.Span().Class("pick-id").Style("color", "var(--muted)").Text(u.ID),
 		app.Span().Class("status").Style("margin-left", "auto").Style("font-size", "12px").Text(status),
 	)

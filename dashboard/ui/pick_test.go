@@ -96,6 +96,7 @@ func TestHitTestAll(t *testing.T) {
 
 func pickConsole(now int64) *Console {
 	c := NewConsole(EN)
+	c.Role = api.RoleAdmin // may do everything
 	c.Store = pickStore(now)
 	c.Scene.View = pickView
 	return c

@@ -44,13 +44,21 @@ func TestHandlerServesRoutes(t *testing.T) {
 		}
 		es := parseElems(body)
 		// The pre-rendered page is the sign-in form, with the e2e hooks.
-		for _, id := range []string{"token", "signin", "signin-form", "link"} {
+		for _, id := range []string{"signin-name", "signin-password", "signin", "signin-form", "link"} {
 			if len(find(es, "", map[string]string{"id": id})) != 1 {
 				t.Errorf("GET %s: no #%s", r, id)
 			}
 		}
-		if len(find(es, "input", map[string]string{"id": "token", "type": "password"})) != 1 {
-			t.Error("#token is not a password field")
+		if len(find(es, "input", map[string]string{"id": "signin-password", "type": "password"})) != 1 {
+			t.Error("#signin-password is not a password field")
+		}
+		if len(find(es, "", map[string]string{"id": "token"})) != 0 {
+			t.Error("the pre-rendered form asks for a token")
+		}
+		// The server does not know whether the browser has a session: the
+		// app asks once it runs.
+		if len(find(es, "div", map[string]string{"id": "kuaifan", "data-session": PhaseUnknown})) != 1 {
+			t.Error("the pre-render claims a session state")
 		}
 		if len(find(es, "", map[string]string{"id": "link", "data-state": LinkOffline})) != 1 {
 			t.Error("#link[data-state=offline] before sign-in")

@@ -243,6 +243,7 @@ func TestAssignmentClickAfterChange(t *testing.T) {
 // row shows, and Reopen there asks for that one.
 func TestClosedTodayClickAfterReorder(t *testing.T) {
 	ct := NewController(NewConsole(EN), "http://hub.invalid")
+	ct.C.Role = api.RoleSupervisor // may reopen
 	now := time.Now().UnixMilli()
 	closed := func(id string, at int64) Incident {
 		inc := incidentAt(id, 3, now-3_600_000)

@@ -433,8 +433,8 @@ func (v *ReplayView) Render() app.UI {
 					return app.Option().Value(strconv.Itoa(r)).Selected(r == st.RadiusM).Text(FormatDistance(lang, float64(r)))
 				}),
 			),
-			app.If(st.Loading, func() app.UI { return app.Span().ID("replay-loading").Class("busy").Text(T(lang, "replay.loading")) }),
-			app.If(st.Err != "", func() app.UI { return app.Span().ID("replay-error").Class("error").Text(st.Err) }),
+			maybe(st.Loading, app.Span().ID("replay-loading").Class("busy").Text(T(lang, "replay.loading"))),
+			maybe(st.Err != "", app.Span().ID("replay-error").Class("error").Text(st.Err)),
 			app.If(m != nil, func() app.UI {
 				return app.Span().ID("replay-units").Class("past-figure").Text(Tf(lang, "replay.units", len(m.Units), m.RadiusM))
 			}),

@@ -157,7 +157,7 @@ func (v *ReportView) Render() app.UI {
 	lang := v.Ctl.C.Lang
 	return app.Main().ID("view-report").Class("view", "page", "view-report").Body(
 		app.Form().ID("report-form").Class("page-form", "no-print").OnSubmit(v.onLoad).Body(
-			pageField(T(lang, "report.date"), app.Input().ID("report-date").Type("date").Value(p.Date).OnChange(v.ValueTo(&v.page.Date))),
+			pageField(T(lang, "report.date"), app.Input().ID("report-date").Type("date").Value(p.Date).OnChange(valueTo(&v.page.Date), app.EventScope("report-date"))),
 			app.Div().Class("page-actions").Body(
 				app.Button().ID("report-load").Type("submit").Text(T(lang, "report.load")),
 				app.Button().ID("report-print").Class("ghost").Type("button").Text(T(lang, "report.print")).

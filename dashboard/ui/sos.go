@@ -141,7 +141,7 @@ func (b *SOSBanner) Render() app.UI {
 				DataSet("callsign", v.Callsign).DataSet("seq", v.Seq).Body(
 				app.Strong().Class("sos-title").Text(T(lang, "sos.title")),
 				app.Span().Class("sos-who").Text(who),
-				app.If(v.Place != "", func() app.UI { return app.Span().Class("sos-where").Text(Tf(lang, "sos.where", v.Place)) }),
+				maybe(v.Place != "", app.Span().Class("sos-where").Text(Tf(lang, "sos.where", v.Place))),
 				app.Span().Class("sos-at").Text(Tf(lang, "sos.at", v.At)),
 				app.Button().Class("sos-open").DataSet("incident", id).Text(T(lang, "sos.open")).
 					OnClick(func(ctx app.Context, e app.Event) {

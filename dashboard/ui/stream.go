@@ -96,7 +96,7 @@ func (s *Stream) now() time.Time {
 }
 
 // Run connects, reads and reconnects until ctx ends (nil) or the hub refuses
-// the token (ErrUnauthorized). Each attempt takes a new single-use ticket.
+// the session (ErrUnauthorized). Each attempt takes a new single-use ticket.
 func (s *Stream) Run(ctx context.Context) error {
 	s.setLink(Link{State: LinkConnecting, Since: s.now()})
 	attempt := 0

@@ -163,9 +163,9 @@ func (ct *Controller) SetUnitDay(day time.Time) {
 	ct.loadUnitDay(st)
 }
 
-// ExportUnitDay fetches the day's track as GPX or GeoJSON, with the
-// token, and hands it to the browser as a download (a plain link would go
-// without the token and be refused).
+// ExportUnitDay fetches the day's track as GPX or GeoJSON in the session
+// and hands it to the browser as a download (SaveFile: a failed fetch is
+// said on the screen rather than saved as a file).
 func (ct *Controller) ExportUnitDay(format string) {
 	st := ct.C.UnitDay
 	if st == nil || st.Saving != "" {
@@ -274,10 +274,10 @@ func (v *UnitDayView) Render() app.UI {
 			app.Button().ID("unitday-geojson").Class("ghost").Disabled(st.Saving != "" || !loaded).
 				DataSet("path", TrackPath(st.Unit, from, to-1, "geojson")).
 				Text(T(lang, "unitday.export.geojson")).OnClick(v.onExport("geojson")),
-			app.If(st.Loading, func() app.UI { return app.Span().ID("unitday-loading").Class("busy").Text(T(lang, "replay.loading")) }),
-			app.If(st.Saving != "", func() app.UI { return app.Span().Class("busy").Text(T(lang, "unitday.saving")) }),
-			app.If(st.Err != "", func() app.UI { return app.Span().ID("unitday-error").Class("error").Text(st.Err) }),
-			app.If(st.SaveErr != "", func() app.UI { return app.Span().ID("unitday-save-error").Class("error").Text(st.SaveErr) }),
+			maybe(st.Loading, app.Span().ID("unitday-loading").Class("busy").Text(T(lang, "replay.loading"))),
+			maybe(st.Saving != "", app.Span().Class("busy").Text(T(lang, "unitday.saving"))),
+			maybe(st.Err != "", app.Span().ID("unitday-error").Class("error").Text(st.Err)),
+			maybe(st.SaveErr != "", app.Span().ID("unitday-save-error").Class("error").Text(st.SaveErr)),
 		),
 		app.Div().Class("past-body").Body(
 			app.Div().Class("past-map").Body(
@@ -308,7 +308,7 @@ func (v *UnitDayView) Render() app.UI {
 					}),
 				),
 				app.H3().Text(Tf(lang, "unitday.incidents", len(st.Incidents))),
-				app.If(st.IncNote != "", func() app.UI { return app.P().ID("unitday-incnote").Class("empty").Text(st.IncNote) }),
+				maybe(st.IncNote != "", app.P().ID("unitday-incnote").Class("empty").Text(st.IncNote)),
 				app.Ul().ID("unitday-incidents").Class("past-list").Body(
 					app.Range(st.Incidents).Slice(func(i int) app.UI {
 						r := st.Incidents[i]

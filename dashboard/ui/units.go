@@ -222,7 +222,7 @@ func (p *UnitsPanel) row(r UnitRow, lang Lang) app.UI {
 		}),
 		app.Span().Class("unit-id").Text(r.ID),
 		app.Span().Class("status").Text(r.StatusText),
-		app.If(r.Dist != "", func() app.UI { return app.Span().Class("dist").Text(r.Dist) }),
+		maybe(r.Dist != "", app.Span().Class("dist").Text(r.Dist)),
 		app.If(r.Incident != "", func() app.UI {
 			return app.Span().Class("incident-ref").Text(Tf(lang, "units.assigned", r.Incident))
 		}),
@@ -237,7 +237,7 @@ func (p *UnitsPanel) row(r UnitRow, lang Lang) app.UI {
 				return app.Span().Class("phone").DataSet("protocol", r.Protocol).Title(T(lang, "unit.proto."+r.Protocol)).Text("📱")
 			}),
 		),
-		app.If(r.District != "", func() app.UI { return app.Span().Class("district").Text(r.District) }),
+		maybe(r.District != "", app.Span().Class("district").Text(r.District)),
 	)
 }
 

@@ -93,6 +93,9 @@ func (ct *Controller) Key(key, tag string, editable bool) KeyResult {
 	}
 	switch strings.ToLower(key) {
 	case KeyNew:
+		if !c.May(api.RoleCallTaker) {
+			return KeyResult{}
+		}
 		c.StartCreating()
 		c.Tab = TabMap
 	case KeySearch:
@@ -146,11 +149,12 @@ func (c *Console) MoveCursor(down bool) {
 }
 
 // DispatchTop asks to dispatch the first recommendation shown for the
-// selected incident that is not already on it; false if there is none.
+// selected incident that is not already on it; false if there is none, or
+// the person's role may not dispatch.
 func (ct *Controller) DispatchTop() bool {
 	c := ct.C
 	inc := c.Selected()
-	if inc == nil || inc.Status == api.IncidentClosed || c.Detail == nil || c.Detail.ID != inc.ID {
+	if inc == nil || inc.Status == api.IncidentClosed || c.Detail == nil || c.Detail.ID != inc.ID || !c.May(ActionRole(ActDispatch)) {
 		return false
 	}
 	for _, r := range c.Detail.Recommendations {

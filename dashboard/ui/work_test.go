@@ -122,6 +122,7 @@ func TestKeys(t *testing.T) {
 	ct := NewController(NewConsole(EN), "http://hub.invalid")
 	ct.api = &API{Base: "http://hub.invalid"} // signed in; calls go nowhere (no UI loop)
 	c := ct.C
+	c.Role = api.RoleAdmin // may do everything
 	c.ApplyFrames([]*Frame{{Frame: api.Frame{Type: api.FrameSnapshot, Seq: 1, TS: now, Incidents: []Incident{
 		incidentAt("p3", 3, now), incidentAt("p1", 1, now), incidentAt("p2", 2, now)}}, conn: 1, received: now}}, Link{}, false)
 	key := func(k, tag string) KeyResult { return ct.Key(k, tag, false) }

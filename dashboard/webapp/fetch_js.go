@@ -8,14 +8,21 @@ import (
 	"syscall/js"
 )
 
-// Fetch is one HTTP exchange through the browser's fetch: net/http would do
+// Jar is ignored in the browser, which keeps its cookies itself (on the
+// host it is an http.CookieJar).
+type Jar = any
+
+// Do is one HTTP exchange through the browser's fetch: net/http would do
 // the same through fetch too, but linking its client doubles app.wasm. It
-// answers the status and the body.
-func Fetch(ctx context.Context, r Request) (int, []byte, error) {
+// answers the status, the body and Retry-After.
+func Do(ctx context.Context, r Request) (Response, error) {
 	global := js.Global()
 	headers := global.Get("Headers").New()
 	if r.Auth != "" {
 		headers.Call("set", "Authorization", r.Auth)
+	}
+	for k, v := range r.Header {
+		headers.Call("set", k, v)
 	}
 	headers.Call("set", "Accept", "application/json")
 	opts := global.Get("Object").New()
@@ -24,6 +31,8 @@ func Fetch(ctx context.Context, r Request) (int, []byte, error) {
 	opts.Set("cache", "no-store")
 	if r.OmitCredentials {
 		opts.Set("credentials", "omit")
+	} else {
+		opts.Set("credentials", "same-origin") // fetch's default, said: a session's cookie goes
 	}
 	if r.Body != nil {
 		headers.Call("set", "Content-Type", "application/json")
@@ -39,12 +48,17 @@ func Fetch(ctx context.Context, r Request) (int, []byte, error) {
 	type result struct {
 		status int
 		data   []byte
+		retry  string
 		err    error
 	}
 	done := make(chan result, 2) // a callback must never block the event loop
 	status := 0
+	retry := ""
 	onResp := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		status = args[0].Get("status").Int()
+		if v := args[0].Get("headers").Call("get", "Retry-After"); v.Truthy() {
+			retry = v.String()
+		}
 		return args[0].Call("arrayBuffer")
 	})
 	onBody := js.FuncOf(func(_ js.Value, args []js.Value) any {
@@ -56,7 +70,7 @@ func Fetch(ctx context.Context, r Request) (int, []byte, error) {
 		}
 		b := make([]byte, n)
 		js.CopyBytesToGo(b, u8)
-		done <- result{status: status, data: b}
+		done <- result{status: status, data: b, retry: retry}
 		return nil
 	})
 	onErr := js.FuncOf(func(_ js.Value, args []js.Value) any {
@@ -73,10 +87,10 @@ func Fetch(ctx context.Context, r Request) (int, []byte, error) {
 	global.Call("fetch", r.URL, opts).Call("then", onResp).Call("then", onBody).Call("catch", onErr)
 	select {
 	case res := <-done:
-		return res.status, res.data, res.err
+		return Response{Status: res.status, Body: res.data, RetryAfter: res.retry}, res.err
 	case <-ctx.Done():
 		abort.Call("abort") // no effect under a Timeout: that signal ends it
 		<-done              // the promise settles: wait, so no callback runs after Release
-		return 0, nil, ctx.Err()
+		return Response{}, ctx.Err()
 	}
 }
