@@ -31,9 +31,9 @@ or when it is stopped. Each change is made under the file's lock.
            and prints it, this once. It is one-time: the person changes it at
            the first sign-in (-keep: it stands, for an account a script uses).
   passwd   gives the account a new one-time password (printed if made here)
-           and ends the person's sessions. A lockout after failed sign-ins is
-           in the running hub's memory: it ends by itself (15 min), or an
-           admin resets the password over the API, which clears it.
+           and ends the person's sessions. A lockout after failed sign-ins
+           (in the running hub's memory) ends by itself after 15 min, or at
+           the next attempt after a new password is set, here or over the API.
   disable  stops the account signing in and ends its sessions; enable undoes it.
   role     gives the account another role, from its next call on.
   list     the accounts: name, role, state, whether the password must change,

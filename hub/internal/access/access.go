@@ -144,7 +144,10 @@ type Service struct {
 	dummy func() string
 	boot  []byte
 
+	saveMu sync.Mutex // one write of the sessions file at a time
+
 	mu         sync.Mutex
+	dirty      bool // a session's activity changed since the last save
 	sessions   map[[32]byte]*session
 	failures   map[string]*failure
 	lastSignIn map[string]time.Time
@@ -187,12 +190,16 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{
+	s := &Service{
 		cfg: cfg, accounts: acc, hashers: make(chan struct{}, cfg.Hashers),
 		dummy: sync.OnceValue(func() string { return hashPassword(NewPassword(), cfg.Hashing) }), boot: []byte(cfg.BootstrapToken),
 		sessions: map[[32]byte]*session{}, failures: map[string]*failure{},
 		lastSignIn: map[string]time.Time{}, tokenUsed: map[string]time.Time{},
-	}, nil
+	}
+	if err := s.loadSessions(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // Accounts is the accounts file the service reads.
@@ -209,12 +216,22 @@ func (s *Service) SessionIdle() time.Duration { return s.cfg.SessionIdle }
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	sweep := s.cfg.Now()
+	sweep, saved := s.cfg.Now(), s.cfg.Now()
 	for {
 		select {
 		case <-ctx.Done():
+			s.saveSessions()
 			return
 		case <-t.C:
+		}
+		if now := s.cfg.Now(); now.Sub(saved) >= saveEvery {
+			saved = now
+			s.mu.Lock()
+			dirty := s.dirty
+			s.mu.Unlock()
+			if dirty {
+				s.saveSessions()
+			}
 		}
 		if changed, err := s.accounts.Reload(); err != nil {
 			s.cfg.Logger.Error("accounts file does not read; keeping the accounts as they were", "err", err)
@@ -311,6 +328,7 @@ func (s *Service) Session(cookie string) (Principal, error) {
 		return Principal{}, ErrSessionEnded
 	}
 	ss.lastSeen = now
+	s.dirty = true
 	return Principal{Kind: Person, Name: u.Name, Role: u.Role, MustChange: u.MustChange, sess: ss, key: key}, nil
 }
 
@@ -424,6 +442,7 @@ func (s *Service) SignIn(ctx context.Context, name, password, addr string) (Prin
 	s.sessions[key] = ss
 	s.lastSignIn[u.Name] = now
 	s.mu.Unlock()
+	s.saveSessions()
 	s.cfg.Logger.Info("signed in", "user", u.Name, "role", u.Role.String(), "addr", addr)
 	return Principal{Kind: Person, Name: u.Name, Role: u.Role, MustChange: u.MustChange, sess: ss, key: key}, cookie, nil
 }
@@ -559,6 +578,7 @@ func (s *Service) SignOut(p Principal) {
 	s.mu.Lock()
 	delete(s.sessions, p.key)
 	s.mu.Unlock()
+	s.saveSessions()
 	s.cfg.Logger.Info("signed out", "user", p.Name)
 }
 
@@ -605,6 +625,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, old, new, add
 	s.mu.Lock()
 	p.sess.gen = rec.Gen
 	s.mu.Unlock()
+	s.saveSessions()
 	s.firstAdminChanged(p.Name)
 	return nil
 }
