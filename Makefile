@@ -80,6 +80,7 @@ bench: build bench-load bench-dashboard
 	cd hub && $(GO) test -run '^$$' -bench 'BenchmarkIngest' -benchtime 200000x .
 	cd hub && $(GO) test -run '^$$' -bench 'BenchmarkHistoryRestart' -benchtime 1x -timeout 40m .
 	cd hub && $(GO) test -run '^$$' -bench 'BenchmarkDispatchLatency' -benchtime 2000x -timeout 30m .
+	cd hub && $(GO) test -run '^$$' -bench 'BenchmarkSignInsUnderDispatch' -benchtime 1000x -timeout 30m .
 	cd hub && $(GO) test -run '^$$' -bench 'BenchmarkStreamLatency|BenchmarkLiveUnits' -benchtime 1x -timeout 30m .
 	cd hub && $(GO) test -run '^$$' -bench . -benchtime 2s ./internal/...
 	cd hub && $(GO) test -run 'TestAckModel' -v -timeout 30m ./internal/fleet -args -ack.model.n 200000 | grep -E 'reports from|^(ok|FAIL|---)'

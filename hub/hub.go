@@ -123,6 +123,10 @@ type Config struct {
 	// PasswordHashing is argon2id's cost for new passwords; zero:
 	// access.DefaultHashing (about 50 ms a hash).
 	PasswordHashing access.Hashing
+	// PasswordHasher hashes and checks passwords; nil: in the hub's own
+	// process. The hub command gives it a child process of the lowest CPU
+	// priority (access.ProcessHasher), which it closes after Run.
+	PasswordHasher access.Hasher
 
 	Retention      time.Duration // positions; 90 days (whole UTC days are dropped)
 	EventRetention time.Duration // unit events; 1 year
@@ -276,7 +280,7 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 		return nil, err
 	}
 	if h.access, err = access.New(access.Config{Dir: cfg.DataDir, BootstrapToken: h.token, SessionIdle: cfg.SessionIdle,
-		SessionMax: cfg.SessionMax, Hashing: cfg.PasswordHashing, Logger: log.With("component", "access")}); err != nil {
+		SessionMax: cfg.SessionMax, Hashing: cfg.PasswordHashing, Hasher: cfg.PasswordHasher, Logger: log.With("component", "access")}); err != nil {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
 	if h.firstAdmin, h.firstAdminMade, err = h.access.EnsureFirstAdmin(); err != nil {

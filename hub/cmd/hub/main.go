@@ -53,6 +53,9 @@ the hub runs or not (hub user -h, hub token -h); hub audit reads the audit log,
 Flags:
 `
 
+// hashWorker is the command of the hub's password-hashing child.
+const hashWorker = "hash-worker"
+
 func main() {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
@@ -68,6 +71,14 @@ func main() {
 			os.Exit(tokenCmd(os.Args[2:], os.Stdout, os.Stderr))
 		case "audit":
 			os.Exit(auditCmd(os.Args[2:], os.Stdout, os.Stderr))
+		case hashWorker:
+			// The hub's own child: it hashes passwords at the lowest CPU
+			// priority (access.ProcessHasher).
+			if err := access.ServeHashing(os.Stdin, os.Stdout); err != nil {
+				fmt.Fprintln(os.Stderr, "hub hash-worker:", err)
+				os.Exit(1)
+			}
+			os.Exit(0)
 		}
 	}
 	cfg := hub.DefaultConfig()
@@ -153,6 +164,16 @@ func main() {
 	mqtt.ERROR = slog.NewLogLogger(log.Handler(), slog.LevelError)
 	mqtt.CRITICAL = slog.NewLogLogger(log.Handler(), slog.LevelError)
 	mqtt.WARN = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+
+	// Passwords are hashed in a child process of the lowest CPU priority,
+	// so a rush of sign-ins never takes CPU from dispatch.
+	if exe, err := os.Executable(); err == nil {
+		hasher := access.NewProcessHasher(exe, []string{hashWorker}, log.With("component", "hash-worker"))
+		defer hasher.Close()
+		cfg.PasswordHasher = hasher
+	} else {
+		log.Warn("the hub's own binary is not found: passwords are hashed in its process", "err", err)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

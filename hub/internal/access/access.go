@@ -34,6 +34,7 @@ type Config struct {
 	SessionIdle    time.Duration
 	SessionMax     time.Duration
 	Hashing        Hashing
+	Hasher         Hasher        // nil: in this process (LocalHasher)
 	Hashers        int           // passwords hashed at once
 	HashWait       time.Duration // longest wait for a hasher before 503
 	BackoffAfter   int           // failures in a row before each attempt waits
@@ -120,6 +121,7 @@ func (p Principal) Cookie() bool { return p.sess != nil }
 type session struct {
 	user     string
 	gen      uint64
+	changing bool // its person's password is being changed by it: kept through the new Gen
 	csrf     string
 	addr     string
 	created  time.Time
@@ -164,6 +166,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Hashing == (Hashing{}) {
 		cfg.Hashing = DefaultHashing
+	}
+	if cfg.Hasher == nil {
+		cfg.Hasher = LocalHasher{}
 	}
 	if cfg.Hashers <= 0 {
 		cfg.Hashers = DefaultHashers
@@ -323,7 +328,7 @@ func (s *Service) Session(cookie string) (Principal, error) {
 		return Principal{}, ErrSessionEnded
 	}
 	u, found := s.accounts.User(ss.user)
-	if !found || u.Disabled || u.Gen != ss.gen || s.ended(ss, now) {
+	if !found || u.Disabled || (u.Gen != ss.gen && !ss.changing) || s.ended(ss, now) {
 		delete(s.sessions, key)
 		return Principal{}, ErrSessionEnded
 	}
@@ -353,7 +358,7 @@ func (s *Service) Valid(p Principal) bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		ss, ok := s.sessions[p.key]
-		return ok && ss == p.sess && found && !u.Disabled && u.Gen == ss.gen && !s.ended(ss, s.cfg.Now())
+		return ok && ss == p.sess && found && !u.Disabled && (u.Gen == ss.gen || ss.changing) && !s.ended(ss, s.cfg.Now())
 	}
 	return false
 }
@@ -417,11 +422,10 @@ func (s *Service) SignIn(ctx context.Context, name, password, addr string) (Prin
 	} else {
 		hash = u.Hash
 	}
-	var match bool
-	var herr error
-	if err := s.hash(ctx, func() { match, herr = checkPassword(password, hash) }); err != nil {
+	match, herr := s.check(ctx, password, hash)
+	if herr != nil && !errors.Is(herr, errBadHash) {
 		s.release(name, host)
-		return Principal{}, "", err
+		return Principal{}, "", herr
 	}
 	if herr != nil {
 		s.cfg.Logger.Error("stored password hash does not read", "user", name)
@@ -604,8 +608,8 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, old, new, add
 		s.release(p.Name, host)
 		return ErrSessionEnded
 	}
-	var match bool
-	if err := s.hash(ctx, func() { match, _ = checkPassword(old, u.Hash) }); err != nil {
+	match, err := s.check(ctx, old, u.Hash)
+	if err != nil && !errors.Is(err, errBadHash) {
 		s.release(p.Name, host)
 		return err
 	}
@@ -614,17 +618,22 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, old, new, add
 		return ErrWrongPassword
 	}
 	s.succeeded(p.Name, host)
+	// Until the new Gen is this session's, its own calls (the dashboard's
+	// keep-alive) must not find it ended.
+	s.mu.Lock()
+	p.sess.changing = true
+	s.mu.Unlock()
 	var rec UserRecord
-	var err error
-	if herr := s.hash(ctx, func() { rec, err = s.accounts.SetPassword(p.Name, new, false, s.cfg.Hashing) }); herr != nil {
-		return herr
+	rec, err = s.setPassword(ctx, p.Name, new, false)
+	s.mu.Lock()
+	p.sess.changing = false
+	if err == nil {
+		p.sess.gen = rec.Gen
 	}
+	s.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	p.sess.gen = rec.Gen
-	s.mu.Unlock()
 	s.saveSessions()
 	s.firstAdminChanged(p.Name)
 	return nil
@@ -644,11 +653,36 @@ func (s *Service) AddUser(ctx context.Context, name string, role Role, password 
 	if password == "" {
 		password, mustChange = NewPassword(), true
 	}
-	var err error
-	if herr := s.hash(ctx, func() { err = s.accounts.AddUser(name, role, password, mustChange, s.cfg.Hashing) }); herr != nil {
-		return "", herr
+	if err := s.accounts.addUser(name, role, password, mustChange, s.hashNew(ctx)); err != nil {
+		return "", err
 	}
-	return password, err
+	return password, nil
+}
+
+// hashNew hashes a new password with the configured cost, on a hasher.
+func (s *Service) hashNew(ctx context.Context) func(string) (string, error) {
+	return func(password string) (string, error) {
+		var out string
+		var err error
+		if herr := s.hash(ctx, func() { out, err = s.cfg.Hasher.Hash(ctx, password, s.cfg.Hashing) }); herr != nil {
+			return "", herr
+		}
+		return out, err
+	}
+}
+
+// check checks a password against its stored hash, on a hasher.
+func (s *Service) check(ctx context.Context, password, encoded string) (bool, error) {
+	var ok bool
+	var err error
+	if herr := s.hash(ctx, func() { ok, err = s.cfg.Hasher.Check(ctx, password, encoded) }); herr != nil {
+		return false, herr
+	}
+	return ok, err
+}
+
+func (s *Service) setPassword(ctx context.Context, name, password string, mustChange bool) (UserRecord, error) {
+	return s.accounts.setPassword(name, password, mustChange, s.hashNew(ctx))
 }
 
 // ResetPassword gives an account a new one-time password (one is made for
@@ -657,11 +691,7 @@ func (s *Service) ResetPassword(ctx context.Context, name, password string) (str
 	if password == "" {
 		password = NewPassword()
 	}
-	var err error
-	if herr := s.hash(ctx, func() { _, err = s.accounts.SetPassword(name, password, true, s.cfg.Hashing) }); herr != nil {
-		return "", herr
-	}
-	if err != nil {
+	if _, err := s.setPassword(ctx, name, password, true); err != nil {
 		return "", err
 	}
 	s.mu.Lock()

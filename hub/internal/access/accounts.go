@@ -112,11 +112,18 @@ func (a *Accounts) Reload() (bool, error) {
 		return false, fmt.Errorf("accounts: %w", err)
 	}
 	a.mu.RLock()
-	same := sameFile(a.seen, fi)
+	same := sameFile(a.seen, fi) && a.users != nil
 	a.mu.RUnlock()
-	if same && a.users != nil {
+	if same {
 		return false, nil
 	}
+	// Under the lock, as edit: a read racing an edit here must not
+	// install the older file after the newer one.
+	unlock, err := lockFile(a.path + ".lock")
+	if err != nil {
+		return false, fmt.Errorf("accounts: lock: %w", err)
+	}
+	defer unlock()
 	doc, fi, err := a.read()
 	if err != nil {
 		return false, err
@@ -254,6 +261,12 @@ func admins(doc *document) int {
 // AddUser makes an account. The password is hashed with h before the file
 // is locked.
 func (a *Accounts) AddUser(name string, role Role, password string, mustChange bool, h Hashing) error {
+	return a.addUser(name, role, password, mustChange, func(pw string) (string, error) { return hashPassword(pw, h), nil })
+}
+
+// addUser makes an account, its password hashed by hash once the name, the
+// role and the password are found fit.
+func (a *Accounts) addUser(name string, role Role, password string, mustChange bool, hash func(string) (string, error)) error {
 	name = NormalName(name)
 	if err := checkName(name); err != nil {
 		return err
@@ -264,13 +277,16 @@ func (a *Accounts) AddUser(name string, role Role, password string, mustChange b
 	if err := checkNewPassword(name, password); err != nil {
 		return err
 	}
-	hash := hashPassword(password, h)
+	hashed, err := hash(password)
+	if err != nil {
+		return err
+	}
 	return a.edit(func(doc *document) error {
 		if findUser(doc, name) != nil {
 			return fmt.Errorf("%w: there is an account %q", ErrExists, name)
 		}
 		now := a.now().UnixMilli()
-		doc.Users = append(doc.Users, UserRecord{Name: name, Role: role, Hash: hash, MustChange: mustChange,
+		doc.Users = append(doc.Users, UserRecord{Name: name, Role: role, Hash: hashed, MustChange: mustChange,
 			Created: now, PasswordChanged: now, Gen: 1})
 		return nil
 	})
@@ -278,18 +294,25 @@ func (a *Accounts) AddUser(name string, role Role, password string, mustChange b
 
 // SetPassword gives an account a new password and ends its sessions.
 func (a *Accounts) SetPassword(name, password string, mustChange bool, h Hashing) (UserRecord, error) {
+	return a.setPassword(name, password, mustChange, func(pw string) (string, error) { return hashPassword(pw, h), nil })
+}
+
+func (a *Accounts) setPassword(name, password string, mustChange bool, hash func(string) (string, error)) (UserRecord, error) {
 	name = NormalName(name)
 	if err := checkNewPassword(name, password); err != nil {
 		return UserRecord{}, err
 	}
-	hash := hashPassword(password, h)
+	hashed, err := hash(password)
+	if err != nil {
+		return UserRecord{}, err
+	}
 	var out UserRecord
-	err := a.edit(func(doc *document) error {
+	err = a.edit(func(doc *document) error {
 		u := findUser(doc, name)
 		if u == nil {
 			return fmt.Errorf("%w: no account %q", ErrNotFound, name)
 		}
-		u.Hash, u.MustChange, u.PasswordChanged = hash, mustChange, a.now().UnixMilli()
+		u.Hash, u.MustChange, u.PasswordChanged = hashed, mustChange, a.now().UnixMilli()
 		u.Gen++
 		out = *u
 		return nil

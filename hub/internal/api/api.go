@@ -34,23 +34,23 @@ import (
 
 // Config is what the API serves from.
 type Config struct {
-	Fleet      *fleet.Fleet
-	Dispatch   *dispatch.Dispatcher
-	Stream     http.Handler               // GET /ws; authenticates itself (Bearer or ticket)
+	Fleet    *fleet.Fleet
+	Dispatch *dispatch.Dispatcher
+	Stream   http.Handler // GET /ws; authenticates itself (Bearer or ticket)
 	// Ticket issues a single-use ticket for /ws; its connection lasts
 	// while valid says the caller's session or token does.
-	Ticket func(valid func() bool) (string, time.Time)
-	Access     *access.Service            // who may call what: accounts, tokens, sessions
-	Audit      *audit.Log                 // every accepted write; nil: none kept
-	Disconnect func(unit string)          // drops a revoked unit's connection now; nil with an external broker
-	Metrics    http.Handler               // served at /metrics
-	Dashboard  http.Handler               // served at / (every path the API does not take)
-	Districts  *districts.Set             // GET /api/districts; nil: none
-	Cameras    []wire.Camera              // GET /api/cameras; nil: none
-	History    AreaSource                 // GET /api/history; nil: not served
-	Tracks     TrackSource                // with History, GET /api/incidents/{id}/replay; nil: the replay is 404
-	Health     func() error               // nil error: healthy
-	Degraded   func() string              // "": not degraded; else why (the hub serves, an operator must look)
+	Ticket     func(valid func() bool) (string, time.Time)
+	Access     *access.Service   // who may call what: accounts, tokens, sessions
+	Audit      *audit.Log        // every accepted write; nil: none kept
+	Disconnect func(unit string) // drops a revoked unit's connection now; nil with an external broker
+	Metrics    http.Handler      // served at /metrics
+	Dashboard  http.Handler      // served at / (every path the API does not take)
+	Districts  *districts.Set    // GET /api/districts; nil: none
+	Cameras    []wire.Camera     // GET /api/cameras; nil: none
+	History    AreaSource        // GET /api/history; nil: not served
+	Tracks     TrackSource       // with History, GET /api/incidents/{id}/replay; nil: the replay is 404
+	Health     func() error      // nil error: healthy
+	Degraded   func() string     // "": not degraded; else why (the hub serves, an operator must look)
 	Logger     *slog.Logger
 	Now        func() time.Time
 

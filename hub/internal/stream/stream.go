@@ -72,10 +72,10 @@ type Config struct {
 	// Recheck is how often a connection's session or token is checked
 	// again: a signed-out person, a disabled account or a revoked token
 	// stops watching within it. Default 5 s.
-	Recheck time.Duration
-	Logger         *slog.Logger
-	Registerer     prometheus.Registerer // nil: metrics kept but not exported
-	Now            func() time.Time
+	Recheck    time.Duration
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer // nil: metrics kept but not exported
+	Now        func() time.Time
 }
 
 // Defaults of Config.
