@@ -14,6 +14,7 @@ import (
 
 	"kuaifan/hub"
 	"kuaifan/hub/hubtest"
+	"kuaifan/hub/internal/access"
 	"kuaifan/protocol"
 )
 
@@ -31,6 +32,13 @@ func TestCrashChild(t *testing.T) {
 		cfg.AckInterval = d
 	}
 	cfg.BrokerURL = os.Getenv("KUAIFAN_CRASH_BROKER")
+	if os.Getenv("KUAIFAN_CRASH_HASHER") == "process" {
+		// As the hub command runs: passwords hashed in a child at nice 19.
+		t.Setenv(hashWorkerEnv, "1")
+		p := access.NewProcessHasher(os.Args[0], nil, nil)
+		defer p.Close()
+		cfg.PasswordHasher = p
+	}
 	h, err := hub.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,11 +14,24 @@ import (
 
 	"kuaifan/hub"
 	"kuaifan/hub/hubtest"
+	"kuaifan/hub/internal/access"
 	"kuaifan/protocol"
 	"kuaifan/testkit/leakcheck"
 )
 
-func TestMain(m *testing.M) { leakcheck.Main(m) }
+func TestMain(m *testing.M) {
+	// TestCrashChild's password hasher: this binary as hub hash-worker.
+	if os.Getenv(hashWorkerEnv) == "1" {
+		if err := access.ServeHashing(os.Stdin, os.Stdout); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	leakcheck.Main(m)
+}
+
+// hashWorkerEnv makes this binary a hashing child (access.ServeHashing).
+const hashWorkerEnv = "KUAIFAN_HASH_WORKER"
 
 // Changsha, near Wuyi Square.
 const lat0, lon0 = 28.1960, 112.9770

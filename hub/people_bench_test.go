@@ -38,9 +38,11 @@ var (
 // least -signins.for) without the sign-ins, then as many with them, in one
 // run. It reports the sign-ins a
 // second achieved, their p50 and p99, the dispatch p99 without and with
-// them, and the ratio.
+// them, and the ratio. Passwords are hashed as the hub command hashes them:
+// in a child process at the lowest CPU priority (access.ProcessHasher).
 func BenchmarkSignInsUnderDispatch(b *testing.B) {
 	dir := b.TempDir()
+	b.Setenv("KUAIFAN_CRASH_HASHER", "process") // hashing as the hub command does it
 	_, api, broker := startChild(b, dir, "")
 	load := newFleetLoad(b, api, "crash-token", broker, benchUnits(), true, func(i int) (float64, float64) {
 		return lat0 + 0.02 + float64(i%100)*1e-3, lon0 + float64(i/100)*1e-3
