@@ -1,5 +1,7 @@
 package api
 
+import "strings"
+
 // People: accounts, sessions, API tokens and the audit log (additive,
 // 2026-12; hub/README.md, "People").
 
@@ -149,3 +151,10 @@ const (
 	ActorUserPrefix  = "user:"
 	ActorTokenPrefix = "token:"
 )
+
+// ByCaller reports whether an entry's or assignment's actor is a caller of
+// the API — a person (user:NAME), a token (token:NAME), or before accounts
+// "dispatcher" — rather than the hub (auto, system) or a unit.
+func ByCaller(actor string) bool {
+	return actor == ActorDispatcher || strings.HasPrefix(actor, ActorUserPrefix) || strings.HasPrefix(actor, ActorTokenPrefix)
+}

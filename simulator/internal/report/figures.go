@@ -174,7 +174,7 @@ func incidentFigures(recs []dispatch.Record, incs []api.Incident, clock *simcloc
 		auto, disp := false, false
 		for _, a := range inc.Assignments {
 			auto = auto || a.By == api.ActorAuto
-			disp = disp || a.By == api.ActorDispatcher
+			disp = disp || api.ByCaller(a.By)
 		}
 		if auto {
 			r.AutoDispatched++
