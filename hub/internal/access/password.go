@@ -19,7 +19,7 @@ type Hashing struct {
 	Threads   uint8
 }
 
-// DefaultHashing takes about 50–55 ms a hash on one core of the machine the
+// DefaultHashing takes 50–57 ms a hash on one core of the machine the
 // hub was measured on (BenchmarkHashPassword), within RFC 9106's and OWASP's
 // recommendations for argon2id.
 var DefaultHashing = Hashing{Time: 2, MemoryKiB: 48 << 10, Threads: 1}
