@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -30,7 +31,9 @@ import (
 	"kuaifan/hub/internal/api"
 	"kuaifan/hub/internal/audit"
 	"kuaifan/hub/internal/broker"
+	"kuaifan/hub/internal/citycover"
 	"kuaifan/hub/internal/connlimit"
+	"kuaifan/hub/internal/coverage"
 	"kuaifan/hub/internal/dispatch"
 	"kuaifan/hub/internal/fleet"
 	"kuaifan/hub/internal/ingest"
@@ -46,6 +49,7 @@ import (
 	"kuaifan/protocol/cameras"
 	"kuaifan/protocol/districts"
 	"kuaifan/protocol/districts/changsha"
+	"kuaifan/protocol/kpi"
 )
 
 // Config is everything the hub can be told. DefaultConfig fills it in.
@@ -141,6 +145,10 @@ type Config struct {
 	// up front, so its default (8192) costs 64 KiB per connected device.
 	MaxClientWritesPending int32 // 256
 
+	// CoverageCellM is the edge of the coverage grid's cells in metres;
+	// 0: 250 m (coverage.DefaultCellM).
+	CoverageCellM float64
+
 	// Match is how units are ranked: speeds, detour factor, freshness. Its
 	// Tiers must be left empty: the response tiers are the dispatch
 	// policy's alone, and matching numbers tiers by them.
@@ -213,6 +221,8 @@ type Hub struct {
 	ingest   *ingest.Ingest
 	dispatch *dispatch.Dispatcher
 	stream   *stream.Stream
+	// cover is the city's live coverage; nil without districts.
+	cover *citycover.Live
 	// responder is the phones' app at /responder/; it hears the commands
 	// dispatch publishes through the bus it is given (responder.Tap).
 	responder *responder.Server
@@ -310,6 +320,9 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 		if h.stream != nil {
 			h.stream.UnitsChanged(ids...)
 		}
+		if h.cover != nil {
+			h.cover.UnitsChanged()
+		}
 	}
 	incidentsChanged := func(ids ...string) {
 		if h.stream != nil {
@@ -381,8 +394,17 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 		}
 	}
 
+	if len(dists.Districts) > 0 {
+		if h.cover, err = h.newCoverage(dists); err != nil {
+			return nil, fmt.Errorf("hub: %w", err)
+		}
+	}
+	var layer stream.CoverageLayer
+	if h.cover != nil {
+		layer = h.cover
+	}
 	h.stream = stream.New(stream.Config{Bearer: h.bearerOK, OriginPatterns: cfg.AllowedOrigins,
-		Logger: log.With("component", "stream"), Registerer: h.registry}, streamSource{h.fleet, h.dispatch})
+		Logger: log.With("component", "stream"), Registerer: h.registry, Coverage: layer}, streamSource{h.fleet, h.dispatch})
 
 	var disconnect func(string)
 	if h.embedded != nil {
@@ -407,7 +429,7 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 		Dashboard: h.site(), Districts: dists, Cameras: cams, History: h.store.History(), Tracks: h.store.History(),
 		Access: h.access, Audit: h.audit, Disconnect: disconnect, Publish: h.bus.Publish, Topics: topics, Phones: phoneReports.Handler(),
 		Metrics: promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{}), Degraded: h.degraded,
-		Logger: log.With("component", "api")})
+		Coverage: h.coverage(), Logger: log.With("component", "api")})
 	h.http = &http.Server{
 		TLSConfig:         tlsCfg,
 		Handler:           h.api,
@@ -467,6 +489,49 @@ func districtOf(set *districts.Set) func(lat, lon float64) string {
 		}
 		return ""
 	}
+}
+
+// newCoverage prepares the city's live coverage: the units matching would
+// rank for a place (free, fresh), at matching's speeds and detour factor,
+// volunteers left out (the 1-3-5 city is the police's own cover), tiers
+// from the dispatch policy, demand from the stored incidents.
+func (h *Hub) newCoverage(dists *districts.Set) (*citycover.Live, error) {
+	m := h.cfg.matching()
+	speeds := maps.Clone(m.Speeds)
+	delete(speeds, protocol.TypeVolunteer)
+	maxAge := m.MaxFixAge
+	return citycover.New(citycover.Config{
+		Districts: dists,
+		Grid:      coverage.Config{CellM: h.cfg.CoverageCellM, Speeds: speeds, Detour: m.Detour, Tiers: m.Tiers},
+		Units: func(now time.Time) []coverage.Unit {
+			var units []coverage.Unit
+			h.fleet.EachFree(now, maxAge, func(id string, t protocol.UnitType, lat, lon float64) {
+				units = append(units, coverage.Unit{ID: id, Type: t, Lat: lat, Lon: lon})
+			})
+			return units
+		},
+		Demand: func(from, to int64, visit func(lat, lon float64)) error {
+			return h.dispatch.EachCreated(from, to, func(inc dispatch.Incident, _ kpi.Facts) error {
+				visit(inc.Lat, inc.Lon)
+				return nil
+			})
+		},
+		OnChange: func() {
+			if h.stream != nil {
+				h.stream.CoverageChanged()
+			}
+		},
+		Registerer: h.registry,
+		Logger:     h.log.With("component", "coverage"),
+	})
+}
+
+// coverage is the API's view of the coverage layer, nil without one.
+func (h *Hub) coverage() func() *wireapi.Coverage {
+	if h.cover == nil {
+		return nil
+	}
+	return h.cover.Current
 }
 
 // orDefault is v, or def if v is 0; negative stays (http.Server: no timeout).
@@ -777,6 +842,15 @@ func (h *Hub) Run(ctx context.Context) error {
 		defer close(streamDone)
 		h.stream.Run(streamCtx)
 	}()
+	coverCtx, stopCover := context.WithCancel(context.Background())
+	defer stopCover()
+	coverDone := make(chan struct{})
+	go func() {
+		defer close(coverDone)
+		if h.cover != nil {
+			h.cover.Run(coverCtx)
+		}
+	}()
 	accessCtx, stopAccess := context.WithCancel(context.Background())
 	defer stopAccess()
 	wg.Add(1)
@@ -819,6 +893,8 @@ func (h *Hub) Run(ctx context.Context) error {
 	// No request starts now; one still running past Shutdown's timeout
 	// gets a 500 rather than a closed database.
 	h.closeTiles()
+	stopCover()
+	<-coverDone
 	stopStream() // Shutdown leaves upgraded connections to their owner
 	<-streamDone
 	stopResponder() // its websockets likewise

@@ -217,6 +217,7 @@ var contract = map[string]struct {
 	"GET /api/match":                         {role: "viewer"},
 	"GET /api/districts":                     {role: "viewer"},
 	"GET /api/cameras":                       {role: "viewer"},
+	"GET /api/coverage":                      {role: "viewer"},
 	"POST /api/qr":                           {role: "viewer"}, // changes nothing
 	"GET /api/history":                       {role: "viewer"},
 	"GET /api/incidents":                     {role: "viewer"},

@@ -27,6 +27,10 @@ type FrameOf[U, I any] struct {
 	Incidents        []I      `json:"incidents,omitzero"`
 	RemovedUnits     []string `json:"removed_units,omitempty"`
 	RemovedIncidents []string `json:"removed_incidents,omitempty"`
+	// Coverage (additive, 2026-12) is the city's coverage layer: whole in
+	// a snapshot (when the hub has one), its changes in a delta when it
+	// changed (see Coverage).
+	Coverage *Coverage `json:"coverage,omitempty"`
 }
 
 // Ticket is the answer of POST /api/stream/ticket: a single-use ticket for

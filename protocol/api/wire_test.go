@@ -43,6 +43,15 @@ func TestWireJSON(t *testing.T) {
 			`{"id":"foot-2","type":"foot","capabilities":[],"online":false,"lat":null,"lon":null,"ts":null,` +
 				`"last_connect":{"addr":"10.8.0.7:51234","at":1767225599000},` +
 				`"last_refused":{"addr":"203.0.113.9:40001","at":1767225500000,"reason":"bad_credentials"}}`},
+		{"coverage delta (additive, 2026-12)", &Coverage{TS: 1767225600000, Changes: [][2]int{{17, 1}, {18, 0}}, Units: 42, CoverTier: 2,
+			City: CoverageShares{Area: []float64{0.21, 0.74, 0.9}, Demand: []float64{0.3, 0.87, 0.95}, Cells: 9000},
+			Districts: []DistrictCoverage{{ID: "furong", Name: "芙蓉区 Furong", CoverageShares: CoverageShares{Area: []float64{0.3, 0.8, 1},
+				Demand: []float64{0.4, 0.9, 1}, Cells: 600}, Units: 7}},
+			Holes: []CoverageHole{{CentreLat: 28.1, CentreLon: 112.9, Cells: 12, AreaKM2: 0.75, DemandShare: 0.02, District: "yuelu"}}, DemandDays: 30},
+			`{"ts":1767225600000,"changes":[[17,1],[18,0]],"units":42,"cover_tier":2,` +
+				`"city":{"area":[0.21,0.74,0.9],"demand":[0.3,0.87,0.95],"cells":9000},` +
+				`"districts":[{"id":"furong","name":"芙蓉区 Furong","area":[0.3,0.8,1],"demand":[0.4,0.9,1],"cells":600,"units":7}],` +
+				`"holes":[{"lat":28.1,"lon":112.9,"cells":12,"area_km2":0.75,"demand_share":0.02,"district":"yuelu"}],"demand_days":30}`},
 		{"secret rotation (additive, 2026-12)", &SecretRotation{Push: new(false), Disconnect: true}, `{"push":false,"disconnect":true}`},
 		{"secret rotated (additive, 2026-12)", &SecretRotated{ID: "car-017", Secret: "Zk9p…", Pushed: true},
 			`{"id":"car-017","secret":"Zk9p…","pushed":true}`},

@@ -118,6 +118,7 @@ func main() {
 	flag.StringVar(&cfg.TilesDir, "tiles-dir", "", "basemap tile `directory` in the XYZ layout {z}/{x}/{y}.png (or .jpg, .webp), served at /tiles/ for the dashboard (offline maps)")
 	flag.StringVar(&cfg.TilesMBTiles, "tiles-mbtiles", "", "basemap tile package as an MBTiles `file` (raster: png, jpg or webp; read-only), served at /tiles/ for the dashboard (offline maps)")
 	flag.StringVar(&cfg.Districts, "districts", "", "GeoJSON `file` of the city's districts (Polygons with properties.name, name_zh, name_en), served to the dashboard; default: Changsha, built in; none: no districts")
+	flag.Float64Var(&cfg.CoverageCellM, "coverage-cell", 250, "edge of the coverage grid's cells in `metres` (the live 1-3-5 coverage over the districts)")
 	flag.StringVar(&cfg.Cameras, "cameras", "", "GeoJSON `file` of the camera network (Point features with properties id and name), served at /api/cameras; a sighting can name one")
 	policyFile := flag.String("dispatch-config", "", "JSON `file` with the dispatch policy: tiers, volunteer kinds, auto-dispatch, ack timeout (default: built in; see hub/README.md)")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")

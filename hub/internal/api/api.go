@@ -47,12 +47,15 @@ type Config struct {
 	Dashboard  http.Handler      // served at / (every path the API does not take)
 	Districts  *districts.Set    // GET /api/districts; nil: none
 	Cameras    []wire.Camera     // GET /api/cameras; nil: none
-	History    AreaSource        // GET /api/history; nil: not served
-	Tracks     TrackSource       // with History, GET /api/incidents/{id}/replay; nil: the replay is 404
-	Health     func() error      // nil error: healthy
-	Degraded   func() string     // "": not degraded; else why (the hub serves, an operator must look)
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Coverage is the city's live coverage layer, nil until computed
+	// (GET /api/coverage); nil func: a hub without districts, not served.
+	Coverage func() *wire.Coverage
+	History  AreaSource    // GET /api/history; nil: not served
+	Tracks   TrackSource   // with History, GET /api/incidents/{id}/replay; nil: the replay is 404
+	Health   func() error  // nil error: healthy
+	Degraded func() string // "": not degraded; else why (the hub serves, an operator must look)
+	Logger   *slog.Logger
+	Now      func() time.Time
 
 	// Phones serves /api/phones/…, the reports of phone apps (OwnTracks,
 	// Traccar Client), which sign in with their unit's own credentials, not

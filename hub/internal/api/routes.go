@@ -78,6 +78,9 @@ func (s *server) routes() []Route {
 	if s.History != nil {
 		rs = append(rs, Route{Method: "GET", Path: "/api/history", Need: v, handler: h(s.history)})
 	}
+	if s.Coverage != nil {
+		rs = append(rs, Route{Method: "GET", Path: "/api/coverage", Need: v, handler: h(s.coverage)})
+	}
 	if s.Dispatch != nil {
 		rs = append(rs,
 			Route{Method: "GET", Path: "/api/incidents", Need: v, handler: h(s.listIncidents)},

@@ -497,3 +497,20 @@ func (f *Fleet) Match(q match.Query) ([]match.Candidate, error) {
 
 // Sync makes everything applied so far durable; see store.Store.Sync.
 func (f *Fleet) Sync() error { return f.store.Sync() }
+
+// EachFree calls visit for every unit free to respond at now, as matching
+// counts them: online, available, not assigned, with a fix no older than
+// maxAge. It holds the fleet's read lock: visit must be quick and must not
+// call the fleet.
+func (f *Fleet) EachFree(now time.Time, maxAge time.Duration, visit func(id string, t protocol.UnitType, lat, lon float64)) {
+	since := now.Add(-maxAge).UnixMilli()
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	for id, u := range f.units {
+		fix := u.live.Fix
+		if !u.online || u.live.Status != protocol.StatusAvailable || u.incident != "" || fix == nil || fix.TS < since {
+			continue
+		}
+		visit(id, u.meta.Type, fix.Lat, fix.Lon)
+	}
+}

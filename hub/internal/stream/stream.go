@@ -7,6 +7,9 @@
 //	{"type":"snapshot","seq":N,"ts":ms,"units":[…],"incidents":[…]}
 //	{"type":"delta","seq":N,"ts":ms,"units":[…],"incidents":[…],"removed_units":[ids],"removed_incidents":[ids]}
 //
+// With Config.Coverage, a snapshot also carries the city's coverage layer
+// whole and a delta its changes (api.Coverage), after CoverageChanged.
+//
 // Entries in units and incidents are the Source's values as they are (the
 // hub's views carry their "id"); a delta holds only what changed in its window,
 // the latest state per id, and leaves out empty lists. ts is the hub's clock
@@ -76,6 +79,17 @@ type Config struct {
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer // nil: metrics kept but not exported
 	Now        func() time.Time
+	// Coverage, if set, is the city's coverage layer: whole in every
+	// snapshot, its changes in the delta after CoverageChanged.
+	Coverage CoverageLayer
+}
+
+// CoverageLayer is the coverage layer as the stream reads it: Current for
+// snapshots (shared, not changed), Changes for deltas (what changed since
+// its previous call; the stream is its one caller).
+type CoverageLayer interface {
+	Current() *api.Coverage
+	Changes() *api.Coverage
 }
 
 // Defaults of Config.
@@ -125,6 +139,7 @@ type Stream struct {
 	dirtyMu        sync.Mutex
 	dirtyUnits     map[string]struct{}
 	dirtyIncidents map[string]struct{}
+	dirtyCoverage  atomic.Bool
 
 	mu       sync.Mutex // guards clients and stopped
 	clients  map[*client]struct{}
@@ -204,6 +219,14 @@ func (s *Stream) UnitsChanged(ids ...string) { s.mark(&s.dirtyUnits, ids) }
 
 // IncidentsChanged marks incidents that changed, opened or closed.
 func (s *Stream) IncidentsChanged(ids ...string) { s.mark(&s.dirtyIncidents, ids) }
+
+// CoverageChanged says the coverage layer changed: the next delta carries
+// its changes.
+func (s *Stream) CoverageChanged() {
+	if s.cfg.Coverage != nil && !s.dirtyCoverage.Swap(true) {
+		s.poke()
+	}
+}
 
 func (s *Stream) mark(set *map[string]struct{}, ids []string) {
 	if len(ids) == 0 {
@@ -314,10 +337,14 @@ func (s *Stream) flush() {
 	clients := s.clientBuf
 	defer clear(s.clientBuf) // let departed clients go
 
+	var cov *api.Coverage
+	if s.dirtyCoverage.Swap(false) {
+		cov = s.cfg.Coverage.Changes()
+	}
 	// Deltas first: a snapshot for one client must not delay everyone else.
-	if len(units)+len(incidents) > 0 {
+	if len(units)+len(incidents) > 0 || cov != nil {
 		s.seq++
-		delta := s.buildDelta(units, incidents)
+		delta := s.buildDelta(units, incidents, cov)
 		for _, cl := range clients {
 			if cl.needSnapshot || cl.offer(delta) {
 				continue
@@ -381,8 +408,8 @@ type frame struct {
 // they are sent even when empty; a delta's are nil when empty, and left out.
 type message = api.FrameOf[any, any]
 
-func (s *Stream) buildDelta(units, incidents map[string]struct{}) *frame {
-	msg := message{Type: kindDelta, Seq: s.seq, TS: s.cfg.Now().UnixMilli()}
+func (s *Stream) buildDelta(units, incidents map[string]struct{}, cov *api.Coverage) *frame {
+	msg := message{Type: kindDelta, Seq: s.seq, TS: s.cfg.Now().UnixMilli(), Coverage: cov}
 	if len(units) > 0 {
 		ids := slices.Collect(maps.Keys(units))
 		msg.Units, msg.RemovedUnits = split(ids, s.src.Units(ids))
@@ -398,6 +425,9 @@ func (s *Stream) buildSnapshot() *frame {
 	start := time.Now()
 	msg := message{Type: kindSnapshot, Seq: s.seq, TS: s.cfg.Now().UnixMilli(),
 		Units: values(s.src.Units(nil)), Incidents: values(s.src.Incidents(nil))}
+	if s.cfg.Coverage != nil {
+		msg.Coverage = s.cfg.Coverage.Current()
+	}
 	f := s.encode(kindSnapshot, msg.Seq, &msg)
 	s.log.Debug("stream: snapshot built", "seq", msg.Seq, "units", len(msg.Units),
 		"incidents", len(msg.Incidents), "bytes", len(f.data), "took", time.Since(start))

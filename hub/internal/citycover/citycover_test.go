@@ -1,0 +1,347 @@
+package citycover
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"kuaifan/hub/internal/coverage"
+	"kuaifan/protocol"
+	"kuaifan/protocol/api"
+	"kuaifan/protocol/districts"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// twoDistricts is a city of two squares side by side, west and east, with
+// a sliver of grid outside both (the box is theirs, the east one is shorter).
+func twoDistricts(t testing.TB) *districts.Set {
+	t.Helper()
+	set, err := districts.Parse([]byte(`{"type":"FeatureCollection","features":[
+{"type":"Feature","properties":{"id":"west","name":"West"},"geometry":{"type":"Polygon","coordinates":[[[112.90,28.10],[112.95,28.10],[112.95,28.15],[112.90,28.15],[112.90,28.10]]]}},
+{"type":"Feature","properties":{"id":"east","name":"East"},"geometry":{"type":"Polygon","coordinates":[[[112.95,28.10],[113.00,28.10],[113.00,28.13],[112.95,28.13],[112.95,28.10]]]}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+func gridConfig() coverage.Config {
+	return coverage.Config{CellM: 500, Detour: 1.4, Speeds: map[protocol.UnitType]float64{
+		protocol.TypeCar: 8.3, protocol.TypeMotorcycle: 11.1, protocol.TypeFoot: 1.39}}
+}
+
+// fleet is a settable list of free units.
+type fleet struct {
+	mu    sync.Mutex
+	units []coverage.Unit
+	calls atomic.Int64
+}
+
+func (f *fleet) set(units ...coverage.Unit) {
+	f.mu.Lock()
+	f.units = append([]coverage.Unit(nil), units...)
+	f.mu.Unlock()
+}
+
+func (f *fleet) list(time.Time) []coverage.Unit {
+	f.calls.Add(1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]coverage.Unit(nil), f.units...)
+}
+
+func newLive(t *testing.T, f *fleet, edit func(*Config)) *Live {
+	t.Helper()
+	cfg := Config{Districts: twoDistricts(t), Grid: gridConfig(), Units: f.list,
+		Now: func() time.Time { return time.UnixMilli(1_800_000_000_000) }}
+	if edit != nil {
+		edit(&cfg)
+	}
+	l, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func randomUnits(r *rand.Rand, n int) []coverage.Unit {
+	types := []protocol.UnitType{protocol.TypeCar, protocol.TypeMotorcycle, protocol.TypeFoot, protocol.TypeVolunteer}
+	units := make([]coverage.Unit, n)
+	for i := range units {
+		units[i] = coverage.Unit{ID: string(rune('a' + i%26)), Type: types[r.IntN(len(types))],
+			Lat: 28.09 + r.Float64()*0.07, Lon: 112.89 + r.Float64()*0.12}
+	}
+	return units
+}
+
+// The layer's cells, shares and unit counts agree with the grid's own
+// computation and with a count made cell by cell here.
+func TestLayerAgreesWithGrid(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	r := rand.New(rand.NewPCG(seed, 7))
+	for round := range 20 {
+		f := &fleet{}
+		units := randomUnits(r, r.IntN(12))
+		f.set(units...)
+		var incidents [][2]float64
+		for range r.IntN(30) {
+			incidents = append(incidents, [2]float64{28.10 + r.Float64()*0.05, 112.90 + r.Float64()*0.10})
+		}
+		l := newLive(t, f, func(c *Config) {
+			c.Demand = func(from, to int64, visit func(lat, lon float64)) error {
+				for _, p := range incidents {
+					visit(p[0], p[1])
+				}
+				return nil
+			}
+		})
+		l.Refresh()
+		cov := l.Current()
+		res := l.Grid().Compute(units)
+		set := twoDistricts(t)
+		nt := len(cov.TiersS)
+		type acc struct {
+			cells, covered []float64
+			w, wCovered    []float64
+		}
+		newAcc := func() *acc {
+			return &acc{cells: make([]float64, 1), covered: make([]float64, nt), w: make([]float64, 1), wCovered: make([]float64, nt)}
+		}
+		city, per := newAcc(), []*acc{newAcc(), newAcc()}
+		weights := l.Weights()
+		floor := wantFloor(l, incidents)
+		for i := range l.Grid().Cells() {
+			lat, lon := l.Grid().Centre(i)
+			d := set.At(districts.Point{Lat: lat, Lon: lon})
+			if d < 0 {
+				if cov.Cells[i] != '-' {
+					t.Fatalf("round %d: cell %d outside the city is %q", round, i, cov.Cells[i])
+				}
+				continue
+			}
+			tier := res.Tier(i)
+			if want := byte('0' + tier); cov.Cells[i] != want {
+				t.Fatalf("round %d: cell %d is %q, grid says tier %d", round, i, cov.Cells[i], tier)
+			}
+			// Weight: incidents in the cell plus the floor.
+			var n float64
+			for _, p := range incidents {
+				if c, ok := l.Grid().CellAt(p[0], p[1]); ok && c == i {
+					n++
+				}
+			}
+			for _, a := range []*acc{city, per[d]} {
+				a.cells[0]++
+				a.w[0] += weights[i]
+				for k := 1; k <= nt; k++ {
+					if tier >= 1 && tier <= k {
+						a.covered[k-1]++
+						a.wCovered[k-1] += weights[i]
+					}
+				}
+			}
+			if floor == 0 && weights[i] != 1 {
+				t.Fatalf("round %d: no incidents in the city, cell %d weighs %v, want 1", round, i, weights[i])
+			}
+			if floor > 0 && math.Abs(weights[i]-n-floor) > 1e-9 {
+				t.Fatalf("round %d: cell %d weighs %v, want %v incidents + floor %v", round, i, weights[i], n, floor)
+			}
+		}
+		check := func(name string, got api.CoverageShares, a *acc) {
+			if got.Cells != int(a.cells[0]) {
+				t.Fatalf("round %d %s: %d cells, counted %d", round, name, got.Cells, int(a.cells[0]))
+			}
+			for k := range nt {
+				if want := round4(a.covered[k] / a.cells[0]); got.Area[k] != want {
+					t.Fatalf("round %d %s: area share tier %d = %v, counted %v", round, name, k+1, got.Area[k], want)
+				}
+				if want := round4(a.wCovered[k] / a.w[0]); got.Demand[k] != want {
+					t.Fatalf("round %d %s: demand share tier %d = %v, counted %v", round, name, k+1, got.Demand[k], want)
+				}
+			}
+		}
+		check("city", cov.City, city)
+		for d := range per {
+			check(cov.Districts[d].ID, cov.Districts[d].CoverageShares, per[d])
+		}
+		// Units: volunteers have no speed and are not counted by the
+		// grid, but every unit handed in is counted as free.
+		if cov.Units != len(units) {
+			t.Fatalf("round %d: %d units, handed %d", round, cov.Units, len(units))
+		}
+	}
+}
+
+// wantFloor is the floor the package doc promises: DemandFloor × the mean
+// count per city cell (0: no incident in the city).
+func wantFloor(l *Live, incidents [][2]float64) float64 {
+	n := 0
+	for _, p := range incidents {
+		if c, ok := l.Grid().CellAt(p[0], p[1]); ok && l.District()[c] >= 0 {
+			n++
+		}
+	}
+	return DefaultDemandFloor * float64(n) / float64(l.city)
+}
+
+// Changes lists exactly the cells whose tier changed, and applying them to
+// the previous layer gives the current one; many changes send it whole.
+func TestChangesAreExact(t *testing.T) {
+	f := &fleet{}
+	l := newLive(t, f, nil)
+	l.Refresh()
+	first := l.Changes()
+	if first == nil || first.Cells == "" || first.Grid == nil {
+		t.Fatalf("first changes: want the whole layer, got %+v", first)
+	}
+	if got := l.Changes(); len(got.Changes) != 0 || got.Cells != "" {
+		t.Fatalf("no change since: got %d changes, cells %q", len(got.Changes), got.Cells)
+	}
+	before := l.Current().Cells
+	f.set(coverage.Unit{ID: "m1", Type: protocol.TypeFoot, Lat: 28.12, Lon: 112.92})
+	l.Refresh()
+	ch := l.Changes()
+	after := l.Current().Cells
+	if ch.Cells != "" || len(ch.Changes) == 0 {
+		t.Fatalf("one foot patrol: want a list of changes, got %d changes, cells %d bytes", len(ch.Changes), len(ch.Cells))
+	}
+	cells := []byte(before)
+	for _, c := range ch.Changes {
+		if cells[c[0]] == byte('0'+c[1]) {
+			t.Fatalf("cell %d listed but unchanged", c[0])
+		}
+		cells[c[0]] = byte('0' + c[1])
+	}
+	if string(cells) != after {
+		t.Fatal("the previous layer with the changes applied is not the current one")
+	}
+	if ch.City.Area[2] == 0 || ch.Units != 1 {
+		t.Fatalf("figures in the delta: %+v", ch.City)
+	}
+	// A car in each district changes most cells: the whole layer again.
+	f.set(coverage.Unit{ID: "c1", Type: protocol.TypeCar, Lat: 28.125, Lon: 112.925},
+		coverage.Unit{ID: "c2", Type: protocol.TypeCar, Lat: 28.115, Lon: 112.975})
+	l.Refresh()
+	if ch := l.Changes(); ch.Cells != l.Current().Cells || ch.Grid == nil {
+		t.Fatal("many changes: want the whole layer")
+	}
+}
+
+// Holes are the connected uncovered groups, largest demand first, and
+// they add up to the uncovered part of the city.
+func TestHoles(t *testing.T) {
+	f := &fleet{}
+	l := newLive(t, f, nil)
+	l.Refresh()
+	cov := l.Current()
+	if len(cov.Holes) != 1 || cov.Holes[0].Cells != cov.City.Cells || cov.Holes[0].DemandShare != 1 {
+		t.Fatalf("no units: want one hole, the whole city; got %+v", cov.Holes)
+	}
+	// Motorcycles along the middle of the city cover a band from south to
+	// north: the west and east parts stay uncovered, apart.
+	var band []coverage.Unit
+	for lat := 28.10; lat < 28.165; lat += 0.015 {
+		band = append(band, coverage.Unit{ID: "m", Type: protocol.TypeMotorcycle, Lat: lat, Lon: 112.95})
+	}
+	f.set(band...)
+	l.Refresh()
+	cov = l.Current()
+	if len(cov.Holes) < 2 {
+		t.Fatalf("a car in the middle: want holes on both sides, got %+v", cov.Holes)
+	}
+	uncovered := 0
+	for _, c := range []byte(cov.Cells) {
+		if c == '0' || c > '2' {
+			uncovered++
+		}
+	}
+	sum, share := 0, 0.0
+	for i, h := range cov.Holes {
+		sum += h.Cells
+		share += h.DemandShare
+		if i > 0 && h.DemandShare > cov.Holes[i-1].DemandShare {
+			t.Fatalf("holes not ordered by demand: %+v", cov.Holes)
+		}
+		if h.District != "west" && h.District != "east" {
+			t.Fatalf("hole %d centred outside the districts: %+v", i, h)
+		}
+	}
+	if sum != uncovered {
+		t.Fatalf("holes have %d cells, %d city cells are beyond 3 minutes", sum, uncovered)
+	}
+	if want := 1 - cov.City.Demand[1]; math.Abs(share-want) > 1e-3 {
+		t.Fatalf("holes' demand %v, uncovered demand %v", share, want)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	f := &fleet{}
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+		want error
+	}{
+		{"no districts", func(c *Config) { c.Districts = districts.None() }, ErrNoCity},
+		{"cover tier", func(c *Config) { c.CoverTier = 4 }, nil},
+		{"floor", func(c *Config) { c.DemandFloor = -1 }, nil},
+		{"cell", func(c *Config) { c.Grid.CellM = -5 }, coverage.ErrBadConfig},
+		{"units", func(c *Config) { c.Units = nil }, nil},
+	} {
+		cfg := Config{Districts: twoDistricts(t), Grid: gridConfig(), Units: f.list}
+		tc.edit(&cfg)
+		_, err := New(cfg)
+		if err == nil || (tc.want != nil && !errors.Is(err, tc.want)) {
+			t.Errorf("%s: err %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}
+
+// Run recomputes soon after the fleet changes, no more than once per
+// Settle, and tells OnChange; it stops with its context.
+func TestRunFollowsTheFleet(t *testing.T) {
+	f := &fleet{}
+	changed := make(chan struct{}, 16)
+	l := newLive(t, f, func(c *Config) {
+		c.Now = time.Now
+		c.Settle = 50 * time.Millisecond
+		c.Every = time.Hour
+		c.OnChange = func() {
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.Run(ctx)
+	}()
+	defer func() { cancel(); <-done }()
+	<-changed // the first computation
+	f.set(coverage.Unit{ID: "c1", Type: protocol.TypeCar, Lat: 28.12, Lon: 112.93})
+	for range 100 {
+		l.UnitsChanged("c1") // a burst of positions
+	}
+	select {
+	case <-changed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no recomputation after the fleet changed")
+	}
+	if got := l.Current().Units; got != 1 {
+		t.Fatalf("units %d, want 1", got)
+	}
+	if calls := f.calls.Load(); calls > 3 {
+		t.Fatalf("a burst of 100 changes cost %d computations", calls)
+	}
+}

@@ -1,0 +1,83 @@
+package api
+
+// Coverage is the city's live coverage (additive, 2026-12): the answer of
+// GET /api/coverage, and the "coverage" layer of the live stream's frames.
+//
+// A grid of cells (CellM metres, 250 by default) lies over the city's
+// districts. Each cell's ETA is that of the nearest free unit with a fresh
+// fix, by matching's rule (great-circle distance × the detour factor ÷ the
+// unit type's speed, at the cell's centre); the cell is in the first tier
+// whose bound covers it (bounds inclusive). Cells holds one byte per cell,
+// row by row from the south-west corner:
+//
+//	'1' … '9'  the tier reached (TiersS[tier-1] seconds or less)
+//	'0'        beyond the last tier: no free unit within TiersS[last]
+//	'-'        outside every district: not part of the city's figures
+//
+// Shares are cumulative (within 3 minutes includes within 1), by area and
+// weighted by demand (the incidents created in each cell over the last
+// DemandDays days, plus a floor so that quiet cells still count; see
+// hub/README.md, "Coverage").
+//
+// In the stream, a snapshot frame carries the whole layer; a delta carries
+// Changes (the cells whose tier changed, [cell, tier] with tier 0 beyond)
+// and the figures, without Grid and Cells. Applying a change twice is
+// harmless: each gives the cell's current tier.
+type Coverage struct {
+	TS        int64              `json:"ts"` // Unix ms, hub clock, of the computation
+	Grid      *CoverageGrid      `json:"grid,omitempty"`
+	TiersS    []float64          `json:"tiers_s,omitempty"` // tier bounds in seconds, e.g. [60,180,300]
+	Cells     string             `json:"cells,omitempty"`
+	Changes   [][2]int           `json:"changes,omitempty"`
+	Units     int                `json:"units"`      // free units with a fresh fix counted
+	CoverTier int                `json:"cover_tier"` // the tier the headline share and the holes are about (2: 3 minutes)
+	City      CoverageShares     `json:"city"`
+	Districts []DistrictCoverage `json:"districts"`
+	// Holes are the largest connected groups of city cells beyond the
+	// cover tier, by demand, at most MaxCoverageHoles.
+	Holes      []CoverageHole `json:"holes"`
+	DemandDays int            `json:"demand_days"`
+}
+
+// CoverageGrid places the cells: cell i is in row i ÷ Cols (row 0 the
+// southernmost) and column i mod Cols (column 0 the westernmost); its
+// south-west corner is (MinLat + row×LatStep, MinLon + col×LonStep).
+type CoverageGrid struct {
+	MinLat  float64 `json:"min_lat"`
+	MinLon  float64 `json:"min_lon"`
+	LatStep float64 `json:"lat_step"` // degrees
+	LonStep float64 `json:"lon_step"` // degrees
+	Rows    int     `json:"rows"`
+	Cols    int     `json:"cols"`
+	CellM   float64 `json:"cell_m"`
+}
+
+// CoverageShares are the shares (0..1) of an area reached within each tier,
+// cumulative, one per tier bound: by area, and weighted by demand.
+type CoverageShares struct {
+	Area   []float64 `json:"area"`
+	Demand []float64 `json:"demand"`
+	Cells  int       `json:"cells"` // cells counted
+}
+
+// DistrictCoverage is one district's shares.
+type DistrictCoverage struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	CoverageShares
+	Units int `json:"units"` // free units with a fresh fix in the district
+}
+
+// CoverageHole is a connected group of city cells (sharing an edge) beyond
+// the cover tier.
+type CoverageHole struct {
+	CentreLat   float64 `json:"lat"` // the group's demand-weighted centre
+	CentreLon   float64 `json:"lon"`
+	Cells       int     `json:"cells"`
+	AreaKM2     float64 `json:"area_km2"`
+	DemandShare float64 `json:"demand_share"` // of the city's demand
+	District    string  `json:"district"`     // id of the district of its centre ("" none)
+}
+
+// MaxCoverageHoles bounds Coverage.Holes.
+const MaxCoverageHoles = 10
