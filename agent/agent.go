@@ -27,7 +27,7 @@ import (
 // Version is the agent's version, sent in its online state as
 // "kuaifan-agent/<Version>". Builds may set it with
 // -ldflags "-X kuaifan/agent.Version=…".
-var Version = "1.0"
+var Version = "1.1"
 
 // Config is everything the agent can be told. DefaultConfig fills it in;
 // cmd/agent sets it from flags and a file.
@@ -60,9 +60,13 @@ type Config struct {
 
 	Report        report.Config // adaptive intervals; the hub's config command changes them
 	ArriveRadiusM float64       // auto-arrived within this distance of the target; 50
-	ResendAfter   time.Duration // unconfirmed reports are resent after; 30 s
-	DrainRate     int           // backlog positions per second after a reconnect; 10,000
-	MaxQueued     int           // queue bound, positions thinned beyond it (never events); 50,000
+	// RepositionRadiusM is how near a move-up's spot a fix must come for the
+	// agent to report the unit there by itself; 100. Wider than
+	// ArriveRadiusM: a move-up's spot is an area to cover, not a door.
+	RepositionRadiusM float64
+	ResendAfter       time.Duration // unconfirmed reports are resent after; 30 s
+	DrainRate         int           // backlog positions per second after a reconnect; 10,000
+	MaxQueued         int           // queue bound, positions thinned beyond it (never events); 50,000
 	// AutoAck acknowledges every dispatch at once, as the simulator's
 	// officers and tests want; a real officer acknowledges on the terminal.
 	AutoAck bool
@@ -91,6 +95,16 @@ type Config struct {
 	// actions; it must return quickly (hand off, never wait), or it holds up
 	// commands and reports.
 	OnAssignment func(as Assignment, ok bool)
+	// OnReposition, if set, is told of every change to the reposition
+	// (move-up, additive 2026-12) that the officer's own actions did not
+	// make: a reposition command (end RepositionOn: r is the unit's move-up
+	// now), a cancel naming it (RepositionCancelled), a dispatch or another
+	// move-up replacing it (RepositionReplaced), an arrival the agent
+	// detected by position (RepositionArrived). r is the move-up concerned.
+	// Called like OnAssignment: after the change is saved, outside the
+	// agent's locks, before OnAssignment for the same batch of commands; it
+	// must return quickly.
+	OnReposition func(r Reposition, end RepositionEnd)
 
 	Logger *slog.Logger
 	Now    func() time.Time // default time.Now
@@ -102,27 +116,31 @@ const (
 	DefaultGPS           = "gpsd:127.0.0.1:2947"
 	DefaultDataDir       = "agent-data"
 	DefaultArriveRadiusM = 50
-	DefaultResendAfter   = 30 * time.Second
-	DefaultDrainRate     = 10000
-	DefaultMaxQueued     = 50_000
-	DefaultTerminal      = "127.0.0.1:8765"
+	// DefaultRepositionRadiusM: a block's scale, well beyond GPS noise, so a
+	// unit patrolling round the spot counts as there.
+	DefaultRepositionRadiusM = 100
+	DefaultResendAfter       = 30 * time.Second
+	DefaultDrainRate         = 10000
+	DefaultMaxQueued         = 50_000
+	DefaultTerminal          = "127.0.0.1:8765"
 )
 
 // DefaultConfig is the agent as cmd/agent starts it without options.
 func DefaultConfig() Config {
 	return Config{
-		Broker:        DefaultBroker,
-		GPS:           DefaultGPS,
-		DataDir:       DefaultDataDir,
-		TopicRoot:     protocol.DefaultRoot,
-		Report:        report.DefaultConfig(),
-		ArriveRadiusM: DefaultArriveRadiusM,
-		ResendAfter:   DefaultResendAfter,
-		DrainRate:     DefaultDrainRate,
-		MaxQueued:     DefaultMaxQueued,
-		Terminal:      DefaultTerminal,
-		ReconnectMin:  uplink.DefaultReconnectMin,
-		ReconnectMax:  uplink.DefaultReconnectMax,
+		Broker:            DefaultBroker,
+		GPS:               DefaultGPS,
+		DataDir:           DefaultDataDir,
+		TopicRoot:         protocol.DefaultRoot,
+		Report:            report.DefaultConfig(),
+		ArriveRadiusM:     DefaultArriveRadiusM,
+		RepositionRadiusM: DefaultRepositionRadiusM,
+		ResendAfter:       DefaultResendAfter,
+		DrainRate:         DefaultDrainRate,
+		MaxQueued:         DefaultMaxQueued,
+		Terminal:          DefaultTerminal,
+		ReconnectMin:      uplink.DefaultReconnectMin,
+		ReconnectMax:      uplink.DefaultReconnectMax,
 	}
 }
 
@@ -137,6 +155,9 @@ func (c *Config) fill() error {
 	}
 	if c.ArriveRadiusM == 0 {
 		c.ArriveRadiusM = def.ArriveRadiusM
+	}
+	if c.RepositionRadiusM == 0 {
+		c.RepositionRadiusM = def.RepositionRadiusM
 	}
 	if c.ResendAfter == 0 {
 		c.ResendAfter = def.ResendAfter
@@ -174,6 +195,8 @@ func (c *Config) fill() error {
 		return fmt.Errorf("agent: topic root %q: want levels without wildcards", c.TopicRoot)
 	case !(c.ArriveRadiusM > 0 && c.ArriveRadiusM <= 10000):
 		return fmt.Errorf("agent: arrive radius %v m is outside (0, 10000]", c.ArriveRadiusM)
+	case !(c.RepositionRadiusM > 0 && c.RepositionRadiusM <= 10000):
+		return fmt.Errorf("agent: reposition radius %v m is outside (0, 10000]", c.RepositionRadiusM)
 	case c.ResendAfter < time.Second:
 		return fmt.Errorf("agent: resend-after %v is shorter than 1 s", c.ResendAfter)
 	case c.DrainRate < 1:
@@ -211,6 +234,7 @@ type Agent struct {
 	mu        sync.Mutex
 	status    protocol.Status
 	assign    *Assignment
+	repo      *Reposition // a move-up; never together with assign
 	policy    *report.Policy
 	seen      commandLog
 	overrides map[string]float64 // reporting bounds the hub's config commands set
@@ -411,14 +435,25 @@ func (a *Agent) track(ctx context.Context, src gps.Source) {
 
 // onFix checks for arrival and reports the fix if the policy says so.
 func (a *Agent) onFix(fix gps.Fix) {
-	if as, arrived := a.fixLocked(fix); arrived {
-		a.notifyAssignment(as, true)
+	n := a.fixLocked(fix)
+	if n.movedUp {
+		a.notifyReposition(n.moveUp, RepositionArrived)
+	}
+	if n.arrived {
+		a.notifyAssignment(n.as, true)
 	}
 }
 
-// fixLocked is onFix under a.mu; it returns the assignment when the fix
-// made the unit arrive, for OnAssignment outside the lock.
-func (a *Agent) fixLocked(fix gps.Fix) (arrivedAt Assignment, arrived bool) {
+// fixNews is what a fix changed, for the callbacks outside the lock.
+type fixNews struct {
+	as      Assignment // the assignment, when the fix made the unit arrive
+	arrived bool
+	moveUp  Reposition // the move-up, when the fix brought the unit there
+	movedUp bool
+}
+
+// fixLocked is onFix under a.mu.
+func (a *Agent) fixLocked(fix gps.Fix) (n fixNews) {
 	now := a.cfg.Now()
 	if a.cfg.Replay {
 		fix.Time = now
@@ -431,11 +466,18 @@ func (a *Agent) fixLocked(fix gps.Fix) (arrivedAt Assignment, arrived bool) {
 			a.log.Info("agent: arrived by position", "incident", as.Incident, "distance_m", d)
 			a.arriveLocked(now)
 			a.saveLocked()
-			arrivedAt, arrived = *a.assign, true
+			n.as, n.arrived = *a.assign, true
+		}
+	}
+	if r := a.repo; r != nil {
+		if d := protocol.Haversine(fix.Lat, fix.Lon, r.Lat, r.Lon); d <= a.cfg.RepositionRadiusM {
+			a.log.Info("agent: at the move-up's spot by position", "move_up", r.ID, "distance_m", d)
+			n.moveUp, n.movedUp = a.repositionArriveLocked(now), true
+			a.saveLocked()
 		}
 	}
 	if !a.policy.Decide(now, fix, a.status, a.assign != nil) {
-		return arrivedAt, arrived
+		return n
 	}
 	ts := fix.Time.UnixMilli()
 	if ts <= 0 {
@@ -452,7 +494,7 @@ func (a *Agent) fixLocked(fix gps.Fix) (arrivedAt Assignment, arrived bool) {
 		t.Seq = seq
 		return protocol.Encode(t)
 	})
-	return arrivedAt, arrived
+	return n
 }
 
 func ptr(x float64) *float64 { return &x }

@@ -48,6 +48,7 @@ func (a *Agent) onCommands(cmds []protocol.Command) {
 	a.mu.Lock()
 	now := a.cfg.Now()
 	handled, changed := 0, false
+	var moves []repositionNote
 	for _, c := range cmds {
 		if a.seen.has(c.ID) {
 			a.stats.duplicates.Add(1)
@@ -55,7 +56,7 @@ func (a *Agent) onCommands(cmds []protocol.Command) {
 			continue
 		}
 		a.seen.add(c.ID)
-		if a.commandLocked(c, now) {
+		if a.commandLocked(c, now, &moves) {
 			changed = true
 		}
 		handled++
@@ -70,8 +71,25 @@ func (a *Agent) onCommands(cmds []protocol.Command) {
 		as = *a.assign
 	}
 	a.mu.Unlock()
+	// The move-ups first: a dispatch that replaced one is then the last word.
+	for _, m := range moves {
+		a.notifyReposition(m.r, m.end)
+	}
 	if changed {
 		a.notifyAssignment(as, ok)
+	}
+}
+
+// repositionNote is one change of the reposition for Config.OnReposition.
+type repositionNote struct {
+	r   Reposition
+	end RepositionEnd
+}
+
+// notifyReposition calls Config.OnReposition; never with a.mu held.
+func (a *Agent) notifyReposition(r Reposition, end RepositionEnd) {
+	if a.cfg.OnReposition != nil {
+		a.cfg.OnReposition(r, end)
 	}
 }
 
@@ -82,11 +100,18 @@ func (a *Agent) notifyAssignment(as Assignment, ok bool) {
 	}
 }
 
-// commandLocked carries out one command; it reports whether the assignment changed.
-func (a *Agent) commandLocked(c protocol.Command, now time.Time) bool {
+// commandLocked carries out one command; it reports whether the assignment
+// changed, and adds the reposition's changes to moves.
+func (a *Agent) commandLocked(c protocol.Command, now time.Time, moves *[]repositionNote) bool {
 	log := a.log.With("id", c.ID, "type", c.Type, "incident", c.Incident)
 	switch c.Type {
 	case protocol.CmdDispatch:
+		if r := a.repo; r != nil {
+			// A dispatch is what a move-up keeps the unit available for.
+			log.Info("agent: dispatched while moving up; the move-up is dropped", "move_up", r.ID)
+			*moves = append(*moves, repositionNote{*r, RepositionReplaced})
+			a.repo = nil
+		}
 		if a.assign != nil && a.assign.Incident != c.Incident {
 			// The hub assigns a unit one incident at a time; it is the
 			// authority on which one.
@@ -100,6 +125,14 @@ func (a *Agent) commandLocked(c protocol.Command, now time.Time) bool {
 		}
 		return true
 	case protocol.CmdCancel:
+		if r := a.repo; r != nil && r.ID == c.Incident {
+			// No event: the status did not change, and the hub knows what
+			// it withdrew.
+			log.Info("agent: move-up withdrawn")
+			*moves = append(*moves, repositionNote{*r, RepositionCancelled})
+			a.repo = nil
+			return false
+		}
 		if a.assign == nil || a.assign.Incident != c.Incident {
 			log.Info("agent: cancel for an incident the unit is not on, ignored")
 			return false
@@ -128,6 +161,8 @@ func (a *Agent) commandLocked(c protocol.Command, now time.Time) bool {
 		}
 		log.Info("agent: incident moved", "lat", *c.Lat, "lon", *c.Lon)
 		return true
+	case protocol.CmdReposition:
+		a.repositionLocked(c, now, log, moves)
 	case protocol.CmdConfig:
 		if c.Secret != "" {
 			a.secret.set(c.Secret) // logs without it
@@ -137,6 +172,32 @@ func (a *Agent) commandLocked(c protocol.Command, now time.Time) bool {
 		}
 	}
 	return false
+}
+
+// repositionLocked takes a move-up: the unit's reposition from now on,
+// replacing any other (one spot at a time; the same move-up id moves its
+// spot). A unit with an assignment is not free: the move-up was meant for
+// a unit the hub thought available, and the incident comes first.
+func (a *Agent) repositionLocked(c protocol.Command, now time.Time, log interface {
+	Warn(string, ...any)
+	Info(string, ...any)
+}, moves *[]repositionNote) {
+	if a.assign != nil {
+		log.Warn("agent: reposition while assigned; ignored", "assigned", a.assign.Incident, "state", a.assign.State)
+		return
+	}
+	r := Reposition{ID: c.Incident, Lat: *c.Lat, Lon: *c.Lon, Summary: c.Summary, Received: now}
+	switch old := a.repo; {
+	case old == nil:
+	case old.ID == r.ID:
+		r.Received = old.Received // the same move-up, to another spot
+	default:
+		log.Info("agent: move-up replaced by another", "previous", old.ID)
+		*moves = append(*moves, repositionNote{*old, RepositionReplaced})
+	}
+	a.repo = &r
+	*moves = append(*moves, repositionNote{r, RepositionOn})
+	log.Info("agent: moving up", "lat", r.Lat, "lon", r.Lon, "status", a.status)
 }
 
 // configLocked applies a config command's reporting bounds: all of them or,

@@ -25,6 +25,38 @@ type Assignment struct {
 	Received time.Time `json:"received"` // when the dispatch arrived
 }
 
+// Reposition is a move-up the hub asked of the unit (a reposition command,
+// additive 2026-12): go to Lat, Lon to improve the city's coverage, and
+// stay available for dispatch on the way. It is kept apart from the
+// assignment — the status does not follow it — and ends when the unit
+// arrives (an arrived event naming ID), when the hub cancels it, or when a
+// dispatch takes the unit. Its fields are those of the officer's terminal
+// (internal/terminal.Reposition), so one converts to the other.
+type Reposition struct {
+	ID       string    `json:"id"` // the move-up's id: the command's incident field
+	Lat      float64   `json:"lat"`
+	Lon      float64   `json:"lon"`
+	Summary  string    `json:"summary,omitempty"`
+	Received time.Time `json:"received"` // when the reposition arrived
+}
+
+// RepositionEnd is how a reposition ended, for Config.OnReposition; the
+// zero value means it has not: it is the unit's reposition now.
+type RepositionEnd string
+
+const (
+	// RepositionOn: a reposition command gave the unit this move-up (a new
+	// one, or the same id to another spot).
+	RepositionOn RepositionEnd = ""
+	// RepositionArrived: the unit got there; the arrived event is queued.
+	RepositionArrived RepositionEnd = "arrived"
+	// RepositionCancelled: the hub withdrew it with a cancel naming it.
+	RepositionCancelled RepositionEnd = "cancelled"
+	// RepositionReplaced: a dispatch took the unit, or another move-up
+	// replaced this one.
+	RepositionReplaced RepositionEnd = "replaced"
+)
+
 // Assignment states: dispatched (waiting for the officer's ack), en route,
 // on scene. Declined and cleared assignments are dropped.
 const (
@@ -45,6 +77,11 @@ var (
 	// ErrAssigned: a status change while assigned; the status follows the
 	// assignment (ack, arrived, cleared, decline) until it ends.
 	ErrAssigned = fmt.Errorf("%w: the status follows the assignment until it is cleared or declined", ErrWrongState)
+	// ErrNoReposition: the unit has no reposition (move-up).
+	ErrNoReposition = errors.New("agent: the unit has no reposition")
+	// ErrOtherReposition: the unit is moving up to another spot than the
+	// one named (the hub replaced the move-up meanwhile).
+	ErrOtherReposition = fmt.Errorf("%w: the unit is moving up for another move-up", ErrWrongState)
 	// ErrInvalidStatus: not one of the contract's statuses.
 	ErrInvalidStatus = errors.New("agent: invalid status")
 )
@@ -57,6 +94,46 @@ func (a *Agent) Assignment() (Assignment, bool) {
 		return Assignment{}, false
 	}
 	return *a.assign, true
+}
+
+// Reposition returns the unit's current reposition (move-up), if it has one.
+func (a *Agent) Reposition() (Reposition, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.repo == nil {
+		return Reposition{}, false
+	}
+	return *a.repo, true
+}
+
+// RepositionArrived reports the unit at its move-up's spot, as the officer
+// says so (the agent also does by itself within RepositionRadiusM): an
+// arrived event naming the move-up, carrying the status unchanged; the
+// reposition ends. id is the move-up's id, or "" for whichever the unit
+// has; another id than the unit's is ErrOtherReposition, so a tap on a
+// card the hub replaced meanwhile reports nothing.
+func (a *Agent) RepositionArrived(id string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case a.repo == nil:
+		return fmt.Errorf("%w: cannot report arrival at %q", ErrNoReposition, id)
+	case id != "" && id != a.repo.ID:
+		return fmt.Errorf("%w: cannot report arrival at %s while moving up for %s", ErrOtherReposition, id, a.repo.ID)
+	}
+	a.repositionArriveLocked(a.cfg.Now())
+	a.saveLocked()
+	return nil
+}
+
+// repositionArriveLocked ends the move-up with an arrived event naming it.
+// The status is the unit's as it is: a move-up never changes it.
+func (a *Agent) repositionArriveLocked(now time.Time) Reposition {
+	r := *a.repo
+	a.repo = nil
+	a.actionLocked(protocol.EventArrived, r.ID, a.eventLocked(protocol.EventArrived, r.ID, now), now)
+	a.log.Info("agent: moved up", "move_up", r.ID)
+	return r
 }
 
 // Status returns the unit's duty status.
@@ -237,6 +314,10 @@ func (a *Agent) terminalState() terminal.State {
 	if a.assign != nil {
 		as := terminal.Assignment(*a.assign)
 		st.Assignment = &as
+	}
+	if a.repo != nil {
+		r := terminal.Reposition(*a.repo)
+		st.Reposition = &r
 	}
 	if a.hasFix {
 		f := a.lastFix

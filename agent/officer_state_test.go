@@ -78,6 +78,18 @@ func TestWireMatchesTerminal(t *testing.T) {
 		Position:   &terminal.Position{Lat: 1, Lon: 2, SpeedMPS: &speed, HeadingDeg: &speed, AccM: &acc},
 		Connected:  true, Queued: 4, QueuedEvents: 1,
 		Actions: []terminal.Action{{Type: protocol.EventAck, Incident: "inc-1", Seq: 9, Confirmed: true}}}
+	// A move-up (additive, 2026-12) instead of the assignment.
+	moveUp := st
+	moveUp.Status, moveUp.Assignment = protocol.StatusAvailable, nil
+	moveUp.Reposition = &terminal.Reposition{ID: "mu-1", Lat: 3, Lon: 4, Summary: "补位", Received: time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)}
+	for _, st := range []terminal.State{st, moveUp} {
+		wireRoundTrip(t, st)
+	}
+}
+
+// wireRoundTrip checks that the page reads st as the terminal wrote it.
+func wireRoundTrip(t *testing.T, st terminal.State) {
+	t.Helper()
 	b, err := json.Marshal(st)
 	if err != nil {
 		t.Fatal(err)

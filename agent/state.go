@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"unicode/utf8"
 
 	"kuaifan/agent/internal/report"
 	"kuaifan/protocol"
@@ -18,13 +19,18 @@ import (
 // every change: a status, an assignment step, a batch of commands.
 const stateFile = "agent-state.json"
 
+// maxSummary is the longest summary a command may carry (protocol's bound),
+// checked again on what the file gives back.
+const maxSummary = 1024
+
 // savedState is the file's content.
 type savedState struct {
 	V          int                `json:"v"`
 	Status     protocol.Status    `json:"status,omitempty"`
 	Assignment *Assignment        `json:"assignment,omitempty"`
-	Report     map[string]float64 `json:"report,omitempty"`   // the hub's config commands, merged
-	Commands   []string           `json:"commands,omitempty"` // ids handled, oldest first
+	Reposition *Reposition        `json:"reposition,omitempty"` // a move-up (additive, 2026-12)
+	Report     map[string]float64 `json:"report,omitempty"`     // the hub's config commands, merged
+	Commands   []string           `json:"commands,omitempty"`   // ids handled, oldest first
 }
 
 // loadState reads the state file; a missing file is an empty state, and so
@@ -65,6 +71,19 @@ func (a *Agent) restore(st savedState) {
 			a.assign = as
 		}
 	}
+	if r := st.Reposition; r != nil {
+		switch {
+		case !protocol.ValidIncidentID(r.ID), !protocol.ValidLatLon(r.Lat, r.Lon),
+			len(r.Summary) > maxSummary, !utf8.ValidString(r.Summary):
+			a.log.Error("agent: saved reposition is invalid; dropped", "reposition", *r)
+		case a.assign != nil:
+			// Never written so (a dispatch drops the move-up): trust the
+			// assignment, which the officer acts on.
+			a.log.Error("agent: saved reposition beside an assignment; dropped", "move_up", r.ID, "incident", a.assign.Incident)
+		default:
+			a.repo = r
+		}
+	}
 	a.policy = report.New(a.cfg.Report)
 	if len(st.Report) > 0 {
 		cfg, _, err := a.cfg.Report.Apply(st.Report)
@@ -81,6 +100,9 @@ func (a *Agent) restore(st savedState) {
 	if a.assign != nil {
 		a.log.Info("agent: assignment restored", "incident", a.assign.Incident, "state", a.assign.State)
 	}
+	if a.repo != nil {
+		a.log.Info("agent: move-up restored", "move_up", a.repo.ID)
+	}
 }
 
 // saveLocked writes the state file. A failure is logged and counted: the
@@ -89,7 +111,7 @@ func (a *Agent) saveLocked() {
 	if a.cfg.DataDir == "" {
 		return // MemoryQueue without a directory: the state lives in memory only
 	}
-	st := savedState{V: 1, Status: a.status, Assignment: a.assign, Report: a.overrides, Commands: a.seen.ids}
+	st := savedState{V: 1, Status: a.status, Assignment: a.assign, Reposition: a.repo, Report: a.overrides, Commands: a.seen.ids}
 	if err := writeFileAtomic(a.cfg.DataDir, stateFile, st); err != nil {
 		a.stats.saveErrors.Add(1)
 		a.log.Error("agent: saving the state failed", "err", err)

@@ -8,12 +8,14 @@ import (
 )
 
 // officer is the agent as the terminal API sees it: the same actions, with
-// the agent's errors mapped to the terminal's (404 no assignment, 409 wrong state).
+// the agent's errors mapped to the terminal's (404 no assignment or no
+// reposition, 409 wrong state).
 type officer struct{ a *Agent }
 
 var (
-	_ terminal.Officer = officer{}
-	_ terminal.Stater  = officer{}
+	_ terminal.Officer      = officer{}
+	_ terminal.Stater       = officer{}
+	_ terminal.Repositioner = officer{}
 )
 
 func (o officer) Assignment() (terminal.Assignment, bool) {
@@ -31,6 +33,15 @@ func (o officer) Decline(incident, reason string) error {
 func (o officer) Arrived(incident string) error { return terminalError(o.a.Arrived(incident)) }
 func (o officer) Cleared(incident string) error { return terminalError(o.a.Cleared(incident)) }
 
+func (o officer) Reposition() (terminal.Reposition, bool) {
+	r, ok := o.a.Reposition()
+	return terminal.Reposition(r), ok
+}
+
+func (o officer) RepositionArrived(id string) error {
+	return terminalError(o.a.RepositionArrived(id))
+}
+
 func (o officer) SOS() (terminal.SOS, error) {
 	s, err := o.a.SOS()
 	return terminal.SOS(s), err
@@ -45,6 +56,8 @@ func terminalError(err error) error {
 		return nil
 	case errors.Is(err, ErrNoAssignment):
 		return errors.Join(terminal.ErrNoAssignment, err)
+	case errors.Is(err, ErrNoReposition):
+		return errors.Join(terminal.ErrNoReposition, err)
 	case errors.Is(err, ErrWrongState):
 		return errors.Join(terminal.ErrWrongState, err)
 	}

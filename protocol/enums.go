@@ -76,12 +76,17 @@ const (
 	CmdCancel         CommandType = "cancel"
 	CmdUpdateLocation CommandType = "update_location"
 	CmdConfig         CommandType = "config"
+	// CmdReposition is a move-up: additive (2026-12). The hub asks a free
+	// unit to move to Lat, Lon to improve the city's coverage; the unit
+	// stays available for dispatch on the way. Its Incident names the
+	// move-up, not an incident.
+	CmdReposition CommandType = "reposition"
 )
 
 // Valid reports whether t is one of the contract's command types.
 func (t CommandType) Valid() bool {
 	switch t {
-	case CmdDispatch, CmdCancel, CmdUpdateLocation, CmdConfig:
+	case CmdDispatch, CmdCancel, CmdUpdateLocation, CmdConfig, CmdReposition:
 		return true
 	}
 	return false

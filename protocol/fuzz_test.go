@@ -53,5 +53,12 @@ func FuzzDecodeEvent(f *testing.F) {
 	f.Add([]byte(`{"v":1,"unit":"u1","seq":1,"ts":5,"type":"ack","incident":"i1","lat":1,"lon":2}`))
 	fuzzDecoder(f, "event", DecodeEvent)
 }
-func FuzzDecodeCommand(f *testing.F) { fuzzDecoder(f, "command", DecodeCommand) }
-func FuzzDecodeAck(f *testing.F)     { fuzzDecoder(f, "ack", DecodeAck) }
+func FuzzDecodeCommand(f *testing.F) {
+	// reposition (additive, 2026-12) also comes from testdata/valid/command_reposition.json;
+	// these add its priority's edge and a missing coordinate.
+	f.Add([]byte(`{"v":1,"id":"c1","ts":5,"type":"reposition","incident":"mu-1","lat":1,"lon":2,"priority":0}`))
+	f.Add([]byte(`{"v":1,"id":"c1","ts":5,"type":"reposition","incident":"mu-1","lat":1,"lon":2,"priority":1}`))
+	f.Add([]byte(`{"v":1,"id":"c1","ts":5,"type":"reposition","incident":"mu-1","lat":1}`))
+	fuzzDecoder(f, "command", DecodeCommand)
+}
+func FuzzDecodeAck(f *testing.F) { fuzzDecoder(f, "ack", DecodeAck) }

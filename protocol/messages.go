@@ -66,9 +66,12 @@ func ValidEventReason(s string) bool {
 // Command is the hub's instruction, hub → agent on {root}/units/{unit}/cmd.
 // ID is unique per command so a redelivered command is recognised.
 type Command struct {
-	ID       string             `json:"id"`
-	TS       int64              `json:"ts"`
-	Type     CommandType        `json:"type"`
+	ID   string      `json:"id"`
+	TS   int64       `json:"ts"`
+	Type CommandType `json:"type"`
+	// Incident names the incident; on a reposition (additive, 2026-12) it
+	// names the move-up instead ("mu-20261207-0001"), with the same syntax,
+	// and the unit's arrived event carries it back.
 	Incident string             `json:"incident,omitempty"`
 	Lat      *float64           `json:"lat,omitempty"`
 	Lon      *float64           `json:"lon,omitempty"`
@@ -237,7 +240,7 @@ func (c Command) Validate() error {
 		return invalid(m, "ts", "%d is not a Unix time in milliseconds", c.TS)
 	}
 	if !c.Type.Valid() {
-		return invalid(m, "type", "%q is not dispatch, cancel, update_location or config", c.Type)
+		return invalid(m, "type", "%q is not dispatch, cancel, update_location, config or reposition", c.Type)
 	}
 	if c.Type != CmdConfig && c.Incident == "" {
 		return missing(m, "incident")
@@ -245,7 +248,7 @@ func (c Command) Validate() error {
 	if c.Incident != "" && !ValidIncidentID(c.Incident) {
 		return invalid(m, "incident", "%q is not [A-Za-z0-9_-]{1,64}", c.Incident)
 	}
-	if c.Type == CmdDispatch || c.Type == CmdUpdateLocation {
+	if c.Type == CmdDispatch || c.Type == CmdUpdateLocation || c.Type == CmdReposition {
 		if c.Lat == nil {
 			return missing(m, "lat")
 		}
@@ -261,6 +264,10 @@ func (c Command) Validate() error {
 	}
 	if c.Type == CmdDispatch && c.Priority == 0 {
 		return missing(m, "priority")
+	}
+	// A move-up is no emergency: a priority on one would be read as one.
+	if c.Type == CmdReposition && c.Priority != 0 {
+		return invalid(m, "priority", "a reposition has none, not %d", c.Priority)
 	}
 	if c.Priority < 0 || c.Priority > 3 {
 		return invalid(m, "priority", "%d is not 1, 2 or 3", c.Priority)

@@ -209,12 +209,100 @@ func TestDecodeCommandRejects(t *testing.T) {
 		{"secret with space", `{"v":1,"id":"c1","ts":5,"type":"config","secret":"0123456789 abcdef"}`, "secret", ReasonInvalid},
 		{"secret long", `{"v":1,"id":"c1","ts":5,"type":"config","secret":"` + strings.Repeat("s", MaxSecretLen+1) + `"}`, "secret", ReasonInvalid},
 		{"secret on a dispatch", `{"v":1,"id":"c1","ts":5,"type":"cancel","incident":"i1","secret":"0123456789abcdef"}`, "secret", ReasonInvalid},
+		// reposition (additive, 2026-12): a move-up's id and a place, no priority.
+		{"reposition without move-up", `{"v":1,"id":"c1","ts":5,"type":"reposition","lat":1,"lon":2}`, "incident", ReasonMissing},
+		{"reposition with an empty move-up", `{"v":1,"id":"c1","ts":5,"type":"reposition","incident":"","lat":1,"lon":2}`, "incident", ReasonMissing},
+		{"reposition bad move-up id", `{"v":1,"id":"c1","ts":5,"type":"reposition","incident":"mu 1","lat":1,"lon":2}`, "incident", ReasonInvalid},
+		{"reposition long move-up id", `{"v":1,"id":"c1","ts":5,"type":"reposition","incident":"` + strings.Repeat("m", MaxIncidentIDLen+1) + `","lat":1,"lon":2}`, "incident", ReasonInvalid},
+		{"reposition without lat", `{"v":1,"id":"c1","ts":5,"type":"reposition","incident":"mu-1","lon":2}`, "lat", ReasonMissing},
+		{"reposition without lon", `{"v":1,"id":"c1","ts":5,"type":"reposition","incident":"mu-1","lat":1}`, "lon", ReasonMissing},
+		{"reposition null lon", `{"v":1,"id":"c1","ts":5,"type":"reposition","incident":"mu-1","lat":1,"lon":null}`, "lon", ReasonMissing},
+		{"reposition lat 91", `{"v":1,"id":"c1","ts":5,"type":"reposition","incident":"mu-1","lat":91,"lon":2}`, "lat", ReasonInvalid},
+		{"reposition lon 181", `{"v":1,"id":"c1","ts":5,"type":"reposition","incident":"mu-1","lat":1,"lon":181}`, "lon", ReasonInvalid},
+		{"reposition with priority 1", `{"v":1,"id":"c1","ts":5,"type":"reposition","incident":"mu-1","lat":1,"lon":2,"priority":1}`, "priority", ReasonInvalid},
+		{"reposition with priority 4", `{"v":1,"id":"c1","ts":5,"type":"reposition","incident":"mu-1","lat":1,"lon":2,"priority":4}`, "priority", ReasonInvalid},
+		{"reposition with a secret", `{"v":1,"id":"c1","ts":5,"type":"reposition","incident":"mu-1","lat":1,"lon":2,"secret":"0123456789abcdef"}`, "secret", ReasonInvalid},
+		{"reposition, type in capitals", `{"v":1,"id":"c1","ts":5,"type":"REPOSITION","incident":"mu-1","lat":1,"lon":2}`, "type", ReasonInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := DecodeCommand([]byte(tt.data))
 			checkReject(t, err, "command", tt.field, tt.reason)
 		})
+	}
+}
+
+// The reposition command (additive, 2026-12): what it accepts, and that a
+// refused type's message lists it among the types.
+func TestCommandReposition(t *testing.T) {
+	tests := []struct {
+		name, data string
+	}{
+		{"minimal", `{"v":1,"id":"c1","ts":5,"type":"reposition","incident":"mu-20261207-0001","lat":28.2,"lon":112.9}`},
+		{"priority 0 counts as absent", `{"v":1,"id":"c1","ts":5,"type":"reposition","incident":"mu-1","lat":1,"lon":2,"priority":0}`},
+		{"with a summary and a kind", `{"v":1,"id":"c1","ts":5,"type":"reposition","incident":"mu-1","lat":-90,"lon":180,"kind":"move_up","summary":"补位"}`},
+		{"unknown fields ignored", `{"v":1,"id":"c1","ts":5,"type":"reposition","incident":"mu-1","lat":1,"lon":2,"radius_m":100}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := DecodeCommand([]byte(tt.data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Type != CmdReposition || !c.Type.Valid() || c.Incident == "" || c.Lat == nil || c.Lon == nil || c.Priority != 0 {
+				t.Errorf("decoded %+v", c)
+			}
+			if _, err := Encode(c); err != nil {
+				t.Errorf("Encode refuses what DecodeCommand accepted: %v", err)
+			}
+		})
+	}
+	_, err := DecodeCommand([]byte(`{"v":1,"id":"c1","ts":5,"type":"dance","incident":"i1"}`))
+	if err == nil || !strings.Contains(err.Error(), "reposition") {
+		t.Errorf("the refusal of an unknown type does not list reposition: %v", err)
+	}
+	if _, err := Encode(Command{ID: "c1", TS: 5, Type: CmdReposition, Incident: "mu-1", Lat: ptr(1), Lon: ptr(2), Priority: 2}); err == nil {
+		t.Error("Encode wrote a reposition with a priority")
+	}
+}
+
+func ptr(x float64) *float64 { return &x }
+
+// testdata/invalid/ holds refused examples of the contract; each is refused
+// for the field and reason pinned here, and each file is pinned.
+func TestInvalidExamples(t *testing.T) {
+	want := map[string]struct {
+		field  string
+		reason Reason
+	}{
+		"command_reposition_priority.json":  {"priority", ReasonInvalid},
+		"command_reposition_no_lon.json":    {"lon", ReasonMissing},
+		"command_reposition_no_moveup.json": {"incident", ReasonMissing},
+	}
+	files, err := filepath.Glob("testdata/invalid/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no invalid examples: %v", err)
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			w, ok := want[name]
+			if !ok {
+				t.Fatalf("%s is not pinned in this test", name)
+			}
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(name, "command") {
+				t.Fatalf("no decoder for %s", name)
+			}
+			_, err = DecodeCommand(bytes.TrimSpace(data))
+			checkReject(t, err, "command", w.field, w.reason)
+		})
+	}
+	if len(files) != len(want) {
+		t.Errorf("%d files, %d pinned", len(files), len(want))
 	}
 }
 

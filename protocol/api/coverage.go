@@ -81,3 +81,65 @@ type CoverageHole struct {
 
 // MaxCoverageHoles bounds Coverage.Holes.
 const MaxCoverageHoles = 10
+
+// MoveUps is the answer of GET /api/moveups (additive, 2026-12): up to N
+// free units whose repositioning most raises the demand-weighted share of
+// the city reached within the cover tier, chosen greedily one move at a
+// time (each the best single move given the ones before it), never taking
+// a district below its floor of free units. Before and After are that
+// share without and with every suggestion; each Gain is what its move adds
+// after the ones listed before it.
+type MoveUps struct {
+	TS          int64    `json:"ts"` // Unix ms, hub clock
+	CoverTier   int      `json:"cover_tier"`
+	CoverS      float64  `json:"cover_s"` // the cover tier's bound, seconds (180)
+	Floor       int      `json:"floor"`   // free units each district keeps at least
+	Before      float64  `json:"before"`
+	After       float64  `json:"after"`
+	Suggestions []MoveUp `json:"suggestions"`
+}
+
+// MoveUp is one suggested move: the unit, where it is and where to go (the
+// centre of a grid cell), how long the drive takes by matching's rule, and
+// the gain in demand-weighted cover share (and in cells).
+type MoveUp struct {
+	Unit         string  `json:"unit"`
+	Type         string  `json:"type"`
+	Callsign     string  `json:"callsign,omitempty"`
+	FromLat      float64 `json:"from_lat"`
+	FromLon      float64 `json:"from_lon"`
+	ToLat        float64 `json:"to_lat"`
+	ToLon        float64 `json:"to_lon"`
+	FromDistrict string  `json:"from_district"` // district ids, "" outside every one
+	ToDistrict   string  `json:"to_district"`
+	TravelS      float64 `json:"travel_s"`
+	Gain         float64 `json:"gain"`       // share of the city's demand
+	GainCells    int     `json:"gain_cells"` // cells newly within the cover tier, net
+}
+
+// RepositionRequest is the body of POST /api/units/{id}/reposition
+// (additive, 2026-12): send a free unit to a place to cover it, the
+// command reposition. Note is shown to the officer (at most 512 bytes).
+type RepositionRequest struct {
+	Lat  float64 `json:"lat"`
+	Lon  float64 `json:"lon"`
+	Note string  `json:"note,omitempty"`
+}
+
+// Reposition is a move-up sent to a unit: in the answer of POST
+// /api/units/{id}/reposition and on the unit (Unit.Reposition) until it
+// ends — the unit arrived, was dispatched, or the move-up was withdrawn.
+type Reposition struct {
+	ID      string  `json:"id"` // "mu-…", the command's incident field
+	Lat     float64 `json:"lat"`
+	Lon     float64 `json:"lon"`
+	Note    string  `json:"note,omitempty"`
+	By      string  `json:"by"`                // who sent it (user:…, token:…)
+	Sent    int64   `json:"sent"`              // Unix ms
+	Arrived int64   `json:"arrived,omitempty"` // Unix ms, once the unit reported arriving
+}
+
+// MoveUpPrefix begins every move-up's id: the reposition command carries it
+// in its incident field, and the unit's arrived event names it, so neither
+// is taken for an incident's.
+const MoveUpPrefix = "mu-"

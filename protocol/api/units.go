@@ -39,6 +39,9 @@ type Unit struct {
 	// under the unit's id that the embedded broker refused since the hub
 	// started, with why; absent: none.
 	LastRefused *Connection `json:"last_refused,omitempty"`
+	// Reposition (additive, 2026-12) is the move-up the unit was sent on
+	// and has not finished: absent when none (see Reposition).
+	Reposition *Reposition `json:"reposition,omitempty"`
 }
 
 // Connection is one connection attempt of a unit to the embedded broker

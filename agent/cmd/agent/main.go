@@ -134,7 +134,8 @@ func newFlags(cfg *agent.Config, o *options, stderr io.Writer) *flag.FlagSet {
 
 It reports the unit's position and status to the hub over MQTT (QoS 1, through a
 durable queue in -data that keeps everything while offline and resends until the
-hub confirms), receives dispatches, and answers them (ack, arrived, cleared).
+hub confirms), receives dispatches, and answers them (ack, arrived, cleared);
+carries out move-ups (reposition) while staying available.
 
   agent -unit ID -secret S -broker tcp://host:1883 -gps nmea:PATH|gpsd:HOST:PORT|sim -data DIR
 
@@ -167,6 +168,7 @@ Options:
 	})
 	fs.StringVar(&cfg.TerminalToken, "terminal-token", cfg.TerminalToken, "Bearer `token` the terminal API requires; default: env AGENT_TERMINAL_TOKEN, else none")
 	fs.Float64Var(&cfg.ArriveRadiusM, "arrive-radius", cfg.ArriveRadiusM, "report arrival by itself within this many `metres` of the incident")
+	fs.Float64Var(&cfg.RepositionRadiusM, "reposition-radius", cfg.RepositionRadiusM, "report arrival at a move-up's spot (a reposition) by itself within this many `metres` of it")
 	fs.DurationVar(&cfg.ResendAfter, "resend-after", cfg.ResendAfter, "resend a report the hub has not confirmed after this long")
 	fs.IntVar(&cfg.DrainRate, "drain-rate", cfg.DrainRate, "after a reconnect, send the offline backlog at this many `positions` per second (live reports always go first)")
 	fs.IntVar(&cfg.MaxQueued, "max-queued", cfg.MaxQueued, "queue bound in `reports` (~330 bytes of memory each); beyond it the oldest positions are thinned, never events")

@@ -130,7 +130,7 @@ func TestHelp(t *testing.T) {
 		t.Fatalf("-h: %v", err)
 	}
 	for _, name := range []string{"-unit", "-secret", "AGENT_SECRET", "-broker", "-gps", "-data", "-topic-root", "-terminal",
-		"-arrive-radius", "-resend-after", "-drain-rate", "-max-queued", "-ca", "-log-level", "-config", "-replay",
+		"-arrive-radius", "-reposition-radius", "-resend-after", "-drain-rate", "-max-queued", "-ca", "-log-level", "-config", "-replay",
 		"-auto-ack", "-unit-type", "-reconnect-min", "-reconnect-max", "-gps-baud", "-gps-max-hdop", "-gps-max-acc", "-gps-min-sats", "-sim-at"} {
 		if !strings.Contains(out.String(), name) {
 			t.Errorf("-h does not mention %s", name)

@@ -163,3 +163,62 @@ func TestPageChineseAndForms(t *testing.T) {
 		t.Errorf("sos %v", sos)
 	}
 }
+
+// The move-up card (调防, additive 2026-12) takes the empty card's place:
+// its hooks and figures, its own Arrived (not while an action is on its
+// way), the assignment's buttons all off, and both languages.
+func TestPageMoveUp(t *testing.T) {
+	moveUp := func() *Page {
+		p := fixture("")
+		p.st.Status = "available"
+		p.st.Reposition = &Reposition{ID: "mu-20261207-0001", Lat: lat0, Lon: lon0 + east(800), Summary: "补芙蓉区覆盖空缺",
+			Received: p.st.Now.Add(-2 * time.Minute)}
+		return p
+	}
+	html := render(t, moveUp())
+	card := byID(html, "moveup")
+	if card == nil || card["data-id"] != "mu-20261207-0001" || !strings.Contains(card["class"], "moveup") {
+		t.Fatalf("move-up card %v", card)
+	}
+	if byID(html, "card") != nil {
+		t.Error("the empty assignment card beside the move-up")
+	}
+	for _, id := range []string{"mu-title", "mu-summary", "mu-distance", "mu-eta", "mu-since", "mu-place", "mu-hint", "mu-arrived"} {
+		if byID(html, id) == nil {
+			t.Errorf("no #%s", id)
+		}
+	}
+	for _, s := range []string{"调防 Move up", "800 m · E", "~3 min", "2:00", "补芙蓉区覆盖空缺", "you stay available for dispatch"} {
+		if !strings.Contains(html, s) {
+			t.Errorf("%q missing", s)
+		}
+	}
+	if disabled(byID(html, "mu-arrived")) {
+		t.Error("#mu-arrived disabled")
+	}
+	for _, id := range []string{"ack", "decline", "arrived", "cleared"} {
+		if !disabled(byID(html, id)) {
+			t.Errorf("#%s enabled during a move-up", id)
+		}
+	}
+	busy := moveUp()
+	busy.busy = true
+	if !disabled(byID(render(t, busy), "mu-arrived")) {
+		t.Error("#mu-arrived enabled while an action is on its way")
+	}
+	zh := moveUp()
+	zh.lang = ZH
+	html = render(t, zh)
+	for _, s := range []string{"调防", "800 米 · 东", "约 3 分钟", "已到位", "下达至今", "途中仍可接受派警"} {
+		if !strings.Contains(html, s) {
+			t.Errorf("%q missing", s)
+		}
+	}
+	// A dispatch wins: the assignment's card, not the move-up's.
+	both := moveUp()
+	both.st.Assignment = fixture(StateDispatched).st.Assignment
+	html = render(t, both)
+	if byID(html, "moveup") != nil || byID(html, "card")["data-incident"] != "inc-1" {
+		t.Error("the move-up card shown over an assignment")
+	}
+}

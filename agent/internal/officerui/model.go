@@ -129,19 +129,63 @@ func CardFor(lang Lang, s State) (c Card, ok bool) {
 		return Card{}, false
 	}
 	c = Card{Incident: as.Incident, Kind: kindName(lang, as.Kind), Summary: as.Summary, Priority: as.Priority,
-		State: T(lang, "card.state."+as.State), Place: fmt.Sprintf("%.5f, %.5f", as.Lat, as.Lon)}
-	if !as.Received.IsZero() && !s.Now.IsZero() {
-		c.Since = FormatSince(s.Now.Sub(as.Received))
+		State: T(lang, "card.state."+as.State)}
+	f := figuresFor(lang, s, as.Lat, as.Lon, as.Received)
+	c.Place, c.HasFix, c.Distance, c.Direction, c.ETA = f.Place, f.HasFix, f.Distance, f.Direction, f.ETA
+	c.DistanceM, c.BearingDeg, c.Since = f.DistanceM, f.BearingDeg, f.Since
+	return c, true
+}
+
+// Figures are a card's figures for a place: where it is, and how far, which
+// way and how long from the latest fix (HasFix false without one).
+type Figures struct {
+	Place                    string // the place's coordinates
+	HasFix                   bool
+	Distance, Direction, ETA string
+	DistanceM, BearingDeg    float64
+	Since                    string // since the order came
+}
+
+// figuresFor computes the figures of a place ordered at received.
+func figuresFor(lang Lang, s State, lat, lon float64, received time.Time) Figures {
+	f := Figures{Place: fmt.Sprintf("%.5f, %.5f", lat, lon)}
+	if !received.IsZero() && !s.Now.IsZero() {
+		f.Since = FormatSince(s.Now.Sub(received))
 	}
 	if p := s.Position; p != nil {
-		c.HasFix = true
-		c.DistanceM = protocol.Haversine(p.Lat, p.Lon, as.Lat, as.Lon)
-		c.BearingDeg = Bearing(p.Lat, p.Lon, as.Lat, as.Lon)
-		c.Distance = FormatDistance(lang, c.DistanceM)
-		c.Direction = T(lang, fmt.Sprintf("dir.%d", Compass(c.BearingDeg)))
-		c.ETA = FormatETA(lang, ETA(c.DistanceM, s.UnitType))
+		f.HasFix = true
+		f.DistanceM = protocol.Haversine(p.Lat, p.Lon, lat, lon)
+		f.BearingDeg = Bearing(p.Lat, p.Lon, lat, lon)
+		f.Distance = FormatDistance(lang, f.DistanceM)
+		f.Direction = T(lang, fmt.Sprintf("dir.%d", Compass(f.BearingDeg)))
+		f.ETA = FormatETA(lang, ETA(f.DistanceM, s.UnitType))
 	}
-	return c, true
+	return f
+}
+
+// MoveUp is what the move-up card (调防) shows: the spot the hub asked the
+// unit to go to, with the same figures as the assignment card.
+type MoveUp struct {
+	ID, Summary string
+	Figures
+}
+
+// MoveUpFor fills the move-up card for s's reposition; ok is false when
+// there is none, or when there is an assignment (which the page shows
+// instead: the agent never has both, but a dispatch wins).
+func MoveUpFor(lang Lang, s State) (m MoveUp, ok bool) {
+	r := s.Reposition
+	if r == nil || s.Assignment != nil {
+		return MoveUp{}, false
+	}
+	return MoveUp{ID: r.ID, Summary: r.Summary, Figures: figuresFor(lang, s, r.Lat, r.Lon, r.Received)}, true
+}
+
+// MoveUpArrived says whether the move-up card's Arrived can be pressed: a
+// move-up shown, and no action on its way.
+func MoveUpArrived(s State, busy bool) bool {
+	_, ok := MoveUpFor(EN, s)
+	return ok && !busy
 }
 
 // LastAction is the officer's newest action, if any: the page shows it with

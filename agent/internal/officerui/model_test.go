@@ -1,6 +1,7 @@
 package officerui
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -227,5 +228,74 @@ func TestLastAction(t *testing.T) {
 	st := State{Actions: []Action{{Type: "ack", Seq: 3, Confirmed: true}, {Type: "arrived", Seq: 9}}}
 	if a, ok := LastAction(st); !ok || a.Type != "arrived" || a.Confirmed {
 		t.Errorf("LastAction = %+v %v", a, ok)
+	}
+}
+
+// The move-up card (调防, additive 2026-12): the same figures as the
+// assignment card for the spot, none without a fix, and no card while an
+// assignment is shown.
+func TestMoveUpFor(t *testing.T) {
+	recv := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	st := State{UnitType: "car", Now: recv.Add(75 * time.Second), Position: &Position{Lat: lat0, Lon: lon0},
+		Reposition: &Reposition{ID: "mu-20261207-0001", Lat: lat0 - north(1660), Lon: lon0, Summary: "补位", Received: recv}}
+	tests := []struct {
+		lang Lang
+		want MoveUp
+	}{
+		{EN, MoveUp{ID: "mu-20261207-0001", Summary: "补位", Figures: Figures{HasFix: true,
+			Distance: "1.7 km", Direction: "S", ETA: "~5 min", Since: "1:15"}}},
+		{ZH, MoveUp{ID: "mu-20261207-0001", Summary: "补位", Figures: Figures{HasFix: true,
+			Distance: "1.7 公里", Direction: "南", ETA: "约 5 分钟", Since: "1:15"}}},
+	}
+	for _, tc := range tests {
+		got, ok := MoveUpFor(tc.lang, st)
+		if !ok {
+			t.Fatal("no move-up card")
+		}
+		if got.Place != fmt.Sprintf("%.5f, %.5f", lat0-north(1660), lon0) {
+			t.Errorf("place %q", got.Place)
+		}
+		got.Place, got.DistanceM, got.BearingDeg = "", 0, 0
+		if got != tc.want {
+			t.Errorf("%s: %+v\nwant %+v", tc.lang, got, tc.want)
+		}
+	}
+	// The ETA follows the unit type, as on the assignment card: 1660 m × 1.4 / 1.39 m/s on foot.
+	st.UnitType = "foot"
+	if m, _ := MoveUpFor(EN, st); m.ETA != "~28 min" {
+		t.Errorf("on foot: %q", m.ETA)
+	}
+	st.Position = nil
+	if m, ok := MoveUpFor(EN, st); !ok || m.HasFix || m.Distance != "" || m.ETA != "" || m.Since != "1:15" {
+		t.Errorf("without a fix: %+v %v", m, ok)
+	}
+	st.Assignment = &Assignment{Incident: "inc-1", State: StateDispatched}
+	if _, ok := MoveUpFor(EN, st); ok {
+		t.Error("a move-up card beside an assignment")
+	}
+	if _, ok := MoveUpFor(EN, State{}); ok {
+		t.Error("a move-up card without a move-up")
+	}
+}
+
+// The move-up's Arrived: with a move-up shown, and not while an action is
+// on its way.
+func TestMoveUpArrived(t *testing.T) {
+	mu := &Reposition{ID: "mu-1", Lat: lat0, Lon: lon0}
+	tests := []struct {
+		name string
+		st   State
+		busy bool
+		want bool
+	}{
+		{"a move-up", State{Reposition: mu}, false, true},
+		{"busy", State{Reposition: mu}, true, false},
+		{"none", State{}, false, false},
+		{"an assignment too", State{Reposition: mu, Assignment: &Assignment{Incident: "inc-1", State: StateEnroute}}, false, false},
+	}
+	for _, tc := range tests {
+		if got := MoveUpArrived(tc.st, tc.busy); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -24,7 +24,8 @@ const (
 )
 
 // Page is the officer's page at "/": the unit's status and link, the
-// assignment card, the action buttons and the SOS button. It owns a poll
+// assignment card (or the move-up card), the action buttons and the SOS
+// button. It owns a poll
 // loop (GET /v1/state every second) that stops when it is dismounted.
 type Page struct {
 	app.Compo
@@ -252,6 +253,14 @@ func (p *Page) onDeclineConfirm(ctx app.Context, e app.Event) {
 	}
 }
 
+// onMoveUpArrived reports the unit at its move-up's spot, naming the
+// move-up shown, so that a card the hub replaced meanwhile reports nothing.
+func (p *Page) onMoveUpArrived(ctx app.Context, e app.Event) {
+	if MoveUpArrived(p.st, p.busy) {
+		p.act("/v1/reposition/arrived", map[string]string{"id": p.st.Reposition.ID})
+	}
+}
+
 func (p *Page) onLang(ctx app.Context, e app.Event) {
 	p.lang = p.lang.Other()
 	ctx.LocalStorage().Set(langKey, string(p.lang))
@@ -332,6 +341,11 @@ func (p *Page) renderCard() app.UI {
 	lang := p.lang
 	c, ok := CardFor(lang, p.st)
 	if !ok {
+		// A move-up takes the empty card's place: the unit is free, and
+		// on its way to cover a spot.
+		if m, ok := MoveUpFor(lang, p.st); ok {
+			return p.renderMoveUp(m)
+		}
 		return app.Section().ID("card").Class("card", "empty").Body(app.P().Text(T(lang, "card.none")))
 	}
 	as := p.st.Assignment
@@ -360,6 +374,42 @@ func (p *Page) renderCard() app.UI {
 			fig("place", T(lang, "card.place"), c.Place),
 		),
 		app.P().ID("card-state").Class("state").Text(c.State),
+	)
+}
+
+// renderMoveUp is the move-up card (调防): the spot, its figures as on the
+// assignment card, and its own Arrived; the unit stays available.
+func (p *Page) renderMoveUp(m MoveUp) app.UI {
+	lang := p.lang
+	fig := func(id, label, value string) app.UI {
+		return app.Div().Class("fig").Body(
+			app.Span().Class("label").Text(label),
+			app.Span().ID(id).Class("value").Text(value),
+		)
+	}
+	distance, eta := T(lang, "card.nofix"), "—"
+	if m.HasFix {
+		distance, eta = m.Distance+" · "+m.Direction, m.ETA
+	}
+	return app.Section().ID("moveup").Class("card", "moveup").DataSet("id", m.ID).Body(
+		app.Div().Class("head").Body(
+			app.Span().ID("mu-title").Class("tag").Text(T(lang, "mu.title")),
+			app.Span().Class("incident").Text(m.ID),
+		),
+		app.If(m.Summary != "", func() app.UI {
+			return app.P().ID("mu-summary").Class("summary").Text(m.Summary)
+		}),
+		app.Div().Class("figs").Body(
+			fig("mu-distance", T(lang, "card.distance"), distance),
+			fig("mu-eta", T(lang, "card.eta"), eta),
+			fig("mu-since", T(lang, "mu.since"), m.Since),
+			fig("mu-place", T(lang, "card.place"), m.Place),
+		),
+		app.Div().Class("mu-foot").Body(
+			app.P().ID("mu-hint").Class("state").Text(T(lang, "mu.hint")),
+			app.Button().ID("mu-arrived").Class("act", "act-arrived").Disabled(!MoveUpArrived(p.st, p.busy)).
+				Text(T(lang, "btn.mu_arrived")).OnClick(p.onMoveUpArrived),
+		),
 	)
 }
 

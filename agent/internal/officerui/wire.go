@@ -12,8 +12,9 @@ type State struct {
 	Unit         string      `json:"unit"`
 	UnitType     string      `json:"unit_type"`
 	Status       string      `json:"status"`
-	Assignment   *Assignment `json:"assignment"`
-	Position     *Position   `json:"position"`
+	Assignment   *Assignment `json:"assignment,omitempty"`
+	Reposition   *Reposition `json:"reposition,omitempty"` // absent from older agents' answers too
+	Position     *Position   `json:"position,omitempty"`
 	Connected    bool        `json:"connected"`
 	Queued       int         `json:"queued"`
 	QueuedEvents int         `json:"queued_events"`
@@ -30,6 +31,16 @@ type Assignment struct {
 	Kind     string    `json:"kind"`
 	Summary  string    `json:"summary"`
 	State    string    `json:"state"`
+	Received time.Time `json:"received"`
+}
+
+// Reposition is the unit's move-up (additive, 2026-12): a spot the hub
+// asked it to go to, to cover the city, while staying available.
+type Reposition struct {
+	ID       string    `json:"id"`
+	Lat      float64   `json:"lat"`
+	Lon      float64   `json:"lon"`
+	Summary  string    `json:"summary"`
 	Received time.Time `json:"received"`
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -101,6 +102,31 @@ func (c *Client) Arrived(ctx context.Context, incident string) error {
 // Cleared reports incident done for this unit.
 func (c *Client) Cleared(ctx context.Context, incident string) error {
 	return c.action(ctx, incident, "cleared")
+}
+
+// Reposition returns the unit's move-up (additive, 2026-12); ok is false
+// when it has none.
+func (c *Client) Reposition(ctx context.Context) (r Reposition, ok bool, err error) {
+	code, err := c.do(ctx, http.MethodGet, "/v1/reposition", nil, &r)
+	if err != nil || code == http.StatusNoContent {
+		return Reposition{}, false, err
+	}
+	return r, true, nil
+}
+
+// RepositionArrived reports the unit at its move-up's spot; id names the
+// move-up ("" for whichever the unit has). Without one the error matches
+// ErrNoReposition; with another, ErrWrongState.
+func (c *Client) RepositionArrived(ctx context.Context, id string) error {
+	var body any
+	if id != "" {
+		body = repositionBody{ID: id}
+	}
+	_, err := c.do(ctx, http.MethodPost, "/v1/reposition/arrived", body, nil)
+	if se, ok := err.(*StatusError); ok && se.Code == http.StatusNotFound {
+		return errors.Join(ErrNoReposition, se)
+	}
+	return err
 }
 
 // SOS raises the officer's sos; the answer is the sos as queued.

@@ -36,6 +36,13 @@ type declineBody struct {
 	Reason string `json:"reason"`
 }
 
+// repositionBody is POST /v1/reposition/arrived's optional body: the
+// move-up the officer saw, so a tap on a card the hub replaced meanwhile
+// reports nothing (409).
+type repositionBody struct {
+	ID string `json:"id"`
+}
+
 // statusBody is GET /v1/status's answer, PUT /v1/status's request, and the
 // answer to every change: the status the unit is in afterwards.
 type statusBody struct {
@@ -58,12 +65,16 @@ func (s *Server) newHandler() http.Handler {
 	mux.HandleFunc("PUT /v1/status", s.putStatus)
 	mux.HandleFunc("POST /v1/incidents/{id}/{action}", s.incidentAction)
 	mux.HandleFunc("POST /v1/sos", s.sos)
+	mux.HandleFunc("GET /v1/reposition", s.getReposition)
+	mux.HandleFunc("POST /v1/reposition/arrived", s.repositionArrived)
 	// Same paths, other methods: the mux's own 405 is plain text.
 	mux.Handle(healthzPath, methodNotAllowed("GET, HEAD"))
 	mux.Handle("/v1/assignment", methodNotAllowed("GET, HEAD"))
 	mux.Handle("/v1/status", methodNotAllowed("GET, HEAD, PUT"))
 	mux.Handle("/v1/sos", methodNotAllowed("POST"))
 	mux.Handle("/v1/state", methodNotAllowed("GET, HEAD"))
+	mux.Handle("/v1/reposition", methodNotAllowed("GET, HEAD"))
+	mux.Handle("/v1/reposition/arrived", methodNotAllowed("POST"))
 	mux.HandleFunc("/v1/incidents/{id}/{action}", func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := actions[r.PathValue("action")]; !ok {
 			writeError(w, http.StatusNotFound, "no such route")
@@ -250,6 +261,47 @@ func (s *Server) incidentAction(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, statusBody{s.officer.Status()})
 }
 
+func (s *Server) getReposition(w http.ResponseWriter, r *http.Request) {
+	rp, ok := s.officer.(Repositioner)
+	if !ok {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	mu, ok := rp.Reposition()
+	if !ok {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	writeJSON(w, http.StatusOK, mu)
+}
+
+// repositionArrived reports the unit at its move-up's spot (additive,
+// 2026-12). The body is optional: {"id":"mu-…"} names the move-up.
+func (s *Server) repositionArrived(w http.ResponseWriter, r *http.Request) {
+	var body repositionBody
+	if r.ContentLength != 0 {
+		if code, err := decodeJSON(w, r, &body); err != nil {
+			writeError(w, code, err.Error())
+			return
+		}
+		if body.ID != "" && !protocol.ValidIncidentID(body.ID) {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("bad move-up id %q: want 1 to %d of [A-Za-z0-9_-]", body.ID, protocol.MaxIncidentIDLen))
+			return
+		}
+	}
+	rp, ok := s.officer.(Repositioner)
+	if !ok {
+		writeError(w, http.StatusNotFound, ErrNoReposition.Error())
+		return
+	}
+	if err := rp.RepositionArrived(body.ID); err != nil {
+		s.officerError(w, r, err, "reposition arrived", "move_up", body.ID)
+		return
+	}
+	s.log.Info("terminal: reposition arrived", "move_up", body.ID, "remote", r.RemoteAddr)
+	writeJSON(w, http.StatusOK, statusBody{s.officer.Status()})
+}
+
 // sos raises the officer's sos. The body is optional — empty or {} — so a
 // panic button needs nothing but the route. 202: queued, on its way as soon
 // as there is a connection.
@@ -274,7 +326,7 @@ func (s *Server) sos(w http.ResponseWriter, r *http.Request) {
 // with their message, anything else as a 500 whose detail stays in the log.
 func (s *Server) officerError(w http.ResponseWriter, r *http.Request, err error, action, key, value string) {
 	switch {
-	case errors.Is(err, ErrNoAssignment):
+	case errors.Is(err, ErrNoAssignment), errors.Is(err, ErrNoReposition):
 		s.log.Info("terminal: refused "+action, key, value, "err", err)
 		writeError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, ErrWrongState):

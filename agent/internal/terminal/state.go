@@ -16,6 +16,9 @@ type State struct {
 	Status   protocol.Status   `json:"status"`
 	// Assignment is the current one; absent when the unit has none.
 	Assignment *Assignment `json:"assignment,omitempty"`
+	// Reposition is the unit's move-up (additive, 2026-12); absent when it
+	// has none. Never together with an assignment.
+	Reposition *Reposition `json:"reposition,omitempty"`
 	// Position is the latest GPS fix; absent before the first.
 	Position *Position `json:"position,omitempty"`
 	// Connected: the MQTT link to the hub is up.
@@ -72,6 +75,11 @@ func (s *Server) state() State {
 	out := State{Status: s.officer.Status(), Actions: []Action{}, Now: time.Now()}
 	if a, ok := s.officer.Assignment(); ok {
 		out.Assignment = &a
+	}
+	if rp, ok := s.officer.(Repositioner); ok {
+		if r, ok := rp.Reposition(); ok {
+			out.Reposition = &r
+		}
 	}
 	return out
 }

@@ -1,7 +1,7 @@
 // Package terminal is the officer's side of the agent: a small local HTTP API
 // through which a vehicle's terminal or a handset app shows the current
 // assignment, changes the unit's status, answers a dispatch (ack, decline,
-// arrived, cleared) and raises the officer's SOS. The agent implements Officer; the Server turns requests
+// arrived, cleared), reports a move-up done and raises the officer's SOS. The agent implements Officer; the Server turns requests
 // into calls on it; the Client is the same API from the other side, used by
 // the simulator's simulated officer, tools and tests. Routes and examples are
 // in README.md.
@@ -88,6 +88,30 @@ type Assignment struct {
 	Received time.Time `json:"received"`
 }
 
+// Reposition is a move-up the hub asked of the unit (additive, 2026-12):
+// go to Lat, Lon to cover the city, staying available for dispatch. It is
+// no assignment: the status does not follow it. ID is the move-up's id,
+// which the arrival reports.
+type Reposition struct {
+	ID       string    `json:"id"`
+	Lat      float64   `json:"lat"`
+	Lon      float64   `json:"lon"`
+	Summary  string    `json:"summary,omitempty"`
+	Received time.Time `json:"received"`
+}
+
+// Repositioner is an Officer that also carries out move-ups (additive,
+// 2026-12); the agent is one. With an Officer without it, GET
+// /v1/reposition answers 204 and POST /v1/reposition/arrived 404.
+type Repositioner interface {
+	// Reposition returns the unit's move-up, if it has one.
+	Reposition() (Reposition, bool)
+	// RepositionArrived reports the unit at its move-up's spot; id names
+	// the move-up ("" for whichever the unit has). ErrNoReposition when
+	// there is none, ErrWrongState when id is not the unit's.
+	RepositionArrived(id string) error
+}
+
 // Assignment states.
 const (
 	StateDispatched = "dispatched"
@@ -104,6 +128,9 @@ var (
 	// before ack, cleared before arrived), names an incident other than the
 	// one the unit is assigned to, or the status cannot change now (409).
 	ErrWrongState = errors.New("not possible now")
+	// ErrNoReposition: the unit has no move-up (404). The Client's error
+	// for that answer matches both it and ErrNoAssignment.
+	ErrNoReposition = errors.New("no such reposition")
 	// ErrUnauthorized: the Client's token is missing or wrong (401).
 	ErrUnauthorized = errors.New("unauthorized")
 )

@@ -75,6 +75,7 @@ type Fleet struct {
 type officerCounts struct {
 	dispatches, acks, declines, noAnswers, arrivals, autoArrivals,
 	clears, cancels, retargets atomic.Uint64
+	repositions, repositionArrivals, repositionAutoArrivals, repositionsDropped atomic.Uint64
 }
 
 // New builds the units of specs, secrets[i] specs[i]'s (agents created,
@@ -316,7 +317,9 @@ func (f *Fleet) Officers() OfficersReport {
 	c := &f.count
 	return OfficersReport{Dispatches: c.dispatches.Load(), Acks: c.acks.Load(), Declines: c.declines.Load(),
 		NoAnswers: c.noAnswers.Load(), Arrivals: c.arrivals.Load(), AutoArrivals: c.autoArrivals.Load(),
-		Clears: c.clears.Load(), Cancels: c.cancels.Load(), Retargets: c.retargets.Load()}
+		Clears: c.clears.Load(), Cancels: c.cancels.Load(), Retargets: c.retargets.Load(),
+		Repositions: c.repositions.Load(), RepositionArrivals: c.repositionArrivals.Load(),
+		RepositionAutoArrivals: c.repositionAutoArrivals.Load(), RepositionsDropped: c.repositionsDropped.Load()}
 }
 
 // Jobs collects every unit's jobs, oldest first, with the scenario's refs

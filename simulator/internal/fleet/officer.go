@@ -76,6 +76,14 @@ type OfficersReport struct {
 	Clears       uint64 `json:"clears"`
 	Cancels      uint64 `json:"cancels"`
 	Retargets    uint64 `json:"retargets"` // update_location received while on a job
+	// Move-ups (the hub's reposition, additive 2026-12): received (a new
+	// move-up id), reported there (by the officer or, of those, by the
+	// agent's own radius), and dropped (cancelled, or replaced by a dispatch
+	// or another move-up).
+	Repositions            uint64 `json:"repositions"`
+	RepositionArrivals     uint64 `json:"reposition_arrivals"`
+	RepositionAutoArrivals uint64 `json:"reposition_auto_arrivals"`
+	RepositionsDropped     uint64 `json:"repositions_dropped"`
 }
 
 // Job is one dispatch a unit received, as its officer lived it. Times are
@@ -111,8 +119,10 @@ const (
 
 // officer is the person with the unit: told of dispatches by the agent
 // (OnAssignment, through the unit's notes), answering after a human delay,
-// driving there (the unit's Mover), staying, clearing. Its methods run on
-// the unit's stepper.
+// driving there (the unit's Mover), staying, clearing. Told of move-ups
+// (OnReposition), it drives to the spot while patrolling — available for
+// a dispatch all the way — says so there if the agent has not, and
+// patrols round it. Its methods run on the unit's stepper.
 type officer struct {
 	phase    phase
 	incident string
@@ -120,6 +130,9 @@ type officer struct {
 	due      time.Duration // simulated time of the next action
 	decline  bool
 	job      *Job
+	// moveUp is the move-up the unit is driving to ("" none). A dispatch
+	// ends it: the agent drops the move-up and says so before the dispatch.
+	moveUp string
 }
 
 var errDeviceOff = errors.New("the device is resetting")
@@ -128,6 +141,10 @@ var errDeviceOff = errors.New("the device is resetting")
 // target, an arrival it detected by position.
 func (o *officer) onNote(u *Unit, n note, now time.Duration) {
 	f := u.f
+	if n.moveUp != nil {
+		o.onMoveUp(u, *n.moveUp, now)
+		return
+	}
 	switch {
 	case !n.ok:
 		if o.phase == patrolling {
@@ -152,6 +169,60 @@ func (o *officer) onNote(u *Unit, n note, now time.Duration) {
 		}
 		if n.as.State == agent.StateOnScene && o.phase != onScene {
 			o.arrive(u, now, "agent")
+		}
+	}
+}
+
+// onMoveUp takes in a change of the move-up that the agent made: a new one
+// (or its spot moved), its cancel, a dispatch or another move-up replacing
+// it, an arrival the agent detected by position; or what a restarted agent
+// has.
+func (o *officer) onMoveUp(u *Unit, n moveUpNote, now time.Duration) {
+	f := u.f
+	r := n.r
+	spot := city.Point{Lat: r.Lat, Lon: r.Lon}
+	switch {
+	case n.restart && r.ID == "":
+		// The device reset without it (a state kept in memory only).
+		if o.moveUp != "" {
+			o.moveUp = ""
+			if _, ok := u.mover.MovingUp(); ok {
+				u.mover.Patrol()
+			}
+		}
+	case n.end == agent.RepositionOn:
+		if r.ID != o.moveUp && !n.restart {
+			f.count.repositions.Add(1)
+			f.journal.UnitEvent(now, "reposition", u.spec.ID, r.ID,
+				fmt.Sprintf("move up to %.5f, %.5f, %.0f m away", r.Lat, r.Lon, u.mover.DistanceTo(spot)))
+		}
+		// The agent takes a move-up only without an assignment, so the
+		// officer is on patrol; a unit on a job would finish it first.
+		if o.phase != patrolling {
+			f.cfg.Logger.Warn("simulator: move-up while on a job; not driven", "unit", u.spec.ID, "move_up", r.ID, "incident", o.incident)
+			return
+		}
+		o.moveUp = r.ID
+		u.mover.Reposition(spot)
+	case n.end == agent.RepositionArrived:
+		f.count.repositionArrivals.Add(1)
+		f.count.repositionAutoArrivals.Add(1)
+		f.journal.UnitEvent(now, "moved_up", u.spec.ID, r.ID, fmt.Sprintf("at %.0f m from the spot (agent)", u.mover.DistanceTo(spot)))
+		if o.moveUp == r.ID {
+			o.moveUp = "" // the unit drives on to the spot and patrols there
+		}
+	default: // cancelled or replaced
+		f.count.repositionsDropped.Add(1)
+		f.journal.UnitEvent(now, "move_up_"+string(n.end), u.spec.ID, r.ID, "")
+		if o.moveUp != r.ID {
+			return
+		}
+		o.moveUp = ""
+		// Called off: back to the pattern from where the unit is. Replaced:
+		// the note that follows (the dispatch, the next move-up) says where
+		// to; until the officer acks, the unit drives on.
+		if _, ok := u.mover.MovingUp(); ok && n.end == agent.RepositionCancelled && o.phase == patrolling {
+			u.mover.Patrol()
 		}
 	}
 }
@@ -209,6 +280,8 @@ func (o *officer) retarget(u *Unit, target city.Point, now time.Duration) {
 // tick takes the officer's due action.
 func (o *officer) tick(u *Unit, now time.Duration) {
 	switch o.phase {
+	case patrolling:
+		o.movedUp(u, now)
 	case answering:
 		if now < o.due {
 			return
@@ -263,6 +336,29 @@ func (o *officer) tick(u *Unit, now time.Duration) {
 		u.f.count.clears.Add(1)
 		o.finish(u, now, "cleared")
 	}
+}
+
+// movedUp reports the move-up done once the unit is at its spot and the
+// agent has not said so (its fixes fell either side of its radius, or it
+// had none): the officer presses Arrived on the move-up card.
+func (o *officer) movedUp(u *Unit, now time.Duration) {
+	if o.moveUp == "" {
+		return
+	}
+	if _, ok := u.mover.MovingUp(); ok {
+		return
+	}
+	id := o.moveUp
+	err := u.act(func(a *agent.Agent) error { return a.RepositionArrived(id) })
+	switch {
+	case errors.Is(err, errDeviceOff):
+		return // the next step
+	case err == nil:
+		u.f.count.repositionArrivals.Add(1)
+		u.f.journal.UnitEvent(now, "moved_up", u.spec.ID, id, "at the spot (officer)")
+	}
+	// Otherwise it has ended meanwhile: the agent's note is on its way.
+	o.moveUp = ""
 }
 
 func (o *officer) arrive(u *Unit, now time.Duration, by string) {

@@ -54,10 +54,20 @@ type Unit struct {
 }
 
 // note is one OnAssignment call: the assignment after a change the officer
-// did not make.
+// did not make; or, with moveUp set, one OnReposition call.
 type note struct {
-	as agent.Assignment
-	ok bool
+	as     agent.Assignment
+	ok     bool
+	moveUp *moveUpNote
+}
+
+// moveUpNote is a change of the unit's move-up (a reposition, additive
+// 2026-12), in the agent's words; or, with restart, what the restarted
+// agent has (r.ID "" for none).
+type moveUpNote struct {
+	r       agent.Reposition
+	end     agent.RepositionEnd
+	restart bool
 }
 
 // agentConfig is the unit's agent configuration.
@@ -73,6 +83,7 @@ func (u *Unit) agentConfig() agent.Config {
 	c.DataDir = u.stateDir
 	c.Dial = u.link.Dial
 	c.OnAssignment = u.notify
+	c.OnReposition = u.notifyMoveUp
 	c.ReconnectMax = fc.ReconnectMax
 	c.Logger = fc.AgentLogger
 	if fc.Report != nil {
@@ -140,7 +151,16 @@ func (u *Unit) current() *agent.Agent {
 // wait on the simulator).
 func (u *Unit) notify(as agent.Assignment, ok bool) {
 	u.mu.Lock()
-	u.notes = append(u.notes, note{as, ok})
+	u.notes = append(u.notes, note{as: as, ok: ok})
+	u.mu.Unlock()
+}
+
+// notifyMoveUp is the agent's OnReposition: like notify, it only hands over,
+// in the same queue, so the officer hears of a move-up replaced by a
+// dispatch before the dispatch.
+func (u *Unit) notifyMoveUp(r agent.Reposition, end agent.RepositionEnd) {
+	u.mu.Lock()
+	u.notes = append(u.notes, note{moveUp: &moveUpNote{r: r, end: end}})
 	u.mu.Unlock()
 }
 
@@ -232,9 +252,9 @@ func (u *Unit) Kill() (lost uint64, err error) {
 	return uint64(s.Queued), nil
 }
 
-// Restart starts a fresh incarnation after a kill. The assignment survives
-// in agent-state.json (flash survives a reset), and the officer is told
-// what the new agent has.
+// Restart starts a fresh incarnation after a kill. The assignment and the
+// move-up survive in agent-state.json (flash survives a reset), and the
+// officer is told what the new agent has.
 func (u *Unit) Restart() error {
 	u.link.Restore()
 	if u.f.ctx.Err() != nil {
@@ -246,7 +266,9 @@ func (u *Unit) Restart() error {
 	u.mu.Lock()
 	u.killed = false
 	as, ok := u.ag.Assignment()
-	u.notes = append(u.notes, note{as, ok})
+	u.notes = append(u.notes, note{as: as, ok: ok})
+	r, _ := u.ag.Reposition() // the zero move-up when there is none
+	u.notes = append(u.notes, note{moveUp: &moveUpNote{r: r, restart: true}})
 	u.mu.Unlock()
 	u.startAgent()
 	return nil

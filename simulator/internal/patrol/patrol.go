@@ -2,8 +2,9 @@
 // post, a route driven back and forth, random waypoints in an area), chosen
 // for its type as a city deploys them, at its type's patrol speed; a job
 // at its response speed by a straight line, the time on scene, and the way
-// back to its pattern. Positions are true positions: GPS noise is the
-// simulated receiver's business. No I/O.
+// back to its pattern; a move-up to another spot, and the pattern round it.
+// Positions are true positions: GPS noise is the simulated receiver's
+// business. No I/O.
 package patrol
 
 import (
@@ -122,6 +123,14 @@ const (
 	modePatrol moveMode = iota
 	modeResponse
 	modeHold
+	modeMoveUp // to a move-up's spot; the pattern moves there on arrival
+)
+
+// Move-up zones: how far round its new spot a unit patrols after a move-up
+// (a reposition) — a vehicle a beat the size of what it covers quickly, a
+// foot patrol or a volunteer a post's short walks.
+const (
+	moveUpZoneVehicleM = 1000
 )
 
 // Mover is one unit's body in the simulated city: on patrol along its
@@ -147,6 +156,7 @@ type Mover struct {
 
 	mode     moveMode
 	target   city.Point // the job's place
+	moveUp   city.Point // modeMoveUp: the spot
 	arrived  bool       // at target since the last GoTo
 	waypoint city.Point // patrol: where this leg ends
 	legSpeed float64
@@ -381,6 +391,44 @@ func (m *Mover) Target() (city.Point, bool) {
 	return city.Point{}, false
 }
 
+// Reposition is a move-up (the hub's reposition, additive 2026-12): the
+// unit heads for p by a straight line at its response speed — the speed of
+// the hub's ETA and of the officer's card, a drive across town without
+// lights — and, there, patrols round p from then on: its pattern becomes a
+// post at p (foot patrols, volunteers) or a beat of 1 km round p (cars,
+// motorcycles), until the next move-up. It is no job: Target and Arrived
+// do not report it. GoTo interrupts it (a dispatch), and Patrol calls it off
+// (the unit goes back to its old pattern, which it keeps until it gets to
+// p). A second Reposition replaces the first.
+func (m *Mover) Reposition(p city.Point) {
+	m.mode, m.moveUp, m.arrived = modeMoveUp, p, false
+	if m.pos == p {
+		m.settle(p)
+	}
+}
+
+// MovingUp reports whether the unit is on its way to a move-up's spot, and
+// which.
+func (m *Mover) MovingUp() (city.Point, bool) {
+	return m.moveUp, m.mode == modeMoveUp
+}
+
+// settle makes p the unit's pattern, having moved up there, and goes on
+// patrol round it from where it is.
+func (m *Mover) settle(p city.Point) {
+	name := fmt.Sprintf("%.5f, %.5f", p.Lat, p.Lon)
+	switch m.typ {
+	case protocol.TypeCar, protocol.TypeMotorcycle:
+		m.kind, m.anchor, m.radiusM, m.area, m.route = PatternArea, p, moveUpZoneVehicleM, nil, nil
+		m.name = fmt.Sprintf("move-up: %.1f km around %s", moveUpZoneVehicleM/1000.0, name)
+	default:
+		m.kind, m.anchor, m.radiusM, m.area, m.route = PatternPost, p, postWalkM, nil, nil
+		m.name = "move-up: post " + name
+	}
+	m.mode = modeHold // Patrol starts the pattern from here
+	m.Patrol()
+}
+
 // Hold stops the unit where it is: on scene, or told to wait.
 func (m *Mover) Hold() { m.mode = modeHold }
 
@@ -442,6 +490,12 @@ func (m *Mover) Step(dt time.Duration) (p city.Point, speedMPS, headingDeg float
 			moved += d
 			if reached {
 				m.mode, m.arrived = modeHold, true
+			}
+		case modeMoveUp:
+			d, reached := m.advance(m.moveUp, ResponseSpeed(m.typ), &left)
+			moved += d
+			if reached {
+				m.settle(m.moveUp) // the rest of the step is patrol round it
 			}
 		case modePatrol:
 			if m.pauseS > 0 {

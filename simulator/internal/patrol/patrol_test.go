@@ -383,3 +383,133 @@ func TestBearingAndOffset(t *testing.T) {
 func angleDiff(a, b float64) float64 {
 	return math.Mod(a-b+540, 360) - 180
 }
+
+// TestMoverReposition: a move-up (additive, 2026-12) drives to its spot by
+// a straight line at the type's response speed, in the time that takes, is
+// no job (no Target, no Arrived), and from then on the unit patrols round
+// the spot — a post for those on foot, a 1 km beat for vehicles — and goes
+// back there after a job.
+func TestMoverReposition(t *testing.T) {
+	c := city.Changsha()
+	for _, tc := range []struct {
+		ty      protocol.UnitType
+		bearing float64
+		distM   float64
+		dt      time.Duration
+		zoneM   float64 // how far round the spot it patrols
+		kind    PatternKind
+	}{
+		{protocol.TypeCar, 30, 3000, time.Second, moveUpZoneVehicleM, PatternArea},
+		{protocol.TypeMotorcycle, 250, 5000, 2 * time.Second, moveUpZoneVehicleM, PatternArea},
+		{protocol.TypeFoot, 120, 700, time.Second, postWalkM, PatternPost},
+		{protocol.TypeVolunteer, 350, 500, 3 * time.Second, postWalkM, PatternPost},
+	} {
+		t.Run(string(tc.ty), func(t *testing.T) {
+			m := moversOf(c, tc.ty, 1, 23)[0]
+			m.Step(time.Minute)
+			spot := city.Offset(m.Position(), tc.distM, tc.bearing)
+			d := m.DistanceTo(spot)
+			m.Reposition(spot)
+			if p, ok := m.MovingUp(); !ok || p != spot {
+				t.Fatalf("MovingUp %v %v", p, ok)
+			}
+			if _, ok := m.Target(); ok || m.Arrived() {
+				t.Fatal("a move-up is a job")
+			}
+			want := d / ResponseSpeed(tc.ty)
+			var elapsed float64
+			for {
+				_, v, h := m.Step(tc.dt)
+				elapsed += tc.dt.Seconds()
+				if v > ResponseSpeed(tc.ty)+1e-9 {
+					t.Fatalf("%v m/s", v)
+				}
+				if _, ok := m.MovingUp(); !ok {
+					break
+				}
+				if math.Abs(angleDiff(h, tc.bearing)) > 0.5 {
+					t.Fatalf("heading %v; want %v", h, tc.bearing)
+				}
+				if elapsed > 2*want+60 {
+					t.Fatalf("not there after %.0f s", elapsed)
+				}
+			}
+			if elapsed < want || elapsed >= want+tc.dt.Seconds() {
+				t.Errorf("%.0f m in %.1f s; want %.1f s (within a step of %v)", d, elapsed, want, tc.dt)
+			}
+			if m.Pattern() != tc.kind || m.PatternName() == "" || m.Arrived() {
+				t.Errorf("pattern %v %q, arrived %v", m.Pattern(), m.PatternName(), m.Arrived())
+			}
+			// Patrolling round the spot, and moving: not parked on it.
+			far := 0.0
+			for range 2000 {
+				p, _, _ := m.Step(5 * time.Second)
+				dd := city.DistanceM(p, spot)
+				if dd > tc.zoneM+1 {
+					t.Fatalf("%s: %.0f m from the spot", m.PatternName(), dd)
+				}
+				far = math.Max(far, dd)
+			}
+			if far < 20 {
+				t.Errorf("%s: never more than %.0f m from the spot", m.PatternName(), far)
+			}
+			// A job, and back to the spot's pattern after it.
+			m.GoTo(city.Offset(spot, 2*tc.zoneM, 90))
+			for !m.Arrived() {
+				m.Step(5 * time.Second)
+			}
+			m.Patrol()
+			var took time.Duration
+			for m.offPattern(m.Position()) > 1 {
+				m.Step(time.Second)
+				if took += time.Second; took > 2*time.Hour {
+					t.Fatalf("%s: not back round the spot", m.PatternName())
+				}
+			}
+		})
+	}
+}
+
+// TestMoverRepositionInterrupted: a dispatch (GoTo) ends the move-up, and
+// the job's end sends the unit back to its old pattern; a move-up called
+// off (Patrol) does the same; one to where the unit is settles at once.
+func TestMoverRepositionInterrupted(t *testing.T) {
+	c := city.Changsha()
+	for _, stop := range []string{"job", "called off"} {
+		m := moversOf(c, protocol.TypeCar, 1, 29)[0]
+		m.Step(time.Minute)
+		name := m.PatternName()
+		home := m.Position()
+		spot := city.Offset(home, 4000, 180)
+		m.Reposition(spot)
+		m.Step(time.Minute) // 500 m on the way
+		switch stop {
+		case "job":
+			m.GoTo(city.Offset(m.Position(), 300, 90))
+			if _, ok := m.MovingUp(); ok {
+				t.Fatal("still moving up with a job")
+			}
+			for !m.Arrived() {
+				m.Step(time.Second)
+			}
+			m.Patrol()
+		case "called off":
+			m.Patrol()
+		}
+		if _, ok := m.MovingUp(); ok || m.PatternName() != name {
+			t.Errorf("%s: pattern %q, want the old %q", stop, m.PatternName(), name)
+		}
+		for range 600 {
+			m.Step(10 * time.Second)
+		}
+		if m.offPattern(m.Position()) > 1 || city.DistanceM(m.Position(), spot) < 1000 {
+			t.Errorf("%s: at %v, %.0f m off the old pattern", stop, m.Position(), m.offPattern(m.Position()))
+		}
+	}
+	m := moversOf(c, protocol.TypeFoot, 1, 31)[0]
+	here := m.Position()
+	m.Reposition(here)
+	if _, moving := m.MovingUp(); moving || m.Pattern() != PatternPost || m.offPattern(here) != 0 {
+		t.Errorf("a move-up to where it is: moving %v, %v", moving, m.PatternName())
+	}
+}

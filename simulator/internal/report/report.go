@@ -240,6 +240,10 @@ func (r Run) String() string {
 	o := r.Officers
 	p("  officers   %d dispatches: %d acked, %d declined, %d never answered; %d arrivals (%d by the agent's own radius), %d cleared, %d cancelled, %d re-targets\n",
 		o.Dispatches, o.Acks, o.Declines, o.NoAnswers, o.Arrivals, o.AutoArrivals, o.Clears, o.Cancels, o.Retargets)
+	if o.Repositions > 0 {
+		p("  move-ups   %d received: %d reported there (%d by the agent's own radius), %d dropped (cancelled, or replaced by a dispatch or another move-up)\n",
+			o.Repositions, o.RepositionArrivals, o.RepositionAutoArrivals, o.RepositionsDropped)
+	}
 	m := r.Messages
 	p("  messages   %d positions and %d events queued; %d published (%d resent); %d confirmed by the hub; %d thinned; %d lost by agent kills (device resets); LOST %d\n",
 		m.Positions, m.Events, m.Sent, m.Resent, m.Confirmed, m.Thinned, m.LostByKill, m.Lost)
