@@ -38,6 +38,7 @@ import (
 	"kuaifan/hub/internal/fleet"
 	"kuaifan/hub/internal/ingest"
 	"kuaifan/hub/internal/match"
+	"kuaifan/hub/internal/patrol"
 	"kuaifan/hub/internal/phones"
 	"kuaifan/hub/internal/responder"
 	"kuaifan/hub/internal/store"
@@ -223,6 +224,8 @@ type Hub struct {
 	stream   *stream.Stream
 	// cover is the city's live coverage; nil without districts.
 	cover *citycover.Live
+	// patrols is the patrol plans (点线面).
+	patrols *patrol.Plans
 	// responder is the phones' app at /responder/; it hears the commands
 	// dispatch publishes through the bus it is given (responder.Tap).
 	responder *responder.Server
@@ -394,6 +397,9 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 		}
 	}
 
+	if h.patrols, err = patrol.OpenPlans(h.store, h.store.NoteDamage, nil); err != nil {
+		return nil, fmt.Errorf("hub: %w", err)
+	}
 	if len(dists.Districts) > 0 {
 		if h.cover, err = h.newCoverage(dists); err != nil {
 			return nil, fmt.Errorf("hub: %w", err)
@@ -429,7 +435,7 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 		Dashboard: h.site(), Districts: dists, Cameras: cams, History: h.store.History(), Tracks: h.store.History(),
 		Access: h.access, Audit: h.audit, Disconnect: disconnect, Publish: h.bus.Publish, Topics: topics, Phones: phoneReports.Handler(),
 		Metrics: promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{}), Degraded: h.degraded,
-		Coverage: h.coverage(), Logger: log.With("component", "api")})
+		Coverage: h.coverage(), MoveUps: h.moveUps(), Patrols: h.patrols, Logger: log.With("component", "api")})
 	h.http = &http.Server{
 		TLSConfig:         tlsCfg,
 		Handler:           h.api,
@@ -506,7 +512,9 @@ func (h *Hub) newCoverage(dists *districts.Set) (*citycover.Live, error) {
 		Units: func(now time.Time) []coverage.Unit {
 			var units []coverage.Unit
 			h.fleet.EachFree(now, maxAge, func(id string, t protocol.UnitType, lat, lon float64) {
-				units = append(units, coverage.Unit{ID: id, Type: t, Lat: lat, Lon: lon})
+				if _, ok := speeds[t]; ok {
+					units = append(units, coverage.Unit{ID: id, Type: t, Lat: lat, Lon: lon})
+				}
 			})
 			return units
 		},
@@ -532,6 +540,14 @@ func (h *Hub) coverage() func() *wireapi.Coverage {
 		return nil
 	}
 	return h.cover.Current
+}
+
+// moveUps is the API's move-up suggestions, nil without coverage.
+func (h *Hub) moveUps() func(n, floor int, maxTravel time.Duration) (wireapi.MoveUps, error) {
+	if h.cover == nil {
+		return nil
+	}
+	return h.cover.MoveUps
 }
 
 // orDefault is v, or def if v is 0; negative stays (http.Server: no timeout).

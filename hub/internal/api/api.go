@@ -26,6 +26,7 @@ import (
 	"kuaifan/hub/internal/dispatch"
 	"kuaifan/hub/internal/fleet"
 	"kuaifan/hub/internal/match"
+	"kuaifan/hub/internal/patrol"
 	"kuaifan/hub/internal/store"
 	"kuaifan/protocol"
 	wire "kuaifan/protocol/api"
@@ -50,6 +51,10 @@ type Config struct {
 	// Coverage is the city's live coverage layer, nil until computed
 	// (GET /api/coverage); nil func: a hub without districts, not served.
 	Coverage func() *wire.Coverage
+	// Patrols is the patrol plans (/api/patrols…); nil: not served.
+	Patrols *patrol.Plans
+	// MoveUps suggests move-ups (GET /api/moveups), with Coverage.
+	MoveUps  func(n, floor int, maxTravel time.Duration) (wire.MoveUps, error)
 	History  AreaSource    // GET /api/history; nil: not served
 	Tracks   TrackSource   // with History, GET /api/incidents/{id}/replay; nil: the replay is 404
 	Health   func() error  // nil error: healthy

@@ -79,7 +79,18 @@ func (s *server) routes() []Route {
 		rs = append(rs, Route{Method: "GET", Path: "/api/history", Need: v, handler: h(s.history)})
 	}
 	if s.Coverage != nil {
-		rs = append(rs, Route{Method: "GET", Path: "/api/coverage", Need: v, handler: h(s.coverage)})
+		rs = append(rs, Route{Method: "GET", Path: "/api/coverage", Need: v, handler: h(s.coverage)},
+			Route{Method: "GET", Path: "/api/moveups", Need: v, handler: h(s.moveUps)})
+	}
+	if s.Patrols != nil {
+		rs = append(rs,
+			Route{Method: "GET", Path: "/api/patrols", Need: v, handler: h(s.listPatrols)},
+			Route{Method: "GET", Path: "/api/patrols/compliance", Need: v, handler: h(s.compliance)},
+			Route{Method: "GET", Path: "/api/patrols/{id}", Need: v, handler: h(s.getPatrol)},
+			Route{Method: "PUT", Path: "/api/patrols/{id}", Need: sv, handler: h(s.putPatrol)},
+			Route{Method: "DELETE", Path: "/api/patrols/{id}", Need: sv, handler: h(s.deletePatrol)},
+			Route{Method: "GET", Path: "/api/units/{id}/tasks", Need: v, handler: h(s.unitTasks)},
+		)
 	}
 	if s.Dispatch != nil {
 		rs = append(rs,
@@ -91,6 +102,8 @@ func (s *server) routes() []Route {
 			Route{Method: "POST", Path: "/api/incidents/{id}/offer/dismiss", Need: d, handler: h(s.dismissOffer)},
 			Route{Method: "POST", Path: "/api/incidents/{id}/close", Need: d, handler: h(s.closeIncident)},
 			Route{Method: "POST", Path: "/api/incidents/{id}/reopen", Need: sv, handler: h(s.reopen)},
+			Route{Method: "POST", Path: "/api/units/{id}/reposition", Need: d, handler: h(s.reposition)},
+			Route{Method: "DELETE", Path: "/api/units/{id}/reposition", Need: d, handler: h(s.withdrawReposition)},
 			Route{Method: "GET", Path: "/api/kpi", Need: v, handler: h(s.kpi)},
 			Route{Method: "GET", Path: "/api/incidents/export", Need: v, handler: h(s.incidentsExport)},
 			Route{Method: "GET", Path: "/api/incidents/search", Need: v, handler: h(s.search)},

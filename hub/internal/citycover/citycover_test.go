@@ -3,6 +3,7 @@ package citycover
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -250,7 +251,7 @@ func TestHoles(t *testing.T) {
 	// north: the west and east parts stay uncovered, apart.
 	var band []coverage.Unit
 	for lat := 28.10; lat < 28.165; lat += 0.015 {
-		band = append(band, coverage.Unit{ID: "m", Type: protocol.TypeMotorcycle, Lat: lat, Lon: 112.95})
+		band = append(band, coverage.Unit{ID: fmt.Sprint("m", len(band)), Type: protocol.TypeMotorcycle, Lat: lat, Lon: 112.95})
 	}
 	f.set(band...)
 	l.Refresh()
@@ -343,5 +344,41 @@ func TestRunFollowsTheFleet(t *testing.T) {
 	}
 	if calls := f.calls.Load(); calls > 3 {
 		t.Fatalf("a burst of 100 changes cost %d computations", calls)
+	}
+}
+
+// Refreshes after a few units changed (painted one by one) and after many
+// (the grid rebuilt) both give exactly the layer a full computation gives.
+func TestRefreshEqualsCompute(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	r := rand.New(rand.NewPCG(seed, 11))
+	f := &fleet{}
+	units := randomUnits(r, 200)
+	for i := range units {
+		units[i].ID = fmt.Sprint("u", i)
+	}
+	f.set(units...)
+	l := newLive(t, f, nil)
+	for step := range 40 {
+		changes := 1 + r.IntN(5)
+		if step%7 == 6 {
+			changes = 150 // most of the fleet: rebuilt
+		}
+		for range changes {
+			i := r.IntN(len(units))
+			units[i].Lat += (r.Float64() - 0.5) * 0.01
+			units[i].Lon += (r.Float64() - 0.5) * 0.01
+		}
+		free := units[:len(units)-r.IntN(20)] // some taken, some freed again
+		f.set(free...)
+		l.Refresh()
+		res := l.Grid().Compute(free)
+		cells := l.Current().Cells
+		for i := range l.Grid().Cells() {
+			if cells[i] != '-' && cells[i] != byte('0'+res.Tier(i)) {
+				t.Fatalf("step %d (%d changes): cell %d is %q, Compute says tier %d", step, changes, i, cells[i], res.Tier(i))
+			}
+		}
 	}
 }

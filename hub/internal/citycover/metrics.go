@@ -9,10 +9,11 @@ import (
 // metrics are the layer's figures for Prometheus: the shares of the city
 // and of each district per tier, by area and by demand.
 type metrics struct {
-	share   *prometheus.GaugeVec // district ("city" for the whole), tier ("1m"), weight ("area", "demand")
-	units   *prometheus.GaugeVec // district
-	compute prometheus.Histogram
-	labels  []string // tier labels, by tier
+	share    *prometheus.GaugeVec // district ("city" for the whole), tier ("1m"), weight ("area", "demand")
+	units    *prometheus.GaugeVec // district
+	compute  prometheus.Histogram
+	rebuilds prometheus.Counter
+	labels   []string // tier labels, by tier
 }
 
 func newMetrics(reg prometheus.Registerer) metrics {
@@ -26,9 +27,11 @@ func newMetrics(reg prometheus.Registerer) metrics {
 		compute: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "kuaifan_coverage_compute_seconds",
 			Help:    "Time to recompute the coverage layer (grid, shares, holes).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 12)}),
+		rebuilds: prometheus.NewCounter(prometheus.CounterOpts{Name: "kuaifan_coverage_rebuilds_total",
+			Help: "Coverage computations that repainted every unit (many had changed) rather than the changed ones."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.share, m.units, m.compute)
+		reg.MustRegister(m.share, m.units, m.compute, m.rebuilds)
 	}
 	return m
 }

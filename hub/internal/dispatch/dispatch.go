@@ -63,15 +63,16 @@ type Dispatcher struct {
 	done   chan struct{} // closed when Run has stopped
 
 	mu        sync.Mutex
-	incidents map[string]*Incident   // open ones, and those closed in the last day
-	facts     map[string]*indexed    // every incident in the store, for the response figures and the archive (archive.go)
-	busy      map[string]string      // unit → incident of its active assignment
-	timers    map[string]*time.Timer // command id → its ack deadline
-	sos       map[string]string      // officer → the open incident of its sos (sos.go)
-	sosSeq    map[string]uint64      // officer → seq of the latest sos applied
-	sosFix    map[string]int64       // officer → ts of the position its incident is at (memory only)
-	sosMoved  map[string]time.Time   // officer → when its position last moved the incident (memory only)
-	day       string                 // for incident ids: inc-<day>-<n>
+	incidents map[string]*Incident       // open ones, and those closed in the last day
+	facts     map[string]*indexed        // every incident in the store, for the response figures and the archive (archive.go)
+	busy      map[string]string          // unit → incident of its active assignment
+	timers    map[string]*time.Timer     // command id → its ack deadline
+	sos       map[string]string          // officer → the open incident of its sos (sos.go)
+	sosSeq    map[string]uint64          // officer → seq of the latest sos applied
+	sosFix    map[string]int64           // officer → ts of the position its incident is at (memory only)
+	sosMoved  map[string]time.Time       // officer → when its position last moved the incident (memory only)
+	moveups   map[string]*api.Reposition // unit → its move-up under way (memory only; moveup.go)
+	day       string                     // for incident ids: inc-<day>-<n>
 	seq       int
 	running   bool // Run has started the timers: before that they are only recorded
 	stopped   bool
@@ -98,6 +99,7 @@ func New(cfg Config, matchCfg match.Config, st *store.Store, f *fleet.Fleet, bus
 		sosSeq:    make(map[string]uint64),
 		sosFix:    make(map[string]int64),
 		sosMoved:  make(map[string]time.Time),
+		moveups:   make(map[string]*api.Reposition),
 	}
 	for _, c := range cfg.Cameras {
 		d.cameras[c.ID] = c
@@ -581,6 +583,7 @@ func (d *Dispatcher) dispatch(inc *Incident, unit string, tier int, actor string
 	if err := d.fleet.SetIncident(unit, inc.ID); err != nil {
 		d.log.Warn("dispatch: fleet does not know the unit", "unit", unit, "err", err)
 	}
+	d.endMoveUp(unit, "dispatched") // the agent drops it on the dispatch
 	d.m.assignments.WithLabelValues(AssignDispatched).Inc()
 	out.commands = append(out.commands, command{unit, cmd})
 	// After the dispatch, which must not wait for anything.
@@ -679,6 +682,10 @@ func (d *Dispatcher) onEvent(e protocol.Event, now time.Time) outbox {
 		return out
 	case protocol.EventSOS:
 		return d.onSOS(e, now)
+	}
+	if strings.HasPrefix(e.Incident, api.MoveUpPrefix) {
+		d.onMoveUpEvent(e)
+		return out
 	}
 	inc, ok := d.incidents[e.Incident]
 	var a *Assignment

@@ -12,6 +12,7 @@ type metrics struct {
 	eventsIgnored   prometheus.Counter
 	commandErrors   prometheus.Counter
 	sos             *prometheus.CounterVec
+	moveups         *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, d *Dispatcher) *metrics {
@@ -36,6 +37,9 @@ func newMetrics(reg prometheus.Registerer, d *Dispatcher) *metrics {
 		sos: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kuaifan_dispatch_sos_total",
 			Help: "Officers' sos events by what they did: opened an incident, updated the open one, or nothing (a repeat, or no position known)."},
 			[]string{"result"}),
+		moveups: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kuaifan_dispatch_moveups_total",
+			Help: "Move-ups (reposition commands) by what happened: sent, replaced, arrived, declined, withdrawn, dispatched (the unit was sent to an incident on the way)."},
+			[]string{"event"}),
 	}
 	if reg == nil {
 		return m
@@ -53,7 +57,7 @@ func newMetrics(reg prometheus.Registerer, d *Dispatcher) *metrics {
 			return float64(n)
 		}
 	}
-	reg.MustRegister(m.created, m.reopened, m.assignments, m.dispatchLatency, m.ackLatency, m.arrival, m.eventsIgnored, m.commandErrors, m.sos,
+	reg.MustRegister(m.created, m.reopened, m.assignments, m.dispatchLatency, m.ackLatency, m.arrival, m.eventsIgnored, m.commandErrors, m.sos, m.moveups,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kuaifan_dispatch_incidents_open", Help: "Incidents not closed."},
 			count(func(i *Incident) bool { return i.Status != StatusClosed })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kuaifan_dispatch_incidents_uncovered",

@@ -3,11 +3,13 @@ package fleet
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"kuaifan/hub/internal/match"
 	"kuaifan/hub/internal/store"
 	"kuaifan/protocol"
+	"kuaifan/protocol/api"
 )
 
 // Message is one validated message from a unit, as ingest hands it over.
@@ -234,7 +236,8 @@ func (p *pending) plan(m *Message, batch *store.Batch, h horizon, freshSince int
 		}
 		batch.Events = append(batch.Events, e)
 		status := e.Status
-		if status == "" {
+		if status == "" && !strings.HasPrefix(e.Incident, api.MoveUpPrefix) {
+			// A move-up's arrival leaves the unit free, as it was.
 			status = impliedStatus(e.Type)
 		}
 		if status != "" && e.TS >= p.live.StatusTS {

@@ -76,6 +76,9 @@ type unit struct {
 	lastSeen int64   // hub time of the last accepted message, Unix ms
 	incident string  // the incident the unit is assigned to, if any (dispatch's record)
 	reportS  float64 // the reporting interval dispatch last commanded, seconds (0: none since start)
+	// reposition is the move-up dispatch sent the unit and it has not
+	// finished (dispatch's record, in memory only).
+	reposition *api.Reposition
 	// The broker's last admitted and refused connection attempts, in
 	// memory only (see Connected).
 	lastConnect, lastRefused *api.Connection
@@ -388,6 +391,9 @@ func (u *unit) view() View {
 	if c := u.lastRefused; c != nil {
 		v.LastRefused = new(*c)
 	}
+	if r := u.reposition; r != nil {
+		v.Reposition = new(*r)
+	}
 	if fix := u.live.Fix; fix != nil {
 		v.Lat, v.Lon, v.TS, v.Seq = &fix.Lat, &fix.Lon, &fix.TS, &fix.Seq
 		v.AccM, v.SpeedMPS, v.HeadingDeg, v.Battery = fix.AccM, fix.SpeedMPS, fix.HeadingDeg, fix.Battery
@@ -458,6 +464,25 @@ func (f *Fleet) SetIncident(id, incident string) error {
 	} else {
 		f.mu.Unlock()
 	}
+	if !ok {
+		return fmt.Errorf("fleet: unit %s: %w", id, ErrNotFound)
+	}
+	f.changed(id)
+	return nil
+}
+
+// SetReposition records the move-up a unit is on (nil: none), for its
+// view; dispatch owns move-ups.
+func (f *Fleet) SetReposition(id string, r *api.Reposition) error {
+	f.mu.Lock()
+	u, ok := f.units[id]
+	if ok {
+		if r != nil {
+			r = new(*r)
+		}
+		u.reposition = r
+	}
+	f.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("fleet: unit %s: %w", id, ErrNotFound)
 	}
