@@ -129,6 +129,7 @@ func DecodeCommand(data []byte) (Command, error) {
 		Summary  string             `json:"summary"`
 		Config   map[string]float64 `json:"config"`
 		Secret   string             `json:"secret"`
+		Tasks    []PatrolTask       `json:"tasks"`
 	}
 	if err := unmarshal(m, data, &w, &w.V); err != nil {
 		return Command{}, err
@@ -142,7 +143,7 @@ func DecodeCommand(data []byte) (Command, error) {
 		return Command{}, missing(m, "type")
 	}
 	c := Command{ID: *w.ID, TS: *w.TS, Type: *w.Type, Incident: w.Incident, Lat: w.Lat, Lon: w.Lon,
-		Priority: w.Priority, Kind: w.Kind, Summary: w.Summary, Config: w.Config, Secret: w.Secret}
+		Priority: w.Priority, Kind: w.Kind, Summary: w.Summary, Config: w.Config, Secret: w.Secret, Tasks: w.Tasks}
 	if err := c.Validate(); err != nil {
 		return Command{}, err
 	}

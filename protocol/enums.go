@@ -81,12 +81,17 @@ const (
 	// stays available for dispatch on the way. Its Incident names the
 	// move-up, not an incident.
 	CmdReposition CommandType = "reposition"
+	// CmdTasks is the unit's patrol tasks now: additive (2026-12). The hub
+	// sends it when they change (a shift starts, a plan is edited) and when
+	// the unit comes online; Tasks replaces what the unit had (none: no
+	// task now). It names no incident.
+	CmdTasks CommandType = "tasks"
 )
 
 // Valid reports whether t is one of the contract's command types.
 func (t CommandType) Valid() bool {
 	switch t {
-	case CmdDispatch, CmdCancel, CmdUpdateLocation, CmdConfig, CmdReposition:
+	case CmdDispatch, CmdCancel, CmdUpdateLocation, CmdConfig, CmdReposition, CmdTasks:
 		return true
 	}
 	return false

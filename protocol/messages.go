@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"strings"
 	"time"
@@ -83,6 +84,37 @@ type Command struct {
 	// MQTT password after the hub rotated it: the agent stores it and uses it
 	// from its next connection. Never log a command that carries one.
 	Secret string `json:"secret,omitempty"`
+	// Tasks (additive, 2026-12), on a tasks command only, is the unit's
+	// patrol tasks now, at most MaxTasks; absent: none.
+	Tasks []PatrolTask `json:"tasks,omitempty"`
+}
+
+// MaxTasks bounds a tasks command's list.
+const MaxTasks = 32
+
+// PatrolTask is one patrol task of a unit, as its terminal shows it
+// (additive, 2026-12): a summary of a plan's task (kuaifan/protocol/patrol)
+// small enough for a command. Times are Unix ms.
+type PatrolTask struct {
+	Plan       string `json:"plan"`
+	ID         string `json:"id"`
+	Kind       string `json:"kind"` // point (a checkpoint), line (a route), area
+	Name       string `json:"name,omitempty"`
+	Shift      string `json:"shift"`
+	ShiftStart int64  `json:"shift_start"`
+	ShiftEnd   int64  `json:"shift_end"`
+	// From and To are a checkpoint's window to hold it in: the one open
+	// now or the next; absent for a line or an area (the whole shift).
+	From int64 `json:"from,omitempty"`
+	To   int64 `json:"to,omitempty"`
+	// Lat, Lon: the checkpoint; a route's first position; an area's centre.
+	Lat            float64 `json:"lat"`
+	Lon            float64 `json:"lon"`
+	RadiusM        float64 `json:"radius_m,omitempty"`         // point
+	DwellMin       float64 `json:"dwell_min,omitempty"`        // point
+	LengthM        float64 `json:"length_m,omitempty"`         // line
+	CoverShare     float64 `json:"cover_share,omitempty"`      // line: share to drive
+	MinPresenceMin float64 `json:"min_presence_min,omitempty"` // area
 }
 
 // Range is an inclusive range of sequence numbers, encoded as [from, to].
@@ -240,9 +272,9 @@ func (c Command) Validate() error {
 		return invalid(m, "ts", "%d is not a Unix time in milliseconds", c.TS)
 	}
 	if !c.Type.Valid() {
-		return invalid(m, "type", "%q is not dispatch, cancel, update_location, config or reposition", c.Type)
+		return invalid(m, "type", "%q is not dispatch, cancel, update_location, config, reposition or tasks", c.Type)
 	}
-	if c.Type != CmdConfig && c.Incident == "" {
+	if c.Type != CmdConfig && c.Type != CmdTasks && c.Incident == "" {
 		return missing(m, "incident")
 	}
 	if c.Incident != "" && !ValidIncidentID(c.Incident) {
@@ -290,6 +322,17 @@ func (c Command) Validate() error {
 			return invalid(m, "secret", "not %d to %d bytes of printable ASCII without spaces", MinSecretLen, MaxSecretLen)
 		}
 	}
+	if len(c.Tasks) > 0 && c.Type != CmdTasks {
+		return invalid(m, "tasks", "only a tasks command carries them")
+	}
+	if len(c.Tasks) > MaxTasks {
+		return invalid(m, "tasks", "%d tasks, at most %d", len(c.Tasks), MaxTasks)
+	}
+	for i := range c.Tasks {
+		if err := c.Tasks[i].validate(i); err != nil {
+			return err
+		}
+	}
 	for k, v := range c.Config {
 		if !ValidCapability(k) {
 			return invalid(m, "config", "key %q is not [a-z0-9_-]{1,32}", k)
@@ -297,6 +340,38 @@ func (c Command) Validate() error {
 		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
 			return invalid(m, "config", "%s: %v is not a finite non-negative number", k, v)
 		}
+	}
+	return nil
+}
+
+// validate checks the i-th task of a tasks command.
+func (t *PatrolTask) validate(i int) error {
+	const m = "command"
+	bad := func(field, format string, args ...any) error {
+		return invalid(m, "tasks", "task %d: %s: %s", i, field, fmt.Sprintf(format, args...))
+	}
+	nonNeg := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) && v >= 0 }
+	switch {
+	case !ValidIncidentID(t.Plan):
+		return bad("plan", "%q is not [A-Za-z0-9_-]{1,64}", t.Plan)
+	case !ValidIncidentID(t.ID):
+		return bad("id", "%q is not [A-Za-z0-9_-]{1,64}", t.ID)
+	case t.Kind != "point" && t.Kind != "line" && t.Kind != "area":
+		return bad("kind", "%q is not point, line or area", t.Kind)
+	case len(t.Name) > maxTextLen:
+		return bad("name", "longer than %d bytes", maxTextLen)
+	case !ValidIncidentID(t.Shift):
+		return bad("shift", "%q is not [A-Za-z0-9_-]{1,64}", t.Shift)
+	case t.ShiftStart <= 0 || t.ShiftEnd <= t.ShiftStart:
+		return bad("shift_end", "the shift %d to %d is not a span of Unix ms", t.ShiftStart, t.ShiftEnd)
+	case t.From < 0 || t.To < t.From:
+		return bad("to", "the window %d to %d is not a span of Unix ms", t.From, t.To)
+	case !ValidLatLon(t.Lat, t.Lon):
+		return bad("lat", "%v, %v is not a position", t.Lat, t.Lon)
+	case !nonNeg(t.RadiusM) || !nonNeg(t.DwellMin) || !nonNeg(t.LengthM) || !nonNeg(t.MinPresenceMin):
+		return bad("radius_m", "a figure is not a finite number >= 0")
+	case !nonNeg(t.CoverShare) || t.CoverShare > 1:
+		return bad("cover_share", "%v is not 0 to 1", t.CoverShare)
 	}
 	return nil
 }
