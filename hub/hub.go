@@ -224,8 +224,9 @@ type Hub struct {
 	stream   *stream.Stream
 	// cover is the city's live coverage; nil without districts.
 	cover *citycover.Live
-	// patrols is the patrol plans (点线面).
+	// patrols is the patrol plans (点线面); tasks sends units theirs.
 	patrols *patrol.Plans
+	tasks   *patrol.Notifier
 	// responder is the phones' app at /responder/; it hears the commands
 	// dispatch publishes through the bus it is given (responder.Tap).
 	responder *responder.Server
@@ -397,9 +398,14 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 		}
 	}
 
-	if h.patrols, err = patrol.OpenPlans(h.store, h.store.NoteDamage, nil); err != nil {
+	if h.patrols, err = patrol.OpenPlans(h.store, h.store.NoteDamage, func() {
+		if h.tasks != nil {
+			h.tasks.Poke()
+		}
+	}); err != nil {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
+	h.tasks = h.newTaskNotifier(topics)
 	if len(dists.Districts) > 0 {
 		if h.cover, err = h.newCoverage(dists); err != nil {
 			return nil, fmt.Errorf("hub: %w", err)
@@ -531,6 +537,32 @@ func (h *Hub) newCoverage(dists *districts.Set) (*citycover.Live, error) {
 		},
 		Registerer: h.registry,
 		Logger:     h.log.With("component", "coverage"),
+	})
+}
+
+// newTaskNotifier sends each online unit its patrol tasks (the command
+// tasks), through the responder's tap so a phone's app hears them too.
+func (h *Hub) newTaskNotifier(topics protocol.Topics) *patrol.Notifier {
+	bus := h.responder.Tap(h.bus)
+	return patrol.NewNotifier(patrol.NotifierConfig{
+		Plans: h.patrols,
+		Units: func() []patrol.Member {
+			views := h.fleet.List()
+			out := make([]patrol.Member, len(views))
+			for i, v := range views {
+				out[i] = patrol.Member{ID: v.ID, Type: v.Type, Online: v.Online, Commands: v.Protocol == ""}
+			}
+			return out
+		},
+		Send: func(unit string, cmd protocol.Command) error {
+			payload, err := protocol.Encode(cmd)
+			if err != nil {
+				return err
+			}
+			return bus.Publish(topics.Unit(unit, protocol.KindCmd), payload, false)
+		},
+		NewID:  dispatch.NewCommandID,
+		Logger: h.log.With("component", "patrol"),
 	})
 }
 
@@ -858,6 +890,13 @@ func (h *Hub) Run(ctx context.Context) error {
 		defer close(streamDone)
 		h.stream.Run(streamCtx)
 	}()
+	tasksCtx, stopTasks := context.WithCancel(context.Background())
+	defer stopTasks()
+	tasksDone := make(chan struct{})
+	go func() {
+		defer close(tasksDone)
+		h.tasks.Run(tasksCtx)
+	}()
 	coverCtx, stopCover := context.WithCancel(context.Background())
 	defer stopCover()
 	coverDone := make(chan struct{})
@@ -911,6 +950,8 @@ func (h *Hub) Run(ctx context.Context) error {
 	h.closeTiles()
 	stopCover()
 	<-coverDone
+	stopTasks() // before the bus closes: it publishes
+	<-tasksDone
 	stopStream() // Shutdown leaves upgraded connections to their owner
 	<-streamDone
 	stopResponder() // its websockets likewise

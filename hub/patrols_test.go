@@ -2,6 +2,7 @@ package hub_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -42,6 +43,20 @@ func TestPatrolPlans(t *testing.T) {
 	}
 	if st := h.Do(http.MethodPut, "/api/patrols/all-day", allDay("all-day"), nil); st != http.StatusOK {
 		t.Fatalf("PUT it again: %d", st)
+	}
+	// The car hears its checkpoint at once (the command tasks).
+	var sent protocol.Command
+	hubtest.WaitFor(t, 5*time.Second, func() error {
+		for _, raw := range car.Commands() {
+			if c, err := protocol.DecodeCommand(raw); err == nil && c.Type == protocol.CmdTasks {
+				sent = c
+				return nil
+			}
+		}
+		return fmt.Errorf("no tasks command among %d", len(car.Commands()))
+	})
+	if len(sent.Tasks) != 1 || sent.Tasks[0].ID != "cp-1" || sent.Tasks[0].Plan != "all-day" || sent.Tasks[0].RadiusM != 100 {
+		t.Fatalf("car-1's tasks: %+v", sent.Tasks)
 	}
 	for _, tc := range []struct {
 		name, path string

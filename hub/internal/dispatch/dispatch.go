@@ -1190,6 +1190,9 @@ func (d *Dispatcher) newID(now time.Time) (string, error) {
 	return fmt.Sprintf("inc-%s-%04d", day, d.seq), nil
 }
 
+// NewCommandID is a fresh command id, for the hub's other commands.
+func NewCommandID() string { return newCommandID() }
+
 func newCommandID() string {
 	var b [8]byte
 	rand.Read(b[:])
