@@ -112,7 +112,7 @@ func TestPatrolPlans(t *testing.T) {
 
 	// The unit's tasks now.
 	var tasks []struct {
-		Plan string       `json:"plan"`
+		Plan string      `json:"plan"`
 		Task patrol.Task `json:"task"`
 	}
 	h.Do(http.MethodGet, "/api/units/car-1/tasks", nil, &tasks)

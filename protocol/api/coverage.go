@@ -33,8 +33,8 @@ type Coverage struct {
 	CoverTier int                `json:"cover_tier"` // the tier the headline share and the holes are about (2: 3 minutes)
 	City      CoverageShares     `json:"city"`
 	Districts []DistrictCoverage `json:"districts"`
-	// Holes are the largest connected groups of city cells beyond the
-	// cover tier, by demand, at most MaxCoverageHoles.
+	// Holes are where uncovered demand concentrates, the most first, at
+	// most MaxCoverageHoles (see CoverageHole).
 	Holes      []CoverageHole `json:"holes"`
 	DemandDays int            `json:"demand_days"`
 }
@@ -68,12 +68,14 @@ type DistrictCoverage struct {
 	Units int `json:"units"` // free units with a fresh fix in the district
 }
 
-// CoverageHole is a connected group of city cells (sharing an edge) beyond
-// the cover tier.
+// CoverageHole is a place where the city is not covered: the city cells
+// beyond the cover tier in a square of about 2 km around it (the hub's
+// citycover.HoleM), chosen where that square holds the most uncovered
+// demand; the squares of two holes do not overlap.
 type CoverageHole struct {
-	CentreLat   float64 `json:"lat"` // the group's demand-weighted centre
+	CentreLat   float64 `json:"lat"` // the demand-weighted centre of its uncovered cells
 	CentreLon   float64 `json:"lon"`
-	Cells       int     `json:"cells"`
+	Cells       int     `json:"cells"` // uncovered city cells in its square
 	AreaKM2     float64 `json:"area_km2"`
 	DemandShare float64 `json:"demand_share"` // of the city's demand
 	District    string  `json:"district"`     // id of the district of its centre ("" none)

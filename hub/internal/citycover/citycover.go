@@ -480,95 +480,129 @@ func (l *Live) build(res coverage.Result, units []coverage.Unit, now time.Time) 
 	return cov
 }
 
-// holes finds the connected groups (by edge) of city cells beyond the
-// cover tier, the largest by demand first (then by area).
+// HoleM is the side of a hole: the uncovered demand in a square of about
+// this many metres around a place. A dispatcher fills a hole with one unit
+// (a car covers about 2 km across in 3 minutes); a connected stretch of
+// uncovered city can be most of the city when the fleet is thin.
+const HoleM = 2000
+
+// holes finds the places where uncovered demand concentrates: for every
+// city cell beyond the cover tier, the demand of the uncovered city cells
+// in the HoleM square around it (a summed-area table makes each O(1));
+// then, the largest first, each hole whose square does not overlap one
+// taken before. A hole's centre is the demand-weighted centre of its
+// uncovered cells.
 func (l *Live) holes(cells []byte, weights []float64) []api.CoverageHole {
 	g := l.grid
 	rows, cols := g.Rows(), g.Cols()
 	cover := byte('0' + l.cfg.CoverTier)
 	open := func(i int) bool { c := cells[i]; return c != '-' && (c == '0' || c > cover) }
+	_, _, latStep, _ := g.Origin()
+	cellM := latStep * coverage.MetresPerDegreeLat
+	half := max(1, int(math.Round(HoleM/cellM/2)))
+
+	// Summed-area tables of the uncovered weight and cell count, with a
+	// zero row and column in front.
+	w := cols + 1
+	sw := make([]float64, (rows+1)*w)
+	sn := make([]int32, (rows+1)*w)
 	var total float64
-	for i, w := range weights {
-		if l.district[i] >= 0 {
-			total += w
+	for r := range rows {
+		var rowW float64
+		var rowN int32
+		for c := range cols {
+			i := r*cols + c
+			if l.district[i] >= 0 {
+				total += weights[i]
+			}
+			if open(i) {
+				rowW += weights[i]
+				rowN++
+			}
+			sw[(r+1)*w+c+1] = sw[r*w+c+1] + rowW
+			sn[(r+1)*w+c+1] = sn[r*w+c+1] + rowN
 		}
 	}
-	_, _, latStep, _ := g.Origin()
-	cellKM := latStep * coverage.MetresPerDegreeLat / 1000
-	seen := make([]bool, len(cells))
-	var out []api.CoverageHole
-	var stack []int
-	for start := range cells {
-		if seen[start] || !open(start) {
+	box := func(r, c int) (r0, c0, r1, c1 int) {
+		return max(0, r-half), max(0, c-half), min(rows, r+half+1), min(cols, c+half+1)
+	}
+	sumW := func(r0, c0, r1, c1 int) float64 { return sw[r1*w+c1] - sw[r0*w+c1] - sw[r1*w+c0] + sw[r0*w+c0] }
+	sumN := func(r0, c0, r1, c1 int) int32 { return sn[r1*w+c1] - sn[r0*w+c1] - sn[r1*w+c0] + sn[r0*w+c0] }
+
+	type candidate struct {
+		cell  int
+		score float64
+		n     int32
+	}
+	var cands []candidate
+	for i := range cells {
+		if !open(i) {
 			continue
 		}
-		var n int
-		var w, wLat, wLon, sLat, sLon float64
-		stack = append(stack[:0], start)
-		seen[start] = true
-		for len(stack) > 0 {
-			i := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			lat, lon := g.Centre(i)
-			n++
-			w += weights[i]
-			wLat += weights[i] * lat
-			wLon += weights[i] * lon
-			sLat += lat
-			sLon += lon
-			r, c := i/cols, i%cols
-			if r > 0 {
-				stack = visit(stack, seen, open, i-cols)
+		r0, c0, r1, c1 := box(i/cols, i%cols)
+		cands = append(cands, candidate{i, sumW(r0, c0, r1, c1), sumN(r0, c0, r1, c1)})
+	}
+	slices.SortStableFunc(cands, func(a, b candidate) int {
+		switch {
+		case a.score != b.score:
+			if a.score > b.score {
+				return -1
 			}
-			if r < rows-1 {
-				stack = visit(stack, seen, open, i+cols)
-			}
-			if c > 0 {
-				stack = visit(stack, seen, open, i-1)
-			}
-			if c < cols-1 {
-				stack = visit(stack, seen, open, i+1)
+			return 1
+		case a.n != b.n:
+			return int(b.n - a.n)
+		}
+		return a.cell - b.cell
+	})
+	out := []api.CoverageHole{}
+	var taken [][2]int
+	for _, cd := range cands {
+		if len(out) == api.MaxCoverageHoles {
+			break
+		}
+		r, c := cd.cell/cols, cd.cell%cols
+		if slices.ContainsFunc(taken, func(t [2]int) bool { return abs(t[0]-r) <= 2*half && abs(t[1]-c) <= 2*half }) {
+			continue // its square overlaps a hole's already listed
+		}
+		taken = append(taken, [2]int{r, c})
+		r0, c0, r1, c1 := box(r, c)
+		var wSum, wLat, wLon, sLat, sLon float64
+		for rr := r0; rr < r1; rr++ {
+			for cc := c0; cc < c1; cc++ {
+				i := rr*cols + cc
+				if !open(i) {
+					continue
+				}
+				lat, lon := g.Centre(i)
+				wSum += weights[i]
+				wLat += weights[i] * lat
+				wLon += weights[i] * lon
+				sLat += lat
+				sLon += lon
 			}
 		}
-		h := api.CoverageHole{Cells: n, AreaKM2: round4(float64(n) * cellKM * cellKM)}
-		if w > 0 {
-			h.CentreLat, h.CentreLon = round6(wLat/w), round6(wLon/w)
+		h := api.CoverageHole{Cells: int(cd.n), AreaKM2: round4(float64(cd.n) * cellM * cellM / 1e6)}
+		if wSum > 0 {
+			h.CentreLat, h.CentreLon = round6(wLat/wSum), round6(wLon/wSum)
 		} else {
-			h.CentreLat, h.CentreLon = round6(sLat/float64(n)), round6(sLon/float64(n))
+			h.CentreLat, h.CentreLon = round6(sLat/float64(cd.n)), round6(sLon/float64(cd.n))
 		}
 		if total > 0 {
-			h.DemandShare = round4(w / total)
+			h.DemandShare = round4(wSum / total)
 		}
 		if d := l.cfg.Districts.At(districts.Point{Lat: h.CentreLat, Lon: h.CentreLon}); d >= 0 {
 			h.District = l.cfg.Districts.Districts[d].ID
 		}
 		out = append(out, h)
 	}
-	slices.SortStableFunc(out, func(a, b api.CoverageHole) int {
-		if a.DemandShare != b.DemandShare {
-			if a.DemandShare > b.DemandShare {
-				return -1
-			}
-			return 1
-		}
-		return b.Cells - a.Cells
-	})
-	if len(out) > api.MaxCoverageHoles {
-		out = out[:api.MaxCoverageHoles]
-	}
-	if out == nil {
-		out = []api.CoverageHole{}
-	}
 	return out
 }
 
-// visit pushes cell j if it is open and not seen yet.
-func visit(stack []int, seen []bool, open func(int) bool, j int) []int {
-	if !seen[j] && open(j) {
-		seen[j] = true
-		stack = append(stack, j)
+func abs(v int) int {
+	if v < 0 {
+		return -v
 	}
-	return stack
+	return v
 }
 
 func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }

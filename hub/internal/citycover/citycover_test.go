@@ -237,50 +237,99 @@ func TestChangesAreExact(t *testing.T) {
 	}
 }
 
-// Holes are the connected uncovered groups, largest demand first, and
-// they add up to the uncovered part of the city.
+// Holes are where uncovered demand concentrates: the first is the
+// HoleM square with the most uncovered demand (checked against every
+// square), the others do not overlap it, and none counts a covered cell.
 func TestHoles(t *testing.T) {
 	f := &fleet{}
-	l := newLive(t, f, nil)
-	l.Refresh()
-	cov := l.Current()
-	if len(cov.Holes) != 1 || cov.Holes[0].Cells != cov.City.Cells || cov.Holes[0].DemandShare != 1 {
-		t.Fatalf("no units: want one hole, the whole city; got %+v", cov.Holes)
+	var incidents [][2]float64
+	for range 20 { // a hot spot in the east district
+		incidents = append(incidents, [2]float64{28.115, 112.985})
 	}
+	l := newLive(t, f, func(c *Config) {
+		c.Demand = func(from, to int64, visit func(lat, lon float64)) error {
+			for _, p := range incidents {
+				visit(p[0], p[1])
+			}
+			return nil
+		}
+	})
 	// Motorcycles along the middle of the city cover a band from south to
-	// north: the west and east parts stay uncovered, apart.
+	// north; the hot spot stays uncovered.
 	var band []coverage.Unit
 	for lat := 28.10; lat < 28.165; lat += 0.015 {
 		band = append(band, coverage.Unit{ID: fmt.Sprint("m", len(band)), Type: protocol.TypeMotorcycle, Lat: lat, Lon: 112.95})
 	}
 	f.set(band...)
 	l.Refresh()
-	cov = l.Current()
-	if len(cov.Holes) < 2 {
-		t.Fatalf("a car in the middle: want holes on both sides, got %+v", cov.Holes)
+	cov := l.Current()
+	if len(cov.Holes) < 2 || len(cov.Holes) > api.MaxCoverageHoles {
+		t.Fatalf("holes: %+v", cov.Holes)
 	}
-	uncovered := 0
-	for _, c := range []byte(cov.Cells) {
-		if c == '0' || c > '2' {
-			uncovered++
+	first := cov.Holes[0]
+	if first.District != "east" || math.Abs(first.CentreLat-28.115) > 0.003 || math.Abs(first.CentreLon-112.985) > 0.003 {
+		t.Fatalf("the biggest hole is not at the hot spot: %+v", first)
+	}
+	// Brute force: no square around an uncovered cell holds more
+	// uncovered demand than the first hole's.
+	g := l.Grid()
+	weights := l.Weights()
+	half := int(math.Round(HoleM / 500 / 2))
+	var total float64
+	for i, w := range weights {
+		if l.District()[i] >= 0 {
+			total += w
 		}
 	}
-	sum, share := 0, 0.0
+	open := func(i int) bool { c := cov.Cells[i]; return c == '0' || c == '3' }
+	best := 0.0
+	for i := range g.Cells() {
+		if !open(i) {
+			continue
+		}
+		var sum float64
+		r, c := i/g.Cols(), i%g.Cols()
+		for rr := max(0, r-half); rr <= min(g.Rows()-1, r+half); rr++ {
+			for cc := max(0, c-half); cc <= min(g.Cols()-1, c+half); cc++ {
+				if j := rr*g.Cols() + cc; open(j) {
+					sum += weights[j]
+				}
+			}
+		}
+		best = max(best, sum/total)
+	}
+	if math.Abs(first.DemandShare-round4(best)) > 1e-4 {
+		t.Fatalf("first hole holds %v of the demand, the best square %v", first.DemandShare, best)
+	}
+	var share float64
+	west := false
 	for i, h := range cov.Holes {
-		sum += h.Cells
 		share += h.DemandShare
+		west = west || h.District == "west"
 		if i > 0 && h.DemandShare > cov.Holes[i-1].DemandShare {
 			t.Fatalf("holes not ordered by demand: %+v", cov.Holes)
 		}
-		if h.District != "west" && h.District != "east" {
-			t.Fatalf("hole %d centred outside the districts: %+v", i, h)
+		if h.Cells == 0 || h.AreaKM2 <= 0 {
+			t.Fatalf("hole %d: %+v", i, h)
 		}
 	}
-	if sum != uncovered {
-		t.Fatalf("holes have %d cells, %d city cells are beyond 3 minutes", sum, uncovered)
+	if !west {
+		t.Fatalf("no hole west of the band: %+v", cov.Holes)
 	}
-	if want := 1 - cov.City.Demand[1]; math.Abs(share-want) > 1e-3 {
-		t.Fatalf("holes' demand %v, uncovered demand %v", share, want)
+	if uncovered := 1 - cov.City.Demand[1]; share > uncovered+1e-3 {
+		t.Fatalf("holes hold %v of the demand, only %v is uncovered", share, uncovered)
+	}
+	// Everything covered: no hole.
+	var all []coverage.Unit
+	for lat := 28.10; lat <= 28.15; lat += 0.01 {
+		for lon := 112.90; lon <= 113.00; lon += 0.01 {
+			all = append(all, coverage.Unit{ID: fmt.Sprint("c", len(all)), Type: protocol.TypeMotorcycle, Lat: lat, Lon: lon})
+		}
+	}
+	f.set(all...)
+	l.Refresh()
+	if h := l.Current().Holes; len(h) != 0 || l.Current().City.Area[1] != 1 {
+		t.Fatalf("a covered city: holes %+v, shares %+v", h, l.Current().City)
 	}
 }
 
