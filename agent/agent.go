@@ -234,7 +234,8 @@ type Agent struct {
 	mu        sync.Mutex
 	status    protocol.Status
 	assign    *Assignment
-	repo      *Reposition // a move-up; never together with assign
+	repo      *Reposition           // a move-up; never together with assign
+	tasks     []protocol.PatrolTask // the latest tasks command's (additive, 2026-12), ended ones too: filtered when read
 	policy    *report.Policy
 	seen      commandLog
 	overrides map[string]float64 // reporting bounds the hub's config commands set

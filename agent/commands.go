@@ -163,6 +163,8 @@ func (a *Agent) commandLocked(c protocol.Command, now time.Time, moves *[]reposi
 		return true
 	case protocol.CmdReposition:
 		a.repositionLocked(c, now, log, moves)
+	case protocol.CmdTasks:
+		a.setTasksLocked(c.Tasks, log)
 	case protocol.CmdConfig:
 		if c.Secret != "" {
 			a.secret.set(c.Secret) // logs without it
@@ -198,6 +200,19 @@ func (a *Agent) repositionLocked(c protocol.Command, now time.Time, log interfac
 	a.repo = &r
 	*moves = append(*moves, repositionNote{r, RepositionOn})
 	log.Info("agent: moving up", "lat", r.Lat, "lon", r.Lon, "status", a.status)
+}
+
+// setTasksLocked takes a tasks command's list (additive, 2026-12): the
+// unit's patrol tasks running now, replacing whatever it had (an empty
+// list: no task now). Nothing answers it: the hub keeps the plans and
+// judges compliance from the unit's track, not from the agent.
+func (a *Agent) setTasksLocked(tasks []protocol.PatrolTask, log interface{ Info(string, ...any) }) {
+	a.tasks = slices.Clone(tasks)
+	ids := make([]string, len(tasks))
+	for i, t := range tasks {
+		ids[i] = t.Plan + "/" + t.ID
+	}
+	log.Info("agent: patrol tasks", "n", len(tasks), "tasks", ids)
 }
 
 // configLocked applies a config command's reporting bounds: all of them or,

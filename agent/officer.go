@@ -40,6 +40,45 @@ type Reposition struct {
 	Received time.Time `json:"received"` // when the reposition arrived
 }
 
+// Task is one of the unit's patrol tasks running now (a tasks command,
+// additive 2026-12): a checkpoint to hold, a route to drive or an area to
+// be present in, from the plans a supervisor keeps at the hub. The fields
+// are the command's (protocol.PatrolTask) with its Unix-ms times as times;
+// they are those of the officer's terminal (internal/terminal.Task), so
+// one converts to the other.
+type Task struct {
+	Plan       string    `json:"plan"`
+	ID         string    `json:"id"`
+	Kind       string    `json:"kind"` // point, line or area
+	Name       string    `json:"name,omitempty"`
+	Shift      string    `json:"shift"`
+	ShiftStart time.Time `json:"shift_start"`
+	ShiftEnd   time.Time `json:"shift_end"`
+	// From and To: a checkpoint's window to hold it in (the one open now,
+	// or the next); zero without one.
+	From           time.Time `json:"from,omitzero"`
+	To             time.Time `json:"to,omitzero"`
+	Lat            float64   `json:"lat"` // the checkpoint; a route's start; an area's centre
+	Lon            float64   `json:"lon"`
+	RadiusM        float64   `json:"radius_m,omitempty"`
+	DwellMin       float64   `json:"dwell_min,omitempty"`
+	LengthM        float64   `json:"length_m,omitempty"`
+	CoverShare     float64   `json:"cover_share,omitempty"`
+	MinPresenceMin float64   `json:"min_presence_min,omitempty"`
+}
+
+// taskOf is a command's task as the agent gives it out.
+func taskOf(p protocol.PatrolTask) Task {
+	t := Task{Plan: p.Plan, ID: p.ID, Kind: p.Kind, Name: p.Name, Shift: p.Shift,
+		ShiftStart: time.UnixMilli(p.ShiftStart).UTC(), ShiftEnd: time.UnixMilli(p.ShiftEnd).UTC(),
+		Lat: p.Lat, Lon: p.Lon, RadiusM: p.RadiusM, DwellMin: p.DwellMin, LengthM: p.LengthM,
+		CoverShare: p.CoverShare, MinPresenceMin: p.MinPresenceMin}
+	if p.To > 0 { // the contract's "absent": no window
+		t.From, t.To = time.UnixMilli(p.From).UTC(), time.UnixMilli(p.To).UTC()
+	}
+	return t
+}
+
 // RepositionEnd is how a reposition ended, for Config.OnReposition; the
 // zero value means it has not: it is the unit's reposition now.
 type RepositionEnd string
@@ -104,6 +143,29 @@ func (a *Agent) Reposition() (Reposition, bool) {
 		return Reposition{}, false
 	}
 	return *a.repo, true
+}
+
+// Tasks returns the unit's patrol tasks running now (additive, 2026-12):
+// the hub's latest list, in its order, without the tasks whose shift has
+// ended by the agent's clock. None is an empty list.
+func (a *Agent) Tasks() []Task {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.currentTasksLocked(a.cfg.Now())
+}
+
+// currentTasksLocked filters the kept list at read time rather than
+// deleting ended tasks from it: the hub sends a list only when it changes,
+// so a task dropped because the device's clock ran ahead would not come
+// back once the clock is right; the hub's next list replaces them anyway.
+func (a *Agent) currentTasksLocked(now time.Time) []Task {
+	out := make([]Task, 0, len(a.tasks))
+	for _, t := range a.tasks {
+		if t.ShiftEnd > now.UnixMilli() {
+			out = append(out, taskOf(t))
+		}
+	}
+	return out
 }
 
 // RepositionArrived reports the unit at its move-up's spot, as the officer
@@ -309,8 +371,9 @@ func (a *Agent) arriveLocked(now time.Time) {
 // (the queue has its own lock).
 func (a *Agent) terminalState() terminal.State {
 	a.mu.Lock()
-	st := terminal.State{Unit: a.cfg.Unit, UnitType: a.cfg.UnitType, Status: a.status, Now: a.cfg.Now(),
-		Actions: slices.Clone(a.actions)}
+	now := a.cfg.Now()
+	st := terminal.State{Unit: a.cfg.Unit, UnitType: a.cfg.UnitType, Status: a.status, Now: now,
+		Actions: slices.Clone(a.actions), Tasks: terminalTasks(a.currentTasksLocked(now))}
 	if a.assign != nil {
 		as := terminal.Assignment(*a.assign)
 		st.Assignment = &as
@@ -341,4 +404,13 @@ func (a *Agent) terminalState() terminal.State {
 	pos, ev := a.q.Counts()
 	st.Queued, st.QueuedEvents = pos+ev, ev
 	return st
+}
+
+// terminalTasks converts the agent's tasks to the terminal's; never nil.
+func terminalTasks(tasks []Task) []terminal.Task {
+	out := make([]terminal.Task, len(tasks))
+	for i, t := range tasks {
+		out[i] = terminal.Task(t)
+	}
+	return out
 }

@@ -82,7 +82,19 @@ func TestWireMatchesTerminal(t *testing.T) {
 	moveUp := st
 	moveUp.Status, moveUp.Assignment = protocol.StatusAvailable, nil
 	moveUp.Reposition = &terminal.Reposition{ID: "mu-1", Lat: 3, Lon: 4, Summary: "补位", Received: time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)}
-	for _, st := range []terminal.State{st, moveUp} {
+	// Patrol tasks (additive, 2026-12): a checkpoint with its window, a
+	// route and an area without one.
+	tasks := moveUp
+	shift := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	tasks.Tasks = []terminal.Task{
+		{Plan: "p", ID: "cp-1", Kind: "point", Name: "五一广场", Shift: "day", ShiftStart: shift, ShiftEnd: shift.Add(12 * time.Hour),
+			From: shift.Add(time.Hour), To: shift.Add(2 * time.Hour), Lat: 1, Lon: 2, RadiusM: 50, DwellMin: 10},
+		{Plan: "p", ID: "r-1", Kind: "line", Shift: "day", ShiftStart: shift, ShiftEnd: shift.Add(12 * time.Hour),
+			Lat: 1, Lon: 2, LengthM: 4427, CoverShare: 0.8},
+		{Plan: "p", ID: "a-1", Kind: "area", Shift: "day", ShiftStart: shift, ShiftEnd: shift.Add(12 * time.Hour),
+			Lat: 1, Lon: 2, MinPresenceMin: 30},
+	}
+	for _, st := range []terminal.State{st, moveUp, tasks} {
 		wireRoundTrip(t, st)
 	}
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // stateFile holds what the officer and the hub changed, inside DataDir. It
-// is small (≤ ~70 KB with a thousand command ids) and rewritten whole,
+// is small (≤ ~85 KB with a thousand command ids and 32 patrol tasks) and rewritten whole,
 // atomically (temporary file, fsync, rename, fsync of the directory), on
 // every change: a status, an assignment step, a batch of commands.
 const stateFile = "agent-state.json"
@@ -25,12 +25,13 @@ const maxSummary = 1024
 
 // savedState is the file's content.
 type savedState struct {
-	V          int                `json:"v"`
-	Status     protocol.Status    `json:"status,omitempty"`
-	Assignment *Assignment        `json:"assignment,omitempty"`
-	Reposition *Reposition        `json:"reposition,omitempty"` // a move-up (additive, 2026-12)
-	Report     map[string]float64 `json:"report,omitempty"`     // the hub's config commands, merged
-	Commands   []string           `json:"commands,omitempty"`   // ids handled, oldest first
+	V          int                   `json:"v"`
+	Status     protocol.Status       `json:"status,omitempty"`
+	Assignment *Assignment           `json:"assignment,omitempty"`
+	Reposition *Reposition           `json:"reposition,omitempty"` // a move-up (additive, 2026-12)
+	Tasks      []protocol.PatrolTask `json:"tasks,omitempty"`      // the latest tasks command's (additive, 2026-12), checked again on load
+	Report     map[string]float64    `json:"report,omitempty"`     // the hub's config commands, merged
+	Commands   []string              `json:"commands,omitempty"`   // ids handled, oldest first
 }
 
 // loadState reads the state file; a missing file is an empty state, and so
@@ -84,6 +85,7 @@ func (a *Agent) restore(st savedState) {
 			a.repo = r
 		}
 	}
+	a.restoreTasks(st.Tasks)
 	a.policy = report.New(a.cfg.Report)
 	if len(st.Report) > 0 {
 		cfg, _, err := a.cfg.Report.Apply(st.Report)
@@ -103,6 +105,33 @@ func (a *Agent) restore(st savedState) {
 	if a.repo != nil {
 		a.log.Info("agent: move-up restored", "move_up", a.repo.ID)
 	}
+	if len(a.tasks) > 0 {
+		a.log.Info("agent: patrol tasks restored", "n", len(a.tasks))
+	}
+}
+
+// restoreTasks keeps the saved patrol tasks that pass the contract's rules
+// (at most protocol.MaxTasks); each one that does not is dropped and
+// logged, and the rest stay: one bad task is no reason to hide the others.
+func (a *Agent) restoreTasks(saved []protocol.PatrolTask) {
+	for i, t := range saved {
+		if len(a.tasks) == protocol.MaxTasks {
+			a.log.Error("agent: more saved patrol tasks than a command carries; the rest dropped", "saved", len(saved), "kept", len(a.tasks))
+			return
+		}
+		if err := checkTask(t); err != nil {
+			a.log.Error("agent: saved patrol task is invalid; dropped", "index", i, "task", t.Plan+"/"+t.ID, "err", err)
+			continue
+		}
+		a.tasks = append(a.tasks, t)
+	}
+}
+
+// checkTask checks one task as the command's decoder did. The contract's
+// rules for a task are reachable only through a command, so it wraps the
+// task in one.
+func checkTask(t protocol.PatrolTask) error {
+	return protocol.Command{ID: "saved", TS: 1, Type: protocol.CmdTasks, Tasks: []protocol.PatrolTask{t}}.Validate()
 }
 
 // saveLocked writes the state file. A failure is logged and counted: the
@@ -111,7 +140,8 @@ func (a *Agent) saveLocked() {
 	if a.cfg.DataDir == "" {
 		return // MemoryQueue without a directory: the state lives in memory only
 	}
-	st := savedState{V: 1, Status: a.status, Assignment: a.assign, Reposition: a.repo, Report: a.overrides, Commands: a.seen.ids}
+	st := savedState{V: 1, Status: a.status, Assignment: a.assign, Reposition: a.repo, Tasks: a.tasks,
+		Report: a.overrides, Commands: a.seen.ids}
 	if err := writeFileAtomic(a.cfg.DataDir, stateFile, st); err != nil {
 		a.stats.saveErrors.Add(1)
 		a.log.Error("agent: saving the state failed", "err", err)

@@ -16,6 +16,7 @@ var (
 	_ terminal.Officer      = officer{}
 	_ terminal.Stater       = officer{}
 	_ terminal.Repositioner = officer{}
+	_ terminal.Tasker       = officer{}
 )
 
 func (o officer) Assignment() (terminal.Assignment, bool) {
@@ -41,6 +42,9 @@ func (o officer) Reposition() (terminal.Reposition, bool) {
 func (o officer) RepositionArrived(id string) error {
 	return terminalError(o.a.RepositionArrived(id))
 }
+
+// Tasks is the unit's patrol tasks now (GET /v1/tasks).
+func (o officer) Tasks() []terminal.Task { return terminalTasks(o.a.Tasks()) }
 
 func (o officer) SOS() (terminal.SOS, error) {
 	s, err := o.a.SOS()

@@ -135,7 +135,8 @@ func newFlags(cfg *agent.Config, o *options, stderr io.Writer) *flag.FlagSet {
 It reports the unit's position and status to the hub over MQTT (QoS 1, through a
 durable queue in -data that keeps everything while offline and resends until the
 hub confirms), receives dispatches, and answers them (ack, arrived, cleared);
-carries out move-ups (reposition) while staying available.
+carries out move-ups (reposition) while staying available; keeps the unit's
+patrol tasks (tasks) for the officer's terminal.
 
   agent -unit ID -secret S -broker tcp://host:1883 -gps nmea:PATH|gpsd:HOST:PORT|sim -data DIR
 

@@ -21,7 +21,7 @@ func render(t *testing.T, p *Page) string {
 	return app.HTMLString(p)
 }
 
-var tagRE = regexp.MustCompile(`<([a-z]+)((?:\s+[^\s=>]+(?:="[^"]*")?)*)\s*/?>`)
+var tagRE = regexp.MustCompile(`<([a-z][a-z0-9]*)((?:\s+[^\s=>]+(?:="[^"]*")?)*)\s*/?>`)
 var attrRE = regexp.MustCompile(`([^\s=>]+)(?:="([^"]*)")?`)
 
 // byID returns the attributes of the element with id, nil if there is none.

@@ -46,6 +46,9 @@ func TestMessagesUsed(t *testing.T) {
 	for _, k := range api.Kinds {
 		built = append(built, "kind."+k)
 	}
+	for _, k := range []string{KindPoint, KindLine, KindArea} {
+		built = append(built, "task.kind."+k)
+	}
 	for _, k := range built {
 		if _, ok := messages[EN][k]; !ok {
 			t.Errorf("built key %q not in the table", k)

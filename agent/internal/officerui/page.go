@@ -24,8 +24,8 @@ const (
 )
 
 // Page is the officer's page at "/": the unit's status and link, the
-// assignment card (or the move-up card), the action buttons and the SOS
-// button. It owns a poll
+// assignment card (or the move-up card), the patrol tasks while there is
+// no assignment, the action buttons and the SOS button. It owns a poll
 // loop (GET /v1/state every second) that stops when it is dismounted.
 type Page struct {
 	app.Compo
@@ -319,6 +319,7 @@ func (p *Page) Render() app.UI {
 		app.If(p.needToken, func() app.UI { return p.renderToken() }),
 		app.Main().Class("body").Body(
 			p.renderCard(),
+			app.If(TasksShown(p.st), func() app.UI { return p.renderTasks() }),
 			p.renderButtons(),
 			app.If(p.declineOpen, func() app.UI { return p.renderDecline() }),
 			p.renderLastAction(),
@@ -345,6 +346,11 @@ func (p *Page) renderCard() app.UI {
 		// on its way to cover a spot.
 		if m, ok := MoveUpFor(lang, p.st); ok {
 			return p.renderMoveUp(m)
+		}
+		if TasksShown(p.st) {
+			// "Stand by" would contradict the tasks below; one short line
+			// leaves them the room.
+			return app.Section().ID("card").Class("card", "empty", "with-tasks").Body(app.P().Text(T(lang, "card.none_tasks")))
 		}
 		return app.Section().ID("card").Class("card", "empty").Body(app.P().Text(T(lang, "card.none")))
 	}
@@ -409,6 +415,40 @@ func (p *Page) renderMoveUp(m MoveUp) app.UI {
 			app.P().ID("mu-hint").Class("state").Text(T(lang, "mu.hint")),
 			app.Button().ID("mu-arrived").Class("act", "act-arrived").Disabled(!MoveUpArrived(p.st, p.busy)).
 				Text(T(lang, "btn.mu_arrived")).OnClick(p.onMoveUpArrived),
+		),
+	)
+}
+
+// renderTasks is the patrol tasks' card (巡逻任务): one row per task, its
+// kind and name, then what it asks and where it is. Rows are read, not
+// pressed; they keep the cards' big type all the same, for a glance from
+// the driver's seat.
+func (p *Page) renderTasks() app.UI {
+	lang := p.lang
+	rows := TasksFor(lang, p.st, time.Local) // the browser's zone: Go's js/wasm takes it from Date
+	return app.Section().ID("tasks").Class("tasks").DataSet("n", len(rows)).Body(
+		app.H2().ID("tasks-title").Class("tasks-title").Text(T(lang, "tasks.title")),
+		app.Ul().Class("task-list").Body(
+			app.Range(rows).Slice(func(i int) app.UI {
+				r := rows[i]
+				return app.Li().Class("task", "task-"+r.Kind).DataSet("plan", r.Plan).DataSet("id", r.ID).
+					DataSet("kind", r.Kind).DataSet("window", r.WindowState).Body(
+					app.Div().Class("task-head").Body(
+						app.Span().Class("task-kind").Text(r.KindName),
+						app.Span().Class("task-name").Text(r.Name),
+						app.If(r.When != "", func() app.UI {
+							return app.Span().Class("task-when", "w-"+r.WindowState).Text(r.When)
+						}),
+					),
+					app.Div().Class("task-figs").Body(
+						app.If(r.Window != "", func() app.UI {
+							return app.Span().Class("task-window").Text(r.Window)
+						}),
+						app.Span().Class("task-detail").Text(r.Detail),
+						app.Span().Class("task-where").Text(r.Where),
+					),
+				)
+			}),
 		),
 	)
 }

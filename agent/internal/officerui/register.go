@@ -1,7 +1,7 @@
 // Package officerui is the officer's page on the patrol unit's terminal (a
 // 7" in-car tablet): go-app components and the plain Go logic behind them —
 // the assignment card's figures, which buttons an assignment allows, the
-// SOS hold, the strings in Chinese and English. The agent serves it on the
+// patrol tasks' rows, the SOS hold, the strings in Chinese and English. The agent serves it on the
 // terminal's loopback listener (package officerweb); the page talks only to
 // the terminal's JSON API on the same origin.
 //

@@ -14,6 +14,7 @@ type State struct {
 	Status       string      `json:"status"`
 	Assignment   *Assignment `json:"assignment,omitempty"`
 	Reposition   *Reposition `json:"reposition,omitempty"` // absent from older agents' answers too
+	Tasks        []Task      `json:"tasks"`                // absent (nil) from older agents' answers
 	Position     *Position   `json:"position,omitempty"`
 	Connected    bool        `json:"connected"`
 	Queued       int         `json:"queued"`
@@ -43,6 +44,34 @@ type Reposition struct {
 	Summary  string    `json:"summary"`
 	Received time.Time `json:"received"`
 }
+
+// Task is one of the unit's patrol tasks running now (additive, 2026-12):
+// a checkpoint (point), a route (line) or an area, from the hub's plans.
+type Task struct {
+	Plan           string    `json:"plan"`
+	ID             string    `json:"id"`
+	Kind           string    `json:"kind"`
+	Name           string    `json:"name,omitempty"`
+	Shift          string    `json:"shift"`
+	ShiftStart     time.Time `json:"shift_start"`
+	ShiftEnd       time.Time `json:"shift_end"`
+	From           time.Time `json:"from,omitzero"` // a checkpoint's window; zero without one
+	To             time.Time `json:"to,omitzero"`
+	Lat            float64   `json:"lat"`
+	Lon            float64   `json:"lon"`
+	RadiusM        float64   `json:"radius_m,omitempty"`
+	DwellMin       float64   `json:"dwell_min,omitempty"`
+	LengthM        float64   `json:"length_m,omitempty"`
+	CoverShare     float64   `json:"cover_share,omitempty"`
+	MinPresenceMin float64   `json:"min_presence_min,omitempty"`
+}
+
+// Task kinds, as the hub names them.
+const (
+	KindPoint = "point"
+	KindLine  = "line"
+	KindArea  = "area"
+)
 
 // Position is the unit's latest GPS fix.
 type Position struct {

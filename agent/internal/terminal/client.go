@@ -129,6 +129,23 @@ func (c *Client) RepositionArrived(ctx context.Context, id string) error {
 	return err
 }
 
+// Tasks returns the unit's patrol tasks running now (additive, 2026-12);
+// none is an empty list, also from an agent older than the route (404).
+func (c *Client) Tasks(ctx context.Context) ([]Task, error) {
+	var body tasksBody
+	_, err := c.do(ctx, http.MethodGet, "/v1/tasks", nil, &body)
+	if se, ok := err.(*StatusError); ok && se.Code == http.StatusNotFound {
+		return []Task{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if body.Tasks == nil {
+		body.Tasks = []Task{}
+	}
+	return body.Tasks, nil
+}
+
 // SOS raises the officer's sos; the answer is the sos as queued.
 func (c *Client) SOS(ctx context.Context) (SOS, error) {
 	var out SOS

@@ -43,6 +43,12 @@ type repositionBody struct {
 	ID string `json:"id"`
 }
 
+// tasksBody is GET /v1/tasks's answer: an object rather than a bare list,
+// so that the answer can grow as the state did.
+type tasksBody struct {
+	Tasks []Task `json:"tasks"`
+}
+
 // statusBody is GET /v1/status's answer, PUT /v1/status's request, and the
 // answer to every change: the status the unit is in afterwards.
 type statusBody struct {
@@ -67,6 +73,7 @@ func (s *Server) newHandler() http.Handler {
 	mux.HandleFunc("POST /v1/sos", s.sos)
 	mux.HandleFunc("GET /v1/reposition", s.getReposition)
 	mux.HandleFunc("POST /v1/reposition/arrived", s.repositionArrived)
+	mux.HandleFunc("GET /v1/tasks", s.getTasks)
 	// Same paths, other methods: the mux's own 405 is plain text.
 	mux.Handle(healthzPath, methodNotAllowed("GET, HEAD"))
 	mux.Handle("/v1/assignment", methodNotAllowed("GET, HEAD"))
@@ -75,6 +82,7 @@ func (s *Server) newHandler() http.Handler {
 	mux.Handle("/v1/state", methodNotAllowed("GET, HEAD"))
 	mux.Handle("/v1/reposition", methodNotAllowed("GET, HEAD"))
 	mux.Handle("/v1/reposition/arrived", methodNotAllowed("POST"))
+	mux.Handle("/v1/tasks", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("/v1/incidents/{id}/{action}", func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := actions[r.PathValue("action")]; !ok {
 			writeError(w, http.StatusNotFound, "no such route")
@@ -273,6 +281,12 @@ func (s *Server) getReposition(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, mu)
+}
+
+// getTasks answers the unit's patrol tasks now (additive, 2026-12): the
+// list GET /v1/state carries, [] for none.
+func (s *Server) getTasks(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, tasksBody{s.tasks()})
 }
 
 // repositionArrived reports the unit at its move-up's spot (additive,

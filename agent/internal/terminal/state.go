@@ -19,6 +19,9 @@ type State struct {
 	// Reposition is the unit's move-up (additive, 2026-12); absent when it
 	// has none. Never together with an assignment.
 	Reposition *Reposition `json:"reposition,omitempty"`
+	// Tasks are the unit's patrol tasks running now (additive, 2026-12),
+	// as GET /v1/tasks gives them; never null.
+	Tasks []Task `json:"tasks"`
 	// Position is the latest GPS fix; absent before the first.
 	Position *Position `json:"position,omitempty"`
 	// Connected: the MQTT link to the hub is up.
@@ -70,9 +73,12 @@ func (s *Server) state() State {
 		if out.Actions == nil {
 			out.Actions = []Action{}
 		}
+		if out.Tasks == nil {
+			out.Tasks = []Task{}
+		}
 		return out
 	}
-	out := State{Status: s.officer.Status(), Actions: []Action{}, Now: time.Now()}
+	out := State{Status: s.officer.Status(), Actions: []Action{}, Tasks: s.tasks(), Now: time.Now()}
 	if a, ok := s.officer.Assignment(); ok {
 		out.Assignment = &a
 	}
@@ -80,6 +86,19 @@ func (s *Server) state() State {
 		if r, ok := rp.Reposition(); ok {
 			out.Reposition = &r
 		}
+	}
+	return out
+}
+
+// tasks is the Officer's patrol tasks now: none (an empty list, so a page
+// never tells null from none) when it is no Tasker.
+func (s *Server) tasks() []Task {
+	var out []Task
+	if tk, ok := s.officer.(Tasker); ok {
+		out = tk.Tasks()
+	}
+	if out == nil {
+		out = []Task{}
 	}
 	return out
 }

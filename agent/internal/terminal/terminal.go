@@ -1,7 +1,7 @@
 // Package terminal is the officer's side of the agent: a small local HTTP API
 // through which a vehicle's terminal or a handset app shows the current
 // assignment, changes the unit's status, answers a dispatch (ack, decline,
-// arrived, cleared), reports a move-up done and raises the officer's SOS. The agent implements Officer; the Server turns requests
+// arrived, cleared), reports a move-up done, lists the unit's patrol tasks and raises the officer's SOS. The agent implements Officer; the Server turns requests
 // into calls on it; the Client is the same API from the other side, used by
 // the simulator's simulated officer, tools and tests. Routes and examples are
 // in README.md.
@@ -110,6 +110,49 @@ type Repositioner interface {
 	// the move-up ("" for whichever the unit has). ErrNoReposition when
 	// there is none, ErrWrongState when id is not the unit's.
 	RepositionArrived(id string) error
+}
+
+// Task is one of the unit's patrol tasks running now (a tasks command from
+// the hub, additive 2026-12): a checkpoint to hold (KindPoint), a route to
+// drive (KindLine) or an area to be present in (KindArea). The fields are
+// the command's (protocol.PatrolTask), with its Unix-ms times as times like
+// every other time of this API.
+type Task struct {
+	Plan       string    `json:"plan"`
+	ID         string    `json:"id"`
+	Kind       string    `json:"kind"` // point, line or area
+	Name       string    `json:"name,omitempty"`
+	Shift      string    `json:"shift"`
+	ShiftStart time.Time `json:"shift_start"`
+	ShiftEnd   time.Time `json:"shift_end"`
+	// From and To are a checkpoint's window to hold it in, the one open now
+	// or the next; absent for a line, an area, and a checkpoint whose
+	// windows of this shift are over.
+	From time.Time `json:"from,omitzero"`
+	To   time.Time `json:"to,omitzero"`
+	// Lat, Lon: the checkpoint; a route's first position; an area's centre.
+	Lat            float64 `json:"lat"`
+	Lon            float64 `json:"lon"`
+	RadiusM        float64 `json:"radius_m,omitempty"`         // point
+	DwellMin       float64 `json:"dwell_min,omitempty"`        // point: minutes to hold it
+	LengthM        float64 `json:"length_m,omitempty"`         // line
+	CoverShare     float64 `json:"cover_share,omitempty"`      // line: the share of it to drive, 0 … 1
+	MinPresenceMin float64 `json:"min_presence_min,omitempty"` // area: minutes to be present
+}
+
+// Task kinds.
+const (
+	KindPoint = "point"
+	KindLine  = "line"
+	KindArea  = "area"
+)
+
+// Tasker is an Officer that also knows the unit's patrol tasks (additive,
+// 2026-12); the agent is one. With an Officer without it the unit has none.
+type Tasker interface {
+	// Tasks returns the tasks running now — those whose shift has ended
+	// left out — in the hub's order; none is an empty list.
+	Tasks() []Task
 }
 
 // Assignment states.
