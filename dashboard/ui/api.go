@@ -266,3 +266,23 @@ func StreamURL(base, ticket string) (string, error) {
 	u.User = nil
 	return u.String(), nil
 }
+
+// MoveUps is GET /api/moveups: the hub's suggested move-ups (a hub without
+// them answers 404: the caller says so).
+func (a *API) MoveUps(ctx context.Context) (*api.MoveUps, error) {
+	var m api.MoveUps
+	if err := a.do(ctx, "GET", "/api/moveups", nil, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// Reposition is POST /api/units/{id}/reposition: send a free unit to a
+// place to cover it.
+func (a *API) Reposition(ctx context.Context, unit string, r api.RepositionRequest) (*api.Reposition, error) {
+	var out api.Reposition
+	if err := a.do(ctx, "POST", "/api/units/"+url.PathEscape(unit)+"/reposition", r, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

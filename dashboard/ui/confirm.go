@@ -9,7 +9,8 @@ import (
 )
 
 // Every consequential action — sending a unit (the hub's offer too),
-// turning an offer down, closing an incident, reopening one — waits for the
+// turning an offer down, closing an incident, reopening one, sending a unit
+// on a move-up — waits for the
 // dispatcher's confirmation in a dialog that names what it will act on. The
 // action's identity is taken when the button is pressed and shown in the
 // dialog; the confirmation acts on exactly that, whatever the lists have
@@ -21,17 +22,19 @@ const (
 	ActClose    = "close"
 	ActReopen   = "reopen"
 	ActDismiss  = "dismiss" // turn the hub's offer of a better-placed unit down
+	ActMoveUp   = "moveup"  // send a free unit on a move-up the hub suggested (coverage.go)
 )
 
 // Pending is an action waiting for confirmation.
 type Pending struct {
-	Action   string // ActDispatch, ActClose, ActReopen or ActDismiss
+	Action   string // ActDispatch, ActClose, ActReopen, ActDismiss or ActMoveUp
 	Incident string
-	Unit     string     // ActDispatch, ActDismiss: the offered unit
-	Offer    *api.Offer // the hub's offer the dispatch or dismissal answers, as the card showed it
-	Note     string     // the reason for a reopening (required), a closing or dismissing note (optional)
-	Busy     bool       // sent, waiting for the hub
-	Err      string     // what was wrong with it, shown in the dialog
+	Unit     string      // ActDispatch, ActDismiss: the offered unit
+	Offer    *api.Offer  // the hub's offer the dispatch or dismissal answers, as the card showed it
+	MoveUp   *api.MoveUp // ActMoveUp: the suggestion as its row showed it
+	Note     string      // the reason for a reopening (required), a closing, dismissing or move-up note (optional)
+	Busy     bool        // sent, waiting for the hub
+	Err      string      // what was wrong with it, shown in the dialog
 }
 
 // MaxNote is the longest note or reason the hub takes.
@@ -47,11 +50,11 @@ func (c *Console) Ask(p Pending) {
 }
 
 // ActionRole is the least role that may carry out a confirmed action:
-// sending a unit, closing and turning an offer down are a dispatcher's,
-// reopening a supervisor's.
+// sending a unit (on an incident or a move-up), closing and turning an
+// offer down are a dispatcher's, reopening a supervisor's.
 func ActionRole(action string) string {
 	switch action {
-	case ActDispatch, ActClose, ActDismiss:
+	case ActDispatch, ActClose, ActDismiss, ActMoveUp:
 		return api.RoleDispatcher
 	case ActReopen:
 		return api.RoleSupervisor
@@ -93,7 +96,7 @@ type ConfirmDialog struct {
 func (d *ConfirmDialog) OnMount(ctx app.Context) {
 	ctx.Defer(func(app.Context) {
 		id := "confirm-ok"
-		if p := d.Ctl.C.Confirm; p != nil && p.Action != ActDispatch {
+		if p := d.Ctl.C.Confirm; p != nil && p.Action != ActDispatch && p.Action != ActMoveUp {
 			id = "confirm-note"
 		}
 		if el := app.Window().GetElementByID(id); el.Truthy() {
@@ -147,11 +150,16 @@ func (d *ConfirmDialog) Render() app.UI {
 		title = T(lang, "confirm.reopen.title")
 		question = Tf(lang, "confirm.reopen", incName)
 		ok = T(lang, "inc.reopen")
+	case ActMoveUp:
+		title, question, ok = moveUpText(c, p)
 	}
-	withNote := p.Action == ActClose || p.Action == ActReopen || p.Action == ActDismiss
+	withNote := p.Action == ActClose || p.Action == ActReopen || p.Action == ActDismiss || p.Action == ActMoveUp
 	noteLabel := T(lang, "confirm.note")
-	if p.Action == ActReopen {
+	switch p.Action {
+	case ActReopen:
 		noteLabel = T(lang, "confirm.reason")
+	case ActMoveUp:
+		noteLabel = T(lang, "mu.note")
 	}
 	return app.Div().ID("confirm-backdrop").Class("backdrop").Body(
 		app.Form().ID("confirm").Class("card", "dialog").Attr("role", "dialog").Aria("modal", "true").

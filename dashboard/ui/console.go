@@ -64,6 +64,8 @@ type Console struct {
 	Mute bool
 	// UnitRows is how many rows the units panel shows (UnitRows at least).
 	UnitRows int
+	// MoveUps is the move-up list beside the coverage layer (coverage.go).
+	MoveUps MoveUps
 
 	restore *Prefs // a selection to restore once the stream has shown it
 
@@ -439,6 +441,7 @@ func (c *Console) SignedOut(link Link) {
 	c.Store = NewStore()
 	c.Scene.SelInc, c.Scene.SelUnit, c.Scene.Track, c.Scene.Pending = "", "", nil, nil
 	c.Scene.Sight, c.Scene.SightCamera, c.Scene.SightMode = nil, "", false
+	c.Scene.MoveUps = nil
 	c.fitted = false
 	c.pick = nil
 	c.mu.Unlock()
@@ -449,5 +452,6 @@ func (c *Console) SignedOut(link Link) {
 	c.Replay, c.UnitDay = nil, nil // the next session may not see them
 	c.Form.Open, c.Form.Busy = false, false
 	c.Sighting = SightingForm{}
+	c.MoveUps = MoveUps{}
 	c.Dirty()
 }

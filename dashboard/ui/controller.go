@@ -688,6 +688,8 @@ func (ct *Controller) ConfirmPending() {
 		ct.ReopenIncident(p.Incident, note, done)
 	case ActDismiss:
 		ct.DismissOffer(p.Incident, note, done)
+	case ActMoveUp:
+		ct.MoveUp(p.MoveUp, note, done)
 	default:
 		ct.C.Confirm = nil
 	}

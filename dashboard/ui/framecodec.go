@@ -19,7 +19,8 @@ import (
 // over 500 units every 100 ms took ~14 % of the page's only thread at 5,000
 // units (BenchmarkDecodeDelta500). The units — nearly all of a frame — are
 // read by a small hand-written scanner that knows Unit's fields; the rest
-// of the frame (incidents, removals) goes through encoding/json. Whatever
+// of the frame (incidents, removals, the coverage layer) goes through
+// encoding/json. Whatever
 // the scanner is not sure of (an escape in a string, a key in another case,
 // a number in another form, a value of another type, malformed input) sends
 // the whole frame to json.Unmarshal, so the two never differ
@@ -456,6 +457,12 @@ func (s *scanner) unitField(u *Unit, key []byte) bool {
 		t := string(u.Protocol)
 		ok = s.nameField(&t)
 		u.Protocol = api.ReportProtocol(t)
+	case "reposition":
+		return nested(s, &u.Reposition)
+	case "last_connect":
+		return nested(s, &u.LastConnect)
+	case "last_refused":
+		return nested(s, &u.LastRefused)
 	case "capabilities":
 		if s.null() {
 			u.Capabilities = nil
@@ -478,8 +485,9 @@ func (s *scanner) unitField(u *Unit, key []byte) bool {
 
 var (
 	unitKeys = []string{"id", "type", "callsign", "capabilities", "status", "online", "lat", "lon", "ts",
-		"seq", "acc_m", "speed_mps", "heading_deg", "battery", "last_seen", "incident", "report_s", "protocol"}
-	frameKeys = []string{"type", "seq", "ts", "units", "incidents", "removed_units", "removed_incidents"}
+		"seq", "acc_m", "speed_mps", "heading_deg", "battery", "last_seen", "incident", "report_s", "protocol",
+		"reposition", "last_connect", "last_refused"}
+	frameKeys = []string{"type", "seq", "ts", "units", "incidents", "removed_units", "removed_incidents", "coverage"}
 )
 
 // other passes over the value of a key the type does not have, as
@@ -498,6 +506,25 @@ func (s *scanner) other(key []byte, known []string) bool {
 		}
 	}
 	return s.skip(0)
+}
+
+// nested reads a unit's rare nested object (a move-up, a connection) with
+// encoding/json, into the same value as it would: null clears it, a second
+// key merges into the first's value.
+func nested[T any](s *scanner, dst **T) bool {
+	if s.null() {
+		*dst = nil
+		return true
+	}
+	s.ws()
+	start := s.i
+	if !s.skip(0) {
+		return false
+	}
+	if *dst == nil {
+		*dst = new(T)
+	}
+	return json.Unmarshal(s.b[start:s.i], *dst) == nil
 }
 
 // strField reads a string into *dst; null leaves it.

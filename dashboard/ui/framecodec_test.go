@@ -53,13 +53,50 @@ func randomFrame(r *rand.Rand, n int) Frame {
 		if r.IntN(4) == 0 {
 			u.Protocol = []api.ReportProtocol{api.ReportOwnTracks, api.ReportOsmAnd}[r.IntN(2)]
 		}
+		if r.IntN(5) == 0 {
+			u.Reposition = &api.Reposition{ID: "mu-" + strconv.Itoa(i), Lat: 28.2 + r.Float64()/10, Lon: 112.9 + r.Float64()/10,
+				By: "user:wang", Sent: r.Int64N(1 << 42), Arrived: []int64{0, 1795958202536}[r.IntN(2)], Note: []string{"", "去岳麓"}[r.IntN(2)]}
+		}
+		if r.IntN(6) == 0 {
+			u.LastConnect = &api.Connection{Addr: "10.0.0.7:51234", At: r.Int64N(1 << 42)}
+		}
+		if r.IntN(8) == 0 {
+			u.LastRefused = &api.Connection{Addr: "10.0.0.9:4000", At: r.Int64N(1 << 42), Reason: "bad_secret"}
+		}
 		f.Units = append(f.Units, u)
+	}
+	if r.IntN(3) == 0 {
+		f.Coverage = randomCoverage(r, f.Type == api.FrameSnapshot || r.IntN(4) == 0)
 	}
 	if r.IntN(3) == 0 {
 		f.RemovedUnits = []string{"sim-foot-0003"}
 		f.Incidents = []Incident{{ID: "inc-1", Status: api.IncidentOpen, Kind: "theft", Priority: 2, Lat: 28.2, Lon: 112.9}}
 	}
 	return f
+}
+
+// randomCoverage is a coverage layer: whole (a snapshot's, or a delta that
+// sends the cells again) or a delta's changes.
+func randomCoverage(r *rand.Rand, whole bool) *api.Coverage {
+	c := &api.Coverage{TS: r.Int64N(1 << 42), Units: r.IntN(50), CoverTier: 2, DemandDays: 30,
+		City:      api.CoverageShares{Area: []float64{0.1, 0.6, 0.9}, Demand: []float64{0.12, r.Float64(), 0.95}, Cells: 100},
+		Districts: []api.DistrictCoverage{{ID: "yuelu", Name: "岳麓区", CoverageShares: api.CoverageShares{Area: []float64{0, 0.5, 1}, Demand: []float64{0, 0.5, 1}, Cells: 40}, Units: 3}},
+		Holes:     []api.CoverageHole{{CentreLat: 28.21, CentreLon: 112.93, Cells: 7, AreaKM2: 0.44, DemandShare: 0.031, District: "yuelu"}}}
+	rows, cols := 1+r.IntN(6), 1+r.IntN(6)
+	if whole {
+		c.Grid = &api.CoverageGrid{MinLat: 28.08, MinLon: 112.85, LatStep: 0.00225, LonStep: 0.00255, Rows: rows, Cols: cols, CellM: 250}
+		c.TiersS = []float64{60, 180, 300}
+		b := make([]byte, rows*cols)
+		for i := range b {
+			b[i] = "-0123"[r.IntN(5)]
+		}
+		c.Cells = string(b)
+		return c
+	}
+	for range r.IntN(5) {
+		c.Changes = append(c.Changes, [2]int{r.IntN(rows * cols), r.IntN(4)})
+	}
+	return c
 }
 
 func checkSame(t *testing.T, data []byte) (fast bool) {
@@ -124,6 +161,18 @@ func TestDecodeFrameOddInput(t *testing.T) {
 		{`{"type":"delta","units":[{"id":"a","lat":1},{"id":"b","lat":2,"lat":3}]}`, true},
 		{`{"type":"delta","units":[{"id":"a","report_s":5,"protocol":"owntracks"},{"id":"b","report_s":null,"protocol":null}]}`, true},
 		{`{"type":"delta","units":[{"id":"a","report_s":"5"}]}`, false},
+		// A move-up and the broker's connections: nested, decoded as encoding/json would.
+		{`{"type":"delta","units":[{"id":"a","reposition":{"id":"mu-1","lat":28.2,"lon":112.9,"by":"user:wang","sent":5}}]}`, true},
+		{`{"type":"delta","units":[{"id":"a","reposition":{"id":"mu-1","lat":1},"reposition":{"lon":2}}]}`, true}, // merged
+		{`{"type":"delta","units":[{"id":"a","reposition":{"id":"mu-1"},"reposition":null}]}`, true},              // cleared
+		{`{"type":"delta","units":[{"id":"a","reposition":{"ID":"mu-\u00e9","Lat":"x"}}]}`, false},                // a type error
+		{`{"type":"delta","units":[{"id":"a","last_connect":{"addr":"1.2.3.4:5","at":1},"last_refused":{"at":2,"reason":"x"}}]}`, true},
+		{`{"type":"delta","units":[{"id":"a","Reposition":{}}]}`, false},
+		// The coverage layer goes through encoding/json with the rest.
+		{`{"type":"snapshot","units":[],"incidents":[],"coverage":{"ts":1,"grid":{"rows":1,"cols":3},"tiers_s":[60,180,300],"cells":"-01","cover_tier":2,"city":{"area":[0,0.5,1],"demand":[0,0.4,1]},"holes":[]}}`, true},
+		{`{"type":"delta","seq":2,"coverage":{"ts":2,"changes":[[1,2],[2,0]],"units":1,"cover_tier":2,"city":{"demand":[0,0.5,1]}}}`, true},
+		{`{"type":"delta","coverage":{"changes":[[1,2,3]]}}`, true}, // the extra element dropped, as encoding/json does
+		{`{"type":"delta","Coverage":null}`, false},
 		{`{"type":"delta","units":[{"id":"a\u00e9"}]}`, false}, // an escape
 		{`{"type":"delta","units":[{"ID":"a"}]}`, false},       // another case
 		{`{"Type":"delta"}`, false},

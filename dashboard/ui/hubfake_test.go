@@ -1,10 +1,12 @@
 package ui
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -56,6 +58,10 @@ type fakeHub struct {
 	sightedOn []string
 	dismissed []string
 	offerUnit string
+	// Move-ups: what GET /api/moveups answers (nil: a hub without them,
+	// 404), and each POST /api/units/{id}/reposition as "unit body".
+	moveups      *papi.MoveUps
+	repositioned []string
 
 	conns chan *hubConn
 }
@@ -179,7 +185,8 @@ func newFakeHub(t *testing.T) *fakeHub {
 		switch pattern {
 		case "POST /api/incidents", "POST /api/incidents/{id}/sightings":
 			need = papi.RoleCallTaker
-		case "POST /api/incidents/{id}/assign", "POST /api/incidents/{id}/close", "POST /api/incidents/{id}/offer/dismiss":
+		case "POST /api/incidents/{id}/assign", "POST /api/incidents/{id}/close", "POST /api/incidents/{id}/offer/dismiss",
+			"POST /api/units/{id}/reposition":
 			need = papi.RoleDispatcher
 		case "POST /api/incidents/{id}/reopen":
 			need = papi.RoleSupervisor
@@ -232,9 +239,11 @@ func newFakeHub(t *testing.T) *fakeHub {
 		json.NewEncoder(w).Encode(inc)
 	})
 	api("GET /api/incidents/{id}", func(w http.ResponseWriter, r *http.Request) {
+		// Encoded under the lock: the other handlers change the incident
+		// in place.
 		h.mu.Lock()
+		defer h.mu.Unlock()
 		inc := h.incidents[r.PathValue("id")]
-		h.mu.Unlock()
 		if inc == nil {
 			w.WriteHeader(http.StatusNotFound)
 			json.NewEncoder(w).Encode(map[string]string{"error": "no incident"})
@@ -382,6 +391,38 @@ func newFakeHub(t *testing.T) *fakeHub {
 		h.trackSince = append(h.trackSince, r.PathValue("id")+"@"+r.URL.Query().Get("since"))
 		h.mu.Unlock()
 		json.NewEncoder(w).Encode([]papi.TrackPoint{{Seq: 1, TS: 1, Lat: 28.19, Lon: 112.97}, {Seq: 2, TS: 2, Lat: 28.195, Lon: 112.975}})
+	})
+	api("GET /api/moveups", func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		m := h.moveups
+		h.mu.Unlock()
+		if m == nil {
+			http.NotFound(w, r) // a hub from before move-ups: no such route
+			return
+		}
+		json.NewEncoder(w).Encode(m)
+	})
+	api("POST /api/units/{id}/reposition", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var req papi.RepositionRequest
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+			return
+		}
+		id := r.PathValue("id")
+		if id == "busy-unit" {
+			w.WriteHeader(http.StatusConflict)
+			json.NewEncoder(w).Encode(map[string]string{"error": "unit busy-unit is not free"})
+			return
+		}
+		h.mu.Lock()
+		h.repositioned = append(h.repositioned, id+" "+string(body))
+		h.mu.Unlock()
+		json.NewEncoder(w).Encode(papi.Reposition{ID: "mu-1", Lat: req.Lat, Lon: req.Lon, Note: req.Note, By: "user:" + fakeName,
+			Sent: time.Now().UnixMilli()})
 	})
 	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
 		tk := r.URL.Query().Get("ticket")

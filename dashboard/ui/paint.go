@@ -60,10 +60,15 @@ const (
 	colOffDutyLine
 	colUncovered
 	colHeading
-	colChase  // the pursuit: sightings and their trail
-	colCamera // the cameras layer
-	colOffer  // the unit the hub offers
-	colOrigin // the place first reported, kept faint
+	colChase       // the pursuit: sightings and their trail
+	colCamera      // the cameras layer
+	colOffer       // the unit the hub offers
+	colOrigin      // the place first reported, kept faint
+	colCoverBeyond // the coverage layer: no free unit within the last tier
+	colCover1      // … within the first tier (1 min)
+	colCover2      // … the second (3 min)
+	colCover3      // … the third (5 min), and any later
+	colMoveUp      // a unit's move-up: the line to where it goes
 	numColours
 )
 
@@ -98,6 +103,14 @@ var Palette = [numColours]string{
 	colCamera:       "#2dd4bf", // teal
 	colOffer:        "#facc15", // amber, as the offer's card
 	colOrigin:       "#cbd5e1",
+	// The coverage layer: blues from light (reached soonest) to deep, drawn
+	// translucent; the holes in red-orange, more opaque, which nothing else
+	// on the map fills an area with.
+	colCoverBeyond: "#ff4d1a",
+	colCover1:      "#7dd3fc",
+	colCover2:      "#3b82f6",
+	colCover3:      "#4338ca",
+	colMoveUp:      "#a3e635", // lime: nothing else on the map is
 }
 
 // drawList is one frame's operations, little-endian float32s ready to copy

@@ -6,8 +6,9 @@ import (
 )
 
 // What survives a reload: the language, the map's view, the selection,
-// whether the alarm is muted and whether the cameras layer is hidden — kept in the browser's local storage. Never the
-// token: a reload signs in again.
+// whether the alarm is muted, whether the cameras layer is hidden and
+// whether the coverage layer is shown — kept in the browser's local storage.
+// Never the token: a reload signs in again.
 
 // PrefsKey is the local-storage key of the kept preferences (JSON).
 const PrefsKey = "kuaifan.prefs"
@@ -21,6 +22,9 @@ type Prefs struct {
 	Mute     bool       `json:"mute,omitempty"`
 	// NoCameras: the dispatcher hid the cameras layer (shown by default).
 	NoCameras bool `json:"no_cameras,omitempty"`
+	// Coverage: the dispatcher showed the coverage layer (hidden by
+	// default).
+	Coverage bool `json:"coverage,omitempty"`
 }
 
 // SavedView is the map's centre and zoom.
@@ -41,7 +45,8 @@ func (c *Console) Prefs() Prefs {
 	c.mu.Lock()
 	v := c.Scene.View
 	p := Prefs{Lang: c.Lang, View: &SavedView{Lat: v.Lat, Lon: v.Lon, Zoom: v.Zoom},
-		Incident: c.Scene.SelInc, Unit: c.Scene.SelUnit, Mute: c.Mute, NoCameras: !c.Scene.CamerasOn}
+		Incident: c.Scene.SelInc, Unit: c.Scene.SelUnit, Mute: c.Mute, NoCameras: !c.Scene.CamerasOn,
+		Coverage: c.Scene.CoverOn}
 	c.mu.Unlock()
 	return p
 }
@@ -57,6 +62,7 @@ func (c *Console) Restore(p Prefs) {
 	c.Mute = p.Mute
 	c.mu.Lock()
 	c.Scene.CamerasOn = !p.NoCameras
+	c.Scene.CoverOn = p.Coverage
 	c.mu.Unlock()
 	if p.View.valid() {
 		c.WithView(func(v *View) bool {

@@ -26,6 +26,10 @@ type MapScene struct {
 	SightMode   bool
 	Sight       *LatLon
 	SightCamera string
+	// The coverage layer shown (coverage.go), and the hub's move-up
+	// suggestions drawn while their list is open.
+	CoverOn bool
+	MoveUps []api.MoveUp
 	// The screens of the past (unitday.go): polylines each in a colour of
 	// the palette (a day's track by speed), drawn where Track is, and
 	// ringed places with a label (its stops), over the track.
@@ -120,8 +124,10 @@ type sceneBuf struct {
 	buckets  [numBuckets][]float32 // x, y per unit
 	headings [numAlpha][]float32   // x1, y1, x2, y2 per unit
 	tiles    []Tile
-	lab      labelBuf  // callsign labels at close zoom (labels.go)
-	trail    []Sighted // the selected incident's sightings (chase.go)
+	lab      labelBuf     // callsign labels at close zoom (labels.go)
+	trail    []Sighted    // the selected incident's sightings (chase.go)
+	cover    coverRuns    // the coverage layer's runs (coverage_scene.go)
+	moving   []*UnitState // units on a move-up, gathered with the markers
 }
 
 // SceneInfo reports what a frame drew.
@@ -139,6 +145,9 @@ type SceneInfo struct {
 	// Paths: the points of the screens of the past's paths drawn (a
 	// unit's day); Marks: their marks (its stops).
 	Paths, Marks int
+	// The coverage layer's rectangles drawn (runs of cells in view), and
+	// the move-up lines: units on one, and suggestions while listed.
+	CoverRuns, MoveUps int
 }
 
 // UnitRadius is a marker's size in CSS px at a zoom.
@@ -171,6 +180,8 @@ func (b *sceneBuf) build(s *Store, m *MapScene, nowMS int64, phase float64) Scen
 		b.districts(v, m.Lang, s.Districts, true)
 		b.grid(v)
 	}
+	// The coverage layer, over the ground and under everything on it.
+	info.CoverRuns = b.coverage(s, m, v)
 	// The cameras, under everything that moves.
 	info.Cameras = b.cameras(s, m, v)
 
@@ -236,7 +247,7 @@ func (b *sceneBuf) build(s *Store, m *MapScene, nowMS int64, phase float64) Scen
 		info.ChaseLines, info.Offer = b.chaseLines(s, v, sel)
 	}
 
-	info.Units = b.units(s, v, nowMS)
+	info.Units, info.MoveUps = b.units(s, m, v, nowMS)
 	// Labels over every marker, under the incidents (which matter more).
 	info.Labels = b.labels(s, m, v)
 
@@ -308,8 +319,9 @@ func (b *sceneBuf) unitXY(v View, u *UnitState) (float64, float64) {
 }
 
 // units draws every unit in view, grouped by shape, colour and fading so
-// that each group is one path and one fill.
-func (b *sceneBuf) units(s *Store, v View, nowMS int64) int {
+// that each group is one path and one fill; under them, the move-ups'
+// lines (coverage_scene.go), whose count it returns second.
+func (b *sceneBuf) units(s *Store, m *MapScene, v View, nowMS int64) (int, int) {
 	d := &b.d
 	for i := range b.buckets {
 		b.buckets[i] = b.buckets[i][:0]
@@ -322,9 +334,14 @@ func (b *sceneBuf) units(s *Store, v View, nowMS int64) int {
 	ox, oy := v.origin()
 	n := 0
 	labelled := b.lab.reset(v)
+	clear(b.moving)
+	b.moving = b.moving[:0]
 	for _, u := range s.Units {
 		if !u.HasFix {
 			continue
+		}
+		if r := u.Reposition; r != nil && r.Arrived == 0 {
+			b.moving = append(b.moving, u) // its line may cross the view
 		}
 		x, y := u.MX*scale-ox, u.MY*scale-oy
 		if x < -cullPad || y < -cullPad || x > v.W+cullPad || y > v.H+cullPad {
@@ -344,6 +361,7 @@ func (b *sceneBuf) units(s *Store, v View, nowMS int64) int {
 			b.lab.add(u, float32(x), float32(y), a)
 		}
 	}
+	moves := b.moveUps(s, m, v)
 	// Headings first, so the markers sit on their lines.
 	for a, segs := range b.headings {
 		if len(segs) == 0 {
@@ -374,7 +392,7 @@ func (b *sceneBuf) units(s *Store, v View, nowMS int64) int {
 		}
 		d.op1(opPaint)
 	}
-	return n
+	return n, moves
 }
 
 func priorityColour(p int) int {

@@ -31,6 +31,9 @@ type Store struct {
 	// hub has none), in its order; SetCameras indexes them.
 	Cameras     []api.Camera
 	cameraIndex map[string]int
+	// Cover is the city's coverage layer from the stream (coverage.go);
+	// nil when the hub sends none.
+	Cover *CoverLayer
 
 	// Counters, for the link line and tests.
 	Frames, Snapshots, Resyncs, Gaps int
@@ -153,13 +156,15 @@ type Change uint8
 const (
 	ChangedUnits Change = 1 << iota
 	ChangedIncidents
-	ChangedResync // a snapshot replaced the state
+	ChangedResync   // a snapshot replaced the state
+	ChangedCoverage // the coverage layer's cells or figures
 )
 
 // Apply applies one frame: a snapshot replaces every unit and open incident
 // (a mid-stream snapshot is the hub resyncing a client that fell behind); a
 // delta overwrites the units and incidents it carries (latest wins) and
-// drops the removed ones. A closed incident moves to History.
+// drops the removed ones. A closed incident moves to History. The coverage
+// layer follows the same rule (applyCoverage).
 func (s *Store) Apply(f *Frame) Change {
 	var ch Change
 	sameConn := s.Frames > 0 && f.conn == s.conn
@@ -223,6 +228,9 @@ func (s *Store) Apply(f *Frame) Change {
 	for _, id := range f.RemovedIncidents {
 		delete(s.Incidents, id)
 		ch |= ChangedIncidents
+	}
+	if s.applyCoverage(f) {
+		ch |= ChangedCoverage
 	}
 	s.Frames++
 	s.Seq = f.Seq

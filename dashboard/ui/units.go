@@ -61,6 +61,8 @@ type UnitRow struct {
 	// osmand: a phone).
 	ReportS  float64
 	Protocol string
+	// MoveUp is the unit's move-up under way, in words ("" none).
+	MoveUp string
 }
 
 // UnitsView is the units panel's content at hub time nowMS.
@@ -90,7 +92,8 @@ func (c *Console) unitRow(u *UnitState, nowMS int64, from *Incident) UnitRow {
 	lang := c.Lang
 	r := UnitRow{ID: u.ID, Type: string(u.Type), Status: string(u.Status), Callsign: u.Callsign,
 		Incident: u.Incident, Online: u.Online, Fresh: u.Fresh(nowMS), Selected: u.ID == c.Scene.SelUnit,
-		District: c.Store.DistrictName(u, lang), ReportS: u.ReportS, Protocol: string(u.Protocol)}
+		District: c.Store.DistrictName(u, lang), ReportS: u.ReportS, Protocol: string(u.Protocol),
+		MoveUp: c.Store.movingUp(u, lang)}
 	r.StatusText = lookup(lang, "status.", r.Status)
 	if r.Status == "" {
 		r.StatusText = T(lang, "status.unknown")
@@ -226,6 +229,7 @@ func (p *UnitsPanel) row(r UnitRow, lang Lang) app.UI {
 		app.If(r.Incident != "", func() app.UI {
 			return app.Span().Class("incident-ref").Text(Tf(lang, "units.assigned", r.Incident))
 		}),
+		maybe(r.MoveUp != "", app.Span().Class("moveup").Text(r.MoveUp)),
 		// How it reports goes on the fix's line: the two read together.
 		app.Span().Class("fix").Body(
 			app.Text(r.Fix),
@@ -256,7 +260,8 @@ func typeGlyph(t protocol.UnitType) string {
 }
 
 // StatusBar is the bottom line: dispatchable units by type, open and
-// uncovered incidents, today's median time to arrival, and the link
+// uncovered incidents, the city's coverage (#coverage, when the hub sends
+// it: coverage.go), today's median time to arrival, and the link
 // (#link, data-state connected / connecting / reconnecting / offline) with
 // the age of the newest data.
 type StatusBar struct {
@@ -279,6 +284,7 @@ func (b *StatusBar) Render() app.UI {
 	if st.Uncovered > 0 {
 		uncCls += " alert"
 	}
+	cb := c.CoverBar()
 	return app.Footer().ID("statusbar").Class("statusbar").Body(
 		app.Span().ID("available").Class("stat").Body(
 			app.Span().Class("label").Text(T(lang, "bar.available")),
@@ -292,6 +298,7 @@ func (b *StatusBar) Render() app.UI {
 			app.Span().Class("label").Text(T(lang, "bar.open")), app.Text(" "+strconv.Itoa(st.Open))),
 		app.Span().ID("uncovered").Class(uncCls).DataSet("count", st.Uncovered).Body(
 			app.Span().Class("label").Text(T(lang, "bar.uncovered")), app.Text(" "+strconv.Itoa(st.Uncovered))),
+		maybe(cb.OK, app.Span().ID("coverage").Class("stat").DataSet("share", cb.Share).Title(cb.Title).Text(cb.Text)),
 		app.Span().ID("arrival").Class("stat").Body(
 			app.Span().Class("label").Text(T(lang, "bar.arrival")), app.Text(" "+arrival)),
 		app.Span().ID("fleet").Class("stat", "muted").Text(Tf(lang, "bar.units", st.Units, st.Online)),
