@@ -28,9 +28,12 @@ type cast struct {
 	randomFault bool               // faults are injected at random, not only by the scenario
 	dir         *director.Director // nil without a scenario
 
+	cover *report.CoverageSampler // nil: the coverage is not sampled
+
 	active      sync.WaitGroup // the call-taker, the faults, the director: the run's time
 	dispatching sync.WaitGroup // the dispatcher: until the last incidents have settled
 	progress    sync.WaitGroup
+	sampling    sync.WaitGroup // the coverage sampler: the run's time
 	stopDisp    context.CancelFunc
 	stopProg    context.CancelFunc
 }
@@ -47,6 +50,9 @@ func (c Config) newCast(api *hubapi.Client, f *fleet.Fleet, clock *simclock.Cloc
 			SOSEvery: sosEvery(c.SOSPerHour)}, f, clock, jr, log, rand.New(rand.NewPCG(c.Seed, 0xfa17))),
 	}
 	k.randomFault = k.faults.Random()
+	if c.CoverageEvery > 0 {
+		k.cover = report.NewCoverageSampler(api, clock, c.CoverageEvery)
+	}
 	if c.Scenario != nil {
 		k.dir = director.New(*c.Scenario, f, k.calls, k.faults, api, clock, reg, jr, log, rand.New(rand.NewPCG(c.Seed, 0x5ce)))
 		k.faults.Spare(k.dir.InOutage)
@@ -66,9 +72,9 @@ func sosEvery(perHour float64) time.Duration {
 }
 
 // start sets everyone going: the call-taker, the random faults and the
-// director until runCtx ends; the dispatcher until stopDispatcher (the
-// last incidents settle after the run's time); the progress line on out,
-// if not nil, until stop.
+// director and the coverage sampler until runCtx ends; the dispatcher
+// until stopDispatcher (the last incidents settle after the run's time);
+// the progress line on out, if not nil, until stop.
 func (k *cast) start(runCtx, agentsCtx context.Context, out io.Writer, f *fleet.Fleet, reg *dispatch.Registry, clock *simclock.Clock) {
 	dispCtx, stopDisp := context.WithCancel(agentsCtx)
 	k.stopDisp = stopDisp
@@ -80,6 +86,9 @@ func (k *cast) start(runCtx, agentsCtx context.Context, out io.Writer, f *fleet.
 	if k.dir != nil {
 		k.active.Go(func() { k.dir.Run(runCtx) })
 	}
+	if k.cover != nil {
+		k.sampling.Go(func() { k.cover.Run(runCtx) })
+	}
 	progCtx, stopProg := context.WithCancel(agentsCtx)
 	k.stopProg = stopProg
 	if out != nil {
@@ -88,11 +97,12 @@ func (k *cast) start(runCtx, agentsCtx context.Context, out io.Writer, f *fleet.
 }
 
 // waitRun waits for the run's time to be over: runCtx ended, the
-// call-taker, the scenario and the faults done, the faults in progress
-// ended (links restored, agents restarted).
+// call-taker, the scenario, the faults and the coverage sampler done, the
+// faults in progress ended (links restored, agents restarted).
 func (k *cast) waitRun(runCtx context.Context) {
 	<-runCtx.Done()
 	k.active.Wait()
+	k.sampling.Wait()
 	k.faults.Wait()
 }
 

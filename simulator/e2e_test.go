@@ -18,6 +18,7 @@ import (
 	"kuaifan/protocol/cameras/changsha"
 	"kuaifan/simulator/internal/city"
 	"kuaifan/simulator/internal/faults"
+	"kuaifan/simulator/internal/fleet"
 	"kuaifan/simulator/internal/hubapi"
 	"kuaifan/simulator/internal/mosquitto"
 	"kuaifan/simulator/internal/patrol"
@@ -521,4 +522,99 @@ func TestSOSFault(t *testing.T) {
 		t.Errorf("the text report has no sos line")
 	}
 	checkDelivery(t, rep)
+}
+
+// The patrol plan and coverage (additive, 2026-12) against a real hub: the
+// plan built from the units' beats is at the hub (GET /api/patrols), one
+// task for each unit, of a kind its type patrols; the report carries the
+// hub's compliance report on the run's shift — every unit judged, the
+// lapsing units apart — and the city's coverage sampled through the run.
+func TestRunPatrolPlan(t *testing.T) {
+	t.Parallel()
+	h := hubtest.Start(t, nil)
+	cfg := testConfig(t, h, h.MQTTURL())
+	cfg.Units, cfg.TimeScale, cfg.Duration = 20, 20, 4*time.Minute
+	cfg.Lapses, cfg.CoverageEvery = 0.25, time.Second
+	cfg.IncidentsPerHour = 30
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", rep)
+	checkDelivery(t, rep)
+
+	p := rep.Patrol
+	if p == nil || p.Unavailable != "" || p.Plan != "sim-changsha" || p.Units != 20 || len(p.Lapsing) != 5 {
+		t.Fatalf("patrol section %+v", p)
+	}
+	client := hubapi.New(h.URL, h.AdminToken(), nil)
+	defer client.Close()
+	plans, err := client.Patrols(context.Background())
+	if err != nil || len(plans) != 1 || plans[0].ID != p.Plan {
+		t.Fatalf("the hub's plans: %+v, %v", plans, err)
+	}
+	kinds := map[protocol.UnitType][]string{ // what each type patrols
+		protocol.TypeCar: {"line", "area"}, protocol.TypeMotorcycle: {"line"},
+		protocol.TypeFoot: {"point", "area"}, protocol.TypeVolunteer: {"area"},
+	}
+	specs, err := fleet.Plan(DefaultPrefix, cfg.Units) // the run's units, as it enrolled them
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]protocol.UnitType{}
+	for _, s := range specs {
+		types[s.ID] = s.Type
+	}
+	seen := map[string]int{}
+	for _, task := range plans[0].Tasks {
+		for _, u := range task.Units {
+			seen[u]++
+			if !slices.Contains(kinds[types[u]], string(task.Kind)) {
+				t.Errorf("%s (%s) has a %s task", u, types[u], task.Kind)
+			}
+		}
+	}
+	if len(seen) != 20 {
+		t.Errorf("%d units have tasks: %v", len(seen), seen)
+	}
+	for u, n := range seen {
+		if n != 1 {
+			t.Errorf("%s has %d tasks", u, n)
+		}
+	}
+
+	c := p.Compliance
+	if c == nil || c.Unavailable != "" || c.Total != 20 || c.Lapsing.Total != 5 || c.Others.Total != 15 ||
+		c.Met != c.Lapsing.Met+c.Others.Met || c.JudgedS <= 0 || c.NoFixes != 0 {
+		t.Fatalf("compliance %+v", c)
+	}
+	total := 0
+	for kind, k := range c.ByKind {
+		total += k.Total
+		if k.Total != p.Tasks[kind] && kind == "area" {
+			t.Errorf("%s: %d results for %d tasks", kind, k.Total, p.Tasks[kind])
+		}
+	}
+	if total != 20 {
+		t.Errorf("results by kind %+v", c.ByKind)
+	}
+
+	cov := rep.Coverage
+	if cov == nil || cov.Unavailable != "" || cov.Samples < 5 || len(cov.Series) != cov.Samples || cov.CoverTier != 2 || cov.CoverS != 180 {
+		t.Fatalf("coverage %+v", cov)
+	}
+	for _, s := range []report.Stat{cov.Demand, cov.Area} {
+		if s.Min < 0 || s.Min > s.Mean+1e-9 || s.Mean > 1 || s.Last < 0 || s.Last > 1 || s.Mean == 0 {
+			t.Errorf("shares %+v", s)
+		}
+	}
+	if cov.Units.Last < 1 || cov.Units.Last > 20 {
+		t.Errorf("units counted %+v", cov.Units)
+	}
+	text := rep.String()
+	for _, want := range []string{"patrol     plan sim-changsha, shift run", "compliance ", "lapsing units ", "coverage   3-min share of the city by demand"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report text lacks %q", want)
+		}
+	}
 }

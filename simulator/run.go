@@ -15,6 +15,7 @@ import (
 	"kuaifan/simulator/internal/hubapi"
 	"kuaifan/simulator/internal/journal"
 	"kuaifan/simulator/internal/mosquitto"
+	"kuaifan/simulator/internal/patrolplan"
 	"kuaifan/simulator/internal/report"
 	"kuaifan/simulator/internal/scenario"
 	"kuaifan/simulator/internal/simclock"
@@ -63,10 +64,16 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	}
 	defer os.RemoveAll(stateDir)
 	jr, reg := &journal.Journal{}, dispatch.NewRegistry()
-	f, err := fleet.New(cfg.fleetConfig(stateDir), cfg.City, specs, secrets, cfg.Seed, jr)
+	lapses := cfg.lapses(specs)
+	fc := cfg.fleetConfig(stateDir)
+	fc.Lapses = lapses
+	f, err := fleet.New(fc, cfg.City, specs, secrets, cfg.Seed, jr)
 	if err != nil {
 		return rep, err
 	}
+	// The patrol plan, from the units' beats, before they connect: the
+	// hub sends each its tasks when it comes online.
+	plan := loadPlan(ctx, cfg, client, f, lapses, &rep)
 	agentsCtx, stopAgents := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopAgents()
 	f.StartAgents(agentsCtx)
@@ -95,7 +102,7 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	// Winding down: the last incidents get their units (unless the run was
 	// interrupted); then no more positions, so the queues can empty.
 	end := report.End{Fleet: f, Registry: reg, Journal: jr, Faults: c.faults, Director: c.dir, Clock: clock,
-		Simulated: clock.Elapsed(), MetricsBefore: before, DispatchDelay: cfg.Dispatcher.Delay}
+		Simulated: clock.Elapsed(), MetricsBefore: before, DispatchDelay: cfg.Dispatcher.Delay, Coverage: c.cover}
 	log.Info("simulator: run over; winding down", "simulated", end.Simulated.Round(time.Second))
 	if ctx.Err() == nil && cfg.Settle > 0 {
 		dispatch.Settle(ctx, client, reg, cfg.Settle)
@@ -105,7 +112,7 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	end.Moved = clock.Elapsed()
 	end.DrainWait = f.Drain(cfg.DrainWait)
 	end.Totals = f.Totals()
-	readHub(ctx, cfg, client, reg, c.dir, &end, merr)
+	readHub(ctx, cfg, client, reg, c.dir, plan, &end, merr)
 	rep.Finish(end)
 	log.Info("simulator: done", "incidents", rep.Incidents.Created, "confirmed", rep.Messages.Confirmed, "lost", rep.Messages.Lost)
 	return rep, nil
@@ -130,11 +137,18 @@ func (c Config) runContext(ctx context.Context, clock *simclock.Clock) (context.
 }
 
 // readHub reads the figures of the run's end from the hub — its incidents,
-// the outages' positions in its history, its /metrics — and then closes
-// the run's incidents still open (unless KeepOpen).
-func readHub(ctx context.Context, cfg Config, client *hubapi.Client, reg *dispatch.Registry, dir *director.Director, end *report.End, merr error) {
+// the outages' positions in its history, its /metrics, the patrol plan's
+// compliance — and then closes the run's incidents still open (unless
+// KeepOpen).
+func readHub(ctx context.Context, cfg Config, client *hubapi.Client, reg *dispatch.Registry, dir *director.Director,
+	plan *runPlan, end *report.End, merr error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
+	if plan != nil {
+		// First: the compliance is judged up to now, and now the units
+		// have stopped and their last positions are in.
+		end.Compliance, end.ComplianceErr = client.Compliance(ctx, plan.id, plan.shift, plan.date)
+	}
 	end.Incidents, end.IncidentsErr = dispatch.Collect(ctx, client, reg)
 	if units, since := end.Faults.SOSUnits(); len(units) > 0 {
 		var err error
@@ -202,4 +216,68 @@ func waitFleet(ctx context.Context, cfg Config, f *fleet.Fleet, rep *Report) err
 		cfg.Logger.Warn("simulator: not every unit connected; starting anyway", "connected", n, "units", f.Len())
 	}
 	return ctx.Err()
+}
+
+// lapses picks the units that do not keep the patrol plan: Lapses of them,
+// by Seed; none without a plan.
+func (c Config) lapses(specs []api.Enrolment) map[string]bool {
+	if c.NoPlan || c.Lapses == 0 {
+		return nil
+	}
+	ids := make([]string, len(specs))
+	for i, s := range specs {
+		ids[i] = s.ID
+	}
+	return patrolplan.Lapsing(ids, c.Lapses, c.Seed)
+}
+
+// runPlan is the patrol plan a run loaded: what the compliance report is
+// asked about at the end.
+type runPlan struct{ id, shift, date string }
+
+// loadPlan builds the run's patrol plan from its units' beats, checks it
+// as the hub would and loads it into the hub (PUT /api/patrols/{id}),
+// replacing an earlier run's; the report's patrol section says what it
+// is. A hub that does not take it (one from before patrol plans, a token
+// that may not edit them) leaves the run without a plan, with a note, and
+// loadPlan returns nil; the lapsing units lapse all the same.
+func loadPlan(ctx context.Context, cfg Config, client *hubapi.Client, f *fleet.Fleet, lapses map[string]bool, rep *Report) *runPlan {
+	if cfg.NoPlan {
+		return nil
+	}
+	log := cfg.Logger
+	start := time.Now()
+	units := make([]patrolplan.Unit, 0, f.Len())
+	for _, u := range f.Units() {
+		units = append(units, patrolplan.Unit{ID: u.ID(), Beat: u.Beat()})
+	}
+	id := patrolplan.ID(cfg.Prefix, cfg.City.Name)
+	plan, err := patrolplan.Build(units, patrolplan.Options{ID: id, Start: start, TimeScale: cfg.TimeScale, Duration: cfg.Duration,
+		Name: fmt.Sprintf("simulator run: %d units %s-…, seed %d", len(units), cfg.Prefix, cfg.Seed)})
+	if err != nil {
+		log.Error("simulator: the patrol plan", "err", err)
+		rep.Patrol = &report.Patrol{Plan: id, Unavailable: err.Error()}
+		rep.Notes = append(rep.Notes, "no patrol plan loaded: "+err.Error())
+		return nil
+	}
+	rep.Patrol = report.NewPatrol(plan, lapses, cfg.Lapses)
+	if rep.Patrol.Date, err = patrolplan.ShiftDate(plan, start); err != nil {
+		rep.Patrol.Unavailable = err.Error()
+		return nil
+	}
+	created, err := client.PutPatrol(ctx, plan)
+	if err != nil {
+		why := err.Error()
+		if errors.Is(err, hubapi.ErrNotServed) {
+			why = "the hub does not serve /api/patrols (a hub from before patrol plans): " + why
+		}
+		rep.Patrol.Unavailable = why
+		if ctx.Err() == nil {
+			log.Warn("simulator: no patrol plan loaded", "plan", id, "err", err)
+			rep.Notes = append(rep.Notes, "no patrol plan loaded, so no compliance: "+why)
+		}
+		return nil
+	}
+	log.Info("simulator: patrol plan loaded", "plan", id, "created", created, "tasks", len(plan.Tasks), "lapsing", len(lapses))
+	return &runPlan{id: plan.ID, shift: patrolplan.ShiftID, date: rep.Patrol.Date}
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +98,7 @@ func TestConfigErrors(t *testing.T) {
 		"fault":        func(c *Config) { c.Faults = []string{"meteor"} },
 		"officer":      func(c *Config) { c.Officer = &OfficerConfig{DeclineRate: 0.7, NoAnswerRate: 0.7} },
 		"service time": func(c *Config) { c.Officer = &OfficerConfig{ServiceMin: time.Hour, ServiceMax: time.Minute} },
+		"lapses":       func(c *Config) { c.Lapses = 1.5 },
 	} {
 		c := ok
 		edit(&c)
@@ -112,4 +114,89 @@ func TestConfigErrors(t *testing.T) {
 	if _, err := Run(context.Background(), c); err == nil || !strings.Contains(err.Error(), "prefix") {
 		t.Errorf("bad prefix: Run err = %v", err)
 	}
+}
+
+// nowhere is a broker address where nothing listens.
+func nowhere(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return "tcp://" + ln.Addr().String()
+}
+
+// The patrol plan (additive, 2026-12) is built from the units' beats and
+// loaded into the hub before the units connect: one task for each unit,
+// Lapses of them lapsing. -plan=false loads none; a hub from before patrol
+// plans (404) leaves the run without one, with a note, and the run goes on.
+func TestRunLoadsPlan(t *testing.T) {
+	run := func(t *testing.T, f *hubapitest.Fake, url string, edit func(*Config)) Report {
+		cfg := Config{HubURL: url, BrokerURL: nowhere(t), AdminToken: "tok", Units: 20, Seed: 5,
+			Lapses: 0.25, ConnectWait: 500 * time.Millisecond}
+		if edit != nil {
+			edit(&cfg)
+		}
+		rep, err := Run(context.Background(), cfg)
+		if err == nil || !strings.Contains(err.Error(), "no unit could connect") {
+			t.Errorf("err = %v, want no unit could connect", err)
+		}
+		return rep
+	}
+	t.Run("loaded", func(t *testing.T) {
+		f, srv := hubapitest.New(t, "tok")
+		f.Patrols = true
+		rep := run(t, f, srv.URL, nil)
+		p := f.Plan("sim-changsha")
+		if p == nil {
+			t.Fatal("no plan at the hub")
+		}
+		seen := map[string]int{}
+		for _, task := range p.Tasks {
+			for _, u := range task.Units {
+				seen[u]++
+			}
+		}
+		if len(seen) != 20 {
+			t.Errorf("%d units with a task: %v", len(seen), seen)
+		}
+		for u, n := range seen {
+			if n != 1 || f.Enrolled[u] == nil {
+				t.Errorf("%s: %d tasks, enrolled %v", u, n, f.Enrolled[u])
+			}
+		}
+		r := rep.Patrol
+		if r == nil || r.Plan != p.ID || r.Shift != "run" || r.Units != 20 || len(r.Lapsing) != 5 || r.Unavailable != "" {
+			t.Fatalf("patrol section %+v", r)
+		}
+		// The shift starts on its date, in China, at the minute of the run's start.
+		loc, _ := p.Location()
+		date, err := time.ParseInLocation("2006-01-02", r.Date, loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		from, _, err := p.ShiftBounds(r.Shift, date)
+		if ago := time.Since(from); err != nil || ago < 0 || ago > 2*time.Minute {
+			t.Errorf("shift from %v (%v), date %s", from, err, r.Date)
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		f, srv := hubapitest.New(t, "tok")
+		f.Patrols = true
+		rep := run(t, f, srv.URL, func(c *Config) { c.NoPlan = true })
+		if len(f.Plans) != 0 || rep.Patrol != nil {
+			t.Errorf("plans %v, section %+v", f.Plans, rep.Patrol)
+		}
+	})
+	t.Run("older hub", func(t *testing.T) {
+		f, srv := hubapitest.New(t, "tok")
+		rep := run(t, f, srv.URL, nil)
+		if rep.Patrol == nil || !strings.Contains(rep.Patrol.Unavailable, "404") || rep.Units.Enrolled != 20 ||
+			!slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, "no patrol plan loaded") }) {
+			t.Errorf("patrol %+v, notes %q", rep.Patrol, rep.Notes)
+		}
+		if !strings.Contains(rep.String(), "patrol     no plan loaded: the hub does not serve /api/patrols") {
+			t.Errorf("text:\n%s", rep)
+		}
+	})
 }

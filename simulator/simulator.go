@@ -13,6 +13,9 @@
 // dispatcher assigns the incidents the hub does not dispatch by itself.
 // Scenarios script incidents, camera sightings, rate changes, outages and
 // faults at simulated times; a time scale runs them faster than real time.
+// The units' patrols become a patrol plan loaded into the hub, which a share
+// of them do not keep; the report has the hub's compliance report on it
+// and the city's coverage through the run.
 //
 // Run is one run (simulator run); RunLoad is the load test (simulator load).
 // Both return a report (text and JSON). They only wire together the
@@ -80,6 +83,10 @@ const (
 	DefaultStartRate    = 500
 	enrolWorkers        = 8 // concurrent enrolments: each is an fsync on the hub
 )
+
+// DefaultLapses is the command's -lapses: the share of units that do not
+// keep the patrol plan (Config.Lapses' zero is none).
+const DefaultLapses = 0.1
 
 // Config is one run of the simulator. Zero values take the defaults; a
 // scenario's own duration, time scale, fleet size and incidents apply where
@@ -152,6 +159,21 @@ type Config struct {
 	StartRate    int           // agents started per second; 500
 	HubWait      time.Duration // how long to wait for the hub's /healthz; 30 s
 	KeepOpen     bool          // leave the run's incidents open at the end (else the simulator closes them)
+
+	// NoPlan loads no patrol plan, and no unit lapses. By default a run
+	// builds a plan from its units' beats (internal/patrolplan: a point at
+	// each post, a line along each route, an area round each zone), loads
+	// it into the hub before the units connect, and reads the hub's
+	// compliance report on it at the end. Additive (2026-12).
+	NoPlan bool
+	// Lapses is the share of units, 0 to 1, that do not keep the plan
+	// (patrol.Mover.Lapse), picked by Seed. 0 is none: the command's
+	// -lapses defaults to DefaultLapses.
+	Lapses float64
+	// CoverageEvery is how often (real time) the run reads the hub's
+	// coverage for the report; 0: report.DefaultCoverageEvery (10 s),
+	// negative: never.
+	CoverageEvery time.Duration
 
 	Logger      *slog.Logger // nil: discard
 	AgentLogger *slog.Logger // the agents' own logs; nil: Logger at Error and above (a fleet of agents each logging a lost link drowns the rest)
@@ -257,6 +279,7 @@ func (c Config) resolve() (Config, error) {
 	def(&c.DrainWait, DefaultDrainWait)
 	def(&c.ReconnectMax, DefaultReconnectMax)
 	def(&c.HubWait, DefaultHubWait)
+	def(&c.CoverageEvery, report.DefaultCoverageEvery)
 	def(&c.Dispatcher.Delay, dispatch.DefaultDelay)
 	def(&c.Dispatcher.Poll, dispatch.DefaultPoll)
 	if c.StartRate == 0 {
@@ -288,6 +311,9 @@ func (c Config) resolve() (Config, error) {
 		if !slices.Contains(faults.Names(), f) {
 			errs = append(errs, fmt.Errorf("unknown fault %q", f))
 		}
+	}
+	if !(c.Lapses >= 0) || c.Lapses > 1 {
+		errs = append(errs, fmt.Errorf("lapses %v: want a share, 0 to 1", c.Lapses))
 	}
 	if !(c.SOSPerHour >= 0) || c.SOSPerHour > 3600 {
 		errs = append(errs, fmt.Errorf("sos per hour %v: want 0 to 3600", c.SOSPerHour))

@@ -24,6 +24,7 @@ import (
 	"kuaifan/simulator/internal/faults"
 	"kuaifan/simulator/internal/fleet"
 	"kuaifan/simulator/internal/incident"
+	"kuaifan/simulator/internal/report"
 	"kuaifan/simulator/internal/scenario"
 )
 
@@ -98,6 +99,9 @@ func (c *common) progressOut(stdout, stderr io.Writer) io.Writer {
 type runOpts struct {
 	common
 	cfg                    simulator.Config
+	plan                   bool
+	lapses                 float64
+	coverageEvery          time.Duration
 	officer                fleet.OfficerConfig
 	city, scenario, faults string
 	cameras                string
@@ -141,6 +145,12 @@ func runFlags(o *runOpts, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.StartRate, "start-rate", simulator.DefaultStartRate, "agents started per second")
 	fs.DurationVar(&c.HubWait, "hub-wait", simulator.DefaultHubWait, "how long to wait for the hub to answer /healthz")
 	fs.BoolVar(&c.KeepOpen, "keep-open", false, "leave the run's open incidents open at the end (by default the simulator closes them)")
+	fs.BoolVar(&o.plan, "plan", true, "load a patrol plan built from the units' patterns into the hub at the start (PUT /api/patrols/PREFIX-CITY:\n"+
+		"a point at each post, a line along each route, an area round each zone; one shift of 24 h from the run's start)\n"+
+		"and report its compliance at the end; -plan=false: no plan and no lapses")
+	fs.Float64Var(&o.lapses, "lapses", simulator.DefaultLapses, "share of units, 0 to 1, that do not keep the plan (chosen by -seed): at a post they stay a minute and are away\n"+
+		"20-40 min at a time, on a route they drive a quarter to two fifths of it, from an area they wander out and patrol beyond it")
+	fs.DurationVar(&o.coverageEvery, "coverage-every", report.DefaultCoverageEvery, "how often (real) to read the hub's coverage (GET /api/coverage) for the report; 0: never")
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprint(w, `Usage:
@@ -156,7 +166,10 @@ stays, and clears. A call-taker reports incidents through the hub's API; a
 dispatcher assigns those the hub does not dispatch by itself. A scenario
 scripts incidents, sightings, rate changes, outages and faults; -time-scale
 runs it faster than real time. A progress line every 10 s and a report at the
-end (on SIGINT/SIGTERM, or after -duration) go to stdout.
+end (on SIGINT/SIGTERM, or after -duration) go to stdout. At the start a patrol
+plan built from the units' patterns is loaded into the hub (-plan; -lapses of
+the units do not keep it); the report has its compliance and the city's
+coverage through the run.
 
 Flags of run:
 `)
@@ -189,6 +202,10 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	cfg.HubURL, cfg.BrokerURL, cfg.CAFile, cfg.TopicRoot = o.hub, o.broker, o.ca, o.topicRoot
 	cfg.AdminToken, cfg.AdminTokenFile = token, o.tokenFile
 	cfg.Officer = &o.officer
+	cfg.NoPlan, cfg.Lapses, cfg.CoverageEvery = !o.plan, o.lapses, o.coverageEvery
+	if o.coverageEvery == 0 {
+		cfg.CoverageEvery = -1 // the Config's zero is the default
+	}
 	cfg.Logger = log
 	if o.logLevel == "debug" {
 		cfg.AgentLogger = log

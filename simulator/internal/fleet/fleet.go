@@ -50,6 +50,9 @@ type Config struct {
 	Officer      OfficerConfig
 	Logger       *slog.Logger // the simulator's
 	AgentLogger  *slog.Logger // the agents' (quieter)
+	// Lapses are the units (by id) that do not keep their beat
+	// (patrol.Mover.Lapse): the patrol plan's lapses.
+	Lapses map[string]bool
 }
 
 // Fleet is the running units: their agents, their movement and their
@@ -92,6 +95,9 @@ func New(cfg Config, c *city.Model, specs []api.Enrolment, secrets []string,
 			mover:   patrol.NewMover(c, s.Type, rng),
 			link:    link.New(topics.Unit(s.ID, protocol.KindTelemetry), cfg.KeepRecent, secureBroker(cfg.Broker)),
 			gpsSeed: rng.Uint64(),
+		}
+		if cfg.Lapses[s.ID] {
+			u.mover.Lapse(c) // on the unit's own random source: the others move as without lapses
 		}
 		u.pos = u.mover.Position()
 		if cfg.StateDir != "" {
@@ -347,6 +353,19 @@ func (f *Fleet) Pick(r *rand.Rand, skip func(*Unit) bool) *Unit {
 		}
 	}
 	return nil
+}
+
+// MovedUp lists the units that have settled at a move-up's spot (they
+// patrol round it, not their beat), in the fleet's order. Call it once the
+// steppers have stopped (they own the movers).
+func (f *Fleet) MovedUp() []string {
+	var ids []string
+	for _, u := range f.units {
+		if u.mover.MovedUp() {
+			ids = append(ids, u.spec.ID)
+		}
+	}
+	return ids
 }
 
 // Units are the fleet's units, in the order of the specs (not to be changed).

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"kuaifan/agent"
+	"kuaifan/protocol"
 	"kuaifan/protocol/api"
 	"kuaifan/simulator/internal/city"
 	"kuaifan/simulator/internal/link"
@@ -133,6 +134,18 @@ func (u *Unit) startAgent() {
 
 // ID is the unit's id.
 func (u *Unit) ID() string { return u.spec.ID }
+
+// Type is the unit's type.
+func (u *Unit) Type() protocol.UnitType { return u.spec.Type }
+
+// Beat is the patrol pattern the unit was given (fixed when the fleet was
+// built, so safe to read while it moves).
+func (u *Unit) Beat() patrol.Beat { return u.mover.Beat() }
+
+// Lapsing reports whether the unit was made not to keep its beat. Like
+// Beat, it is fixed when the fleet is built; a move-up ends the lapse in
+// the unit's moves, not here.
+func (u *Unit) Lapsing() bool { return u.f.cfg.Lapses[u.spec.ID] }
 
 // Link is the unit's radio link.
 func (u *Unit) Link() *link.Link { return u.link }

@@ -2,8 +2,9 @@
 // admin token, as a call-taker's and a dispatcher's consoles would use it:
 // it waits for the hub, enrols units, reports incidents and sightings,
 // assigns units, closes incidents, reads units' tracks and scrapes
-// /metrics. What it sends and reads are the hub's own types, from
-// kuaifan/protocol/api.
+// /metrics; and (additive, 2026-12) it loads a patrol plan, reads the
+// city's coverage and the plan's compliance. What it sends and reads are
+// the hub's own types, from kuaifan/protocol/api (and kuaifan/protocol/patrol).
 package hubapi
 
 import (
@@ -125,9 +126,17 @@ func (h *Client) healthy(ctx context.Context) error {
 	return nil
 }
 
+// maxAnswer is the longest answer do reads.
+const maxAnswer = 1 << 20
+
 // do sends body as JSON (if not nil) and decodes a 2xx answer into out (if
 // not nil). Errors carry the hub's message (api.Error).
 func (h *Client) do(ctx context.Context, method, path string, body, out any) (int, error) {
+	return h.doLimit(ctx, method, path, body, out, maxAnswer)
+}
+
+// doLimit is do reading answers of up to limit bytes.
+func (h *Client) doLimit(ctx context.Context, method, path string, body, out any, limit int64) (int, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -149,7 +158,7 @@ func (h *Client) do(ctx context.Context, method, path string, body, out any) (in
 		return 0, err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	if err != nil {
 		return resp.StatusCode, fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
 	}

@@ -2,7 +2,8 @@
 // post, a route driven back and forth, random waypoints in an area), chosen
 // for its type as a city deploys them, at its type's patrol speed; a job
 // at its response speed by a straight line, the time on scene, and the way
-// back to its pattern; a move-up to another spot, and the pattern round it.
+// back to its pattern; a move-up to another spot, and the pattern round it;
+// the beat a unit was given (Beat), and a lapse from it (Lapse).
 // Positions are true positions: GPS noise is the simulated receiver's
 // business. No I/O.
 package patrol
@@ -133,6 +134,23 @@ const (
 	moveUpZoneVehicleM = 1000
 )
 
+// Lapses (Mover.Lapse): how a unit that does not keep its beat behaves. A
+// patrol plan built from the beats (internal/patrolplan) asks for 5 minutes
+// within 60 m of a post, 60 % of a route and 30 minutes in an area; a
+// lapsing unit falls well short of each, so the compliance gap shows.
+const (
+	lapsePostStandMax = 60 * time.Second // at the post: no more than a look round
+	lapsePostAwayMinM = 300              // the spot it spends its time at instead
+	lapsePostAwayMaxM = 600
+	lapsePostAwayMin  = 20 * time.Minute // and how long it stays there
+	lapsePostAwayMax  = 40 * time.Minute
+	lapseRouteMin     = 0.25 // the share of its route it drives
+	lapseRouteMax     = 0.40
+	lapseAreaGap      = 2.2 // the disc it wanders in: its centre this many radii off the zone's…
+	lapseAreaGapM     = 200 // …and this much further, clear of the plan's polygon round the zone
+	lapseAreaBearings = 12  // bearings tried for a disc whose centre is in a district
+)
+
 // Mover is one unit's body in the simulated city: on patrol along its
 // pattern at its type's patrol speed, or to a job at its type's response
 // speed by a straight line, then on scene, then back to patrol. Positions are
@@ -164,6 +182,22 @@ type Mover struct {
 	toAnchor bool    // post: this leg ends at the post
 	next     int     // route: the vertex after the waypoint
 	dir      int     // route: +1 or -1 along Points
+
+	beat      Beat       // the pattern as given, whatever the unit does
+	lapse     bool       // it does not keep its beat (Lapse)
+	elsewhere city.Point // lapsing at a post or in an area: where it goes instead
+	movedUp   bool       // it has settled at a move-up's spot
+}
+
+// Beat is a unit's patrol pattern as it was given — what a patrol plan
+// expects of it (internal/patrolplan builds one from the beats) — kept as
+// it was when the unit lapses or moves up.
+type Beat struct {
+	Kind    PatternKind
+	Name    string       // as PatternName had it
+	Anchor  city.Point   // post: the post; area: the zone's centre
+	RadiusM float64      // post: the short walks' reach; area: the zone's radius
+	Route   []city.Point // route: its points (the city's: not to be changed)
 }
 
 // NewMover puts a unit of type t on a patrol pattern chosen for its type,
@@ -208,6 +242,7 @@ func NewMover(c *city.Model, t protocol.UnitType, r *rand.Rand) *Mover {
 			m.inZone(c, centre, what, m.uniform(footZoneMinM, footZoneMaxM))
 		}
 	}
+	m.beat = Beat{Kind: m.kind, Name: m.name, Anchor: m.anchor, RadiusM: m.radiusM, Route: m.route}
 	return m
 }
 
@@ -274,6 +309,12 @@ func (m *Mover) inZone(c *city.Model, centre city.Point, what string, radiusM fl
 func (m *Mover) onRoute(rt *city.Route) {
 	m.kind, m.name = PatternRoute, "route "+rt.Name
 	m.route = rt.Points
+	m.placeOnRoute()
+}
+
+// placeOnRoute puts the unit at a point drawn uniformly along m.route,
+// going either way.
+func (m *Mover) placeOnRoute() {
 	s := m.r.Float64() * city.PolylineLength(m.route)
 	i := 0
 	for ; i < len(m.route)-2; i++ {
@@ -316,6 +357,16 @@ func (m *Mover) nextLeg() {
 	m.pauseS = 0
 	switch m.kind {
 	case PatternPost:
+		switch {
+		case m.lapse && m.toAnchor: // at the post: a look round, then away
+			m.pauseS = m.uniform(0, lapsePostStandMax.Seconds())
+			m.waypoint, m.toAnchor = m.elsewhere, false
+			return
+		case m.lapse: // away, for a long stretch, then back for a moment
+			m.pauseS = m.uniform(lapsePostAwayMin.Seconds(), lapsePostAwayMax.Seconds())
+			m.waypoint, m.toAnchor = m.anchor, true
+			return
+		}
 		if m.toAnchor { // at the post: stand, then a short walk
 			m.pauseS = m.uniform(postStandMin.Seconds(), postStandMax.Seconds())
 			m.waypoint = city.Offset(m.anchor, m.uniform(30, m.radiusM), m.uniform(0, 360))
@@ -334,11 +385,21 @@ func (m *Mover) nextLeg() {
 			m.pauseS = m.uniform(0, routeTurnMax.Seconds())
 		}
 	case PatternArea:
-		m.waypoint = m.randomInZone()
+		if m.lapse {
+			m.waypoint = m.randomElsewhere()
+		} else {
+			m.waypoint = m.randomInZone()
+		}
 		if m.r.Float64() < 0.3 {
 			m.pauseS = m.uniform(0, areaPauseMax.Seconds())
 		}
 	}
+}
+
+// randomElsewhere draws uniformly from the disc a lapsing area unit
+// patrols instead of its zone (no district to keep to: it has wandered).
+func (m *Mover) randomElsewhere() city.Point {
+	return city.Offset(m.elsewhere, m.radiusM*math.Sqrt(m.r.Float64()), m.uniform(0, 360))
 }
 
 // randomInZone draws uniformly from the zone's disc, keeping to its
@@ -359,6 +420,64 @@ func (m *Mover) Pattern() PatternKind { return m.kind }
 // PatternName describes the pattern for people: "post 五一广场站",
 // "route 五一大道", "area 芙蓉区 Furong: 3.1 km around 芙蓉区 东湖派出所".
 func (m *Mover) PatternName() string { return m.name }
+
+// Beat is the pattern the unit was given, as NewMover gave it: unchanged
+// by Lapse and by move-ups.
+func (m *Mover) Beat() Beat { return m.beat }
+
+// Lapsing reports whether the unit does not keep its beat (Lapse; a
+// move-up ends that).
+func (m *Mover) Lapsing() bool { return m.lapse }
+
+// MovedUp reports whether the unit has settled at a move-up's spot: it
+// patrols round that, not its beat, from then on.
+func (m *Mover) MovedUp() bool { return m.movedUp }
+
+// Lapse makes the unit one that does not keep its beat, as some officers
+// do not: at a post it stays no more than a minute and spends long
+// stretches (20–40 minutes) at a spot 300–600 m away; on a route it drives
+// only a part of it (25–40 % of its length) back and forth; from an area
+// it has wandered out, and patrols a disc of the zone's size beyond the
+// zone's edge instead (its centre in a district if one of 12 bearings
+// finds one), back in the zone only on its way back from a job. Beat stays
+// as given: the plan still expects it. A move-up ends the lapse: the unit
+// patrols round its new spot as ordered. Call it before the first Step;
+// the unit's random source draws the details, so a seed repeats them.
+func (m *Mover) Lapse(c *city.Model) {
+	if m.lapse {
+		return
+	}
+	m.lapse = true
+	switch m.kind {
+	case PatternPost:
+		m.elsewhere = city.Offset(m.anchor, m.uniform(lapsePostAwayMinM, lapsePostAwayMaxM), m.uniform(0, 360))
+		m.name += " (lapsing: away for long stretches)"
+		m.toAnchor = true // at the post now
+		m.nextLeg()
+	case PatternRoute:
+		share := m.uniform(lapseRouteMin, lapseRouteMax)
+		length := city.PolylineLength(m.route)
+		from := m.uniform(0, 1-share) * length
+		m.route = subPolyline(m.route, from, from+share*length)
+		m.name += fmt.Sprintf(" (lapsing: %.0f %% of it)", 100*share)
+		m.placeOnRoute()
+	case PatternArea:
+		gap := lapseAreaGap*m.radiusM + lapseAreaGapM
+		first := m.uniform(0, 360)
+		m.elsewhere = city.Offset(m.anchor, gap, first)
+		for i := range lapseAreaBearings {
+			if p := city.Offset(m.anchor, gap, first+float64(i)*360/lapseAreaBearings); c.AreaOf(p) != nil {
+				m.elsewhere = p
+				break
+			}
+		}
+		m.name += " (lapsing: out of it)"
+		m.pos = m.randomElsewhere()
+		m.nextLeg()
+		m.pauseS = 0
+		m.heading = bearingDeg(m.pos, m.waypoint)
+	}
+}
 
 // Type is the unit type the Mover moves like.
 func (m *Mover) Type() protocol.UnitType { return m.typ }
@@ -425,6 +544,9 @@ func (m *Mover) settle(p city.Point) {
 		m.kind, m.anchor, m.radiusM, m.area, m.route = PatternPost, p, postWalkM, nil, nil
 		m.name = "move-up: post " + name
 	}
+	// A move-up is an order: the unit keeps to its new pattern, lapsing
+	// or not before (the plan still judges it by its beat).
+	m.lapse, m.movedUp = false, true
 	m.mode = modeHold // Patrol starts the pattern from here
 	m.Patrol()
 }
@@ -592,4 +714,33 @@ func nearestOnPolyline(ps []city.Point, p city.Point) (city.Point, int) {
 		}
 	}
 	return best, bestI
+}
+
+// subPolyline is the part of the polyline from fromM to toM metres along
+// it (0 ≤ fromM < toM ≤ its length).
+func subPolyline(ps []city.Point, fromM, toM float64) []city.Point {
+	out := []city.Point{pointAlong(ps, fromM)}
+	s := 0.0
+	for i := 0; i+1 < len(ps); i++ {
+		s += city.DistanceM(ps[i], ps[i+1])
+		if s > fromM && s < toM {
+			out = append(out, ps[i+1])
+		}
+	}
+	return append(out, pointAlong(ps, toM))
+}
+
+// pointAlong is the point d metres along the polyline (its last beyond it).
+func pointAlong(ps []city.Point, d float64) city.Point {
+	for i := 0; i+1 < len(ps); i++ {
+		l := city.DistanceM(ps[i], ps[i+1])
+		if d <= l {
+			if l == 0 {
+				return ps[i]
+			}
+			return lerpPoint(ps[i], ps[i+1], d/l)
+		}
+		d -= l
+	}
+	return ps[len(ps)-1]
 }

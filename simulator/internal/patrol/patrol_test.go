@@ -3,6 +3,7 @@ package patrol
 import (
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 	"time"
 
@@ -511,5 +512,130 @@ func TestMoverRepositionInterrupted(t *testing.T) {
 	m.Reposition(here)
 	if _, moving := m.MovingUp(); moving || m.Pattern() != PatternPost || m.offPattern(here) != 0 {
 		t.Errorf("a move-up to where it is: moving %v, %v", moving, m.PatternName())
+	}
+}
+
+// moverOf is the first of a seed's movers of type ty on pattern kind.
+func moverOf(t *testing.T, c *city.Model, ty protocol.UnitType, kind PatternKind, seed uint64) *Mover {
+	t.Helper()
+	for _, m := range moversOf(c, ty, 40, seed) {
+		if m.Pattern() == kind {
+			return m
+		}
+	}
+	t.Fatalf("no %s on a %v among 40", ty, kind)
+	return nil
+}
+
+// TestMoverLapse: a lapsing unit (additive, 2026-12) keeps its Beat as
+// given but not its pattern — at a post it is mostly 300–600 m away; on a
+// route it keeps to a quarter to two fifths of it; from an area it has
+// wandered beyond the zone's edge — and a move-up ends the lapse.
+func TestMoverLapse(t *testing.T) {
+	c := city.Changsha()
+	for _, tc := range []struct {
+		ty   protocol.UnitType
+		kind PatternKind
+	}{
+		{protocol.TypeFoot, PatternPost},
+		{protocol.TypeCar, PatternRoute},
+		{protocol.TypeMotorcycle, PatternRoute},
+		{protocol.TypeVolunteer, PatternArea},
+		{protocol.TypeCar, PatternArea},
+	} {
+		t.Run(string(tc.ty)+"/"+tc.kind.String(), func(t *testing.T) {
+			m := moverOf(t, c, tc.ty, tc.kind, 5)
+			beat := m.Beat()
+			if beat.Kind != tc.kind || beat.Name != m.PatternName() || beat.Anchor != m.anchor || beat.RadiusM != m.radiusM || len(beat.Route) != len(m.route) {
+				t.Fatalf("beat %+v of %s", beat, m.PatternName())
+			}
+			m.Lapse(c)
+			m.Lapse(c) // once is enough
+			if !m.Lapsing() || m.PatternName() == beat.Name || !reflect.DeepEqual(m.Beat(), beat) {
+				t.Fatalf("lapsing %v, %q, beat %+v", m.Lapsing(), m.PatternName(), m.Beat())
+			}
+			if tc.kind == PatternRoute {
+				share := city.PolylineLength(m.route) / city.PolylineLength(beat.Route)
+				if share < lapseRouteMin-0.01 || share > lapseRouteMax+0.01 {
+					t.Errorf("drives %.2f of its route", share)
+				}
+				for _, p := range m.route {
+					if q, _ := nearestOnPolyline(beat.Route, p); city.DistanceM(p, q) > 1 {
+						t.Fatalf("its part of the route leaves the route at %v", p)
+					}
+				}
+			}
+			const dt = 10 * time.Second
+			steps, off := 0, 0
+			for range int(4 * time.Hour / dt) {
+				p, _, _ := m.Step(dt)
+				steps++
+				switch tc.kind {
+				case PatternPost:
+					if city.DistanceM(p, beat.Anchor) > 100 {
+						off++
+					}
+				case PatternRoute:
+					if d := m.offPattern(p); d > 1 {
+						t.Fatalf("%.0f m off its part of the route", d)
+					}
+				case PatternArea:
+					if city.DistanceM(p, beat.Anchor) > beat.RadiusM {
+						off++
+					}
+				}
+			}
+			switch {
+			case tc.kind == PatternPost && float64(off) < 0.7*float64(steps),
+				tc.kind == PatternArea && off != steps: // wandered out, and no job brought it back
+				t.Errorf("%s: off its beat %d of %d steps", m.PatternName(), off, steps)
+			}
+			// A move-up is an order: the unit patrols round the spot.
+			spot := city.Offset(m.Position(), 2000, 45)
+			m.Reposition(spot)
+			for range 1000 {
+				if _, moving := m.MovingUp(); !moving {
+					break
+				}
+				m.Step(dt)
+			}
+			if m.Lapsing() || !m.MovedUp() || m.offPattern(m.Position()) > 1 || !reflect.DeepEqual(m.Beat(), beat) {
+				t.Errorf("after the move-up: lapsing %v, moved up %v, %s", m.Lapsing(), m.MovedUp(), m.PatternName())
+			}
+		})
+	}
+}
+
+// TestMoverLapseDeterministic: the same seed lapses the same way.
+func TestMoverLapseDeterministic(t *testing.T) {
+	c := city.Changsha()
+	run := func() city.Point {
+		m := moversOf(c, protocol.TypeVolunteer, 3, 77)[1]
+		m.Lapse(c)
+		for range 1000 {
+			m.Step(3 * time.Second)
+		}
+		return m.Position()
+	}
+	if a, b := run(), run(); a != b {
+		t.Errorf("same seed, different places: %v, %v", a, b)
+	}
+}
+
+func TestSubPolyline(t *testing.T) {
+	line := []city.Point{{Lat: 28, Lon: 113}, {Lat: 28, Lon: 113.01}, {Lat: 28.01, Lon: 113.01}}
+	total := city.PolylineLength(line)
+	first := city.DistanceM(line[0], line[1])
+	for _, tc := range []struct{ from, to float64 }{{0, total}, {100, 200}, {first - 50, first + 50}, {0, first}, {first, total}} {
+		sub := subPolyline(line, tc.from, tc.to)
+		if got := city.PolylineLength(sub); math.Abs(got-(tc.to-tc.from)) > 0.5 {
+			t.Errorf("%v…%v: %v m long", tc.from, tc.to, got)
+		}
+		if d := city.DistanceM(sub[0], pointAlong(line, tc.from)); d > 0.01 || len(sub) < 2 {
+			t.Errorf("%v…%v: %v", tc.from, tc.to, sub)
+		}
+	}
+	if p := pointAlong(line, 2*total); p != line[2] {
+		t.Errorf("beyond the end: %v", p)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"kuaifan/protocol/api"
 	"kuaifan/protocol/kpi"
+	"kuaifan/protocol/patrol"
 	"kuaifan/simulator/internal/city"
 	"kuaifan/simulator/internal/director"
 	"kuaifan/simulator/internal/dispatch"
@@ -51,6 +52,13 @@ type End struct {
 	MetricsErr                  error
 
 	DispatchDelay time.Duration // the simulated dispatcher's, for the notes
+
+	// Compliance is the hub's report on the run's shift of its patrol plan
+	// (Run.Patrol), ComplianceErr why there is none; Coverage the sampler
+	// of the hub's coverage (nil: not sampled). Additive (2026-12).
+	Compliance    *patrol.Report
+	ComplianceErr error
+	Coverage      *CoverageSampler
 }
 
 // Finish fills in the figures of the run that ended as e says.
@@ -76,6 +84,7 @@ func (r *Run) Finish(e End) {
 	if len(jobs) <= maxJobs {
 		r.Jobs = jobs
 	}
+	r.patrolFigures(e)
 	r.Notes = append(r.Notes,
 		"priority 1 incidents are dispatched by the hub itself (its policy); the rest by the simulated dispatcher, who sends the first fresh recommendation after "+e.DispatchDelay.String()+" (simulated) and takes the hub's offers after sightings",
 		fmt.Sprintf("the hub's figures are real seconds; shown here ×%g as simulated time", r.TimeScale))
@@ -329,4 +338,23 @@ func sosFigures(fs []faults.Report, incs []api.Incident, closedByRun int, clock 
 	}
 	s.ToDispatch = DistOf(toDispatch)
 	return s
+}
+
+// patrolFigures reads the compliance and the coverage sections, with
+// notes on what they mean for this run.
+func (r *Run) patrolFigures(e End) {
+	if e.Coverage != nil {
+		r.Coverage = e.Coverage.Report()
+	}
+	if r.Patrol == nil || r.Patrol.Unavailable != "" {
+		return
+	}
+	moved := e.Fleet.MovedUp()
+	r.Patrol.Judge(e.Compliance, e.ComplianceErr, moved)
+	if len(moved) > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("%d unit(s) moved up and patrolled round their new spots from then on; the plan still judges them by their own tasks (compliance: moved up)", len(moved)))
+	}
+	if r.TimeScale > 1 {
+		r.Notes = append(r.Notes, fmt.Sprintf("the patrol plan's minutes are real, as the hub judges them (a simulated minute is %.3g real at ×%g); the agents report at real intervals (about 10 s moving, 60 s standing), so at a time scale above 1 the checkpoint and presence figures are coarse", 1/r.TimeScale, r.TimeScale))
+	}
 }

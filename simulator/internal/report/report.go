@@ -41,6 +41,10 @@ type Run struct {
 	SOS     *SOS                    `json:"sos,omitempty"` // additive (2026-12)
 	Steps   []director.StepReport   `json:"steps,omitempty"`
 	Outages []director.OutageReport `json:"outages,omitempty"`
+	// Patrol is the patrol plan loaded into the hub and how it was kept;
+	// Coverage the hub's coverage through the run (additive, 2026-12).
+	Patrol   *Patrol   `json:"patrol,omitempty"`
+	Coverage *Coverage `json:"coverage,omitempty"`
 	// Chases are the scenario's incidents followed through: every sighting,
 	// re-target and arrival, and whether a unit reached the last place seen.
 	Chases []Chase     `json:"chases,omitempty"`
@@ -243,6 +247,12 @@ func (r Run) String() string {
 	if o.Repositions > 0 {
 		p("  move-ups   %d received: %d reported there (%d by the agent's own radius), %d dropped (cancelled, or replaced by a dispatch or another move-up)\n",
 			o.Repositions, o.RepositionArrivals, o.RepositionAutoArrivals, o.RepositionsDropped)
+	}
+	if r.Patrol != nil {
+		r.Patrol.text(&b)
+	}
+	if r.Coverage != nil {
+		r.Coverage.text(&b)
 	}
 	m := r.Messages
 	p("  messages   %d positions and %d events queued; %d published (%d resent); %d confirmed by the hub; %d thinned; %d lost by agent kills (device resets); LOST %d\n",

@@ -1,17 +1,23 @@
 // Package hubapitest is a fake of the hub's HTTP API for tests: health
 // checks and unit enrolment, as the contract (kuaifan/protocol/api)
-// describes them.
+// describes them; and, when a test asks for them, patrol plans, the
+// coverage and the compliance report (additive, 2026-12).
 package hubapitest
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"kuaifan/protocol/api"
+	"kuaifan/protocol/patrol"
 )
 
 // Fake answers the hub's enrolment calls as the contract describes. It
@@ -25,13 +31,27 @@ type Fake struct {
 	mu       sync.Mutex
 	Enrolled map[string]*api.Enrolment // by unit id: the body of its POST /api/units (nil: left over from an earlier run)
 	Calls    []string                  // "POST id", "DELETE id", in order
+
+	// Additive (2026-12). A Fake serves none of these (404, as a hub from
+	// before them) unless the test sets them, before its first request.
+	//
+	// Patrols serves PUT and GET /api/patrols…, as strict as the hub (the
+	// plan read by patrol.Parse, its id the path's); Plans has them by id.
+	Patrols bool
+	Plans   map[string]*patrol.Plan
+	// Coverage answers GET /api/coverage: the coverage, or with a nil one
+	// the status (503 before the hub's first computation).
+	Coverage func() (*api.Coverage, int)
+	// Compliance answers GET /api/patrols/compliance for a plan in Plans,
+	// with the query's shift and date.
+	Compliance func(p *patrol.Plan, shift, date string) *patrol.Report
 }
 
 // New starts a fake hub API that takes token; the units in existing are
 // enrolled already (left over from an earlier run). The server closes when
 // the test ends.
 func New(t testing.TB, token string, existing ...string) (*Fake, *httptest.Server) {
-	f := &Fake{token: token, Enrolled: map[string]*api.Enrolment{}}
+	f := &Fake{token: token, Enrolled: map[string]*api.Enrolment{}, Plans: map[string]*patrol.Plan{}}
 	for _, id := range existing {
 		f.Enrolled[id] = nil
 	}
@@ -74,6 +94,7 @@ func New(t testing.TB, token string, existing ...string) (*Fake, *httptest.Serve
 		delete(f.Enrolled, id)
 		w.WriteHeader(http.StatusNoContent)
 	}))
+	f.patrolRoutes(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return f, srv
@@ -94,4 +115,84 @@ func write(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
+}
+
+// Plan is the plan stored under id, nil if none.
+func (f *Fake) Plan(id string) *patrol.Plan {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.Plans[id]
+}
+
+// patrolRoutes serves patrol plans, coverage and compliance when the test
+// set them, else 404 as the mux answers an unknown path.
+func (f *Fake) patrolRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("PUT /api/patrols/{id}", f.auth(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if !f.Patrols {
+			http.NotFound(w, r)
+			return
+		}
+		data, err := io.ReadAll(r.Body)
+		if err != nil {
+			write(w, http.StatusBadRequest, api.Error{Error: err.Error()})
+			return
+		}
+		p, err := patrol.Parse(data)
+		if err == nil && p.ID != r.PathValue("id") {
+			err = fmt.Errorf("id: the plan says %q, the path %q", p.ID, r.PathValue("id"))
+		}
+		if err != nil {
+			write(w, http.StatusBadRequest, api.Error{Error: err.Error()})
+			return
+		}
+		f.Calls = append(f.Calls, "PUT patrol "+p.ID)
+		status := http.StatusCreated
+		if _, ok := f.Plans[p.ID]; ok {
+			status = http.StatusOK
+		}
+		f.Plans[p.ID] = p
+		write(w, status, p)
+	}))
+	mux.HandleFunc("GET /api/patrols", f.auth(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if !f.Patrols {
+			http.NotFound(w, r)
+			return
+		}
+		out := []*patrol.Plan{}
+		for _, id := range slices.Sorted(maps.Keys(f.Plans)) {
+			out = append(out, f.Plans[id])
+		}
+		write(w, http.StatusOK, out)
+	}))
+	mux.HandleFunc("GET /api/patrols/compliance", f.auth(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		p, ok := f.Plans[r.URL.Query().Get("plan")]
+		judge, served := f.Compliance, f.Patrols
+		f.mu.Unlock()
+		if !served || judge == nil || !ok {
+			http.NotFound(w, r)
+			return
+		}
+		write(w, http.StatusOK, judge(p, r.URL.Query().Get("shift"), r.URL.Query().Get("date")))
+	}))
+	mux.HandleFunc("GET /api/coverage", f.auth(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		cover := f.Coverage
+		f.mu.Unlock()
+		if cover == nil {
+			http.NotFound(w, r)
+			return
+		}
+		c, status := cover()
+		if c == nil {
+			w.Header().Set("Retry-After", "1")
+			write(w, status, api.Error{Error: "coverage not computed yet"})
+			return
+		}
+		write(w, http.StatusOK, c)
+	}))
 }
