@@ -75,7 +75,7 @@ require (
 
 require (
 	github.com/google/uuid v1.6.0 // indirect
-	kuaifan/agent v0.0.0 // indirect
+	kuaifan/agent v0.0.0
 	kuaifan/hub v0.0.0
 	kuaifan/simulator v0.0.0
 	kuaifan/testkit v0.0.0

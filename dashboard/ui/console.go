@@ -66,6 +66,8 @@ type Console struct {
 	UnitRows int
 	// MoveUps is the move-up list beside the coverage layer (coverage.go).
 	MoveUps MoveUps
+	// Patrols is the patrol plans' layer and box (patrol.go).
+	Patrols Patrols
 
 	restore *Prefs // a selection to restore once the stream has shown it
 
@@ -441,7 +443,7 @@ func (c *Console) SignedOut(link Link) {
 	c.Store = NewStore()
 	c.Scene.SelInc, c.Scene.SelUnit, c.Scene.Track, c.Scene.Pending = "", "", nil, nil
 	c.Scene.Sight, c.Scene.SightCamera, c.Scene.SightMode = nil, "", false
-	c.Scene.MoveUps = nil
+	c.Scene.MoveUps, c.Scene.Patrol = nil, nil
 	c.fitted = false
 	c.pick = nil
 	c.mu.Unlock()
@@ -453,5 +455,6 @@ func (c *Console) SignedOut(link Link) {
 	c.Form.Open, c.Form.Busy = false, false
 	c.Sighting = SightingForm{}
 	c.MoveUps = MoveUps{}
+	c.Patrols = Patrols{}
 	c.Dirty()
 }

@@ -556,10 +556,12 @@ func (ct *Controller) fail(err error) {
 	ct.C.Say(Tf(ct.C.Lang, "err.api", err.Error()), true, ct.now())
 }
 
-// Tick runs once a second: the panels' ages move, and a selected open
-// incident's recommendations are refreshed every 5 s (units move).
+// Tick runs once a second: the panels' ages move, a selected open
+// incident's recommendations are refreshed every 5 s (units move), and the
+// patrol plans' compliance every PatrolEvery while their layer shows.
 func (ct *Controller) Tick() {
 	ct.ticks++
+	ct.patrolTick()
 	if ct.ticks%5 == 0 {
 		if inc := ct.C.Selected(); inc != nil && inc.Status != api.IncidentClosed {
 			ct.RefreshDetail()

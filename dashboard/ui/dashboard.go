@@ -203,7 +203,7 @@ func (d *Dashboard) Render() app.UI {
 			app.If(c.Screen == ScreenLive, func() app.UI {
 				return app.Main().Class("console", "tab-"+c.Tab).Body(
 					&IncidentsPanel{Ctl: d.ctl, Rev: now.UnixNano()},
-					&MapView{Ctl: d.ctl, Lang: lang, Creating: c.Creating, Chase: c.MapChase(), Cover: c.CoverView()},
+					&MapView{Ctl: d.ctl, Lang: lang, Creating: c.Creating, Chase: c.MapChase(), Cover: c.CoverView(), Patrol: c.PatrolView()},
 					&UnitsPanel{Ctl: d.ctl, Shown: c.UnitsView(c.Store.HubNow(now))},
 				)
 			}).Else(func() app.UI { return d.screenBody() }),

@@ -19,6 +19,7 @@ import (
 
 	"github.com/coder/websocket"
 	papi "kuaifan/protocol/api"
+	"kuaifan/protocol/patrol"
 )
 
 // fakeHub is the hub's HTTP API and /ws as far as the dashboard uses them:
@@ -62,6 +63,15 @@ type fakeHub struct {
 	// 404), and each POST /api/units/{id}/reposition as "unit body".
 	moveups      *papi.MoveUps
 	repositioned []string
+	// Patrol plans: what GET /api/patrols answers (nil: a hub without
+	// them, 404), each plan's report of the shift running now for GET
+	// /api/patrols/compliance (none: the hub's 400, no shift of the plan
+	// runs now), how many times the plans were listed, and the plans whose
+	// compliance was asked, in order.
+	patrols     []patrol.Plan
+	compliance  map[string]*patrol.Report
+	patrolLists int
+	patrolAsked []string
 
 	conns chan *hubConn
 }
@@ -423,6 +433,34 @@ func newFakeHub(t *testing.T) *fakeHub {
 		h.mu.Unlock()
 		json.NewEncoder(w).Encode(papi.Reposition{ID: "mu-1", Lat: req.Lat, Lon: req.Lon, Note: req.Note, By: "user:" + fakeName,
 			Sent: time.Now().UnixMilli()})
+	})
+	api("GET /api/patrols", func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.patrols == nil {
+			http.NotFound(w, r) // a hub from before patrol plans: no such route
+			return
+		}
+		h.patrolLists++
+		json.NewEncoder(w).Encode(h.patrols)
+	})
+	api("GET /api/patrols/compliance", func(w http.ResponseWriter, r *http.Request) {
+		id := r.URL.Query().Get("plan")
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.patrolAsked = append(h.patrolAsked, id)
+		if !slices.ContainsFunc(h.patrols, func(p patrol.Plan) bool { return p.ID == id }) {
+			w.WriteHeader(http.StatusNotFound)
+			json.NewEncoder(w).Encode(map[string]string{"error": "patrol: no plan " + strconv.Quote(id)})
+			return
+		}
+		rep := h.compliance[id]
+		if rep == nil {
+			w.WriteHeader(http.StatusBadRequest)
+			json.NewEncoder(w).Encode(map[string]string{"error": "shift: no shift of plan " + strconv.Quote(id) + " runs now; name a shift and a date"})
+			return
+		}
+		json.NewEncoder(w).Encode(rep)
 	})
 	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
 		tk := r.URL.Query().Get("ticket")

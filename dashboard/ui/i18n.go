@@ -29,7 +29,7 @@ func Tf(lang Lang, key string, args ...any) string { return messages.Tf(lang, ke
 // messages is every string the dashboard shows, per language: the live
 // console's (consoleMessages) and each view's own table. Every key must be
 // in both languages (TestMessagesComplete) and in one table only.
-var messages = webapp.Catalog(mergeMessages(consoleMessages, historyMessages, pagesMessages, enrolMessages, coverMessages))
+var messages = webapp.Catalog(mergeMessages(consoleMessages, historyMessages, pagesMessages, enrolMessages, coverMessages, patrolMessages))
 
 // mergeMessages joins tables of strings. A key in two of them is a
 // programming error: it panics as the package starts, so every test fails.

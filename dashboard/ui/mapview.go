@@ -16,15 +16,16 @@ import (
 //
 // For tests and measurements it publishes window.kuaifanStats = {frames,
 // lastFrameMs, maxFrameMs, p95FrameMs, units, drawn, labels, trail,
-// chaseLines, offer, cameras, coverRuns, moveUps, …} and
+// chaseLines, offer, cameras, coverRuns, moveUps, patrolTasks, …} and
 // window.kuaifanMapPoint(lat, lon) → {x, y} in page coordinates.
 type MapView struct {
 	app.Compo
 	Ctl      *Controller
 	Lang     Lang
 	Creating bool
-	Chase    MapChase  // the sighting form and the cameras: a change re-renders the map's elements
-	Cover    CoverView // the coverage layer's button and box (coverage_view.go)
+	Chase    MapChase   // the sighting form and the cameras: a change re-renders the map's elements
+	Cover    CoverView  // the coverage layer's button and box (coverage_view.go)
+	Patrol   PatrolView // the patrol layer's box (patrol_view.go)
 	// Past, if set, is a screen of the past's map (history_map.go): the
 	// map draws it instead of the live store, and a click selects nothing.
 	Past *PastMap
@@ -90,9 +91,10 @@ func (m *MapView) Render() app.UI {
 					Aria("label", title).Aria("pressed", ch.CamerasOn).Body(cameraIcon()).OnClick(m.onCameras)
 			}),
 			m.coverageToggle(m.Cover),
+			m.patrolToggle(m.Patrol),
 		),
 		m.picker(),
-		app.If(m.Cover.On && !ch.Form.Open, func() app.UI { return m.coverageBox(m.Cover) }),
+		m.mapBoxes(ch.Form.Open),
 		app.If(ch.Form.Open, func() app.UI { return m.sightingForm(ch) }),
 		app.If(m.Creating, func() app.UI {
 			return app.Div().ID("map-hint").Class("maphint").Text(T(lang, "inc.new.hint"))
@@ -330,6 +332,7 @@ func (m *MapView) frame() {
 	m.stats.Set("marks", info.Marks)
 	m.stats.Set("coverRuns", info.CoverRuns)
 	m.stats.Set("moveUps", info.MoveUps)
+	m.stats.Set("patrolTasks", info.Patrol)
 	if now.Sub(m.memAt) >= time.Second {
 		// Go's own heap lives in the WebAssembly memory, which Chromium's
 		// JSHeapUsedSize does not count.

@@ -69,6 +69,14 @@ const (
 	colCover2      // … the second (3 min)
 	colCover3      // … the third (5 min), and any later
 	colMoveUp      // a unit's move-up: the line to where it goes
+	// The patrol layer (patrol_scene.go): a task met, not met yet, without
+	// a result; and their fills.
+	colPatrolMet
+	colPatrolDue
+	colPatrolNone
+	colPatrolMetFill
+	colPatrolDueFill
+	colPatrolNoneFill
 	numColours
 )
 
@@ -111,6 +119,14 @@ var Palette = [numColours]string{
 	colCover2:      "#3b82f6",
 	colCover3:      "#4338ca",
 	colMoveUp:      "#a3e635", // lime: nothing else on the map is
+	// The patrol layer: green met, amber not met yet, grey no result; the
+	// fills light enough to read the streets and units through.
+	colPatrolMet:      "#4ade80",
+	colPatrolDue:      "#f59e0b",
+	colPatrolNone:     "#94a3b8",
+	colPatrolMetFill:  "rgba(74,222,128,0.14)",
+	colPatrolDueFill:  "rgba(245,158,11,0.14)",
+	colPatrolNoneFill: "rgba(148,163,184,0.10)",
 }
 
 // drawList is one frame's operations, little-endian float32s ready to copy

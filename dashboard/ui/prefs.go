@@ -7,8 +7,8 @@ import (
 
 // What survives a reload: the language, the map's view, the selection,
 // whether the alarm is muted, whether the cameras layer is hidden and
-// whether the coverage layer is shown — kept in the browser's local storage.
-// Never the token: a reload signs in again.
+// whether the coverage and patrol layers are shown — kept in the browser's
+// local storage. Never the token: a reload signs in again.
 
 // PrefsKey is the local-storage key of the kept preferences (JSON).
 const PrefsKey = "kuaifan.prefs"
@@ -25,6 +25,8 @@ type Prefs struct {
 	// Coverage: the dispatcher showed the coverage layer (hidden by
 	// default).
 	Coverage bool `json:"coverage,omitempty"`
+	// Patrols: the dispatcher showed the patrol layer (hidden by default).
+	Patrols bool `json:"patrols,omitempty"`
 }
 
 // SavedView is the map's centre and zoom.
@@ -46,7 +48,7 @@ func (c *Console) Prefs() Prefs {
 	v := c.Scene.View
 	p := Prefs{Lang: c.Lang, View: &SavedView{Lat: v.Lat, Lon: v.Lon, Zoom: v.Zoom},
 		Incident: c.Scene.SelInc, Unit: c.Scene.SelUnit, Mute: c.Mute, NoCameras: !c.Scene.CamerasOn,
-		Coverage: c.Scene.CoverOn}
+		Coverage: c.Scene.CoverOn, Patrols: c.Scene.PatrolOn}
 	c.mu.Unlock()
 	return p
 }
@@ -63,6 +65,7 @@ func (c *Console) Restore(p Prefs) {
 	c.mu.Lock()
 	c.Scene.CamerasOn = !p.NoCameras
 	c.Scene.CoverOn = p.Coverage
+	c.Scene.PatrolOn = p.Patrols
 	c.mu.Unlock()
 	if p.View.valid() {
 		c.WithView(func(v *View) bool {

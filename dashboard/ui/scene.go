@@ -30,6 +30,9 @@ type MapScene struct {
 	// suggestions drawn while their list is open.
 	CoverOn bool
 	MoveUps []api.MoveUp
+	// The patrol layer shown (patrol.go), and its tasks as last laid out.
+	PatrolOn bool
+	Patrol   []patrolShape
 	// The screens of the past (unitday.go): polylines each in a colour of
 	// the palette (a day's track by speed), drawn where Track is, and
 	// ringed places with a label (its stops), over the track.
@@ -148,6 +151,8 @@ type SceneInfo struct {
 	// The coverage layer's rectangles drawn (runs of cells in view), and
 	// the move-up lines: units on one, and suggestions while listed.
 	CoverRuns, MoveUps int
+	// Patrol: the patrol plans' tasks drawn (in view).
+	Patrol int
 }
 
 // UnitRadius is a marker's size in CSS px at a zoom.
@@ -182,6 +187,8 @@ func (b *sceneBuf) build(s *Store, m *MapScene, nowMS int64, phase float64) Scen
 	}
 	// The coverage layer, over the ground and under everything on it.
 	info.CoverRuns = b.coverage(s, m, v)
+	// The patrol plans: over the coverage, under what moves.
+	info.Patrol = b.patrols(m, v)
 	// The cameras, under everything that moves.
 	info.Cameras = b.cameras(s, m, v)
 
