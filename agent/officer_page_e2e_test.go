@@ -31,31 +31,11 @@ import (
 // after each press, and the SOS banner naming the unit, its incident with
 // units sent.
 func TestOfficerPage(t *testing.T) {
-	if !officerweb.Built() {
-		msg := "the officer's page is not built: run make wasm (make test does) before this test"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	requireOfficerWeb(t)
 	b := newBrowser(t)
 	h := hubtest.Start(t, nil)
 	dashboardtest.Require(t, h.URL)
-	cfg := testConfig(t, h.MQTTURL(), "car-9", h.Enrol("car-9", "car"))
-	cfg.Terminal = freeAddr(t)
-	cfg.UnitType = "car"
-	start(t, cfg, lat0, lon0, 0)
-	waitFor(t, 10*time.Second, func() error {
-		if u := unitOf(t, h, "car-9"); !u.Online || u.Lat == nil {
-			return fmt.Errorf("car-9 not online with a position")
-		}
-		return nil
-	})
-
-	waitTerminal(t, cfg.Terminal)
-	b.do("open", 30*time.Second, chromedp.Navigate("http://"+cfg.Terminal+"/"))
-	b.waitJS("the app", `document.documentElement.dataset.app === "running"`, 60*time.Second)
-	b.waitJS("connected", `document.querySelector('#link[data-state="connected"]') !== null`, 10*time.Second)
+	officerPage(t, b, h, "car-9")
 	b.waitJS("english", `document.querySelector('#officer').lang === "en"`, 5*time.Second)
 	if got := b.text("#unit"); got != "car-9" {
 		t.Errorf("unit %q", got)
@@ -259,13 +239,7 @@ func (b *browser) dashboardShows(incident, unit, state, status string) {
 // (and removes it from the address bar), keeps it, and asks for it when it
 // has none.
 func TestOfficerPageToken(t *testing.T) {
-	if !officerweb.Built() {
-		msg := "the officer's page is not built: run make wasm (make test does) before this test"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	requireOfficerWeb(t)
 	b := newBrowser(t)
 	h := hubtest.Start(t, nil)
 	cfg := testConfig(t, h.MQTTURL(), "foot-4", h.Enrol("foot-4", "foot"))
@@ -299,6 +273,40 @@ func TestOfficerPageToken(t *testing.T) {
 }
 
 // waitTerminal waits until the agent's terminal listens.
+// requireOfficerWeb fails (under CI) or skips a test of the officer's
+// page when the page is not built.
+func requireOfficerWeb(t *testing.T) {
+	t.Helper()
+	if !officerweb.Built() {
+		msg := "the officer's page is not built: run make wasm (make test does) before this test"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+}
+
+// officerPage starts a car agent with its terminal on the hub, online
+// with a fix at lat0, lon0, and opens its page in the browser, connected.
+func officerPage(t *testing.T, b *browser, h *hubtest.Hub, unit string) *running {
+	t.Helper()
+	cfg := testConfig(t, h.MQTTURL(), unit, h.Enrol(unit, "car"))
+	cfg.Terminal = freeAddr(t)
+	cfg.UnitType = "car"
+	r := start(t, cfg, lat0, lon0, 0)
+	waitFor(t, 10*time.Second, func() error {
+		if u := unitOf(t, h, unit); !u.Online || u.Lat == nil {
+			return fmt.Errorf("%s not online with a position", unit)
+		}
+		return nil
+	})
+	waitTerminal(t, cfg.Terminal)
+	b.do("open", 30*time.Second, chromedp.Navigate("http://"+cfg.Terminal+"/"))
+	b.waitJS("the app", `document.documentElement.dataset.app === "running"`, 60*time.Second)
+	b.waitJS("connected", `document.querySelector('#link[data-state="connected"]') !== null`, 10*time.Second)
+	return r
+}
+
 func waitTerminal(t *testing.T, addr string) {
 	t.Helper()
 	waitFor(t, 10*time.Second, func() error {

@@ -2,13 +2,9 @@ package agent
 
 import (
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
-	"kuaifan/agent/internal/officerweb"
 	"kuaifan/hub/hubtest"
 	"kuaifan/protocol"
 )
@@ -22,29 +18,10 @@ import (
 // handed to the agent as its link would hand them over; the wire is
 // TestRepositionThroughMosquitto's.
 func TestOfficerPageMoveUp(t *testing.T) {
-	if !officerweb.Built() {
-		msg := "the officer's page is not built: run make wasm (make test does) before this test"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	requireOfficerWeb(t)
 	b := newBrowser(t)
 	h := hubtest.Start(t, nil)
-	cfg := testConfig(t, h.MQTTURL(), "car-10", h.Enrol("car-10", "car"))
-	cfg.Terminal = freeAddr(t)
-	cfg.UnitType = "car"
-	r := start(t, cfg, lat0, lon0, 0)
-	waitFor(t, 10*time.Second, func() error {
-		if u := unitOf(t, h, "car-10"); !u.Online || u.Lat == nil {
-			return fmt.Errorf("car-10 not online with a position")
-		}
-		return nil
-	})
-	waitTerminal(t, cfg.Terminal)
-	b.do("open", 30*time.Second, chromedp.Navigate("http://"+cfg.Terminal+"/"))
-	b.waitJS("the app", `document.documentElement.dataset.app === "running"`, 60*time.Second)
-	b.waitJS("connected", `document.querySelector('#link[data-state="connected"]') !== null`, 10*time.Second)
+	r := officerPage(t, b, h, "car-10")
 	b.waitJS("no card", `document.querySelector('#card.empty') !== null`, 5*time.Second)
 
 	// 1. A move-up 800 m east: the card, its figures, the unit available.
