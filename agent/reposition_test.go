@@ -164,24 +164,7 @@ func TestRepositionCommands(t *testing.T) {
 			if (st.Reposition != nil) != (tc.moveUp != "") || st.Reposition != nil && st.Reposition.ID != tc.moveUp {
 				t.Errorf("state file reposition %+v, want %q", st.Reposition, tc.moveUp)
 			}
-			if err := a.Close(); err != nil {
-				t.Fatal(err)
-			}
-
-			// A restart keeps it, and every command is known.
-			b, err := New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer b.Close()
-			check(b, "after a restart")
-			for _, batch := range tc.batches {
-				b.onCommands(batch)
-			}
-			check(b, "after redelivery")
-			if s := b.Stats(); s.Commands != 0 {
-				t.Errorf("%d commands handled again after the restart", s.Commands)
-			}
+			restartKeeps(t, a, cfg, tc.batches, check)
 		})
 	}
 }
@@ -372,5 +355,28 @@ func TestRepositionRestoreChecks(t *testing.T) {
 				t.Errorf("assignment restored %v", ok)
 			}
 		})
+	}
+}
+
+// restartKeeps closes a, starts the agent again on its data and checks
+// what it kept; then every batch is delivered again, and none is handled
+// twice.
+func restartKeeps(t *testing.T, a *Agent, cfg Config, batches [][]protocol.Command, check func(*Agent, string)) {
+	t.Helper()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	check(b, "after a restart")
+	for _, batch := range batches {
+		b.onCommands(batch)
+	}
+	check(b, "after redelivery")
+	if s := b.Stats(); s.Commands != 0 {
+		t.Errorf("%d commands handled again after the restart", s.Commands)
 	}
 }

@@ -162,24 +162,7 @@ func TestTasksCommands(t *testing.T) {
 			if got := taskIDs(st.Tasks); got != tc.saved {
 				t.Errorf("state file tasks [%s], want [%s]", got, tc.saved)
 			}
-			if err := a.Close(); err != nil {
-				t.Fatal(err)
-			}
-
-			// A restart keeps them, and every command is known.
-			b, err := New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer b.Close()
-			check(b, "after a restart")
-			for _, batch := range tc.batches {
-				b.onCommands(batch)
-			}
-			check(b, "after redelivery")
-			if s := b.Stats(); s.Commands != 0 {
-				t.Errorf("%d commands handled again after the restart", s.Commands)
-			}
+			restartKeeps(t, a, cfg, tc.batches, check)
 		})
 	}
 }
