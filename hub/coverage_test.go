@@ -177,6 +177,27 @@ func TestRepositionByHand(t *testing.T) {
 	if len(d.Commands()) != 0 {
 		t.Fatalf("refused move-ups sent commands: %q", d.Commands())
 	}
+	// An agent older than move-ups (it named itself coming online) is
+	// refused: it would drop the command and never move.
+	old := unitAt(t, h, "car-3", "car", 0.02, 0)
+	state, _ := protocol.Encode(protocol.State{Unit: "car-3", Online: true, Boot: "b-old", Agent: "kuaifan-agent/1.0"})
+	old.Publish(protocol.KindState, state)
+	hubtest.WaitFor(t, 5*time.Second, func() error {
+		var u api.Unit
+		h.Do(http.MethodGet, "/api/units/car-3", nil, &u)
+		if u.Agent != "kuaifan-agent/1.0" {
+			return fmt.Errorf("car-3's agent %q", u.Agent)
+		}
+		return nil
+	})
+	var e api.Error
+	if st := h.Do(http.MethodPost, "/api/units/car-3/reposition", map[string]any{"lat": lat0, "lon": lon0}, &e); st != http.StatusConflict ||
+		!strings.Contains(e.Error, "kuaifan-agent/1.0") {
+		t.Fatalf("a move-up to an old agent: %d %q, want 409 naming its version", st, e.Error)
+	}
+	if len(old.Commands()) != 0 {
+		t.Fatalf("the old agent was sent %q", old.Commands())
+	}
 
 	to := api.RepositionRequest{Lat: lat0 + 0.02, Lon: lon0 - 0.01, Note: "cover 五一广场"}
 	var rep api.Reposition
@@ -197,8 +218,8 @@ func TestRepositionByHand(t *testing.T) {
 	}
 	var m api.Matches
 	h.Do(http.MethodGet, fmt.Sprintf("/api/match?lat=%v&lon=%v", lat0, lon0), nil, &m)
-	if len(m.Candidates) != 1 || m.Candidates[0].Unit != "car-1" {
-		t.Fatalf("a unit moving up is still free: %+v", m.Candidates)
+	if len(m.Candidates) == 0 || m.Candidates[0].Unit != "car-1" {
+		t.Fatalf("a unit moving up is still free, and the nearest: %+v", m.Candidates)
 	}
 
 	// It arrives: the move-up ends, the unit stays available.

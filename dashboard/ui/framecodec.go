@@ -395,6 +395,8 @@ func (s *scanner) unitField(u *Unit, key []byte) bool {
 		u.Status = protocol.Status(t)
 	case "incident":
 		return s.strField(&u.Incident)
+	case "agent":
+		return s.strField(&u.Agent)
 	case "online":
 		switch s.peek() {
 		case 't':
@@ -486,7 +488,7 @@ func (s *scanner) unitField(u *Unit, key []byte) bool {
 var (
 	unitKeys = []string{"id", "type", "callsign", "capabilities", "status", "online", "lat", "lon", "ts",
 		"seq", "acc_m", "speed_mps", "heading_deg", "battery", "last_seen", "incident", "report_s", "protocol",
-		"reposition", "last_connect", "last_refused"}
+		"reposition", "last_connect", "last_refused", "agent"}
 	frameKeys = []string{"type", "seq", "ts", "units", "incidents", "removed_units", "removed_incidents", "coverage"}
 )
 

@@ -167,6 +167,8 @@ func TestDecodeFrameOddInput(t *testing.T) {
 		{`{"type":"delta","units":[{"id":"a","reposition":{"id":"mu-1"},"reposition":null}]}`, true},              // cleared
 		{`{"type":"delta","units":[{"id":"a","reposition":{"ID":"mu-\u00e9","Lat":"x"}}]}`, false},                // a type error
 		{`{"type":"delta","units":[{"id":"a","last_connect":{"addr":"1.2.3.4:5","at":1},"last_refused":{"at":2,"reason":"x"}}]}`, true},
+		{`{"type":"delta","units":[{"id":"a","agent":"kuaifan-agent/1.1"}]}`, true},
+		{`{"type":"delta","units":[{"id":"a","Agent":"kuaifan-agent/1.1"}]}`, false}, // another case: encoding/json's
 		{`{"type":"delta","units":[{"id":"a","Reposition":{}}]}`, false},
 		// The coverage layer goes through encoding/json with the rest.
 		{`{"type":"snapshot","units":[],"incidents":[],"coverage":{"ts":1,"grid":{"rows":1,"cols":3},"tiers_s":[60,180,300],"cells":"-01","cover_tier":2,"city":{"area":[0,0.5,1],"demand":[0,0.4,1]},"holes":[]}}`, true},

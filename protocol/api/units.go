@@ -42,6 +42,10 @@ type Unit struct {
 	// Reposition (additive, 2026-12) is the move-up the unit was sent on
 	// and has not finished: absent when none (see Reposition).
 	Reposition *Reposition `json:"reposition,omitempty"`
+	// Agent (additive, 2026-12) is the software the unit named when it
+	// last came online (its state's agent, e.g. "kuaifan-agent/1.1");
+	// absent until it has named one since the hub started.
+	Agent string `json:"agent,omitempty"`
 }
 
 // Connection is one connection attempt of a unit to the embedded broker

@@ -52,6 +52,9 @@ func (d *Dispatcher) Reposition(unit string, req api.RepositionRequest, actor st
 		return api.Reposition{}, fmt.Errorf("%w: unit %s is %s, not available", ErrConflict, unit, v.Status)
 	case !d.commandable(unit):
 		return api.Reposition{}, fmt.Errorf("%w: unit %s reports by a phone app and hears no commands", ErrConflict, unit)
+	case !carriesMoveUps(v.Agent):
+		return api.Reposition{}, fmt.Errorf("%w: unit %s runs %s, which drops move-ups: kuaifan-agent/%s or later carries them out",
+			ErrConflict, unit, v.Agent, moveUpAgent)
 	}
 	now := d.cfg.Now()
 	id, err := newMoveUpID(now.In(d.cfg.Location))
@@ -133,6 +136,26 @@ func (d *Dispatcher) endMoveUp(unit, how string) {
 	delete(d.moveups, unit)
 	d.m.moveups.WithLabelValues(how).Inc()
 	_ = d.fleet.SetReposition(unit, nil) // a unit revoked meanwhile has no view
+}
+
+// moveUpAgent is the first version of kuaifan's agent that carries out a
+// reposition; an older one drops the command at decoding.
+const moveUpAgent = "1.1"
+
+// carriesMoveUps reports whether the software a unit named can carry out a
+// move-up: kuaifan's agent from moveUpAgent on; anything else (another
+// client, or none named since the hub started) is given the benefit of the
+// doubt.
+func carriesMoveUps(agent string) bool {
+	v, ok := strings.CutPrefix(agent, "kuaifan-agent/")
+	if !ok {
+		return true
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(v, "%d.%d", &major, &minor); err != nil {
+		return true // a development build's own version string
+	}
+	return major > 1 || major == 1 && minor >= 1
 }
 
 // newMoveUpID is "mu-YYYYMMDD-" and 8 random hex digits: unique without

@@ -76,6 +76,7 @@ type pending struct {
 	live        store.Live
 	online      bool
 	boot        string
+	agent       string
 	liveChanged bool // the stored live record must be rewritten
 	viewChanged bool // the index and watchers must hear of it
 }
@@ -134,7 +135,7 @@ func (f *Fleet) Apply(msgs []Message, now time.Time) (Outcome, error) {
 				out.Results[i] = Unknown
 				continue
 			}
-			p := pending{live: u.live, online: u.online, boot: u.boot}
+			p := pending{live: u.live, online: u.online, boot: u.boot, agent: u.agent}
 			p.live.Seqs = slices.Clone(u.live.Seqs)
 			k = len(sc.pending)
 			sc.pending = append(sc.pending, p)
@@ -169,7 +170,7 @@ func (f *Fleet) Apply(msgs []Message, now time.Time) (Outcome, error) {
 			continue // revoked while the batch was written
 		}
 		p := &sc.pending[k]
-		u.live, u.online, u.boot, u.lastSeen = p.live, p.online, p.boot, now.UnixMilli()
+		u.live, u.online, u.boot, u.agent, u.lastSeen = p.live, p.online, p.boot, p.agent, now.UnixMilli()
 		if p.viewChanged {
 			sc.changed = append(sc.changed, id)
 			sc.moved = append(sc.moved, u.matchUnit())
@@ -300,8 +301,8 @@ func (p *pending) setStatus(s protocol.Status, ts int64) {
 // presence applies a retained state message or a Last Will.
 func (p *pending) presence(s protocol.State) Result {
 	if s.Online {
-		p.viewChanged = p.viewChanged || !p.online
-		p.online, p.boot = true, s.Boot
+		p.viewChanged = p.viewChanged || !p.online || p.agent != s.Agent
+		p.online, p.boot, p.agent = true, s.Boot, s.Agent
 		return Presence
 	}
 	if p.boot != "" && s.Boot != p.boot {

@@ -73,6 +73,7 @@ type unit struct {
 	live     store.Live
 	online   bool
 	boot     string  // of the agent run that last said it is online
+	agent    string  // the software it named then ("kuaifan-agent/1.1"), in memory only
 	lastSeen int64   // hub time of the last accepted message, Unix ms
 	incident string  // the incident the unit is assigned to, if any (dispatch's record)
 	reportS  float64 // the reporting interval dispatch last commanded, seconds (0: none since start)
@@ -377,7 +378,7 @@ type View = api.Unit
 func (u *unit) view() View {
 	v := View{ID: u.meta.ID, Type: u.meta.Type, Callsign: u.meta.Callsign, Capabilities: u.meta.Capabilities,
 		Status: u.live.Status, Online: u.online, LastSeen: u.lastSeen, Incident: u.incident,
-		ReportS: u.reportS}
+		ReportS: u.reportS, Agent: u.agent}
 	if v.Capabilities == nil {
 		v.Capabilities = []string{}
 	}
