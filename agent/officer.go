@@ -42,30 +42,10 @@ type Reposition struct {
 
 // Task is one of the unit's patrol tasks running now (a tasks command,
 // additive 2026-12): a checkpoint to hold, a route to drive or an area to
-// be present in, from the plans a supervisor keeps at the hub. The fields
-// are the command's (protocol.PatrolTask) with its Unix-ms times as times;
-// they are those of the officer's terminal (internal/terminal.Task), so
-// one converts to the other.
-type Task struct {
-	Plan       string    `json:"plan"`
-	ID         string    `json:"id"`
-	Kind       string    `json:"kind"` // point, line or area
-	Name       string    `json:"name,omitempty"`
-	Shift      string    `json:"shift"`
-	ShiftStart time.Time `json:"shift_start"`
-	ShiftEnd   time.Time `json:"shift_end"`
-	// From and To: a checkpoint's window to hold it in (the one open now,
-	// or the next); zero without one.
-	From           time.Time `json:"from,omitzero"`
-	To             time.Time `json:"to,omitzero"`
-	Lat            float64   `json:"lat"` // the checkpoint; a route's start; an area's centre
-	Lon            float64   `json:"lon"`
-	RadiusM        float64   `json:"radius_m,omitempty"`
-	DwellMin       float64   `json:"dwell_min,omitempty"`
-	LengthM        float64   `json:"length_m,omitempty"`
-	CoverShare     float64   `json:"cover_share,omitempty"`
-	MinPresenceMin float64   `json:"min_presence_min,omitempty"`
-}
+// be present in, from the plans a supervisor keeps at the hub — the
+// officer's terminal's type (internal/terminal.Task), the command's fields
+// with its Unix-ms times as times.
+type Task = terminal.Task
 
 // taskOf is a command's task as the agent gives it out.
 func taskOf(p protocol.PatrolTask) Task {
@@ -373,7 +353,7 @@ func (a *Agent) terminalState() terminal.State {
 	a.mu.Lock()
 	now := a.cfg.Now()
 	st := terminal.State{Unit: a.cfg.Unit, UnitType: a.cfg.UnitType, Status: a.status, Now: now,
-		Actions: slices.Clone(a.actions), Tasks: terminalTasks(a.currentTasksLocked(now))}
+		Actions: slices.Clone(a.actions), Tasks: a.currentTasksLocked(now)}
 	if a.assign != nil {
 		as := terminal.Assignment(*a.assign)
 		st.Assignment = &as
@@ -404,13 +384,4 @@ func (a *Agent) terminalState() terminal.State {
 	pos, ev := a.q.Counts()
 	st.Queued, st.QueuedEvents = pos+ev, ev
 	return st
-}
-
-// terminalTasks converts the agent's tasks to the terminal's; never nil.
-func terminalTasks(tasks []Task) []terminal.Task {
-	out := make([]terminal.Task, len(tasks))
-	for i, t := range tasks {
-		out[i] = terminal.Task(t)
-	}
-	return out
 }

@@ -54,15 +54,13 @@ func tasksCmd(id string, tasks ...protocol.PatrolTask) protocol.Command {
 	return protocol.Command{ID: id, TS: 1, Type: protocol.CmdTasks, Tasks: tasks}
 }
 
-func taskIDs[T protocol.PatrolTask | Task | terminal.Task](tasks []T) string {
+func taskIDs[T protocol.PatrolTask | Task](tasks []T) string {
 	ids := []string{}
 	for _, t := range tasks {
 		switch t := any(t).(type) {
 		case protocol.PatrolTask:
 			ids = append(ids, t.ID)
 		case Task:
-			ids = append(ids, t.ID)
-		case terminal.Task:
 			ids = append(ids, t.ID)
 		}
 	}

@@ -44,7 +44,7 @@ func (o officer) RepositionArrived(id string) error {
 }
 
 // Tasks is the unit's patrol tasks now (GET /v1/tasks).
-func (o officer) Tasks() []terminal.Task { return terminalTasks(o.a.Tasks()) }
+func (o officer) Tasks() []terminal.Task { return o.a.Tasks() }
 
 func (o officer) SOS() (terminal.SOS, error) {
 	s, err := o.a.SOS()
