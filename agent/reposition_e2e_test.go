@@ -21,33 +21,8 @@ import (
 // confirms like every report (it finds no incident of that id and changes
 // nothing) — and the officer's terminal reports a third one done.
 func TestRepositionThroughMosquitto(t *testing.T) {
-	mosq, h := mosquittoHub(t, "", map[string]string{"car-mu": "pw-mu"})
-	cfg := testConfig(t, mosq.URL(), "car-mu", "pw-mu")
-	cfg.Terminal = freeAddr(t)
 	var notes moveUpNotes
-	notes.hook(&cfg)
-	r := start(t, cfg, lat0, lon0, 0)
-	waitFor(t, 10*time.Second, func() error {
-		if u := unitOf(t, h, "car-mu"); !u.Online || u.Lat == nil {
-			return fmt.Errorf("car-mu not online with a position")
-		}
-		return nil
-	})
-
-	hubc := hubtest.Connect(t, mosq.URL(), "kuaifan-hub", "hub-pw",
-		hubtest.DeviceOptions{ClientID: "test-move-ups", NoState: true})
-	cmdTopic := protocol.Topics{}.Unit("car-mu", protocol.KindCmd)
-	send := func(c protocol.Command) {
-		t.Helper()
-		c.TS = time.Now().UnixMilli()
-		b, err := protocol.Encode(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := hubc.PublishTo(cmdTopic, b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	r, h, cfg, send := unitOnMosquitto(t, "car-mu", notes.hook)
 	waitMoveUp := func(id string) {
 		t.Helper()
 		waitFor(t, 10*time.Second, func() error {
@@ -109,4 +84,40 @@ func TestRepositionThroughMosquitto(t *testing.T) {
 	if s := r.Stats(); s.Commands != 4 || s.BadMessages != 0 {
 		t.Errorf("stats %+v", s)
 	}
+}
+
+// unitOnMosquitto starts a unit's agent, its terminal on, with the
+// deployment's Mosquitto and ACL, and waits until the hub has it online
+// with a fix. send publishes a command on the unit's cmd topic, timed now,
+// as the hub does.
+func unitOnMosquitto(t *testing.T, unit string, edit func(*Config)) (r *running, h *hubtest.Hub, cfg Config, send func(protocol.Command)) {
+	t.Helper()
+	mosq, h := mosquittoHub(t, "", map[string]string{unit: "pw-" + unit})
+	cfg = testConfig(t, mosq.URL(), unit, "pw-"+unit)
+	cfg.Terminal = freeAddr(t)
+	if edit != nil {
+		edit(&cfg)
+	}
+	r = start(t, cfg, lat0, lon0, 0)
+	waitFor(t, 10*time.Second, func() error {
+		if u := unitOf(t, h, unit); !u.Online || u.Lat == nil {
+			return fmt.Errorf("%s not online with a position", unit)
+		}
+		return nil
+	})
+	hubc := hubtest.Connect(t, mosq.URL(), "kuaifan-hub", "hub-pw",
+		hubtest.DeviceOptions{ClientID: "test-" + unit, NoState: true})
+	cmdTopic := protocol.Topics{}.Unit(unit, protocol.KindCmd)
+	send = func(c protocol.Command) {
+		t.Helper()
+		c.TS = time.Now().UnixMilli()
+		b, err := protocol.Encode(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := hubc.PublishTo(cmdTopic, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r, h, cfg, send
 }

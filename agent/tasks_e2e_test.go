@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"kuaifan/agent/internal/terminal"
-	"kuaifan/hub/hubtest"
 	"kuaifan/protocol"
 )
 
@@ -20,32 +19,9 @@ import (
 // a redelivered one is ignored; the next list replaces it, an empty one
 // leaves none; nothing is sent back and the status never moves.
 func TestTasksThroughMosquitto(t *testing.T) {
-	mosq, h := mosquittoHub(t, "", map[string]string{"car-tk": "pw-tk"})
-	cfg := testConfig(t, mosq.URL(), "car-tk", "pw-tk")
-	cfg.Terminal = freeAddr(t)
-	r := start(t, cfg, lat0, lon0, 0)
-	waitFor(t, 10*time.Second, func() error {
-		if u := unitOf(t, h, "car-tk"); !u.Online || u.Lat == nil {
-			return fmt.Errorf("car-tk not online with a position")
-		}
-		return nil
-	})
+	r, h, cfg, send := unitOnMosquitto(t, "car-tk", nil)
 	waitTerminal(t, cfg.Terminal)
 
-	hubc := hubtest.Connect(t, mosq.URL(), "kuaifan-hub", "hub-pw",
-		hubtest.DeviceOptions{ClientID: "test-tasks", NoState: true})
-	cmdTopic := protocol.Topics{}.Unit("car-tk", protocol.KindCmd)
-	send := func(c protocol.Command) {
-		t.Helper()
-		c.TS = time.Now().UnixMilli()
-		b, err := protocol.Encode(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := hubc.PublishTo(cmdTopic, b); err != nil {
-			t.Fatal(err)
-		}
-	}
 	// state reads GET /v1/state as the officer's page does.
 	state := func() (terminal.State, string) {
 		t.Helper()
