@@ -80,14 +80,12 @@ type Config struct {
 type Live struct {
 	cfg      Config
 	grid     *coverage.Grid
-	district []int16 // per cell: index in Districts, -1 outside the city
-	// districtInts is district as move-ups take it.
-	districtInts []int
-	moveMu       sync.Mutex // one move-up suggestion at a time
-	city         int        // city cells
-	log          *slog.Logger
-	dirty        atomic.Bool
-	wake         chan struct{}
+	district []int      // per cell: index in Districts, -1 outside the city
+	moveMu   sync.Mutex // one move-up suggestion at a time
+	city     int        // city cells
+	log      *slog.Logger
+	dirty    atomic.Bool
+	wake     chan struct{}
 
 	computeMu sync.Mutex // one computation at a time: they share the tracker, tiers and weights
 	// tracker holds the units of the last computation and their grid;
@@ -147,13 +145,11 @@ func New(cfg Config) (*Live, error) {
 		return nil, fmt.Errorf("citycover: cover tier %d: want 1 to %d", cfg.CoverTier, n)
 	}
 	l := &Live{cfg: cfg, grid: g, log: cfg.Logger, wake: make(chan struct{}, 1),
-		district: make([]int16, g.Cells()), tiers: make([]byte, g.Cells()), weights: make([]float64, g.Cells()),
+		district: make([]int, g.Cells()), tiers: make([]byte, g.Cells()), weights: make([]float64, g.Cells()),
 		pending: make(map[int]byte)}
-	l.districtInts = make([]int, g.Cells())
 	for i := range l.district {
 		lat, lon := g.Centre(i)
-		l.districtInts[i] = cfg.Districts.At(districts.Point{Lat: lat, Lon: lon})
-		l.district[i] = int16(l.districtInts[i])
+		l.district[i] = cfg.Districts.At(districts.Point{Lat: lat, Lon: lon})
 		if l.district[i] >= 0 {
 			l.city++
 			l.weights[i] = 1
@@ -354,7 +350,7 @@ func (l *Live) Weights() []float64 {
 
 // District returns the district index of every cell (-1 outside the city);
 // the slice is shared and must not be changed.
-func (l *Live) District() []int16 { return l.district }
+func (l *Live) District() []int { return l.district }
 
 // Current is the whole layer as last computed, or nil before the first
 // computation. It is shared: callers must not change it.

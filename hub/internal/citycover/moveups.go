@@ -35,7 +35,7 @@ func (l *Live) MoveUps(n, floor int, maxTravel time.Duration) (api.MoveUps, erro
 	now := l.cfg.Now()
 	units := l.cfg.Units(now)
 	plan, err := coverage.SuggestMoveUps(l.grid, units, coverage.MoveUpOptions{N: n, Weights: l.Weights(),
-		CoverTier: l.cfg.CoverTier, District: l.districtInts, Floor: floor, MaxTravel: maxTravel})
+		CoverTier: l.cfg.CoverTier, District: l.district, Floor: floor, MaxTravel: maxTravel})
 	if err != nil {
 		return api.MoveUps{}, err
 	}
