@@ -6,160 +6,242 @@ import (
 	"math"
 	"slices"
 	"sync"
-
-	"github.com/tidwall/buntdb"
+	"time"
 
 	"kuaifan/protocol"
 )
 
-// spatialIndex names the buntdb r-tree over unit positions.
-const spatialIndex = "pos"
+// ErrClosed is returned, wrapped, by Upsert and Query after Close.
+var ErrClosed = errors.New("match: index closed")
 
-// The stop rule compares an ETA computed from haversine with a bound computed
-// from the r-tree's chord; the two round differently. The slack makes the
-// bound smaller (so the search goes on a little longer, never stops early):
-// relSlack covers ordinary rounding, absSlackM the loss of precision of asin
-// near antipodal points (the bound exceeded haversine by up to 0.33 m in five
-// million random pairs) with room to spare. Without the slack the property
-// test fails on units sharing a position.
+// The stop rule and the pruning compare an ETA computed from haversine with a
+// bound computed from a radius or a chord; the two round differently. The
+// slack makes bounds looser (so the search reads a little more, never stops
+// early): relSlack covers ordinary rounding, absSlackM the loss of precision
+// of asin and of the chord near antipodal points (up to 0.33 m in five
+// million random pairs) with room to spare.
 const (
 	relSlack  = 1e-9
 	absSlackM = 1.0
 )
 
-// entry is the filtering state of one unit, kept next to the r-tree.
+// maxCapBits is how many capability names get a bit; a name beyond them is
+// checked by name. Cities have a handful.
+const maxCapBits = 64
+
+// entry is one known unit.
 type entry struct {
-	Unit           // Capabilities sorted and deduplicated
-	speed  float64 // Speeds[Type], looked up once per Upsert
-	inTree bool    // has a position in the r-tree
+	Unit        // Capabilities sorted and deduplicated; Lat, Lon zero without a fix
+	typ  uint8  // index of Type in protocol.UnitTypes
+	caps uint64 // bits of Capabilities
+	cell *cell  // holding the unit's slot while it is ready, else nil
+	slot int32  // the slot's index in cell.slots
 }
 
-// ready reports whether e counts towards Index.ready: in the tree, online and
-// available. Only such a unit can ever be a candidate.
-func (e *entry) ready() bool {
-	return e.inTree && e.Online && e.Status == protocol.StatusAvailable
+// isReady reports whether u can ever be a candidate: it has a fix and is
+// online and available. Exactly the ready units are in the grid.
+func isReady(u *Unit) bool {
+	return u.FixTS != 0 && u.Online && u.Status == protocol.StatusAvailable
 }
 
-// Index ranks units like Rank does, without looking at every unit: it walks a
-// buntdb r-tree nearest-first and stops when no unit not yet seen can beat the
-// k-th best. It is safe for concurrent use.
+// Index ranks units like Rank does, without looking at every unit: it keeps
+// the ready units in a grid and reads caps of growing radius around the
+// incident until no unit outside the cap can beat the k-th best. It is safe
+// for concurrent use.
 type Index struct {
-	cfg  Config  // a private copy
-	vmax float64 // fastest speed of any unit type, for the stop rule
+	cfg    Config // a private copy
+	speeds [len(protocol.UnitTypes)]float64
+	vmax   float64   // fastest speed of any unit type, for the stop rule
+	pool   sync.Pool // of *search, so that a Query allocates only its answer
 
-	// mu guards everything below, so a Query sees the map and the r-tree at
-	// the same moment. buntdb has a lock of its own; ours is always taken
-	// first.
+	// mu guards everything below; a Query reads under the read lock.
 	mu     sync.RWMutex
-	db     *buntdb.DB
 	units  map[string]*entry
-	ready  int            // units for which entry.ready holds
-	capN   map[string]int // of those, how many have each capability
+	grid   grid
+	ready  int               // units for which isReady holds: those in the grid
+	capN   map[string]int    // of those, how many have each capability
+	capBit map[string]uint64 // the first maxCapBits capability names seen; never reassigned
 	closed bool
 }
 
 // NewIndex returns an empty index; cfg is validated and copied.
 func NewIndex(cfg Config) (*Index, error) {
+	return newIndexCell(cfg, cellM)
+}
+
+// newIndexCell is NewIndex with grid cells of about cellSideM metres; tests
+// use odd sizes to put many or few cells between units.
+func newIndexCell(cfg Config, cellSideM float64) (*Index, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.clone()
-	var vmax float64
-	for _, t := range protocol.UnitTypes {
-		vmax = max(vmax, cfg.Speeds[t])
+	ix := &Index{
+		cfg:    cfg.clone(),
+		units:  make(map[string]*entry),
+		grid:   newGrid(cellSideM),
+		capN:   make(map[string]int),
+		capBit: make(map[string]uint64),
 	}
-	db, err := buntdb.Open(":memory:")
-	if err != nil {
-		return nil, fmt.Errorf("match: open index: %w", err)
+	for i, t := range protocol.UnitTypes {
+		ix.speeds[i] = ix.cfg.Speeds[t]
+		ix.vmax = max(ix.vmax, ix.speeds[i])
 	}
-	if err := db.CreateSpatialIndex(spatialIndex, "*", pointRect); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("match: create spatial index: %w", err)
-	}
-	return &Index{
-		cfg:   cfg,
-		vmax:  vmax,
-		db:    db,
-		units: make(map[string]*entry),
-		capN:  make(map[string]int),
-	}, nil
+	ix.pool.New = func() any { return &search{best: make([]hit, 0, MaxK)} }
+	return ix, nil
 }
 
-// Upsert inserts or replaces units, in one transaction of the r-tree. A unit
-// without a fix (FixTS 0) is known but has no place in the r-tree and its
-// Lat, Lon are ignored. A unit with a bad position is left out, its previous
-// state kept, and named in the error (wrapping ErrBadPosition); the others
-// are applied. If a unit appears twice, the last one counts.
+func typeIndex(t protocol.UnitType) uint8 {
+	return uint8(slices.Index(protocol.UnitTypes[:], t))
+}
+
+// Upsert inserts or replaces units. A unit without a fix (FixTS 0) is known
+// but has no place in the grid and its Lat, Lon are ignored. A unit with a
+// bad position is left out, its previous state kept, and named in the error
+// (wrapping ErrBadPosition); the others are applied. If a unit appears twice,
+// the last one counts. The batch is applied at once: no Query sees part of it.
 func (ix *Index) Upsert(units ...Unit) error {
 	var errs []error
-	entries := make([]*entry, 0, len(units))
-	at := make(map[string]int, len(units))
-	for _, u := range units {
-		switch {
-		case u.ID == "":
-			errs = append(errs, errors.New("match: upsert: empty unit ID"))
-			continue
-		case !u.Type.Valid():
-			errs = append(errs, fmt.Errorf("match: upsert %q: unknown unit type %q", u.ID, u.Type))
-			continue
-		case u.FixTS != 0 && !protocol.ValidLatLon(u.Lat, u.Lon):
-			// buntdb would accept NaN and ±Inf and hand them back mid-Nearby.
-			errs = append(errs, fmt.Errorf("match: upsert %q: lat=%v lon=%v: %w", u.ID, u.Lat, u.Lon, ErrBadPosition))
-			continue
-		}
-		if u.FixTS == 0 {
-			u.Lat, u.Lon = 0, 0
-		}
-		caps := slices.Clone(u.Capabilities)
-		slices.Sort(caps)
-		u.Capabilities = slices.Compact(caps)
-		e := &entry{Unit: u, speed: ix.cfg.Speeds[u.Type], inTree: u.FixTS != 0}
-		if i, ok := at[u.ID]; ok {
-			entries[i] = e
-			continue
-		}
-		at[u.ID] = len(entries)
-		entries = append(entries, e)
-	}
-
-	if len(entries) == 0 {
-		return errors.Join(errs...)
-	}
+	valid := 0
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if ix.closed {
-		return errors.Join(append(errs, fmt.Errorf("match: upsert: %w", buntdb.ErrDatabaseClosed))...)
-	}
-	// Only a position that changed touches the r-tree: most updates are
-	// status changes or repeated fixes of a unit standing still.
-	err := ix.db.Update(func(tx *buntdb.Tx) error {
-		for _, e := range entries {
-			old := ix.units[e.ID]
-			wasInTree := old != nil && old.inTree
-			switch {
-			case e.inTree && (!wasInTree || old.Lat != e.Lat || old.Lon != e.Lon):
-				if _, _, err := tx.Set(e.ID, pointValue(unitVector(e.Lat, e.Lon)), nil); err != nil {
-					return err
-				}
-			case !e.inTree && wasInTree:
-				if _, err := tx.Delete(e.ID); err != nil && !errors.Is(err, buntdb.ErrNotFound) {
-					return err
-				}
-			}
+	for i := range units {
+		if err := checkUnit(&units[i]); err != nil {
+			errs = append(errs, err)
+			continue
 		}
-		return nil
-	})
-	if err != nil {
-		return errors.Join(append(errs, fmt.Errorf("match: upsert: %w", err))...)
-	}
-	for _, e := range entries {
-		if old := ix.units[e.ID]; old != nil {
-			ix.tally(old, -1)
+		valid++
+		if !ix.closed {
+			ix.upsert(units[i])
 		}
-		ix.tally(e, +1)
-		ix.units[e.ID] = e
+	}
+	if ix.closed && valid > 0 {
+		errs = append(errs, fmt.Errorf("match: upsert: %w", ErrClosed))
 	}
 	return errors.Join(errs...)
+}
+
+func checkUnit(u *Unit) error {
+	switch {
+	case u.ID == "":
+		return errors.New("match: upsert: empty unit ID")
+	case !u.Type.Valid():
+		return fmt.Errorf("match: upsert %q: unknown unit type %q", u.ID, u.Type)
+	case u.FixTS != 0 && !protocol.ValidLatLon(u.Lat, u.Lon):
+		return fmt.Errorf("match: upsert %q: lat=%v lon=%v: %w", u.ID, u.Lat, u.Lon, ErrBadPosition)
+	}
+	return nil
+}
+
+// upsert applies one valid unit. Most updates are a new fix or status of a
+// unit whose capabilities did not change: those reuse the entry and its
+// capabilities and, when the unit stays in its cell, its slot.
+func (ix *Index) upsert(u Unit) {
+	if u.FixTS == 0 {
+		u.Lat, u.Lon = 0, 0
+	}
+	e := ix.units[u.ID]
+	if e == nil {
+		e = &entry{}
+		ix.units[u.ID] = e
+	}
+	caps, capBits := e.Capabilities, e.caps
+	sameCaps := sameSet(caps, u.Capabilities)
+	if !sameCaps {
+		caps, capBits = ix.internCaps(u.Capabilities)
+	}
+	wasReady := e.cell != nil
+	nowReady := isReady(&u)
+	if wasReady && (!nowReady || !sameCaps) {
+		ix.tally(e.Capabilities, -1)
+	}
+	if nowReady && (!wasReady || !sameCaps) {
+		ix.tally(caps, +1)
+	}
+	oldLat, oldLon := e.Lat, e.Lon
+	u.Capabilities = caps
+	e.Unit, e.caps, e.typ = u, capBits, typeIndex(u.Type)
+
+	switch {
+	case !nowReady:
+		if wasReady {
+			ix.grid.remove(e)
+			ix.ready--
+		}
+		return
+	case !wasReady:
+		ix.ready++
+	}
+	s := slot{lat: u.Lat, lon: u.Lon, fixTS: u.FixTS, caps: capBits, typ: e.typ, id: e.ID, e: e}
+	if wasReady && oldLat == u.Lat && oldLon == u.Lon {
+		old := &e.cell.slots[e.slot]
+		s.x, s.y, s.z = old.x, old.y, old.z
+		e.cell.put(e.slot, s)
+		return
+	}
+	s.x, s.y, s.z = unitVector(u.Lat, u.Lon)
+	if wasReady {
+		if ix.grid.holds(e.cell, u.Lat, u.Lon) {
+			e.cell.put(e.slot, s)
+			return
+		}
+		ix.grid.remove(e)
+	}
+	ix.grid.insert(e, s)
+}
+
+// sameSet reports whether b names the capabilities of a, which is sorted and
+// deduplicated. A long b is not compared: interning it afresh is as right.
+func sameSet(a, b []string) bool {
+	if slices.Equal(a, b) {
+		return true
+	}
+	if len(b) < len(a) || len(b) > 16 {
+		return false
+	}
+	for _, c := range b {
+		if !slices.Contains(a, c) {
+			return false
+		}
+	}
+	for _, c := range a {
+		if !slices.Contains(b, c) {
+			return false
+		}
+	}
+	return true
+}
+
+// internCaps returns caps sorted and deduplicated, in a slice of its own, and
+// their bits, giving a bit to each name not seen before while bits last.
+func (ix *Index) internCaps(caps []string) ([]string, uint64) {
+	if len(caps) == 0 {
+		return nil, 0
+	}
+	caps = slices.Clone(caps)
+	slices.Sort(caps)
+	caps = slices.Compact(caps)
+	var m uint64
+	for _, c := range caps {
+		b, ok := ix.capBit[c]
+		if !ok && len(ix.capBit) < maxCapBits {
+			b = 1 << len(ix.capBit)
+			ix.capBit[c] = b
+		}
+		m |= b
+	}
+	return caps, m
+}
+
+// tally adds (d = +1) or removes (d = -1) a ready unit's capabilities from
+// the counts.
+func (ix *Index) tally(caps []string, d int) {
+	for _, c := range caps {
+		if n := ix.capN[c] + d; n != 0 {
+			ix.capN[c] = n
+		} else {
+			delete(ix.capN, c)
+		}
+	}
 }
 
 // Remove forgets a unit; an unknown ID is ignored.
@@ -170,38 +252,12 @@ func (ix *Index) Remove(id string) {
 	if ix.closed || e == nil {
 		return
 	}
-	if e.inTree {
-		// Cannot fail on an open database; were it to, Query skips keys
-		// missing from the map, so answers stay right.
-		_ = ix.deleteFromTree(id)
+	if e.cell != nil {
+		ix.tally(e.Capabilities, -1)
+		ix.grid.remove(e)
+		ix.ready--
 	}
-	ix.tally(e, -1)
 	delete(ix.units, id)
-}
-
-func (ix *Index) deleteFromTree(id string) error {
-	return ix.db.Update(func(tx *buntdb.Tx) error {
-		_, err := tx.Delete(id)
-		if errors.Is(err, buntdb.ErrNotFound) {
-			return nil
-		}
-		return err
-	})
-}
-
-// tally adds (d = +1) or removes (d = -1) e's share of the ready counts.
-func (ix *Index) tally(e *entry, d int) {
-	if !e.ready() {
-		return
-	}
-	ix.ready += d
-	for _, c := range e.Capabilities {
-		if n := ix.capN[c] + d; n != 0 {
-			ix.capN[c] = n
-		} else {
-			delete(ix.capN, c)
-		}
-	}
 }
 
 // Len returns how many units the index knows, with or without a fix.
@@ -211,19 +267,14 @@ func (ix *Index) Len() int {
 	return len(ix.units)
 }
 
-// Close releases the database. Later calls to Upsert and Query fail; calling
-// Close again does nothing.
+// Close releases the index's memory. Later calls to Upsert and Query fail
+// with ErrClosed; calling Close again does nothing.
 func (ix *Index) Close() error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if ix.closed {
-		return nil
-	}
 	ix.closed = true
-	ix.units, ix.capN, ix.ready = nil, nil, 0
-	if err := ix.db.Close(); err != nil {
-		return fmt.Errorf("match: close index: %w", err)
-	}
+	ix.units, ix.capN, ix.capBit, ix.ready = nil, nil, nil, 0
+	ix.grid.bands = nil
 	return nil
 }
 
@@ -233,32 +284,20 @@ func (ix *Index) Query(q Query) ([]Candidate, error) {
 	if err := validateQuery(&q); err != nil {
 		return nil, err
 	}
-	bounds := pointValue(unitVector(q.Lat, q.Lon))
-
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	if ix.closed {
-		return nil, fmt.Errorf("match: query: %w", buntdb.ErrDatabaseClosed)
+		return nil, fmt.Errorf("match: query: %w", ErrClosed)
 	}
-	s := search{ix: ix, q: &q, best: make([]Candidate, 0, q.K)}
-	if len(q.Needs) > 0 {
-		n := len(q.Needs)
-		counts := make([]int, 2*n)
-		s.seenCap, s.totalCap = counts[:n:n], counts[n:]
-		for i, c := range q.Needs {
-			s.totalCap[i] = ix.capN[c]
-		}
+	s := ix.pool.Get().(*search)
+	s.start(ix, &q)
+	if !s.exhausted() {
+		s.run()
 	}
-	if s.exhausted() {
-		return s.best, nil
-	}
-	err := ix.db.View(func(tx *buntdb.Tx) error {
-		return tx.Nearby(spatialIndex, bounds, s.visit)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("match: query: %w", err)
-	}
-	return s.best, nil
+	out := s.candidates() // empty, not nil, when there are none: as Rank
+	s.reset()
+	ix.pool.Put(s)
+	return out, nil
 }
 
 func validateQuery(q *Query) error {
@@ -280,127 +319,319 @@ func validateQuery(q *Query) error {
 	return nil
 }
 
-// search is the state of one Query's walk through the r-tree.
+// maxTracked bounds the needs whose holders a search counts; the count only
+// ends a search early, so leaving further needs out is still right.
+const maxTracked = 8
+
+// search is the state of one Query.
 type search struct {
-	ix   *Index
-	q    *Query
-	best []Candidate // sorted by compare, at most q.K
+	ix     *Index
+	q      Query
+	maxAge time.Duration
+	qx     float64 // the query on the unit sphere
+	qy, qz float64
+	best   []hit      // sorted by hit.less, at most q.K
+	cells  []nearCell // scratch: the cells of one step
+
+	need   uint64 // bits every candidate has
+	byName bool   // some need has no bit: check Capabilities by name too
 
 	// Every candidate is ready and has every need, so once all ready units,
-	// or all holders of one need, have been seen, no unseen unit can qualify:
-	// a rare capability ends the walk early instead of scanning the fleet.
+	// or all holders of one need, have been read, no unread unit can qualify:
+	// a rare capability ends the search early instead of reading the fleet.
 	seenReady         int
-	seenCap, totalCap []int // per entry of q.Needs
+	nTracked          int
+	trackBit          [maxTracked]uint64 // 0: count by name
+	seenCap, totalCap [maxTracked]int
+
+	// When best is full, a unit of type t farther than the square root of
+	// maxChord2[t] cannot beat best[K-1]; no unit farther than that of
+	// maxChord2Any can.
+	full         bool
+	maxChord2    [len(protocol.UnitTypes)]float64
+	maxChord2Any float64
 }
 
-// visit is the Nearby iterator; d2 is the squared chord between the query's
-// and the unit's points on the unit sphere, non-decreasing along the walk.
-func (s *search) visit(key, _ string, d2 float64) bool {
-	if s.full() && s.best[s.q.K-1].ETAS < s.ix.etaFloor(d2) {
-		return false
+// hit is a candidate before it is written out: only the K best ever are.
+// Slots stay put while a query holds the read lock.
+type hit struct {
+	eta, d float64
+	age    time.Duration
+	s      *slot
+}
+
+// less is compare's order.
+func (a *hit) less(b *hit) bool {
+	if a.eta != b.eta {
+		return a.eta < b.eta
 	}
-	e := s.ix.units[key]
-	if e == nil {
-		return true
+	if a.d != b.d {
+		return a.d < b.d
 	}
-	if e.Online && e.Status == protocol.StatusAvailable {
-		s.seenReady++
-		for i, c := range s.q.Needs {
-			if slices.Contains(e.Capabilities, c) {
-				s.seenCap[i]++
-			}
+	return a.s.id < b.s.id
+}
+
+type nearCell struct {
+	c     *cell
+	near2 float64 // squared chord from the query to the cell's centre
+}
+
+func (s *search) start(ix *Index, q *Query) {
+	s.ix, s.q = ix, *q
+	s.maxAge = q.maxFixAge(&ix.cfg)
+	s.qx, s.qy, s.qz = unitVector(q.Lat, q.Lon)
+	for _, c := range q.Needs {
+		b := ix.capBit[c]
+		s.need |= b
+		if b == 0 {
+			s.byName = true
+		}
+		if s.nTracked < maxTracked {
+			s.trackBit[s.nTracked] = b
+			s.totalCap[s.nTracked] = ix.capN[c]
+			s.nTracked++
 		}
 	}
-	if age, ok := eligible(&e.Unit, s.q, s.q.maxFixAge(&s.ix.cfg)); ok {
-		s.offer(candidate(&e.Unit, e.speed, age, s.q, &s.ix.cfg))
-	}
-	return !s.exhausted()
 }
 
-// full reports whether the search holds K candidates.
-func (s *search) full() bool { return len(s.best) == s.q.K }
+// candidates writes out the K best.
+func (s *search) candidates() []Candidate {
+	out := make([]Candidate, len(s.best))
+	for i := range s.best {
+		h := &s.best[i]
+		out[i] = candidateAt(h.s.id, protocol.UnitTypes[h.s.typ], h.s.lat, h.s.lon, h.d, h.eta, h.age, &s.ix.cfg)
+	}
+	return out
+}
 
-// exhausted reports whether no unit not yet seen can be a candidate.
+// reset clears s for the pool, keeping its buffers.
+func (s *search) reset() {
+	clear(s.best)
+	clear(s.cells)
+	*s = search{best: s.best[:0], cells: s.cells[:0]}
+}
+
+// exhausted reports whether no unit not yet read can be a candidate.
 func (s *search) exhausted() bool {
 	if s.seenReady == s.ix.ready {
 		return true
 	}
-	for i, n := range s.totalCap {
-		if s.seenCap[i] == n {
+	for i := range s.nTracked {
+		if s.seenCap[i] == s.totalCap[i] {
 			return true
 		}
 	}
 	return false
 }
 
-// offer keeps c if it is among the K best so far.
-func (s *search) offer(c Candidate) {
-	k := s.q.K
-	if len(s.best) == k {
-		if compare(c, s.best[k-1]) >= 0 {
+// run reads caps of growing radius until the K-th best is provably best or
+// no unread unit can qualify. Without K candidates yet the radius doubles;
+// with them it grows to where the stop rule will hold (at most doubling, as
+// better candidates found on the way shrink that radius).
+func (s *search) run() {
+	g := &s.ix.grid
+	rho := g.dLat * rad / 2
+	var prev cover
+	for {
+		cur := g.cover(s.q.Lat, s.q.Lon, rho)
+		if s.read(&prev, &cur) || cur.all {
 			return
 		}
-		s.best = s.best[:k-1]
+		next := 2 * rho
+		if s.full {
+			kth := s.best[s.q.K-1].eta
+			if kth < s.ix.etaFloor(rho) {
+				return
+			}
+			next = min(next, max(s.ix.radiusBeyond(kth), rho*(1+1e-6)))
+		}
+		prev, rho = cur, next
 	}
-	i, _ := slices.BinarySearchFunc(s.best, c, compare)
-	s.best = slices.Insert(s.best, i, c)
 }
 
-// etaFloor is the least ETA any unit at squared chord >= d2 can have: its
-// great-circle distance is at least R·2·asin(√d2 / 2), and no type is faster
-// than vmax.
-func (ix *Index) etaFloor(d2 float64) float64 {
-	m := 2 * protocol.EarthRadiusM * math.Asin(min(1, math.Sqrt(d2)/2))
-	m = m*(1-relSlack) - absSlackM
+// read reads the cells in cur not in prev, nearest first so that the bound
+// on the K-th best tightens early and prunes the rest; it reports whether the
+// search is exhausted.
+func (s *search) read(prev, cur *cover) bool {
+	clear(s.cells) // the pool keeps the buffer, not the cells
+	s.cells = s.cells[:0]
+	bands := s.ix.grid.bands
+	i, _ := s.ix.grid.findBand(cur.b0)
+	for ; i < len(bands) && bands[i].idx <= cur.b1; i++ {
+		b := bands[i]
+		n := int64(b.n)
+		lo, hi, full := cur.columns(b)
+		if !prev.inBands(b.idx) {
+			s.collect(b, lo, hi)
+			continue
+		}
+		plo, phi, pfull := prev.columns(b)
+		switch {
+		case pfull:
+		case full:
+			s.collect(b, phi+1, plo+n-1)
+		default:
+			s.collect(b, lo, plo-1)
+			s.collect(b, phi+1, hi)
+		}
+	}
+	slices.SortFunc(s.cells, func(a, b nearCell) int {
+		// Not cmp.Compare: no NaN here, and its NaN checks cost.
+		switch {
+		case a.near2 < b.near2:
+			return -1
+		case a.near2 > b.near2:
+			return 1
+		}
+		return 0
+	})
+	for _, nc := range s.cells {
+		c := nc.c
+		if s.full {
+			// Every unit in c is at least this far (triangle inequality).
+			if lb := math.Sqrt(nc.near2) - c.reach; lb > 0 && lb*lb > s.maxChord2Any {
+				// None can be a candidate: count them as read.
+				s.seenReady += len(c.slots)
+				continue
+			}
+		}
+		s.readCell(c)
+		if s.exhausted() {
+			return true
+		}
+	}
+	return s.exhausted() // the skipped cells may have been the last
+}
+
+// collect adds the cells of band b in columns lo..hi, unwrapped (fewer than
+// b.n of them), to s.cells.
+func (s *search) collect(b *band, lo, hi int64) {
+	if lo > hi {
+		return
+	}
+	n := int64(b.n)
+	first := ((lo % n) + n) % n
+	last := first + hi - lo
+	if last >= n {
+		s.collectRange(b, int32(first), int32(n-1))
+		s.collectRange(b, 0, int32(last-n))
+		return
+	}
+	s.collectRange(b, int32(first), int32(last))
+}
+
+func (s *search) collectRange(b *band, c0, c1 int32) {
+	j, _ := slices.BinarySearch(b.cols, c0)
+	for ; j < len(b.cols) && b.cols[j] <= c1; j++ {
+		c := b.cells[j]
+		if c.caps&s.need != s.need {
+			// No unit here has every need: count them as read.
+			s.seenReady += len(c.slots)
+			continue
+		}
+		dx, dy, dz := c.x-s.qx, c.y-s.qy, c.z-s.qz
+		s.cells = append(s.cells, nearCell{c, dx*dx + dy*dy + dz*dz})
+	}
+}
+
+// readCell offers the cell's candidates. The filters go from cheap to dear;
+// each is exact or errs towards reading on, and distances and ETAs are
+// computed as Rank computes them.
+func (s *search) readCell(c *cell) {
+	s.seenReady += len(c.slots)
+	cfg := &s.ix.cfg
+	for i := range c.slots {
+		sl := &c.slots[i]
+		for j := range s.nTracked {
+			if b := s.trackBit[j]; b != 0 && sl.caps&b != 0 || b == 0 && slices.Contains(sl.e.Capabilities, s.q.Needs[j]) {
+				s.seenCap[j]++
+			}
+		}
+		if sl.caps&s.need != s.need {
+			continue
+		}
+		if s.full {
+			dx, dy, dz := sl.x-s.qx, sl.y-s.qy, sl.z-s.qz
+			if dx*dx+dy*dy+dz*dz > s.maxChord2[sl.typ] {
+				continue
+			}
+		}
+		if s.byName && !hasAll(sl.e.Capabilities, s.q.Needs) {
+			continue
+		}
+		// As eligible: time.Time.Sub saturates, so an absurd FixTS cannot
+		// overflow into "fresh".
+		age := s.q.Now.Sub(time.UnixMilli(sl.fixTS))
+		if age > s.maxAge {
+			continue
+		}
+		d := protocol.Haversine(s.q.Lat, s.q.Lon, sl.lat, sl.lon)
+		h := hit{eta: d * cfg.Detour / s.ix.speeds[sl.typ], d: d, age: age, s: sl}
+		if s.full && !h.less(&s.best[s.q.K-1]) {
+			continue
+		}
+		s.offer(h)
+	}
+}
+
+// offer keeps h, which beats best[K-1] if best is full.
+func (s *search) offer(h hit) {
+	k := s.q.K
+	if s.full {
+		s.best = s.best[:k-1]
+	}
+	i := len(s.best)
+	for i > 0 && h.less(&s.best[i-1]) {
+		i--
+	}
+	s.best = slices.Insert(s.best, i, h)
+	if s.full = len(s.best) == k; s.full {
+		s.bound()
+	}
+}
+
+// bound sets maxChord2 from best[K-1]: a unit of type t beats it only within
+// an arc of ETAS × speed ÷ detour metres, loosened by the slack. Within a
+// city the arc itself bounds the chord, which is shorter, without
+// trigonometry; for a far incident the chord proper prunes far more. Near
+// the antipode the chord flattens and rounds badly, so nothing is pruned.
+func (s *search) bound() {
+	eta := s.best[s.q.K-1].eta
+	s.maxChord2Any = 0
+	for t, v := range s.ix.speeds {
+		a := (eta*v/s.ix.cfg.Detour*(1+relSlack) + absSlackM) / protocol.EarthRadiusM
+		var c2 float64
+		switch {
+		case a < 0.01:
+			c2 = a * a
+		case a < 2.5:
+			c := 2 * math.Sin(a/2)
+			c2 = c * c
+		default:
+			c2 = math.Inf(1)
+		}
+		s.maxChord2[t] = c2
+		s.maxChord2Any = max(s.maxChord2Any, c2)
+	}
+}
+
+// etaFloor is the least ETA any unit farther than rho radians can have: no
+// type is faster than vmax.
+func (ix *Index) etaFloor(rho float64) float64 {
+	m := rho*protocol.EarthRadiusM*(1-relSlack) - absSlackM
 	return m * ix.cfg.Detour / ix.vmax
 }
 
-// unitVector is lat, lon as a point on the unit sphere (ECEF). Euclidean
-// distance between such points is the chord, which grows strictly with
-// great-circle distance, so buntdb's nearest-first order is the true order
-// with no seam at ±180° and no distortion near the poles.
-func unitVector(lat, lon float64) [3]float64 {
-	const rad = math.Pi / 180
+// radiusBeyond is a radius, in radians, whose etaFloor exceeds eta.
+func (ix *Index) radiusBeyond(eta float64) float64 {
+	m := (eta*ix.vmax/ix.cfg.Detour + absSlackM) / (1 - relSlack)
+	return m / protocol.EarthRadiusM * (1 + 1e-9)
+}
+
+// unitVector is lat, lon as a point on the unit sphere (ECEF): the chord
+// between two such points grows strictly with their great-circle distance.
+func unitVector(lat, lon float64) (x, y, z float64) {
 	sφ, cφ := math.Sincos(lat * rad)
 	sλ, cλ := math.Sincos(lon * rad)
-	return [3]float64{cφ * cλ, cφ * sλ, sφ}
-}
-
-// pointValue encodes a unit vector as the 24 bytes of three little-endian
-// float64s: compact, exact, and parsed without strconv.
-func pointValue(p [3]float64) string {
-	var b [24]byte
-	putFloats(b[:], p[:])
-	return string(b[:])
-}
-
-func putFloats(b []byte, fs []float64) {
-	for i, f := range fs {
-		bits := math.Float64bits(f)
-		for j := range 8 {
-			b[8*i+j] = byte(bits >> (8 * j))
-		}
-	}
-}
-
-func getFloats(s string, fs []float64) {
-	for i := range fs {
-		var bits uint64
-		for j := range 8 {
-			bits |= uint64(s[8*i+j]) << (8 * j)
-		}
-		fs[i] = math.Float64frombits(bits)
-	}
-}
-
-// pointRect is the spatial index's rect function, the inverse of
-// pointValue. All values are 3-D, so rtred keeps a single tree and searches
-// it without goroutines. min and max share one slice: rtred copies them.
-func pointRect(s string) (lo, hi []float64) {
-	if len(s) != 24 {
-		return nil, nil // rtred ignores empty rects
-	}
-	p := make([]float64, 3)
-	getFloats(s, p)
-	return p, p
+	return cφ * cλ, cφ * sλ, sφ
 }

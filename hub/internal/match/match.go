@@ -2,12 +2,14 @@
 // there soonest, by estimated time of arrival.
 //
 // An ETA is the great-circle (haversine) distance times a detour factor,
-// divided by the unit type's road speed. Index answers queries from a buntdb
-// r-tree over points on the unit sphere, so its nearest-first order is the
-// great-circle order everywhere on Earth (no seam at ±180°, no stretching of
-// longitude degrees at high latitude). Rank is the brute force over a plain
-// slice; Index.Query returns exactly what Rank returns for the same fleet,
-// which the tests check on random fleets.
+// divided by the unit type's road speed. Rank is the brute force over a plain
+// slice. Index answers the same question for a live fleet without reading
+// all of it: it keeps the units that can respond in an in-memory grid of
+// cells about a kilometre wide and reads spherical caps of growing radius
+// around the incident until no unit outside the cap can beat the k-th best.
+// The caps are computed on the sphere, so there is no seam at ±180° and the
+// poles are ordinary places. Index.Query returns exactly what Rank returns
+// for the same fleet, which the tests check on random fleets.
 package match
 
 import (
@@ -177,16 +179,21 @@ func hasAll(caps, needs []string) bool {
 // inputs, so their numbers are bit-for-bit equal.
 func candidate(u *Unit, speed float64, age time.Duration, q *Query, cfg *Config) Candidate {
 	d := protocol.Haversine(q.Lat, q.Lon, u.Lat, u.Lon)
-	eta := d * cfg.Detour / speed
+	return candidateAt(u.ID, u.Type, u.Lat, u.Lon, d, d*cfg.Detour/speed, age, cfg)
+}
+
+// candidateAt is candidate with the distance and ETA computed by the caller,
+// as candidate computes them.
+func candidateAt(id string, t protocol.UnitType, lat, lon, d, eta float64, age time.Duration, cfg *Config) Candidate {
 	return Candidate{
-		Unit:      u.ID,
-		Type:      u.Type,
+		Unit:      id,
+		Type:      t,
 		DistanceM: d,
 		ETAS:      eta,
 		Tier:      tierOf(eta, cfg.Tiers),
 		FixAgeS:   max(age, 0).Seconds(),
-		Lat:       u.Lat,
-		Lon:       u.Lon,
+		Lat:       lat,
+		Lon:       lon,
 	}
 }
 

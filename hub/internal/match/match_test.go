@@ -17,10 +17,11 @@ import (
 	"kuaifan/protocol"
 )
 
-// settle runs the tests, then gives closed buntdb databases time to wind
-// down before goleak looks: buntdb's background goroutine notices Close only
-// on its next once-a-second tick, longer than goleak's own retries wait. An
-// Index never closed still leaks, and is still reported.
+// settle runs the tests, then gives closed buntdb databases (the raw-degree
+// pitfall test opens one) time to wind down before goleak looks: buntdb's
+// background goroutine notices Close only on its next once-a-second tick,
+// longer than goleak's own retries wait. A database never closed still leaks,
+// and is still reported.
 type settle struct{ m *testing.M }
 
 func (s settle) Run() int {
@@ -616,10 +617,10 @@ func TestClose(t *testing.T) {
 	if err := ix.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if _, err := ix.Query(Query{Lat: changshaLat, Lon: changshaLon, K: 1, Now: now0}); !errors.Is(err, buntdb.ErrDatabaseClosed) {
+	if _, err := ix.Query(Query{Lat: changshaLat, Lon: changshaLon, K: 1, Now: now0}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Query after Close = %v", err)
 	}
-	if err := ix.Upsert(ready("b", protocol.TypeCar, 0, 0)); !errors.Is(err, buntdb.ErrDatabaseClosed) {
+	if err := ix.Upsert(ready("b", protocol.TypeCar, 0, 0)); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Upsert after Close = %v", err)
 	}
 	ix.Remove("a")

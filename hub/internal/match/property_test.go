@@ -217,7 +217,7 @@ func TestQueryEqualsRank(t *testing.T) {
 		t.Run(strings.ReplaceAll(rg.name, " ", "_"), func(t *testing.T) {
 			for f := range fleetsPerRegion {
 				fleet := uint64(ri*fleetsPerRegion + f)
-				checkFleet(t, seed, fleet, rg, rounds, queriesPerRound)
+				checkFleet(t, NewIndex, seed, fleet, rg, rounds, queriesPerRound)
 				if t.Failed() {
 					return
 				}
@@ -226,7 +226,7 @@ func TestQueryEqualsRank(t *testing.T) {
 	}
 }
 
-func checkFleet(t *testing.T, seed, fleet uint64, rg region, rounds, queries int) {
+func checkFleet(t *testing.T, newIx func(Config) (*Index, error), seed, fleet uint64, rg region, rounds, queries int) {
 	t.Helper()
 	r := newRand(seed, fleet)
 	where := fmt.Sprintf("seed=%d fleet=%d (%s)", seed, fleet, rg.name)
@@ -238,7 +238,7 @@ func checkFleet(t *testing.T, seed, fleet uint64, rg region, rounds, queries int
 		size = r.IntN(401)
 	}
 
-	ix, err := NewIndex(cfg)
+	ix, err := newIx(cfg)
 	if err != nil {
 		t.Fatalf("%s: NewIndex: %v", where, err)
 	}
