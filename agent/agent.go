@@ -33,7 +33,7 @@ var Version = "1.1"
 // cmd/agent sets it from flags and a file.
 type Config struct {
 	Unit, Secret string      // MQTT client id = username = Unit; password = Secret (POST /api/units)
-	Broker       string      // tcp://host:1883, ssl://host:8883 or tls:// (TLS), ws://host/path
+	Broker       string      // tcp://host:1883, ssl://host:8883 or tls:// (TLS), ws://host/path; a cluster's nodes separated by commas
 	TLS          *tls.Config // optional for ssl:// (a private CA, a client certificate)
 
 	// UnitType is what the unit is (car, motorcycle, foot, volunteer), as
@@ -576,6 +576,7 @@ type Stats struct {
 	Duplicates      uint64 // commands seen before and ignored
 	BadMessages     uint64 // acks and commands that did not decode
 	Connected       bool
+	Broker          string // the broker connected to, or last tried (of -broker's list)
 	Connects        uint64 // connections made
 	Reconnects      uint64 // connections made after the first
 	ConnectFailures uint64
@@ -604,6 +605,7 @@ func (a *Agent) Stats() Stats {
 		Duplicates:      a.stats.duplicates.Load(),
 		BadMessages:     l.BadMessages,
 		Connected:       l.Connected,
+		Broker:          l.Broker,
 		Connects:        l.Connects,
 		ConnectFailures: l.ConnectFailures,
 		NextSeq:         a.q.NextSeq(),

@@ -151,7 +151,7 @@ Options:
 	fs.StringVar(&o.config, "config", "", "read options from this JSON `file` (keys are the flag names); flags override it")
 	fs.StringVar(&cfg.Unit, "unit", cfg.Unit, "unit `id` as enrolled at the hub ([A-Za-z0-9_-]{1,32}); also the MQTT client id and username")
 	fs.StringVar(&cfg.Secret, "secret", cfg.Secret, "the unit's MQTT password (POST /api/units returned it); default: env AGENT_SECRET")
-	fs.StringVar(&cfg.Broker, "broker", cfg.Broker, "MQTT broker `URL`: tcp://host:1883; with TLS ssl://host:8883 (or tls://, mqtts://), trusting -ca (a hub's -tls auto: its tls-cert.pem); ws://host/path")
+	fs.StringVar(&cfg.Broker, "broker", cfg.Broker, "MQTT broker `URL`: tcp://host:1883; with TLS ssl://host:8883 (or tls://, mqtts://), trusting -ca (a hub's -tls auto: its tls-cert.pem); ws://host/path; a broker cluster's nodes as several URLs separated by commas (the agent fails over between them)")
 	fs.StringVar(&o.ca, "ca", "", "PEM `file` of the CA that signed the broker's certificate (ssl://, tls://); default: the system's roots")
 	fs.StringVar(&cfg.GPS, "gps", cfg.GPS, "GPS `source`: nmea:PATH (serial port, file or pipe), gpsd:HOST:PORT, or sim (a simulated unit on patrol around -sim-at)")
 	fs.IntVar(&cfg.GPSOptions.Baud, "gps-baud", gps.DefaultBaud, "serial `rate` for nmea: on a serial port")

@@ -39,9 +39,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,7 +68,11 @@ var _ Queue = (*queue.Queue)(nil)
 
 // Config configures a Link. Zero durations and counts take the defaults.
 type Config struct {
-	Broker string      // tcp://host:1883, ssl://host:8883 (or tls://), ws://host/path
+	// Broker is tcp://host:1883, ssl://host:8883 (or tls://), ws://host/path;
+	// or several such URLs separated by commas, the nodes of a broker
+	// cluster: each connection attempt goes to one of them, and the Link
+	// moves on to the next when an attempt fails or a connection is lost.
+	Broker string
 	TLS    *tls.Config // for ssl:// and wss://; nil: the system's roots
 
 	Unit, Secret string // client id = username = Unit; password = Secret
@@ -126,21 +132,41 @@ const (
 	qos = 1
 )
 
+// Brokers splits a broker setting, one URL or several separated by commas,
+// and checks each.
+func Brokers(setting string) ([]string, error) {
+	var urls []string
+	for b := range strings.SplitSeq(setting, ",") {
+		b = strings.TrimSpace(b)
+		if b == "" {
+			continue
+		}
+		u, err := url.Parse(b)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("uplink: broker %q: want scheme://host:port", b)
+		}
+		switch u.Scheme {
+		case "tcp", "mqtt", "ssl", "tls", "mqtts", "tcps", "ws", "wss":
+		default:
+			return nil, fmt.Errorf("uplink: broker %q: scheme %q is not tcp, ssl, tls, ws or wss", b, u.Scheme)
+		}
+		urls = append(urls, b)
+	}
+	if len(urls) == 0 {
+		return nil, errors.New("uplink: no broker URL")
+	}
+	return urls, nil
+}
+
 func (c *Config) fill() error {
-	if c.Broker == "" {
-		return errors.New("uplink: no broker URL")
+	brokers, err := Brokers(c.Broker)
+	if err != nil {
+		return err
 	}
-	u, err := url.Parse(c.Broker)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("uplink: broker %q: want scheme://host:port", c.Broker)
-	}
-	switch u.Scheme {
-	case "tcp", "mqtt", "ssl", "tls", "mqtts", "tcps", "ws", "wss":
-	default:
-		return fmt.Errorf("uplink: broker %q: scheme %q is not tcp, ssl, tls, ws or wss", c.Broker, u.Scheme)
-	}
-	if c.Dial != nil && (u.Scheme == "ws" || u.Scheme == "wss") {
-		return fmt.Errorf("uplink: broker %q: a custom Dial works only with tcp:// or ssl://", c.Broker)
+	for _, b := range brokers {
+		if c.Dial != nil && (strings.HasPrefix(b, "ws:") || strings.HasPrefix(b, "wss:")) {
+			return fmt.Errorf("uplink: broker %q: a custom Dial works only with tcp:// or ssl://", b)
+		}
 	}
 	if !protocol.ValidUnitID(c.Unit) {
 		return fmt.Errorf("uplink: unit %q is not [A-Za-z0-9_-]{1,32}", c.Unit)
@@ -178,6 +204,7 @@ func (c *Config) fill() error {
 // Stats counts what a Link has done since New.
 type Stats struct {
 	Connected       bool
+	Broker          string // the URL of the broker connected to, or last tried
 	Connects        uint64 // connections made
 	ConnectFailures uint64 // attempts that failed
 	Lost            uint64 // connections lost (not by Run's end)
@@ -193,6 +220,9 @@ type Stats struct {
 // Link is the agent's connection to the hub.
 type Link struct {
 	cfg      Config
+	brokers  []string
+	next     atomic.Int32 // index in brokers of the next attempt's broker
+	broker   atomic.Pointer[string]
 	q        Queue
 	log      *slog.Logger
 	stateTop string
@@ -240,6 +270,12 @@ func New(cfg Config, q Queue) (*Link, error) {
 		kick:      make(chan struct{}, 1),
 		inboxWake: make(chan struct{}, 1),
 	}
+	l.brokers, _ = Brokers(cfg.Broker) // checked by fill
+	// A fleet given the same list spreads over the nodes: each unit starts
+	// at a node of its own, chosen by its id.
+	h := fnv.New32a()
+	h.Write([]byte(cfg.Unit))
+	l.next.Store(int32(h.Sum32() % uint32(len(l.brokers))))
 	var err error
 	if l.online, err = protocol.Encode(protocol.State{Unit: cfg.Unit, Online: true, Boot: cfg.Boot, Agent: cfg.Agent}); err != nil {
 		return nil, fmt.Errorf("uplink: online state: %w", err)
@@ -271,6 +307,7 @@ func (l *Link) Stats() Stats {
 	s := &l.stats
 	return Stats{
 		Connected:       l.connected.Load(),
+		Broker:          l.currentBroker(),
 		Connects:        s.connects.Load(),
 		ConnectFailures: s.connectFailures.Load(),
 		Lost:            s.lost.Load(),
@@ -301,38 +338,62 @@ func (l *Link) Run(ctx context.Context) error {
 	defer wg.Wait()
 
 	bo := backoff.Backoff{Min: l.cfg.ReconnectMin, Max: l.cfg.ReconnectMax}
+	// tried counts the brokers tried since the last connection or backoff:
+	// with several, a failed attempt moves on to the next at once, and the
+	// backoff comes when each has failed once.
+	tried := 0
 	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
+		if attempt > 0 && tried == 0 {
 			d := bo.Next()
 			l.log.Debug("uplink: reconnecting", "in", d)
 			if !sleep(ctx, d) {
 				return nil
 			}
 		}
-		c, lost, err := l.connect(ctx)
+		broker := l.brokers[l.next.Load()]
+		l.broker.Store(&broker)
+		c, lost, err := l.connect(ctx, broker)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			l.stats.connectFailures.Add(1)
-			l.log.Warn("uplink: connect failed", "broker", l.cfg.Broker, "err", err)
+			l.log.Warn("uplink: connect failed", "broker", broker, "err", err)
+			l.failOver()
+			tried = (tried + 1) % len(l.brokers)
 			continue
 		}
+		tried = 0
 		up := time.Now()
 		done := l.serve(ctx, c, lost)
 		if done {
 			return nil
 		}
 		l.stats.lost.Add(1)
+		// The node may be the one that went down: the next attempt goes
+		// to another (any node serves the unit's session).
+		l.failOver()
 		if time.Since(up) >= stableAfter {
 			bo.Reset()
 		}
 	}
 }
 
-// connect opens a fresh paho client and connects it. lost is closed when
-// that connection goes down.
-func (l *Link) connect(ctx context.Context) (mqtt.Client, <-chan struct{}, error) {
+// failOver points the next attempt at the next broker of the list.
+func (l *Link) failOver() {
+	l.next.Store((l.next.Load() + 1) % int32(len(l.brokers)))
+}
+
+func (l *Link) currentBroker() string {
+	if b := l.broker.Load(); b != nil {
+		return *b
+	}
+	return l.brokers[l.next.Load()]
+}
+
+// connect opens a fresh paho client and connects it to broker. lost is
+// closed when that connection goes down.
+func (l *Link) connect(ctx context.Context, broker string) (mqtt.Client, <-chan struct{}, error) {
 	lost := make(chan struct{})
 	var once sync.Once
 	password, done := l.cfg.Secret, func(error) {}
@@ -340,7 +401,7 @@ func (l *Link) connect(ctx context.Context) (mqtt.Client, <-chan struct{}, error
 		password, done = l.cfg.Password()
 	}
 	o := mqtt.NewClientOptions().
-		AddBroker(l.cfg.Broker).
+		AddBroker(broker).
 		SetClientID(l.cfg.Unit).
 		SetUsername(l.cfg.Unit).
 		SetPassword(password).
@@ -426,7 +487,7 @@ func (l *Link) serve(ctx context.Context, c mqtt.Client, lost <-chan struct{}) b
 	// over with events and the newest position.
 	l.q.ResetSent()
 	l.connected.Store(true)
-	l.log.Info("uplink: connected", "broker", l.cfg.Broker)
+	l.log.Info("uplink: connected", "broker", l.currentBroker())
 
 	sctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup

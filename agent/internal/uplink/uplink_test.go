@@ -2,6 +2,7 @@ package uplink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -355,9 +356,90 @@ func TestConfig(t *testing.T) {
 		{Broker: "tcp://h:1", Unit: "bad unit", Boot: "b"},
 		{Broker: "http://h:1", Unit: "u", Boot: "b"},
 		{Broker: "tcp://h:1", Unit: "u"},
+		{Broker: " , ", Unit: "u", Boot: "b"},
+		{Broker: "tcp://h:1,http://h:2", Unit: "u", Boot: "b"},
+		{Broker: "tcp://h:1,ws://h:2/mqtt", Unit: "u", Boot: "b",
+			Dial: func(context.Context, string, string) (net.Conn, error) { return nil, errors.New("no") }},
 	} {
 		if _, err := New(c, q); err == nil {
 			t.Errorf("New(%+v) accepted", c)
 		}
+	}
+}
+
+// TestFailover: given a cluster's nodes, the Link connects to a live one
+// whatever the list's first, moves to another when its node goes away, and
+// resends there what was unconfirmed; units given the same list start on
+// different nodes.
+func TestFailover(t *testing.T) {
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadURL := "tcp://" + dead.Addr().String()
+	dead.Close() // nothing listens there: connection refused
+	b := startBroker(t)
+	taps := []*tap{newTap(t, b.addr), newTap(t, b.addr)}
+	list := deadURL + ", " + taps[0].url() + "," + taps[1].url()
+
+	starts := map[string]bool{}
+	for i := range 12 {
+		l, err := New(Config{Broker: list, Unit: fmt.Sprintf("car-%d", i), Secret: "s", Boot: "b"}, openQueue(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		starts[l.Stats().Broker] = true
+	}
+	if len(starts) < 2 {
+		t.Errorf("12 units all start on %v", starts)
+	}
+
+	q := openQueue(t)
+	l, err := New(Config{Broker: list, Unit: "car-f", Secret: "s", Boot: "b",
+		ReconnectMin: 50 * time.Millisecond, ReconnectMax: 200 * time.Millisecond, Logger: testLogger(t)}, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runLink(t, l)
+	now := time.Now().UnixMilli()
+	queue1 := func(ts int64) {
+		t.Helper()
+		it, err := q.Append(queue.Telemetry, ts, telemetry("car-f", ts))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Queued(it.Seq, it.Kind)
+	}
+	confirmed := func(n uint64) {
+		t.Helper()
+		poll.Until(t, 10*time.Second, func() error {
+			if s := l.Stats(); q.Len() > 0 || s.Confirmed != n {
+				return fmt.Errorf("%d queued, %+v", q.Len(), s)
+			}
+			return nil
+		})
+	}
+	queue1(now)
+	confirmed(1)
+	first := l.Stats().Broker
+	if first == deadURL {
+		t.Fatalf("connected to the dead node %s", first)
+	}
+	// The node goes away for good: its listener closes and the link is cut.
+	var gone, other *tap
+	for _, tp := range taps {
+		if tp.url() == first {
+			gone = tp
+		} else {
+			other = tp
+		}
+	}
+	gone.ln.Close()
+	gone.cut()
+	queue1(now + 1)
+	queue1(now + 2)
+	confirmed(3)
+	if s := l.Stats(); s.Broker != other.url() || !s.Connected {
+		t.Errorf("after losing %s: %+v, want connected to %s", first, s, other.url())
 	}
 }
