@@ -92,22 +92,9 @@ type heldMessage struct {
 // connection's error, or with ctx's error if ctx ends first. Later losses of
 // the connection are repaired in the background (with backoff).
 func DialRemote(ctx context.Context, cfg RemoteConfig) (*Remote, error) {
-	u, err := url.Parse(cfg.URL)
+	urls, err := parseBrokerURLs(cfg.URL)
 	if err != nil {
-		// url.Error repeats the URL, which may hold a password.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("broker: bad broker URL: %w", err)
-	}
-	switch u.Scheme {
-	case "tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss":
-	default:
-		return nil, fmt.Errorf("broker: URL %s: scheme must be tcp, ssl, ws or wss", redact(u))
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("broker: URL %s has no host", redact(u))
+		return nil, err
 	}
 	if cfg.ClientID == "" {
 		cfg.ClientID = DefaultClientID
@@ -121,11 +108,20 @@ func DialRemote(ctx context.Context, cfg RemoteConfig) (*Remote, error) {
 	if cfg.MaxReconnectInterval <= 0 {
 		cfg.MaxReconnectInterval = DefaultMaxReconnectInterval
 	}
-	r := &Remote{log: cfg.Logger.With("broker", redact(u)), url: redact(u), timeout: cfg.ConnectTimeout}
+	redacted := make([]string, len(urls))
+	for i, u := range urls {
+		redacted[i] = redact(u)
+	}
+	r := &Remote{log: cfg.Logger.With("broker", strings.Join(redacted, ",")), url: strings.Join(redacted, ","), timeout: cfg.ConnectTimeout}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 
-	opts := paho.NewClientOptions().
-		AddBroker(cfg.URL).
+	opts := paho.NewClientOptions()
+	// paho tries the nodes in this order on every (re)connection: a dead
+	// node is passed over for the next.
+	for _, u := range urls {
+		opts.AddBroker(u.String())
+	}
+	opts.
 		SetClientID(cfg.ClientID).
 		SetUsername(cfg.Username).
 		SetPassword(cfg.Password).
@@ -161,7 +157,7 @@ func DialRemote(ctx context.Context, cfg RemoteConfig) (*Remote, error) {
 	tok := r.client.Connect()
 	// The attempt is bounded (dial and handshake each by ConnectTimeout), so
 	// this only guards against a paho bug.
-	completed := tok.WaitTimeout(2*cfg.ConnectTimeout + 5*time.Second)
+	completed := tok.WaitTimeout(time.Duration(2*len(urls))*cfg.ConnectTimeout + 5*time.Second)
 	ctxEnded := !abort()
 	if ctxEnded || !completed || tok.Error() != nil {
 		if completed && tok.Error() == nil {
@@ -184,6 +180,40 @@ func DialRemote(ctx context.Context, cfg RemoteConfig) (*Remote, error) {
 	}
 	r.log.Info("broker: connected", "client_id", cfg.ClientID, "session_present", present)
 	return r, nil
+}
+
+// parseBrokerURLs splits a broker setting, one URL or a cluster's nodes
+// separated by commas, and checks each.
+func parseBrokerURLs(setting string) ([]*url.URL, error) {
+	var urls []*url.URL
+	for raw := range strings.SplitSeq(setting, ",") {
+		raw = strings.TrimSpace(raw)
+		if raw == "" {
+			continue
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			// url.Error repeats the URL, which may hold a password.
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			return nil, fmt.Errorf("broker: bad broker URL: %w", err)
+		}
+		switch u.Scheme {
+		case "tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss":
+		default:
+			return nil, fmt.Errorf("broker: URL %s: scheme must be tcp, ssl, ws or wss", redact(u))
+		}
+		if u.Host == "" {
+			return nil, fmt.Errorf("broker: URL %s has no host", redact(u))
+		}
+		urls = append(urls, u)
+	}
+	if len(urls) == 0 {
+		return nil, errors.New("broker: no broker URL")
+	}
+	return urls, nil
 }
 
 // redact drops the password from a URL for logs and errors.

@@ -58,6 +58,20 @@ func anonOpts(url, unit string) *paho.ClientOptions {
 	return pahoOpts(url, unit, "").SetUsername("")
 }
 
+// TestRemoteSeveralNodes: given a cluster's nodes, the hub passes over a
+// dead one for the next.
+func TestRemoteSeveralNodes(t *testing.T) {
+	m := hubtest.StartMosquitto(t, hubtest.MosquittoOptions{})
+	hub := dialHub(t, broker.RemoteConfig{URL: "tcp://" + closedAddr(t) + ", " + m.URL()})
+	telemetry := &recorder{}
+	if err := hub.Subscribe(tp.All(protocol.KindTelemetry), telemetry.handle); err != nil {
+		t.Fatal(err)
+	}
+	unit := mustConnect(t, anonOpts(m.URL(), "u1"))
+	unit.Publish(topic("u1", protocol.KindTelemetry), 1, false, "hello")
+	telemetry.waitFor(t, topic("u1", protocol.KindTelemetry), "hello")
+}
+
 func TestRemoteRoundTrip(t *testing.T) {
 	m := hubtest.StartMosquitto(t, hubtest.MosquittoOptions{})
 	hub := dialHub(t, broker.RemoteConfig{URL: m.URL()})
@@ -288,6 +302,9 @@ func TestDialRemoteErrors(t *testing.T) {
 		"password in URL":          {URL: "tcp://kuaifan-hub:nope@" + closedAddr(t)},
 		"bad URL":                  {URL: "tcp://kuaifan-hub:nope@[::1"},
 		"bad scheme with password": {URL: "http://kuaifan-hub:nope@" + m.Addr()},
+		"no URL in the list":       {URL: " , "},
+		"one bad URL of two":       {URL: m.URL() + ",http://" + m.Addr(), Username: "kuaifan-hub", Password: "hub-secret"},
+		"no node there":            {URL: "tcp://" + closedAddr(t) + ",tcp://" + closedAddr(t)},
 	} {
 		cfg.ConnectTimeout = 5 * time.Second
 		if r, err := broker.DialRemote(ctx, cfg); err == nil {
