@@ -334,9 +334,15 @@ func (c *Cluster) stopAll() {
 			<-p.exited
 		}
 	}
+	if dir := os.Getenv("NATSTEST_LOGS"); dir != "" {
+		for _, n := range c.nodes {
+			_ = os.WriteFile(filepath.Join(dir, n.name+".log"), []byte(readFile(n.log)), 0o644)
+		}
+	}
 	if c.t.Failed() || c.opts.Logs {
 		for _, n := range c.nodes {
-			c.t.Logf("natstest: %s's log (end):\n%s", n.name, tail(readFile(n.log), 60))
+			c.t.Logf("natstest: %s's warnings and errors (end; NATSTEST_LOGS=DIR keeps the whole logs):\n%s",
+				n.name, tail(problems(readFile(n.log)), 60))
 		}
 	}
 }
@@ -355,6 +361,18 @@ func freePort(t testing.TB) int {
 func readFile(path string) string {
 	b, _ := os.ReadFile(path)
 	return string(b)
+}
+
+// problems keeps a log's warnings, errors and the servers' exits.
+func problems(log string) string {
+	var keep []string
+	for line := range strings.SplitSeq(log, "\n") {
+		if strings.Contains(line, "[WRN]") || strings.Contains(line, "[ERR]") || strings.Contains(line, "[FTL]") ||
+			strings.Contains(line, "Exiting") {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep, "\n")
 }
 
 func tail(s string, lines int) string {
