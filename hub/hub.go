@@ -440,6 +440,7 @@ func New(ctx context.Context, cfg Config) (_ *Hub, err error) {
 	h.api = api.New(api.Config{Fleet: h.fleet, Dispatch: h.dispatch, Stream: h.stream, Ticket: h.stream.TicketFor,
 		Dashboard: h.site(), Districts: dists, Cameras: cams, History: h.store.History(), Tracks: h.store.History(),
 		Access: h.access, Audit: h.audit, Disconnect: disconnect, Publish: h.bus.Publish, Topics: topics, Phones: phoneReports.Handler(),
+		BrokerUser: cfg.BrokerUsername, BrokerPassword: cfg.BrokerPassword,
 		Metrics: promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{}), Degraded: h.degraded,
 		Coverage: h.coverage(), MoveUps: h.moveUps(), Patrols: h.patrols, Logger: log.With("component", "api")})
 	h.http = &http.Server{

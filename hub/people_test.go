@@ -214,6 +214,7 @@ var contract = map[string]struct {
 	"DELETE /api/units/{id}":                 {role: "admin", audited: true},
 	"GET /api/units/{id}/track":              {role: "viewer"},
 	"POST /api/units/{id}/secret":            {role: "admin", audited: true},
+	"GET /api/broker-config":                 {role: "admin"}, // password hashes
 	"GET /api/match":                         {role: "viewer"},
 	"GET /api/districts":                     {role: "viewer"},
 	"GET /api/cameras":                       {role: "viewer"},

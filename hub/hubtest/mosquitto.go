@@ -39,6 +39,13 @@ type MosquittoOptions struct {
 	Quiet bool
 	// ExtraConfig is appended to the generated mosquitto.conf.
 	ExtraConfig string
+	// Config, if set, is a complete mosquitto.conf to run instead of one
+	// made from the options above (hub deploy-config's, with its password
+	// file and ACL at paths the test wrote): its listener, log_dest and
+	// persistence_location lines are replaced by the test's port on
+	// 127.0.0.1, log file and directory, and it runs as the current user.
+	// ExtraConfig is appended to it.
+	Config string
 }
 
 // Mosquitto is a Mosquitto broker run for one test on 127.0.0.1. Its methods
@@ -106,6 +113,10 @@ func freePort(t testing.TB) int {
 func (m *Mosquitto) writeConfig(opts MosquittoOptions) {
 	t := m.t
 	t.Helper()
+	if opts.Config != "" {
+		m.writeGivenConfig(opts)
+		return
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "listener %d 127.0.0.1\n", m.port)
 	// Run as root, mosquitto switches to the user "mosquitto", which cannot
@@ -156,6 +167,33 @@ func (m *Mosquitto) writeConfig(opts MosquittoOptions) {
 	b.WriteString(opts.ExtraConfig)
 	if err := os.WriteFile(m.conf, []byte(b.String()), 0o600); err != nil {
 		t.Fatalf("hubtest: writing mosquitto.conf: %v", err)
+	}
+}
+
+// writeGivenConfig writes opts.Config with the test's listener, log and
+// directory.
+func (m *Mosquitto) writeGivenConfig(opts MosquittoOptions) {
+	var b strings.Builder
+	for line := range strings.Lines(opts.Config) {
+		switch fields := strings.Fields(line); {
+		case len(fields) > 0 && fields[0] == "listener":
+			fmt.Fprintf(&b, "listener %d 127.0.0.1\n", m.port)
+		case len(fields) > 0 && fields[0] == "log_dest":
+			fmt.Fprintf(&b, "log_dest file %s\n", m.logPath)
+		case len(fields) > 0 && fields[0] == "persistence_location":
+			fmt.Fprintf(&b, "persistence_location %s%c\n", m.dir, filepath.Separator)
+		default:
+			b.WriteString(strings.TrimSuffix(line, "\n") + "\n")
+		}
+	}
+	// See writeConfig: as root, mosquitto would switch to a user that
+	// cannot read the test's directory.
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		fmt.Fprintf(&b, "user %s\n", u.Username)
+	}
+	b.WriteString(opts.ExtraConfig)
+	if err := os.WriteFile(m.conf, []byte(b.String()), 0o600); err != nil {
+		m.t.Fatalf("hubtest: writing mosquitto.conf: %v", err)
 	}
 }
 
@@ -263,6 +301,22 @@ func (m *Mosquitto) Restart() {
 func (m *Mosquitto) RestartErr() error {
 	m.Stop()
 	return m.launch()
+}
+
+// Reload makes the broker read its configuration again — the password file
+// and the ACL with it — as systemctl reload mosquitto does (SIGHUP). It
+// returns at once: the broker reloads in its own time.
+func (m *Mosquitto) Reload() {
+	m.t.Helper()
+	m.mu.Lock()
+	cmd := m.cmd
+	m.mu.Unlock()
+	if cmd == nil {
+		m.t.Fatal("hubtest: reloading a stopped mosquitto")
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		m.t.Fatalf("hubtest: reloading mosquitto: %v", err)
+	}
 }
 
 // URL is the broker's address for paho: "tcp://127.0.0.1:port".

@@ -52,6 +52,11 @@ func TestWireJSON(t *testing.T) {
 				`"city":{"area":[0.21,0.74,0.9],"demand":[0.3,0.87,0.95],"cells":9000},` +
 				`"districts":[{"id":"furong","name":"芙蓉区 Furong","area":[0.3,0.8,1],"demand":[0.4,0.9,1],"cells":600,"units":7}],` +
 				`"holes":[{"lat":28.1,"lon":112.9,"cells":12,"area_km2":0.75,"demand_share":0.02,"district":"yuelu"}],"demand_days":30}`},
+		{"broker config (additive, 2026-12)", &BrokerConfig{Broker: "mosquitto", Root: "rr", HubUser: "kuaifan-hub",
+			Units: []string{"car-017"}, NeedRotation: []string{"car-001"},
+			Files: []BrokerFile{{Name: "passwd", Content: "kuaifan-hub:$7$101$…\ncar-017:$7$101$…\n"}}},
+			`{"broker":"mosquitto","root":"rr","hub_user":"kuaifan-hub","units":["car-017"],"need_rotation":["car-001"],` +
+				`"files":[{"name":"passwd","content":"kuaifan-hub:$7$101$…\ncar-017:$7$101$…\n"}]}`},
 		{"secret rotation (additive, 2026-12)", &SecretRotation{Push: new(false), Disconnect: true}, `{"push":false,"disconnect":true}`},
 		{"secret rotated (additive, 2026-12)", &SecretRotated{ID: "car-017", Secret: "Zk9p…", Pushed: true},
 			`{"id":"car-017","secret":"Zk9p…","pushed":true}`},

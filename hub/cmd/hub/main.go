@@ -27,6 +27,7 @@ const mainUsage = `Usage: hub [flags]
        hub user add|passwd|disable|enable|role|list … [-data DIR]
        hub token add|list|revoke … [-data DIR]
        hub audit [-data DIR] [-actor A] [-action PREFIX] [-since T] [-until T] [-n N] [-json] [-verify]
+       hub deploy-config -broker mosquitto|nats|emqx -out DIR [-hub URL] [-token-file FILE] …
 
 Runs kuaifan's hub: MQTT ingest (embedded broker unless -broker), live fleet state,
 matching, the HTTP API and the dashboard.
@@ -50,6 +51,9 @@ hub user and hub token manage the accounts and API tokens in <data>/accounts.jso
 the hub runs or not (hub user -h, hub token -h); hub audit reads the audit log,
 <data>/audit.log, and -verify checks its hash chain (hub audit -h).
 
+hub deploy-config writes an external broker's accounts, ACL and settings for the units
+enrolled now, fetched from the running hub with an admin token (hub deploy-config -h).
+
 Flags:
 `
 
@@ -71,6 +75,8 @@ func main() {
 			os.Exit(tokenCmd(os.Args[2:], os.Stdout, os.Stderr))
 		case "audit":
 			os.Exit(auditCmd(os.Args[2:], os.Stdout, os.Stderr))
+		case "deploy-config":
+			os.Exit(deployConfig(os.Args[2:], os.Stdout, os.Stderr))
 		case hashWorker:
 			// The hub's own child: it hashes passwords at the lowest CPU
 			// priority (access.ProcessHasher).
@@ -128,7 +134,7 @@ func main() {
 	}
 	flag.Parse()
 	if flag.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "hub: unexpected %q (commands: check, backup, restore, user, token, audit; hub -h)\n", flag.Args())
+		fmt.Fprintf(os.Stderr, "hub: unexpected %q (commands: check, backup, restore, user, token, audit, deploy-config; hub -h)\n", flag.Args())
 		os.Exit(2)
 	}
 	if cfg.SessionIdle <= 0 || cfg.SessionMax <= 0 {

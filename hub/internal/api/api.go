@@ -73,6 +73,11 @@ type Config struct {
 	// secrets cannot be pushed.
 	Publish func(topic string, payload []byte, retain bool) error
 	Topics  protocol.Topics
+
+	// BrokerUser and BrokerPassword are the hub's own account on its
+	// external broker (hub -broker-user, HUB_BROKER_PASSWORD), for
+	// GET /api/broker-config; "" with the embedded broker.
+	BrokerUser, BrokerPassword string
 }
 
 // Limits of the track call.

@@ -67,6 +67,7 @@ func (s *server) routes() []Route {
 		{Method: "DELETE", Path: "/api/units/{id}", Need: ad, handler: h(s.revoke)},
 		{Method: "GET", Path: "/api/units/{id}/track", Need: v, handler: h(s.track)},
 		{Method: "POST", Path: "/api/units/{id}/secret", Need: ad, handler: h(s.rotateSecret)},
+		{Method: "GET", Path: "/api/broker-config", Need: ad, handler: h(s.brokerConfig)},
 		{Method: "GET", Path: "/api/match", Need: v, handler: h(s.match)},
 		{Method: "GET", Path: "/api/districts", Need: v, handler: h(s.districts)},
 		{Method: "GET", Path: "/api/cameras", Need: v, handler: h(s.cameras)},

@@ -15,9 +15,11 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
+	"kuaifan/hub/internal/brokerconf"
 	"kuaifan/hub/internal/clip"
 	"kuaifan/hub/internal/match"
 	"kuaifan/hub/internal/store"
@@ -190,8 +192,12 @@ func (f *Fleet) Enrol(e Enrolment, now time.Time) (secret string, err error) {
 	if err != nil {
 		return "", err
 	}
+	hashes, err := hashSecret(secret)
+	if err != nil {
+		return "", err
+	}
 	meta := store.Unit{ID: e.ID, Type: e.Type, Callsign: e.Callsign, Capabilities: caps,
-		SecretHash: hashSecret(secret), Enrolled: now.UnixMilli()}
+		SecretHash: hashes.Hash, BcryptHash: hashes.BcryptHash, MosquittoHash: hashes.MosquittoHash, Enrolled: now.UnixMilli()}
 	if e.Protocol != api.ReportKuaifan {
 		meta.Protocol = string(e.Protocol) // kuaifan is stored as "", as before the field existed
 	}
@@ -244,9 +250,13 @@ func (f *Fleet) Rotate(id string, now time.Time) (secret string, err error) {
 	if secret, err = newSecret(); err != nil {
 		return "", err
 	}
+	hashes, err := hashSecret(secret)
+	if err != nil {
+		return "", err
+	}
 	f.rotateMu.Lock()
 	defer f.rotateMu.Unlock()
-	meta, err := f.store.RotateSecret(id, hashSecret(secret), now)
+	meta, err := f.store.RotateSecret(id, hashes, now)
 	if err != nil {
 		return "", fmt.Errorf("fleet: rotate: %w", err)
 	}
@@ -270,11 +280,38 @@ func (f *Fleet) upsertAndUnlock(units ...match.Unit) {
 	}
 }
 
-// Secrets are 256 random bits, so a plain SHA-256 is enough to keep them from
-// being read back, and cheap enough for a city's fleet reconnecting at once.
-func hashSecret(secret string) string {
+// hashSecret is every hash the store keeps of a secret: the hub's own and
+// the external brokers' (made now: the secret is not kept to make them
+// later). Secrets are 256 random bits, so a plain SHA-256 is enough to keep
+// them from being read back, and cheap enough for a city's fleet
+// reconnecting at once; the brokers' are as cheap as their formats allow
+// (brokerconf.UnitBcryptCost).
+func hashSecret(secret string) (store.Secret, error) {
 	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
+	b, err := brokerconf.HashSecret(secret)
+	if err != nil {
+		return store.Secret{}, fmt.Errorf("fleet: %w", err)
+	}
+	return store.Secret{Hash: hex.EncodeToString(sum[:]), BcryptHash: b.Bcrypt, MosquittoHash: b.Mosquitto}, nil
+}
+
+// BrokerAccounts are the active units that report over MQTT (kuaifan's
+// agent; phone apps report over HTTP to a hub on an external broker), by
+// id, with their secrets' hashes for external brokers — none for a unit
+// enrolled before the hub kept them.
+func (f *Fleet) BrokerAccounts() []brokerconf.Account {
+	f.mu.RLock()
+	accs := make([]brokerconf.Account, 0, len(f.units))
+	for id, u := range f.units {
+		if u.reportsBy() != api.ReportKuaifan {
+			continue
+		}
+		accs = append(accs, brokerconf.Account{User: id,
+			Hashes: brokerconf.Hashes{Bcrypt: u.meta.BcryptHash, Mosquitto: u.meta.MosquittoHash}})
+	}
+	f.mu.RUnlock()
+	slices.SortFunc(accs, func(a, b brokerconf.Account) int { return strings.Compare(a.User, b.User) })
+	return accs
 }
 
 // Revoke removes a unit: it can no longer authenticate and its messages are

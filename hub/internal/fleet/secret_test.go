@@ -2,8 +2,14 @@ package fleet
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
+
+	"kuaifan/hub/internal/brokerconf"
+	"kuaifan/hub/internal/store"
 	"kuaifan/protocol"
 	"kuaifan/protocol/api"
 )
@@ -107,4 +113,72 @@ func TestConnections(t *testing.T) {
 
 func sameConn(a, b *api.Connection) bool {
 	return a == nil && b == nil || a != nil && b != nil && *a == *b
+}
+
+// Enrolment and rotation keep the secret's broker hashes (and only the
+// current secret's), on disk; the accounts are the units reporting over
+// MQTT, with none for a unit enrolled before the hashes were kept.
+func TestBrokerAccounts(t *testing.T) {
+	dir := t.TempDir()
+	f := open(t, dir)
+	old, err := f.Enrol(Enrolment{ID: "u1", Type: protocol.TypeCar}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Enrol(Enrolment{ID: "phone", Type: protocol.TypeFoot, Protocol: api.ReportOsmAnd}, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Enrol(Enrolment{ID: "gone", Type: protocol.TypeFoot}, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Revoke("gone", now); err != nil {
+		t.Fatal(err)
+	}
+	// As enrolled before the hub kept broker hashes.
+	if err := f.store.CreateUnit(store.Unit{ID: "u0", Type: protocol.TypeCar, SecretHash: strings.Repeat("ab", 32), Enrolled: now.UnixMilli()}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(f *Fleet, when, secret, not string) {
+		t.Helper()
+		accs := f.BrokerAccounts()
+		var ids []string
+		for _, a := range accs {
+			ids = append(ids, a.User)
+		}
+		want := []string{"u1"}
+		if when != "before a restart" {
+			want = []string{"u0", "u1"} // u0 is loaded from the store
+		}
+		if !slices.Equal(ids, want) {
+			t.Fatalf("%s: accounts %v, want %v", when, ids, want)
+		}
+		for _, a := range accs {
+			if a.User == "u0" {
+				if a.Bcrypt != "" || a.Mosquitto != "" {
+					t.Errorf("%s: u0 has hashes %+v", when, a.Hashes)
+				}
+				continue
+			}
+			if bcrypt.CompareHashAndPassword([]byte(a.Bcrypt), []byte(secret)) != nil ||
+				bcrypt.CompareHashAndPassword([]byte(a.Bcrypt), []byte(not)) == nil {
+				t.Errorf("%s: bcrypt hash is not the secret's", when)
+			}
+			if !brokerconf.CheckMosquitto(a.Mosquitto, secret) || brokerconf.CheckMosquitto(a.Mosquitto, not) {
+				t.Errorf("%s: Mosquitto hash is not the secret's", when)
+			}
+		}
+	}
+	check(f, "before a restart", old, "x")
+	f.Close()
+	f.store.Close()
+	f = open(t, dir)
+	check(f, "after a restart", old, "x")
+	secret, err := f.Rotate("u1", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(f, "after a rotation", secret, old)
+	f.Close()
+	f.store.Close()
+	check(open(t, dir), "after a rotation and a restart", secret, old)
 }

@@ -33,6 +33,20 @@ type Unit struct {
 	// SecretSet is when SecretHash was last replaced by a rotation, Unix ms
 	// (additive, 2026-12); 0: the enrolment's secret.
 	SecretSet int64 `json:"secret_set,omitempty"`
+	// BcryptHash and MosquittoHash are the same secret hashed for external
+	// brokers (additive, 2026-12; hub/internal/brokerconf): bcrypt for NATS
+	// and EMQX, Mosquitto 2's password-file hash. Absent in records written
+	// before, and never checked here: a unit without them needs a rotation
+	// before an external broker can admit it.
+	BcryptHash    string `json:"bcrypt_hash,omitempty"`
+	MosquittoHash string `json:"mosquitto_hash,omitempty"`
+}
+
+// Secret is a unit's secret as the store keeps it: hashes only.
+type Secret struct {
+	Hash          string // SHA-256, hex: what the hub checks (Unit.SecretHash)
+	BcryptHash    string // for external brokers; "" leaves the record without one
+	MosquittoHash string
 }
 
 // Position is one fix as stored in a unit's history and as its latest.
@@ -137,10 +151,11 @@ func (s *Store) RevokeUnit(id string, at time.Time) (Unit, error) {
 	return u, s.journal(u)
 }
 
-// RotateSecret replaces an active unit's secret hash, durably (database
-// and journal) before it returns. An unknown unit is ErrNotFound, a revoked
-// one ErrRevoked.
-func (s *Store) RotateSecret(id, hash string, at time.Time) (Unit, error) {
+// RotateSecret replaces an active unit's secret hashes — all of them, so no
+// broker hash of the old secret stays — durably (database and journal)
+// before it returns. An unknown unit is ErrNotFound, a revoked one
+// ErrRevoked.
+func (s *Store) RotateSecret(id string, secret Secret, at time.Time) (Unit, error) {
 	var u Unit
 	err := s.update([]string{unitKey(id)}, func(tx *buntdb.Tx) error {
 		v, err := tx.Get(unitKey(id))
@@ -158,7 +173,8 @@ func (s *Store) RotateSecret(id, hash string, at time.Time) (Unit, error) {
 		}
 		// Strictly later than the record it replaces, so that reconcileUnits
 		// tells the two apart even within one millisecond.
-		u.SecretHash, u.SecretSet = hash, max(at.UnixMilli(), u.lastStep()+1)
+		u.SecretHash, u.SecretSet = secret.Hash, max(at.UnixMilli(), u.lastStep()+1)
+		u.BcryptHash, u.MosquittoHash = secret.BcryptHash, secret.MosquittoHash
 		if err := u.check(); err != nil {
 			return fmt.Errorf("unit %s: %w", id, err)
 		}
