@@ -88,9 +88,11 @@ type Config struct {
 	// live stream from a browser (coder/websocket patterns, e.g. "dash.example").
 	AllowedOrigins []string
 
-	// BrokerURL, if set, connects to an external broker (Mosquitto, EMQX)
-	// instead of running the embedded one. The hub logs in with its own
-	// credentials; that broker must enforce the devices' credentials and ACL.
+	// BrokerURL, if set, connects to an external broker (Mosquitto, EMQX, a
+	// NATS cluster) instead of running the embedded one: one URL, or a
+	// cluster's nodes separated by commas, tried in order at every
+	// (re)connection. The hub logs in with its own credentials; that broker
+	// must enforce the devices' credentials and ACL.
 	BrokerURL      string
 	BrokerClientID string
 	BrokerUsername string

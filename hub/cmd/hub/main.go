@@ -105,7 +105,7 @@ func main() {
 	})
 	flag.StringVar(&cfg.HTTPSAddr, "https", "", "`address` of HTTPS, with TLS (default: -http's host, port 8443); plain HTTP on -http then redirects to it (\"\" there: no plain HTTP)")
 	flag.StringVar(&cfg.MQTTSAddr, "mqtts", "", "`address` of the embedded broker's MQTTS listener, with TLS (default: -mqtt's host, port 8883)")
-	flag.StringVar(&cfg.BrokerURL, "broker", "", "external broker `URL` (tcp://host:1883, ssl://…) instead of the embedded one")
+	flag.StringVar(&cfg.BrokerURL, "broker", "", "external broker `URL` (tcp://host:1883, ssl://…) instead of the embedded one; a cluster's nodes separated by commas")
 	flag.StringVar(&cfg.BrokerUsername, "broker-user", "", "the hub's `username` on the external broker (password: env HUB_BROKER_PASSWORD)")
 	flag.StringVar(&cfg.BrokerClientID, "broker-client-id", cfg.BrokerClientID, "the hub's MQTT client `id` on the external broker")
 	flag.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data `directory`: store, snapshots, history, accounts, audit log, admin token")
