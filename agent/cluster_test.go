@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -82,12 +81,7 @@ func startCluster(t testing.TB, units int) *clusterRun {
 			}
 			sim := gps.NewSim(gps.SimConfig{Interval: time.Second, NoiseM: -1})
 			sim.Set(lat0+float64(i%20)*0.002, lon0+float64(i/20)*0.002, 8, 90)
-			a.UseGPS(sim)
-			r := &running{Agent: a, Sim: sim, rec: &recorder{}, done: make(chan error, 1)}
-			r.rec.hook(a)
-			ctx, cancel := context.WithCancel(context.Background())
-			r.cancel = cancel
-			go func() { r.done <- a.Run(ctx) }()
+			r := runWith(a, sim)
 			mu.Lock()
 			run.agents = append(run.agents, r)
 			mu.Unlock()

@@ -148,13 +148,19 @@ func start(t *testing.T, cfg Config, lat, lon, speed float64) *running {
 	}
 	sim := gps.NewSim(gps.SimConfig{Interval: 100 * time.Millisecond, NoiseM: -1})
 	sim.Set(lat, lon, speed, 90)
+	r := runWith(a, sim)
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+// runWith runs a with sim as its GPS and a recorder; the caller stops it.
+func runWith(a *Agent, sim *gps.Sim) *running {
 	a.UseGPS(sim)
 	r := &running{Agent: a, Sim: sim, rec: &recorder{}, done: make(chan error, 1)}
 	r.rec.hook(a)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() { r.done <- a.Run(ctx) }()
-	t.Cleanup(func() { r.stop(t) })
 	return r
 }
 
