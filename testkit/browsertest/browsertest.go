@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -31,7 +32,12 @@ func Chromium(t testing.TB) string {
 
 // Start starts headless Chromium with kuaifan's test flags and extra (a
 // window size, a language) and returns its first tab's context, closed
-// with the test. The browser starts on the context's first action.
+// with the test.
+//
+// The browser is started here. A Chromium that exits before it is up is
+// started again, twice at most: on a loaded machine Chromium sometimes
+// dies while starting (crashpad reports it), which says nothing about the
+// page under test. Every failed start is logged.
 func Start(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -40,11 +46,25 @@ func Start(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context 
 		chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true),
 	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(opts, extra...)...)
-	ctx, cancelTab := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	t.Cleanup(func() {
+	opts = append(opts, extra...)
+	const attempts = 3
+	for i := 1; ; i++ {
+		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancelTab := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
+		err := chromedp.Do(ctx)
+		if err == nil {
+			t.Cleanup(func() {
+				cancelTab()
+				cancelAlloc()
+			})
+			return ctx
+		}
 		cancelTab()
 		cancelAlloc()
-	})
-	return ctx
+		if i == attempts {
+			t.Fatalf("starting chromium (%d attempts): %v", attempts, err)
+		}
+		t.Logf("starting chromium, attempt %d of %d: %v", i, attempts, err)
+		time.Sleep(time.Second)
+	}
 }
