@@ -128,6 +128,7 @@ func main() {
 	flag.StringVar(&cfg.Cameras, "cameras", "", "GeoJSON `file` of the camera network (Point features with properties id and name), served at /api/cameras; a sighting can name one")
 	policyFile := flag.String("dispatch-config", "", "JSON `file` with the dispatch policy: tiers, volunteer kinds, auto-dispatch, ack timeout (default: built in; see hub/README.md)")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
+	pprofAddr := flag.String("pprof", "", "loopback `address` (127.0.0.1:6060) serving Go's profiles at /debug/pprof/, for measuring a live hub; off by default, never on a public address")
 	flag.Usage = func() {
 		fmt.Fprint(flag.CommandLine.Output(), mainUsage)
 		flag.PrintDefaults()
@@ -184,6 +185,14 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *pprofAddr != "" {
+		_, closeProfiles, err := serveProfiles(*pprofAddr, log)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "hub: -pprof:", err)
+			os.Exit(2)
+		}
+		defer closeProfiles()
+	}
 	h, err := hub.New(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
