@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -252,8 +253,24 @@ func (r *Remote) openConn(u *url.URL, o paho.ClientOptions, tlsConfig *tls.Confi
 	}
 	r.stopWatch = stop
 	r.mu.Unlock()
-	return conn, nil
+	return &bufferedConn{Conn: conn, r: newRemoteReader(conn)}, nil
 }
+
+// newRemoteReader is the read buffer of the hub's connection to an external
+// broker: many of the fleet's messages per read.
+func newRemoteReader(conn net.Conn) *bufio.Reader { return bufio.NewReaderSize(conn, 64<<10) }
+
+// bufferedConn reads through a buffer. paho reads each packet with several
+// small reads (its type, each byte of its length, its body), each a system
+// call on a bare connection; at a city's tens of thousands of messages a
+// second, on the one goroutine that reads them all in order, those calls
+// were a tenth of the hub's CPU.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // onConnect runs (on its own goroutine) after every connection, first or
 // reconnection: it subscribes every filter again, in case the broker lost the
