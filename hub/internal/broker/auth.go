@@ -134,6 +134,37 @@ type authHook struct {
 	// admitted holds clients that passed OnConnect; OnConnectAuthenticate,
 	// which mochi always calls next, takes them out again.
 	admitted sync.Map // *mqtt.Client → struct{}
+
+	// revoked counts the hub's revocations per unit (Embedded.Disconnect),
+	// and cut ends a device's connection and session as Disconnect does:
+	// a CONNECT whose secret passed before a revocation, and whose session
+	// came after the Disconnect that found none, is cut once established.
+	revoked *revocations
+	cut     func(cl *mqtt.Client)
+}
+
+// revocations counts, per unit, the times the hub revoked it. A connection
+// notes its unit's count before its secret is checked (trackedConn); a
+// count that moved by the time its session is established means a
+// revocation raced the handshake.
+type revocations struct {
+	mu sync.Mutex
+	n  map[string]uint64 // a unit revoked at least once; bounded by the units enrolled
+}
+
+func (r *revocations) bump(unit string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n == nil {
+		r.n = make(map[string]uint64)
+	}
+	r.n[unit]++
+}
+
+func (r *revocations) count(unit string) uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n[unit]
 }
 
 var _ mqtt.Hook = (*authHook)(nil)
@@ -177,6 +208,10 @@ func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) (err error) {
 			err = errRefused
 		}
 	}()
+	if tc, ok := cl.Net.Conn.(*trackedConn); ok {
+		// Before the secret's check: see OnSessionEstablished.
+		tc.revocations.Store(h.revoked.count(string(pk.Connect.Username)))
+	}
 	reason, code := h.checkConnect(pk)
 	if reason == "" {
 		h.admitted.Store(cl, struct{}{})
@@ -393,6 +428,13 @@ func (h *authHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 		}
 	}()
 	if tc, ok := cl.Net.Conn.(*trackedConn); ok {
+		// mochi registered the client before this call: a Disconnect from
+		// now on finds it, and one before counted here.
+		if h.revoked.count(cl.ID) != tc.revocations.Load() {
+			h.log.Warn("broker: unit revoked while it connected; disconnected", "unit", cl.ID, "remote", cl.Net.Remote)
+			h.cut(cl)
+			return
+		}
 		unit := cl.ID
 		tc.unit.Store(&unit)
 	}

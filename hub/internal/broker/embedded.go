@@ -83,6 +83,7 @@ type Embedded struct {
 	refusals *refusalLog
 	subID    atomic.Int64                   // mochi keys inline subscriptions by (filter, id)
 	direct   atomic.Pointer[[]subscription] // the hub's handlers, for the delivery hook; replaced, never changed
+	revoked  revocations                    // Disconnect's, per unit
 
 	closed    atomic.Bool
 	started   atomic.Bool
@@ -139,7 +140,7 @@ func NewEmbedded(cfg Config) (*Embedded, error) {
 
 	e := &Embedded{srv: srv, topics: cfg.Topics, log: cfg.Logger, refusals: newRefusalLog(cfg.Logger)}
 	hook := &authHook{srv: srv, creds: cfg.Credentials, policy: policy{topics: cfg.Topics, ownTracks: cfg.OwnTracks}, log: cfg.Logger,
-		refusals: e.refusals}
+		refusals: e.refusals, revoked: &e.revoked, cut: e.cut}
 	if err := srv.AddHook(hook, nil); err != nil {
 		return nil, fmt.Errorf("broker: adding auth hook: %w", err)
 	}
@@ -201,11 +202,20 @@ func (e *Embedded) TLSAddr() net.Addr { return e.tlsAddr }
 // subscriptions and anything queued for it): the unit was revoked, and its
 // credentials no longer pass, so the session could never be resumed.
 // Its Last Will, if any, is published, as for any connection that ends abnormally.
+// A connection of the unit still in its handshake is cut as its session
+// is established (authHook.OnSessionEstablished).
 func (e *Embedded) Disconnect(unit string) {
+	e.revoked.bump(unit) // first: see authHook.revoked
 	cl, ok := e.srv.Clients.Get(unit)
 	if !ok || cl.Net.Inline {
 		return
 	}
+	e.cut(cl)
+}
+
+// cut ends a device's connection and discards its session.
+func (e *Embedded) cut(cl *mqtt.Client) {
+	unit := cl.ID
 	cl.Stop(packets.ErrNotAuthorized) // closes the connection; its read loop ends
 	e.srv.UnsubscribeClient(cl)
 	cl.ClearInflights()

@@ -190,8 +190,9 @@ type trackedConn struct {
 	gotData atomic.Bool  // a byte was read
 
 	// What the auth hook made of the connection, for mochiListener.ended.
-	refused atomic.Bool            // the hook refused it (and counted and logged that)
-	unit    atomic.Pointer[string] // the unit whose session it carries
+	refused     atomic.Bool            // the hook refused it (and counted and logged that)
+	unit        atomic.Pointer[string] // the unit whose session it carries
+	revocations atomic.Uint64          // its unit's revocations before its secret was checked
 }
 
 func (c *trackedConn) Read(p []byte) (int, error) {
