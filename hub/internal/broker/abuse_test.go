@@ -20,7 +20,9 @@ import (
 func TestEmbeddedRefusedConnectsLogBounded(t *testing.T) {
 	env := startEmbedded(t, nil)
 	before := len(env.logs.String())
-	big := strings.Repeat("x", 30<<10)
+	// Ids as long as a CONNECT may carry (it is at most 4 KiB; a longer one
+	// is cut at its header: TestEmbeddedConnectSizeBound), in id and username.
+	big := strings.Repeat("x", 1900)
 	for i := range 100 {
 		id := fmt.Sprintf("%s%d", big, i)
 		c := rawConnect{version: 4, clientID: id, username: id, password: "pw"}

@@ -3,6 +3,7 @@ package broker
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -193,14 +194,66 @@ type trackedConn struct {
 	refused     atomic.Bool            // the hook refused it (and counted and logged that)
 	unit        atomic.Pointer[string] // the unit whose session it carries
 	revocations atomic.Uint64          // its unit's revocations before its secret was checked
+
+	// The first packet's fixed header as read so far (the reader's own):
+	// see Read.
+	head      [5]byte
+	headLen   int
+	headKnown bool
 }
 
+// maxConnectSize bounds a connection's first packet, its CONNECT: a
+// device's is a few hundred bytes (its id, secret and Last Will). mochi
+// makes the whole packet's buffer as soon as its header says how long it
+// is, so without this bound anyone who can reach the port could hold
+// MaxPacketSize (64 KiB) per connection for the connect timeout by
+// sending five bytes.
+const maxConnectSize = 4 << 10
+
+var errConnectTooLarge = fmt.Errorf("broker: a first packet of more than %d bytes", maxConnectSize)
+
+// Read reads the connection; a first packet whose header claims more than
+// maxConnectSize bytes ends it before mochi makes room for it.
 func (c *trackedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 && !c.gotData.Load() {
 		c.gotData.Store(true)
 	}
+	if !c.headKnown && n > 0 {
+		if size, known := c.firstPacketSize(p[:n]); known {
+			c.headKnown = true
+			if size > maxConnectSize {
+				return 0, errConnectTooLarge
+			}
+		}
+	}
 	return n, err
+}
+
+// firstPacketSize reads the first packet's fixed header from the start of
+// the stream, b being its next bytes: the packet's length once its
+// remaining-length field is complete (known). A field longer than MQTT's
+// four bytes is known too, as too large; mochi refuses it.
+func (c *trackedConn) firstPacketSize(b []byte) (size int, known bool) {
+	for _, x := range b {
+		c.head[c.headLen] = x
+		c.headLen++
+		if c.headLen == 1 {
+			continue // the packet's type
+		}
+		if x&0x80 == 0 {
+			remaining, mult := 0, 1
+			for _, d := range c.head[1:c.headLen] {
+				remaining += int(d&0x7f) * mult
+				mult *= 128
+			}
+			return c.headLen + remaining, true
+		}
+		if c.headLen == len(c.head) {
+			return maxConnectSize + 1, true
+		}
+	}
+	return 0, false
 }
 
 func (c *trackedConn) Write(p []byte) (int, error) {
