@@ -279,12 +279,21 @@ func (c *trackedConn) Write(p []byte) (int, error) {
 func (c *trackedConn) SetDeadline(t time.Time) error { return c.Conn.SetReadDeadline(t) }
 
 // stalledFor is how long the write in progress has been blocked (0: none).
+// A write in progress for stallAfter on a socket whose send buffer has room
+// is not blocked: its goroutine has not run again yet (a loaded machine),
+// and the device reads; that is 0 too, so that its commands are not dropped.
 func (c *trackedConn) stalledFor() time.Duration {
 	start := c.writing.Load()
 	if start == 0 {
 		return 0
 	}
-	return time.Since(time.Unix(0, start))
+	d := time.Since(time.Unix(0, start))
+	if d >= stallAfter {
+		if full, known := sendQueueFull(c.Conn); known && !full {
+			return 0
+		}
+	}
+	return d
 }
 
 // abort closes the connection without a TLS close_notify: on shutdown,
