@@ -18,6 +18,15 @@ import (
 func TestEmbeddedConnectSizeBound(t *testing.T) {
 	env := startEmbedded(t, func(c *broker.Config) { c.ConnectTimeout = 30 * time.Second })
 	refused := func() float64 { return env.refused(broker.ReasonMalformed) }
+	countedOnce := func(t *testing.T, before float64) {
+		t.Helper()
+		hubtest.WaitFor(t, 5*time.Second, func() error {
+			if got := refused(); got != before+1 {
+				return fmt.Errorf("malformed refusals %v, want %v", got, before+1)
+			}
+			return nil
+		})
+	}
 
 	for _, tc := range []struct {
 		name   string
@@ -39,12 +48,7 @@ func TestEmbeddedConnectSizeBound(t *testing.T) {
 			if d := time.Since(start); d > 5*time.Second {
 				t.Errorf("closed after %v: the connect timeout, not the header", d)
 			}
-			hubtest.WaitFor(t, 5*time.Second, func() error {
-				if got := refused(); got != before+1 {
-					return fmt.Errorf("malformed refusals %v, want %v", got, before+1)
-				}
-				return nil
-			})
+			countedOnce(t, before)
 		})
 	}
 
@@ -56,12 +60,7 @@ func TestEmbeddedConnectSizeBound(t *testing.T) {
 		if typ, body, err := rc.readPacket(5 * time.Second); err == nil {
 			t.Fatalf("answered %#x %x", typ, body)
 		}
-		hubtest.WaitFor(t, 5*time.Second, func() error {
-			if got := refused(); got != before+1 {
-				return fmt.Errorf("malformed refusals %v, want %v", got, before+1)
-			}
-			return nil
-		})
+		countedOnce(t, before)
 	})
 }
 
